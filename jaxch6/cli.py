@@ -1,0 +1,73 @@
+"""The ``jaxch6`` command: a thin layer over the library.
+
+Each sub-command lives in ``jaxch6/commands/<name>.py`` and exposes
+
+- ``HELP``: one line for ``jaxch6 --help``,
+- ``add_arguments(parser)``: its options (standard library only at import time),
+- ``run(args) -> int``: the work; heavy imports (JAX, matplotlib, …) happen inside.
+
+Errors users can act on (:class:`jaxch6.errors.Jaxch6Error`) are printed as one line on stderr
+with exit status 2; an interrupt exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from jaxch6.errors import Jaxch6Error
+
+COMMANDS = ("sweep", "verify", "gradcheck", "experiment", "data")
+
+
+def _load(name: str):
+    return importlib.import_module(f"jaxch6.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxch6 import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="jaxch6",
+        description="Chapter 6 of Deep Learning from Scratch as pure JAX functions: "
+        "vmapped hyperparameter sweeps, update rules verified against optax.",
+    )
+    parser.add_argument("--version", action="version", version=f"jaxch6 {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = _load(name)
+        except ModuleNotFoundError as exc:  # a command still being built
+            if exc.name != f"jaxch6.commands.{name}":
+                raise
+            continue
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except Jaxch6Error as exc:
+        print(f"jaxch6 {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jaxch6 {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Shared fixtures. Tests run on the CPU, in float64 where a test asks for it, offline."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def shared_mnist_dir() -> Path:
+    """Directory of the real MNIST test set (IDX .gz), beside the checkout."""
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST test set not found at {SHARED_MNIST}")
+    return SHARED_MNIST
+
+
+@pytest.fixture(scope="session")
+def mnist_test_set(shared_mnist_dir):
+    """The 10,000 real MNIST test digits as (x float32 (N, 784) in [0, 1], t int32 (N,)).
+
+    Read here with plain NumPy, independently of :mod:`jaxch6.data`, so tests of the network and
+    training do not depend on the data module (and the data tests can compare against this).
+    """
+    with gzip.open(shared_mnist_dir / "t10k-images-idx3-ubyte.gz") as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
+    with gzip.open(shared_mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
+        t = np.frombuffer(f.read(), np.uint8, offset=8)
+    return x.astype(np.float32) / 255.0, t.astype(np.int32)
