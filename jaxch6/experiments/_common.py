@@ -1,0 +1,143 @@
+"""Helpers shared by the experiment modules: output files, JSON, smoothing, data, timing."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: Resolution of the committed figures (small PNGs, < 200 KB each).
+DPI = 80
+
+#: What the book trains on, for the "vs book" notes in each JSON.
+BOOK_MNIST_TRAIN = 60_000
+BOOK_MNIST_TEST = 10_000
+
+
+def smooth_curve(x) -> np.ndarray:
+    """The book's ``common.util.smooth_curve``: Kaiser-window (length 11, β=2) moving average.
+
+    The signal is mirrored by 10 samples at each end, convolved with the normalised window and
+    trimmed back to the input's length (exactly the book's code, in NumPy).
+    Works on the last axis of a 2-D array too (one curve per row).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        return np.stack([smooth_curve(row) for row in x])
+    window_len = 11
+    s = np.r_[x[window_len - 1 : 0 : -1], x, x[-1:-window_len:-1]]
+    w = np.kaiser(window_len, 2)
+    y = np.convolve(w / w.sum(), s, mode="valid")
+    return y[5 : len(y) - 5]
+
+
+def to_jsonable(obj):
+    """Convert NumPy/JAX arrays and scalars (NaN/inf → None) into plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "__array__") and not isinstance(obj, (str, bytes)):
+        arr = np.asarray(obj)
+        if arr.ndim == 0:
+            return to_jsonable(arr.item())
+        return [to_jsonable(v) for v in arr.tolist()]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (np.floating,)):
+        return to_jsonable(float(obj))
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+def rounded(x, digits: int = 5):
+    """Round an array's values for a compact JSON (keeps NaN as NaN)."""
+    return np.round(np.asarray(x, dtype=np.float64), digits)
+
+
+def out_path(out_dir, name: str) -> Path:
+    """``out_dir`` created if needed; returns it as a Path."""
+    path = Path(out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_outputs(out_dir, name: str, fig, summary: dict) -> dict:
+    """Save ``fig`` as ``<name>.png`` and ``summary`` as ``<name>.json``; return the JSON dict."""
+    import matplotlib.pyplot as plt
+
+    path = out_path(out_dir, name)
+    fig.savefig(path / f"{name}.png", dpi=DPI)
+    plt.close(fig)
+    data = to_jsonable(summary)
+    with open(path / f"{name}.json", "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")
+    return data
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, never a window)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+class Timer:
+    """Wall-clock seconds of a block: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self):
+        self._t0 = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = round(time.perf_counter() - self._t0, 3)
+        return False
+
+
+def load_digits(n_train: int | None = None, *, source: str = "auto"):
+    """MNIST through :func:`jaxch6.data.load_mnist` (embedded sample offline).
+
+    Returns ``(x_train, t_train, x_test, t_test, info)`` as NumPy arrays (float32 images in
+    [0, 1], int32 labels), the training set cut to its first ``n_train`` digits as the book does
+    (``x_train[:n]``), and ``info``: what was used, for the JSON.
+    """
+    from jaxch6.data import load_mnist
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=True, flatten=True, one_hot_label=False, source=source
+    )
+    available = int(x_train.shape[0])
+    if n_train is not None:
+        x_train, t_train = x_train[:n_train], t_train[:n_train]
+    info = {
+        "source": source,
+        "train_available": available,
+        "train_used": int(x_train.shape[0]),
+        "test_used": int(x_test.shape[0]),
+        "book_train": BOOK_MNIST_TRAIN,
+        "book_test": BOOK_MNIST_TEST,
+    }
+    return (
+        np.asarray(x_train, np.float32),
+        np.asarray(t_train, np.int32),
+        np.asarray(x_test, np.float32),
+        np.asarray(t_test, np.int32),
+        info,
+    )
+
+
+def band(values, axis: int = 0):
+    """Mean, min and max over ``axis`` (the seeds): the line and band of the figures."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.mean(axis=axis), values.min(axis=axis), values.max(axis=axis)

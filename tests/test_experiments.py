@@ -1,0 +1,86 @@
+"""jaxch6.experiments: each experiment in quick mode reproduces the book's conclusion.
+
+Each quick run takes seconds; the outputs (PNG + JSON) go to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from jaxch6 import experiments
+from jaxch6.cli import main as cli_main
+from jaxch6.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("experiments")
+
+
+def _run(name, out, seed=0):
+    summary = experiments.run(name, out, seed=seed, quick=True)
+    assert (out / f"{name}.png").stat().st_size > 1000
+    with open(out / f"{name}.json") as fh:
+        assert json.load(fh) == summary
+    return summary
+
+
+def test_unknown_name_is_a_config_error(capsys):
+    with pytest.raises(ConfigError, match="unknown experiment"):
+        experiments.get("nope")
+    assert cli_main(["experiment", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jaxch6 experiment: error: unknown experiment 'nope'")
+    assert "\n" not in err
+
+
+def test_list_names_every_module(capsys):
+    assert cli_main(["experiment", "--list"]) == 0
+    assert capsys.readouterr().out.split() == list(experiments.NAMES)
+
+
+def test_smooth_curve_is_the_books_kaiser_window():
+    from jaxch6.experiments._common import smooth_curve
+
+    x = np.arange(50.0)
+    y = smooth_curve(x)
+    assert y.shape == x.shape
+    assert np.allclose(y[10:-10], x[10:-10])  # a symmetric window keeps a line in the middle
+    w = np.kaiser(11, 2)
+    s = np.r_[x[10:0:-1], x, x[-1:-11:-1]]
+    assert np.allclose(y, np.convolve(w / w.sum(), s, mode="valid")[5:-5])
+
+
+def test_optimizer_compare_naive_every_rule_reaches_the_minimum(out):
+    summary = _run("optimizer_compare_naive", out)
+    assert len(summary["final"]) == 7
+    for label, end in summary["final"].items():
+        assert math.hypot(end["x"], end["y"]) < 1.0, label  # started 7.3 away at (-7, 2)
+        assert end["f"] < 0.15, label  # f(-7, 2) = 6.45
+    # the book's SGD zig-zags: y changes sign at every step
+    ys = np.array(summary["paths"]["SGD"]["y"][:10])
+    assert np.all(ys[:-1] * ys[1:] < 0)
+    # AdaDelta with its default eps barely moves in 30 steps
+    ad = summary["adadelta_default_eps"]
+    assert math.hypot(ad["x"][-1] + 7, ad["y"][-1] - 2) < 0.2
+
+
+def test_activation_histogram_shapes(out):
+    stats = _run("weight_init_activation_histogram", out)["stats_per_layer"]
+    # sigmoid, std 1: activations pile up at 0 and 1 in every layer
+    assert min(stats["sigmoid/std=1"]["saturated_min_over_seeds"]) > 0.4
+    # sigmoid, std 0.01: everything collapses to 0.5
+    assert max(stats["sigmoid/std=0.01"]["std_max_over_seeds"][1:]) < 0.02
+    assert np.allclose(stats["sigmoid/std=0.01"]["mean"], 0.5, atol=0.01)
+    # sigmoid, Xavier: spread out, not saturated
+    assert min(stats["sigmoid/Xavier"]["std_min_over_seeds"]) > 0.1
+    assert max(stats["sigmoid/Xavier"]["saturated_max_over_seeds"]) < 0.01
+    # ReLU: He keeps the spread layer after layer, Xavier and std 0.01 shrink it
+    he, xavier = stats["relu/He"]["std"], stats["relu/Xavier"]["std"]
+    assert max(he) / min(he) < 1.3
+    assert xavier[-1] < 0.5 * xavier[0]
+    assert stats["relu/std=0.01"]["std"][-1] < 1e-3
