@@ -1,0 +1,182 @@
+"""The configuration of a sweep: what is searched, on which network, data and training.
+
+The defaults are the book's search (``ch06/hyperparameter_optimization.py``): the first 500
+training digits, 20% held out for validation (400 / 100), a 784-100×6-10 ReLU network with He
+initialisation, SGD, batch 100 drawn with replacement, 50 epochs, 100 trials of
+``lr = 10^U(-6, -2)`` and ``weight_decay = 10^U(-8, -4)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep.space import BOOK_SPACE, Param, check_space, space_from_dicts
+
+DATASETS = ("mnist", "fashion_mnist")
+SOURCES = ("auto", "sample", "idx", "tfds")
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+RECORD_LOSS = ("after_update", "before_update", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """Everything that defines a sweep's results (plus ``chunk_size``, which does not).
+
+    Two sweeps with equal configs produce identical trials. ``chunk_size=None`` picks one from
+    the trial's memory footprint and the devices (:func:`jaxch6.sweep.engine.default_chunk_size`).
+    ``rounds > 1`` narrows the ranges after each round to the span of the ``keep`` best trials.
+    ``record_loss`` defaults to ``"none"``: a sweep ranks by accuracy and detects divergence from
+    the parameters, so the book's extra loss forward pass after each update is skipped.
+    """
+
+    space: tuple[Param, ...] = BOOK_SPACE
+    trials: int = 100
+    rounds: int = 1
+    keep: int = 10
+    seed: int = 0
+    optimizer: str = "sgd"
+    hidden: tuple[int, ...] = (100,) * 6
+    activation: str = "relu"
+    init: str | float = "he"
+    batchnorm: bool = False
+    dropout: bool = False
+    batch_size: int = 100
+    epochs: int = 50
+    train_size: int = 500
+    val_fraction: float = 0.2
+    dataset: str = "mnist"
+    source: str = "auto"
+    data_dir: str | None = None
+    chunk_size: int | None = None
+    record_loss: str = "none"
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        object.__setattr__(self, "space", tuple(Param(*p) for p in self.space))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self) -> SweepConfig:
+        """Check every field; return a copy with the space in canonical form. ConfigError."""
+        _positive("trials", self.trials)
+        _positive("rounds", self.rounds)
+        _positive("epochs", self.epochs)
+        _positive("batch_size", self.batch_size, flag="--batch-size")
+        _positive("train_size", self.train_size, flag="--train-size")
+        if self.chunk_size is not None:
+            _positive("chunk_size", self.chunk_size, flag="--chunk-size")
+        if self.rounds > 1 and not 2 <= self.keep <= self.trials:
+            raise ConfigError(
+                f"--keep must be between 2 and --trials ({self.trials}) to narrow, got {self.keep}"
+            )
+        if not 0.0 < float(self.val_fraction) < 1.0:
+            raise ConfigError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        n_val = int(self.train_size * float(self.val_fraction))
+        if n_val < 1 or self.train_size - n_val < 1:
+            raise ConfigError(
+                f"--train-size {self.train_size} with --val-fraction {self.val_fraction} "
+                "leaves an empty training or validation set"
+            )
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"--hidden needs positive layer sizes, got {self.hidden}")
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("source", self.source, SOURCES)
+        _choice("record_loss", self.record_loss, RECORD_LOSS, flag="record_loss")
+        _choice("dtype", self.dtype, ("float32", "float64"))
+        if isinstance(self.init, str):
+            from jaxch6 import initializers
+
+            names = getattr(initializers, "NAMES", None)
+            if names is not None and self.init not in names:
+                raise ConfigError(
+                    f"--init: unknown initializer {self.init!r} "
+                    f"(choose from {', '.join(sorted(names))} or a number, the normal's std)"
+                )
+        elif not float(self.init) > 0:
+            raise ConfigError(f"--init: a numeric init is the normal's std, > 0; got {self.init}")
+        space = check_space(self.space, self.optimizer)
+        if "dropout_ratio" in {p.name for p in space} and not self.dropout:
+            raise ConfigError("--space dropout_ratio needs --dropout")
+        return dataclasses.replace(self, space=space)
+
+    @property
+    def n_val(self) -> int:
+        return int(self.train_size * float(self.val_fraction))
+
+    @property
+    def n_train(self) -> int:
+        return self.train_size - self.n_val
+
+    @property
+    def total_trials(self) -> int:
+        return self.trials * self.rounds
+
+    # -- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["space"] = [p.to_dict() for p in self.space]
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SweepConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise ConfigError(f"unknown sweep config fields: {', '.join(sorted(unknown))}")
+        kw = dict(d)
+        if "space" in kw:
+            kw["space"] = space_from_dicts(kw["space"])
+        if "hidden" in kw:
+            kw["hidden"] = tuple(kw["hidden"])
+        return cls(**kw)
+
+    def train_config(self):
+        """The :class:`jaxch6.train.TrainConfig` of one trial (static: fixes the program)."""
+        from jaxch6.train import TrainConfig
+
+        return TrainConfig(
+            hidden_sizes=self.hidden,
+            activation=self.activation,
+            weight_init=self.init,
+            use_batchnorm=self.batchnorm,
+            use_dropout=self.dropout,
+            optimizer=self.optimizer,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            record_loss=self.record_loss,
+            dtype=self.dtype,
+        )
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """``"100x6"`` → (100,)*6; ``"100,50"`` → (100, 50); ``"100x2,50"`` → (100, 100, 50)."""
+    sizes: list[int] = []
+    try:
+        for part in text.replace(" ", "").split(","):
+            if "x" in part:
+                width, _, count = part.partition("x")
+                sizes += [int(width)] * int(count)
+            elif part:
+                sizes.append(int(part))
+    except ValueError:
+        raise ConfigError(f"--hidden {text!r}: expected sizes like 100x6 or 100,50") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise ConfigError(f"--hidden {text!r}: expected positive sizes like 100x6 or 100,50")
+    return tuple(sizes)
+
+
+def _positive(name: str, value, *, flag: str | None = None) -> None:
+    flag = flag or f"--{name.replace('_', '-')}"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{flag} must be a positive integer, got {value!r}")
+
+
+def _choice(name: str, value, choices, *, flag: str | None = None) -> None:
+    if value not in choices:
+        flag = flag or f"--{name.replace('_', '-')}"
+        raise ConfigError(f"{flag}: unknown {name} {value!r} (choose from {', '.join(choices)})")

@@ -1,0 +1,593 @@
+"""Optuna-driven sweeps: ask K trials, train them as one vmapped program, tell K.
+
+``jaxch6 sweep --sampler random|tpe|cmaes|qmc`` hands the choice of hyperparameters to an Optuna
+sampler and the bookkeeping of trials to an Optuna study, so that any number of workers (one per
+GPU machine, or several processes on one) can share one search::
+
+    jaxch6 sweep --sampler tpe --trials 1000 --batch-trials 250 \\
+        --storage postgresql://jaxch6:secret@db-host:5432/jaxch6 --study mnist-sgd --retry-failed
+
+Each worker loops (:func:`run_worker`):
+
+1. fail the trials of dead workers (:func:`jaxch6.sweep.optuna_storage.fail_stale`);
+2. stop when the study holds ``n_trials`` COMPLETE trials; wait while the rest is RUNNING on
+   other workers;
+3. ``ask`` up to K trials (WAITING ones first: re-queued trials of dead workers, trials given
+   back), start their heartbeats, keep those whose rank among the live (COMPLETE, RUNNING,
+   WAITING) trials is below ``n_trials`` and give the others back (WAITING): so the study never
+   holds more than ``n_trials`` live trials however many workers race, and none is lost;
+4. sample their hyperparameters (``trial.suggest_float`` on the :class:`~jaxch6.sweep.Param`
+   ranges), train all K in one call of the sweep engine (the batch is sharded over all local
+   devices), ``report`` each epoch's validation accuracy as an intermediate value, store the
+   curves and the diverged flag as user attributes, ``tell`` the final validation accuracy.
+
+A trial's training key is ``fold_in(key(seed), i)`` with ``i`` its Optuna number (for a retried
+trial: the number of the trial it retries), so re-running a trial gives the same result. The
+``random`` sampler draws trial ``i``'s values exactly as ``jaxch6 sweep`` does
+(:func:`jaxch6.sweep.space.sample`): the book's method, and an Optuna random study of N trials
+holds the same trials as ``jaxch6 sweep --trials N`` with the same seed, whatever the number of
+workers and batch sizes.
+
+Objective: the final validation accuracy (the book's ranking key), maximised. A diverged trial is
+told 0.0 (ranked last, as in :func:`jaxch6.sweep.rank`); its measured curves stay in its user
+attributes. Results also land in ``--out``: ``trials.jsonl`` (the engine's record format, one
+line per complete trial of the whole study, rewritten atomically after each batch) and
+``summary.json``.
+
+vs Optuna's ``study.optimize``: one trial per call of an objective, heartbeats per trial; here a
+batch is asked and told explicitly (Optuna's ask-and-tell interface) because K trials are one
+compiled program. Optuna is imported lazily (extra ``jaxch6[optuna]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import optuna_storage as S
+
+SAMPLERS = ("random", "tpe", "cmaes", "qmc")
+_SAMPLE_BLOCK = 256
+DEFAULT_STUDY = "jaxch6-sweep"
+#: Config fields that every worker of a study must share (they define what a trial means).
+_STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
+
+#: ``train_batch(hparams, trial_ids)``: hparams maps each searched name to a (k,) array; returns
+#: History fields as NumPy arrays: ``train_acc`` (k, epochs), ``eval_acc`` (k, epochs),
+#: ``diverged`` (k,). :class:`EngineTrainer` is the real one.
+BatchTrainer = Callable[[Mapping[str, np.ndarray], Sequence[int]], Mapping[str, np.ndarray]]
+
+
+# -- samplers -----------------------------------------------------------------------------------
+def _distribution(param):
+    from optuna.distributions import FloatDistribution
+
+    return FloatDistribution(float(param.low), float(param.high), log=param.scale == "log")
+
+
+def book_random_sampler(space, *, seed: int):
+    """An Optuna sampler drawing trial ``i``'s values with :func:`jaxch6.sweep.space.sample`:
+    ``value = 10 ** U(log10 low, log10 high)`` (log) or ``U(low, high)`` (lin) from
+    ``fold_in(fold_in(key(seed), i), 0)`` — the book's random search, per trial number, so the
+    values do not depend on which worker asks or in which batch."""
+    optuna = S.require_optuna()
+    from jaxch6.sweep.space import sample
+
+    by_name = {p.name: p for p in space}
+    order = tuple(space)
+
+    class BookRandomSampler(optuna.samplers.BaseSampler):
+        def __init__(self):
+            self._fallback = optuna.samplers.RandomSampler(seed=seed)
+            self._cache: dict[int, dict[str, float]] = {}
+
+        def infer_relative_search_space(self, study, trial):
+            return {}
+
+        def sample_relative(self, study, trial, search_space):
+            return {}
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            p = by_name.get(param_name)
+            if p is None or param_distribution != _distribution(p):
+                return self._fallback.sample_independent(
+                    study, trial, param_name, param_distribution
+                )
+            if trial.number not in self._cache:  # one JAX call per block of trial numbers
+                start = trial.number - trial.number % _SAMPLE_BLOCK
+                ids = list(range(start, start + _SAMPLE_BLOCK))
+                values = sample(order, ids, seed=seed)
+                self._cache = {
+                    i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(ids)
+                }
+            value = self._cache[trial.number][param_name]
+            return float(np.clip(value, p.low, p.high))
+
+    return BookRandomSampler()
+
+
+def make_sampler(name: str, space, *, seed: int, worker_seed: int | None = None):
+    """The Optuna sampler for ``--sampler NAME``.
+
+    - ``random``: :func:`book_random_sampler` (reproducible per trial number).
+    - ``tpe``: ``TPESampler(constant_liar=True)``: the K trials of a batch (and other workers'
+      RUNNING trials) count as pending, so a batch spreads instead of repeating one guess.
+    - ``cmaes``: ``CmaEsSampler`` (needs the ``cmaes`` package).
+    - ``qmc``: ``QMCSampler(scramble=True, seed=seed)``: all workers must share the seed.
+
+    TPE and CMA-ES draw from their own random state: ``worker_seed`` (default: ``seed`` mixed
+    with the host name and process id) keeps two workers from proposing the same values.
+    """
+    optuna = S.require_optuna()
+    if worker_seed is None:
+        worker_seed = _worker_seed(seed)
+    if name == "random":
+        return book_random_sampler(space, seed=seed)
+    if name == "tpe":
+        with S.quiet_optuna():
+            return optuna.samplers.TPESampler(seed=worker_seed, constant_liar=True)
+    if name == "cmaes":
+        if importlib.util.find_spec("cmaes") is None:
+            raise ConfigError("--sampler cmaes needs the cmaes package: pip install cmaes")
+        return optuna.samplers.CmaEsSampler(seed=worker_seed)
+    if name == "qmc":
+        with S.quiet_optuna():
+            return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
+    raise ConfigError(f"--sampler: unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
+
+
+def _worker_seed(seed: int) -> int:
+    import zlib
+
+    return zlib.crc32(f"{seed}:{worker_name()}".encode()) & 0x7FFFFFFF
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- study --------------------------------------------------------------------------------------
+def study_config(config) -> dict[str, Any]:
+    """The part of a sweep config every worker of one study must share."""
+    d = config.to_dict()
+    for k in _STUDY_FIELDS_IGNORED:
+        d.pop(k, None)
+    return d
+
+
+def open_study(storage, study_name: str, sampler, *, config=None):
+    """Create or load study ``study_name`` (direction: maximise). With ``config``, the study's
+    user attribute ``jaxch6_config`` is set on creation and checked on load (ConfigError if a
+    worker would train something else)."""
+    with S.quiet_optuna() as optuna:
+        study = optuna.create_study(
+            storage=storage,
+            sampler=sampler,
+            study_name=study_name,
+            direction="maximize",
+            load_if_exists=True,
+        )
+        if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+            raise ConfigError(f"--study {study_name}: an existing study that is not maximised")
+    if config is not None:
+        mine = study_config(config)
+        theirs = study.user_attrs.get("jaxch6_config")
+        if theirs is None:
+            study.set_user_attr("jaxch6_config", mine)
+        elif theirs != mine:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ConfigError(
+                f"--study {study_name}: this study was started with a different sweep config "
+                f"(differs in: {', '.join(diff)}); use another --study or the same options"
+            )
+    return study
+
+
+def key_id(trial) -> int:
+    """The id a trial's key is folded from: its number, or the retried trial's number."""
+    attrs = getattr(trial, "system_attrs", None)
+    if attrs is None:  # an optuna.Trial (ask): read its stored attributes
+        attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+    original = attrs.get("failed_trial")
+    return int(original) if original is not None else int(trial.number)
+
+
+def _counts(study) -> dict:
+    from optuna.trial import TrialState
+
+    out = {s: 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state] += 1
+    return out
+
+
+def _live_ranks(study) -> dict[int, int]:
+    from optuna.trial import TrialState
+
+    live = study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+    )
+    return {t.number: r for r, t in enumerate(sorted(live, key=lambda t: t.number))}
+
+
+# -- one worker ---------------------------------------------------------------------------------
+def run_worker(
+    study,
+    train_batch: BatchTrainer,
+    space,
+    *,
+    n_trials: int,
+    batch_trials: int,
+    poll_seconds: float = 2.0,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    on_batch: Callable[[dict], None] | None = None,
+    max_batches: int | None = None,
+) -> list:
+    """Work on ``study`` until it holds ``n_trials`` COMPLETE trials; returns this worker's
+    trials (:class:`jaxch6.sweep.Trial`, id = key id). See the module docstring for the loop.
+
+    ``n_train`` / ``n_val`` round accuracies to exact fractions k/n (as ``jaxch6 sweep`` does);
+    ``on_batch(info)`` is called after each batch; ``max_batches`` stops early (tests).
+    """
+    from optuna.trial import TrialState
+
+    if n_trials < 1 or batch_trials < 1:
+        raise ConfigError("--trials and --batch-trials must be positive")
+    mine = []
+    batches = 0
+    with S.quiet_optuna(), S.Heartbeat(study) as heart:
+        while max_batches is None or batches < max_batches:
+            S.fail_stale(study)
+            counts = _counts(study)
+            complete, running = counts[TrialState.COMPLETE], counts[TrialState.RUNNING]
+            if complete >= n_trials:
+                break
+            room = n_trials - complete - running
+            if room <= 0:  # the rest is running elsewhere: wait for it (or for it to go stale)
+                time.sleep(poll_seconds)
+                continue
+            asked = []
+            for _ in range(min(batch_trials, room)):
+                asked.append(study.ask())
+            heart.add([t._trial_id for t in asked])
+            ranks = _live_ranks(study)
+            keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
+            surplus = [t for t in asked if t not in keep]
+            for t in surplus:  # another worker took these slots first: give them back
+                heart.discard([t._trial_id])
+                study._storage.set_trial_state_values(t._trial_id, TrialState.WAITING)
+            if not keep:
+                time.sleep(poll_seconds)
+                continue
+            try:
+                done = _train_and_tell(study, keep, train_batch, space, n_train, n_val)
+            except BaseException:
+                _give_back(study, keep)
+                raise
+            finally:
+                heart.discard([t._trial_id for t in keep])
+            mine += done
+            batches += 1
+            if on_batch is not None:
+                c = _counts(study)
+                on_batch({"batch": batches, "trials": done, "complete": c[TrialState.COMPLETE],
+                          "running": c[TrialState.RUNNING], "failed": c[TrialState.FAIL],
+                          "n_trials": n_trials})
+    return mine
+
+
+def _give_back(study, trials) -> None:
+    """An interrupted batch: put its trials back in the queue (WAITING, parameters kept)."""
+    from optuna.trial import TrialState
+
+    for t in trials:
+        try:
+            study._storage.set_trial_state_values(t._trial_id, TrialState.WAITING)
+        except Exception:  # noqa: BLE001 - already failed by another worker: it was re-queued
+            pass
+
+
+def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
+    from jaxch6.sweep.runner import Trial
+
+    hp = {p.name: [] for p in space}
+    for t in trials:
+        for p in space:
+            hp[p.name].append(t.suggest_float(p.name, p.low, p.high, log=p.scale == "log"))
+    hparams = {k: np.asarray(v, np.float64) for k, v in hp.items()}
+    ids = [key_id(t) for t in trials]
+    t0 = time.perf_counter()
+    out = train_batch(hparams, ids)
+    seconds = time.perf_counter() - t0
+    results, batch = [], []
+    worker = worker_name()
+    for j, t in enumerate(trials):
+        rec = Trial(
+            id=ids[j],
+            round=0,
+            hparams={k: float(v[j]) for k, v in hparams.items()},
+            train_acc=_fractions(out["train_acc"][j], n_train),
+            val_acc=_fractions(out["eval_acc"][j], n_val),
+            diverged=bool(out["diverged"][j]),
+        )
+        final = rec.final_val_acc
+        value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
+        attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
+                 "key_id": rec.id, "worker": worker, "batch_seconds": round(seconds, 3)}
+        batch.append((t, [v if np.isfinite(v) else 0.0 for v in rec.val_acc], attrs, value))
+        results.append(rec)
+    done = set(S.finish_trials(study, batch))
+    return [r for r, (t, *_) in zip(results, batch, strict=True) if t._trial_id in done]
+
+
+def _fractions(acc, n: int | None) -> list[float]:
+    acc = np.asarray(acc, np.float64)
+    if n:
+        acc = np.round(acc * n) / n
+    return [float(v) for v in acc]
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+# -- results ------------------------------------------------------------------------------------
+def study_trials(study) -> list:
+    """The study's COMPLETE trials as :class:`jaxch6.sweep.Trial` (in trial-number order)."""
+    from optuna.trial import TrialState
+
+    from jaxch6.sweep.runner import Trial
+
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        ua = t.user_attrs
+        if "val_acc" not in ua:  # a trial told by someone else's code
+            continue
+        out.append(
+            Trial(
+                id=int(ua.get("key_id", t.number)),
+                round=0,
+                hparams={k: float(v) for k, v in t.params.items()},
+                train_acc=[float(a) for a in ua.get("train_acc", [])],
+                val_acc=[float(a) for a in ua["val_acc"]],
+                diverged=bool(ua.get("diverged", False)),
+            )
+        )
+    return out
+
+
+def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list:
+    """Write the whole study to ``out_dir``: ``trials.jsonl`` (atomically replaced) and
+    ``summary.json`` (``summary`` plus counts and the ``top`` best). Returns the trials."""
+    from optuna.trial import TrialState
+
+    from jaxch6.sweep import store
+    from jaxch6.sweep.runner import rank
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trials = study_trials(study)
+    tmp = out_dir / (store.TRIALS + f".{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        import json
+
+        for t in sorted(trials, key=lambda t: t.id):
+            f.write(json.dumps(t.to_record(), separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out_dir / store.TRIALS)
+    counts = _counts(study)
+    full = dict(summary)
+    full.update(
+        n_trials=len(trials),
+        n_diverged=sum(t.diverged for t in trials),
+        study_counts={s.name.lower(): n for s, n in counts.items() if n},
+        best=[t.to_record() | {"rank": i + 1} for i, t in enumerate(rank(trials)[:top])],
+    )
+    failed = counts[TrialState.FAIL]
+    full["n_failed"] = failed
+    store.write_summary(out_dir, full)
+    return trials
+
+
+# -- the real trainer ---------------------------------------------------------------------------
+class EngineTrainer:
+    """The sweep engine as a :data:`BatchTrainer`: loads the config's data once, compiles one
+    program for ``batch_trials`` trials (rounded up to a multiple of the local device count; a
+    short last batch is padded), and trains each batch sharded over all local devices.
+
+    Keys: ``trial_keys(config.seed, trial_ids)``, exactly as ``jaxch6 sweep`` does.
+    """
+
+    def __init__(self, config, batch_trials: int, *, devices=None, data=None, make_train_fn=None):
+        import jax
+
+        from jaxch6.sweep.engine import Engine
+        from jaxch6.sweep.runner import load_data
+
+        self.config = config
+        t0 = time.perf_counter()
+        if data is None:
+            data, self.data_info = load_data(config)
+        else:
+            self.data_info = {"dataset": "custom", "source": "given",
+                              "n_train": len(data[0]), "n_val": len(data[2])}
+        self.data_seconds = time.perf_counter() - t0
+        self.n_train, self.n_val = len(data[0]), len(data[2])
+        self.devices = list(devices if devices is not None else jax.local_devices())
+        if make_train_fn is None:
+            from jaxch6.train import make_train_fn
+        train_fn = make_train_fn(config.train_config(), self.n_train, self.n_val)
+        names = [p.name for p in config.space]
+        self.engine = Engine(train_fn, data, names, batch_trials, devices=self.devices,
+                             dtype=config.dtype)
+        self.compile_seconds = self.engine.compile_seconds
+        self.run_seconds = 0.0
+        self.trials_run = 0
+
+    def __call__(self, hparams, trial_ids):
+        from jaxch6.sweep.space import trial_keys
+
+        t0 = time.perf_counter()
+        keys = trial_keys(self.config.seed, list(trial_ids))
+        out = {}
+        c = self.engine.chunk_size
+        parts = []
+        for s in range(0, len(trial_ids), c):
+            sl = slice(s, s + c)
+            parts.append(self.engine.run(keys[sl], {k: np.asarray(v)[sl] for k, v in
+                                                    hparams.items()}))
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        self.run_seconds += time.perf_counter() - t0
+        self.trials_run += len(trial_ids)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        import jax
+
+        d = self.devices
+        return {"jax_version": jax.__version__, "backend": d[0].platform,
+                "device_kind": d[0].device_kind, "device_count": len(d),
+                "data": self.data_info, "chunk_size": self.engine.chunk_size}
+
+
+# -- command line -------------------------------------------------------------------------------
+def add_optuna_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Optuna options of ``jaxch6 sweep`` (standard library only)."""
+    g = parser.add_argument_group(
+        "Optuna (samplers, shared studies, many workers; needs jaxch6[optuna])"
+    )
+    g.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="drive trials through an Optuna study with this sampler: random (the "
+                        "book's method, same trials as without --sampler), tpe, cmaes, qmc")
+    g.add_argument("--batch-trials", type=int, default=None, metavar="K",
+                   help="trials asked, trained as one vmapped program, and told at a time "
+                        "(default: --chunk-size, or the engine's choice for the devices)")
+    g.add_argument("--storage", default=None, metavar="URL",
+                   help="study database: sqlite:///FILE (default: sqlite:///OUT/study.db) or "
+                        "postgresql://USER:PASSWORD@HOST:PORT/DB for workers on many machines")
+    g.add_argument("--study", default=DEFAULT_STUDY, metavar="NAME",
+                   help="study name in the storage (default %(default)s); --trials is the "
+                        "number of COMPLETE trials the study should end with")
+    g.add_argument("--retry-failed", action="store_true",
+                   help="re-queue the trials of dead workers (same parameters) for any worker")
+    g.add_argument("--max-retry", type=int, default=3, metavar="N",
+                   help="retries of one trial with --retry-failed (default 3)")
+    g.add_argument("--heartbeat-interval", type=int, default=S.HEARTBEAT_INTERVAL_S, metavar="S",
+                   help="seconds between heartbeats of running trials (default %(default)s)")
+    g.add_argument("--grace-period", type=int, default=S.GRACE_PERIOD_S, metavar="S",
+                   help="a running trial with no heartbeat for S seconds belongs to a dead "
+                        "worker and is failed (default %(default)s)")
+
+
+def default_storage(out_dir) -> str:
+    return "sqlite:///" + os.path.abspath(os.path.join(out_dir, "study.db"))
+
+
+def run_optuna(args, *, config=None, make_trainer=None) -> int:
+    """``jaxch6 sweep --sampler …``: one worker. ``config`` defaults to the sweep command's
+    ``build_config(args)``; ``make_trainer(config, batch_trials)`` (tests) defaults to
+    :class:`EngineTrainer`."""
+    wall0 = time.perf_counter()
+    if getattr(args, "resume", None):
+        raise ConfigError("--resume is for plain sweeps; an Optuna study resumes by running "
+                          "the same --storage/--study again")
+    if config is None:
+        from jaxch6.commands.sweep import build_config
+
+        config = build_config(args)
+    if config.rounds > 1:
+        raise ConfigError("--rounds narrows a plain random search; with --sampler use tpe, "
+                          "cmaes or qmc to focus the search instead")
+    batch = args.batch_trials or config.chunk_size
+    if batch is not None and batch < 1:
+        raise ConfigError(f"--batch-trials must be a positive integer, got {batch}")
+    if args.max_retry is not None and args.max_retry < 0:
+        raise ConfigError(f"--max-retry must be >= 0, got {args.max_retry}")
+    out = Path(args.out or f"runs/study-{args.study}")
+    out.mkdir(parents=True, exist_ok=True)
+    url = S.storage_url(args.storage or default_storage(out))
+    storage = S.make_storage(url, heartbeat_interval=args.heartbeat_interval,
+                             grace_period=args.grace_period, retry_failed=args.retry_failed,
+                             max_retry=args.max_retry)
+    sampler = make_sampler(args.sampler, config.space, seed=config.seed)
+    study = open_study(storage, args.study, sampler, config=config)
+
+    if not getattr(args, "no_compile_cache", True) and getattr(args, "compile_cache", None):
+        from jaxch6.commands.sweep import enable_compile_cache
+
+        enable_compile_cache(args.compile_cache)
+    if batch is None:
+        batch = _default_batch(config)
+    trainer = (make_trainer or EngineTrainer)(config, batch)
+    n_train = getattr(trainer, "n_train", None)
+    n_val = getattr(trainer, "n_val", None)
+    quiet = getattr(args, "quiet", False)
+    name = worker_name()
+    info = trainer.info() if hasattr(trainer, "info") else {}
+    summary: dict[str, Any] = {
+        "status": "running",
+        "config": config.to_dict() | {"trials": config.trials},
+        "seed": config.seed,
+        "optuna": {"study": args.study, "storage": S.redact(url), "sampler": args.sampler,
+                   "batch_trials": batch, "retry_failed": bool(args.retry_failed),
+                   "heartbeat_interval": args.heartbeat_interval,
+                   "grace_period": args.grace_period, "worker": name},
+        **info,
+    }
+    if not quiet:
+        print(f"worker {name}: study {args.study!r} at {S.redact(url)}, sampler {args.sampler}, "
+              f"batches of {batch}; compile {getattr(trainer, 'compile_seconds', 0.0):.2f} s",
+              flush=True)
+
+    def on_batch(b):
+        export(study, out, summary)
+        if not quiet:
+            nums = ", ".join(str(t.id) for t in b["trials"][:8])
+            more = " ..." if len(b["trials"]) > 8 else ""
+            print(f"batch {b['batch']}: {len(b['trials'])} trials ({nums}{more}) | study: "
+                  f"{b['complete']}/{b['n_trials']} complete, {b['running']} running, "
+                  f"{b['failed']} failed", flush=True)
+
+    mine = run_worker(study, trainer, config.space, n_trials=config.trials, batch_trials=batch,
+                      poll_seconds=min(5.0, float(args.heartbeat_interval)), n_train=n_train,
+                      n_val=n_val, on_batch=on_batch)
+    summary.update(
+        status="complete",
+        timings={"compile_seconds": getattr(trainer, "compile_seconds", 0.0),
+                 "run_seconds": getattr(trainer, "run_seconds", 0.0),
+                 "trials_run_by_this_worker": len(mine),
+                 "wall_seconds": time.perf_counter() - wall0},
+    )
+    trials = export(study, out, summary)
+    from jaxch6.sweep.runner import format_trial, rank
+
+    print("=========== Hyper-Parameter Optimization Result ===========")
+    for i, t in enumerate(rank(trials)[: getattr(args, "top", 20)]):
+        print(format_trial(i + 1, t))
+    print(f"this worker ran {len(mine)} trials; wrote {out}/: trials.jsonl, summary.json "
+          f"(study {args.study!r}: {len(trials)} complete)")
+    return 0
+
+
+def _default_batch(config) -> int:
+    import jax
+
+    from jaxch6.sweep.engine import default_chunk_size, per_trial_bytes
+
+    devices = jax.local_devices()
+    layers = (784, *config.hidden, 10)
+    n_rows = config.train_size
+    trial_bytes = per_trial_bytes(layers, batch_size=config.batch_size, n_eval_rows=n_rows,
+                                  itemsize=np.dtype(config.dtype).itemsize)
+    return default_chunk_size(config.trials, trial_bytes, devices)

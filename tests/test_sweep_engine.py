@@ -1,0 +1,175 @@
+"""The engine: one compiled vmapped program per sweep; results independent of chunking,
+padding, lane and device count; diverged lanes isolated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+from _sweep_toy import toy_data, toy_make_train_fn
+
+from jaxch6.sweep import Param, SweepConfig, run
+from jaxch6.sweep.engine import Engine, default_chunk_size, per_trial_bytes
+from jaxch6.sweep.space import trial_keys
+
+TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1,
+                  space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2)))
+
+
+def _toy_run(**kw):
+    import dataclasses
+
+    cfg = dataclasses.replace(TOY, **kw)
+    return run(cfg, data=toy_data(), make_train_fn=toy_make_train_fn)
+
+
+def _arrays(result):
+    return {t.id: (t.hparams, t.train_acc, t.val_acc, t.diverged) for t in result.trials}
+
+
+def test_default_chunk_size_rules():
+    cpu = jax.devices("cpu")
+    assert default_chunk_size(100, 1 << 20, cpu) == 100  # one round fits
+    assert default_chunk_size(100_000, 1 << 10, cpu) == 1024  # capped on the CPU
+    assert default_chunk_size(100, 1 << 50, cpu) == 1  # huge trials: one at a time
+
+    class FakeGPU:
+        platform = "gpu"
+
+        def memory_stats(self):
+            return {"bytes_limit": 80 << 30}
+
+    gpus = [FakeGPU()] * 4
+    size = default_chunk_size(100_001, 8 << 20, gpus)
+    assert size % 4 == 0 and size <= 0.4 * 4 * (80 << 30) / (8 << 20) + 4
+    assert default_chunk_size(10, 1, gpus) == 12  # rounded up to the device count
+
+
+def test_per_trial_bytes_of_the_book_net():
+    b = per_trial_bytes((784, *(100,) * 6, 10), batch_size=100, n_eval_rows=500,
+                        optimizer_slots=0)
+    n_params = 784 * 100 + 100 + 5 * (100 * 100 + 100) + 100 * 10 + 10
+    assert n_params == 130_010
+    units = 784 + 600 + 10
+    assert b == 4 * (4 * n_params + 4 * 100 * units + 2 * 500 * units)
+
+
+def test_chunking_and_padding_do_not_change_results():
+    ref = _arrays(_toy_run(chunk_size=100))  # one padded chunk of 100 for 12 trials
+    for c in (7,):
+        assert _arrays(_toy_run(chunk_size=c)) == ref
+    # the learning rates span three decades, so the trials really differ
+    accs = {v[2][-1] for v in ref.values()}
+    assert len(accs) > 3
+
+
+def test_engine_lane_results_match_single_trial():
+    data = toy_data()
+    fn = toy_make_train_fn(TOY.train_config(), 40, 20)
+    eng = Engine(fn, data, ["learning_rate"], chunk_size=4)
+    assert eng.compile_seconds > 0 and eng.chunk_size == 4
+    kd = trial_keys(0, [0, 1, 2])
+    lrs = np.array([0.01, 0.1, 1.0])
+    out = eng.run(kd, {"learning_rate": lrs})
+    assert out["train_acc"].shape == (3, 3)
+    for j in range(3):
+        key = jax.random.fold_in(jax.random.wrap_key_data(kd[j]), 1)
+        single = jax.jit(fn)(key, {"learning_rate": np.float32(lrs[j])}, data)
+        np.testing.assert_array_equal(out["eval_acc"][j], np.asarray(single.eval_acc))
+        np.testing.assert_allclose(out["loss"][j], np.asarray(single.loss), rtol=1e-5)
+
+
+def test_diverged_toy_lanes_are_isolated():
+    import dataclasses
+
+    wild = dataclasses.replace(TOY, space=(Param("lr", 1e-3, 1e6),), trials=10)
+    res = run(wild, data=toy_data(), make_train_fn=toy_make_train_fn)
+    div = [t for t in res.trials if t.diverged]
+    assert div and len(div) < len(res.trials)
+    assert all(t.diverged for t in res.ranked[-len(div):])
+    # re-running only the finite trials' lanes (without the diverging ones) changes nothing
+    keep = [t for t in res.trials if not t.diverged]
+    fn = toy_make_train_fn(wild.train_config(), 40, 20)
+    eng = Engine(fn, toy_data(), ["learning_rate"], chunk_size=len(keep))
+    out = eng.run(trial_keys(wild.seed, [t.id for t in keep]),
+                  {"learning_rate": np.array([t.hparams["learning_rate"] for t in keep])})
+    for j, t in enumerate(keep):
+        assert np.allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
+
+
+# -- the real training function (jaxch6.train) -------------------------------------------------
+# lr up to 10 with weight decay up to 100: W <- (1 - lr wd) W - lr g blows up where lr wd >> 2
+REAL = SweepConfig(trials=8, epochs=5, batch_size=10, hidden=(8,), train_size=50,
+                   val_fraction=0.2, source="sample", seed=5,
+                   space=(Param("lr", 1e-3, 10.0), Param("weight_decay", 1e-3, 1e2)))
+
+
+def test_real_training_divergence_isolated_and_chunk_invariant():
+    import dataclasses
+
+    a = run(dataclasses.replace(REAL, chunk_size=8))
+    b = run(dataclasses.replace(REAL, chunk_size=3))  # three chunks, the last one padded
+    assert _arrays(a) == _arrays(b)
+    decay = {t.id: t.hparams["learning_rate"] * t.hparams["weight_decay"] for t in a.trials}
+    div = {t.id for t in a.trials if t.diverged}
+    assert div, f"no trial diverged: lr * weight_decay = {decay}"
+    assert all(decay[i] > 2 for i in div)  # only unstable trials blow up
+    assert {t.id for t in a.ranked[-len(div):]} == div  # ranked last
+    # the finite trials alone (a different lane layout, no NaN neighbours) give the same results
+    finite = [t for t in a.trials if not t.diverged]
+    assert finite
+    from jaxch6.sweep.runner import load_data
+
+    data, _ = load_data(REAL.validate())
+    from jaxch6.train import make_train_fn
+
+    fn = make_train_fn(REAL.validate().train_config(), 40, 10)
+    eng = Engine(fn, data, ["learning_rate", "weight_decay"], chunk_size=len(finite))
+    out = eng.run(trial_keys(REAL.seed, [t.id for t in finite]),
+                  {k: np.array([t.hparams[k] for t in finite])
+                   for k in ("learning_rate", "weight_decay")})
+    for j, t in enumerate(finite):
+        np.testing.assert_allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
+        np.testing.assert_allclose(out["train_acc"][j], t.train_acc, atol=1e-6)
+        assert not out["diverged"][j]
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys, jax
+    from jaxch6.sweep import Param, SweepConfig, run
+    cfg = SweepConfig(**json.loads(sys.argv[1]))
+    res = run(cfg)
+    print(json.dumps({"devices": jax.local_device_count(), "chunk": res.info["chunk_size"],
+                      "trials": [t.to_record() for t in res.trials]}))
+    """
+)
+
+
+def test_four_host_devices_give_the_same_trials():
+    cfg = {"trials": 6, "epochs": 2, "batch_size": 10, "hidden": [8], "train_size": 50,
+           "source": "sample", "seed": 2, "chunk_size": 4}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cfg)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    four = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert four["devices"] == 4 and four["chunk"] == 4
+    assert jax.local_device_count() == 1
+    one = run(SweepConfig(**{**cfg, "hidden": (8,), "chunk_size": 5}))
+    assert [t.to_record() for t in one.trials] == four["trials"]
+
+
+@pytest.mark.parametrize("n_dev", [1])
+def test_engine_shards_over_devices(n_dev):
+    fn = toy_make_train_fn(TOY.train_config(), 40, 20)
+    eng = Engine(fn, toy_data(), ["learning_rate"], chunk_size=3, devices=jax.devices()[:n_dev])
+    assert eng.sharded.spec == jax.sharding.PartitionSpec("trials")
+    assert eng.sharded.mesh.axis_names == ("trials",)
