@@ -1,0 +1,134 @@
+"""Layers of the book's ``common/layers.py`` as pure functions: affine, activations, batch norm,
+dropout.
+
+Parameters, running statistics and PRNG keys are arguments; nothing is stored. Gradients come from
+``jax.grad``; :mod:`jaxch6.reference.network_np` keeps the book's hand-written backward passes for
+comparison.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxch6.errors import ConfigError
+
+__all__ = [
+    "ACTIVATIONS",
+    "BN_EPS",
+    "BN_MOMENTUM",
+    "DROPOUT_FORMS",
+    "affine",
+    "batch_norm",
+    "batch_norm_init",
+    "dropout",
+    "relu",
+    "sigmoid",
+    "tanh",
+]
+
+#: The book writes ``10e-7`` (= 1e-6) in ``BatchNormalization``.
+BN_EPS = 1e-6
+#: Running-average momentum of the book's ``BatchNormalization``.
+BN_MOMENTUM = 0.9
+DROPOUT_FORMS = ("book", "inverted")
+
+
+def affine(params: dict, x: jax.Array) -> jax.Array:
+    """``x @ W + b`` with ``params = {"W": (n_in, n_out), "b": (n_out,)}`` (book ``Affine``)."""
+    return x @ params["W"] + params["b"]
+
+
+def relu(x: jax.Array) -> jax.Array:
+    """max(0, x). Gradient 0 at x = 0, like the book's ``Relu`` (mask ``x <= 0``)."""
+    return jnp.maximum(x, 0)
+
+
+def sigmoid(x: jax.Array) -> jax.Array:
+    """1 / (1 + exp(−x)) (book ``Sigmoid``)."""
+    return jax.nn.sigmoid(x)
+
+
+def tanh(x: jax.Array) -> jax.Array:
+    """tanh(x) (slides; not in the book's ``MultiLayerNetExtend``)."""
+    return jnp.tanh(x)
+
+
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+
+
+def batch_norm_init(n: int, dtype=jnp.float32) -> tuple[dict, dict]:
+    """Parameters ``{"gamma": 1, "beta": 0}`` and running statistics ``{"mean": 0, "var": 0}``.
+
+    The book starts its running mean *and variance* at zeros (``np.zeros(D)``), not at 1 as
+    ``flax.linen.BatchNorm`` does.
+    """
+    params = {"gamma": jnp.ones((n,), dtype), "beta": jnp.zeros((n,), dtype)}
+    stats = {"mean": jnp.zeros((n,), dtype), "var": jnp.zeros((n,), dtype)}
+    return params, stats
+
+
+def batch_norm(
+    params: dict,
+    stats: dict,
+    x: jax.Array,
+    *,
+    train: bool,
+    momentum=BN_MOMENTUM,
+    eps=BN_EPS,
+) -> tuple[jax.Array, dict]:
+    """Batch normalisation of ``x`` (N, D) over the batch axis (book ``BatchNormalization``).
+
+    Training::
+
+        μ = mean(x, 0);  σ² = mean((x − μ)², 0)          (biased variance)
+        y = γ · (x − μ) / √(σ² + eps) + β
+        mean ← momentum · mean + (1 − momentum) · μ;  var ← momentum · var + (1 − momentum) · σ²
+
+    Evaluation: ``y = γ · (x − mean) / √(var + eps) + β``; statistics unchanged.
+
+    Defaults are the book's: eps = 1e-6 (written ``10e-7``), momentum = 0.9. The running
+    statistics are returned as a new pytree (never part of the trained parameters) and carry no
+    gradient. ``train`` must be a Python bool (it changes the computation).
+    vs optax/flax: ``flax.linen.BatchNorm`` uses eps 1e-5, momentum 0.99 and starts var at 1.
+    """
+    if train:
+        mu = jnp.mean(x, axis=0)
+        xc = x - mu
+        var = jnp.mean(xc**2, axis=0)
+        y = params["gamma"] * (xc / jnp.sqrt(var + eps)) + params["beta"]
+        mu, var = jax.lax.stop_gradient(mu), jax.lax.stop_gradient(var)
+        new_stats = {
+            "mean": momentum * stats["mean"] + (1 - momentum) * mu,
+            "var": momentum * stats["var"] + (1 - momentum) * var,
+        }
+        return y, new_stats
+    xn = (x - stats["mean"]) / jnp.sqrt(stats["var"] + eps)
+    return params["gamma"] * xn + params["beta"], stats
+
+
+def dropout(
+    x: jax.Array,
+    *,
+    ratio,
+    train: bool,
+    key: jax.Array | None = None,
+    form: str = "book",
+) -> jax.Array:
+    """Dropout of a fraction ``ratio`` of the units (``ratio`` may be a traced array).
+
+    ``form="book"`` (the book's ``Dropout``): training ``x · m`` with ``m = (u > ratio)``,
+    ``u ~ U[0, 1)`` drawn from ``key``; test ``x · (1 − ratio)``.
+    ``form="inverted"`` (PyTorch, Keras, Flax): training ``x · m / (1 − ratio)``; test ``x``.
+    Both have the same expected activation in training and at test time.
+    """
+    if form not in DROPOUT_FORMS:
+        raise ConfigError(f"unknown dropout form {form!r}; use one of {DROPOUT_FORMS}")
+    if not train:
+        return x * (1 - ratio) if form == "book" else x
+    if key is None:
+        raise ConfigError("dropout in training needs an explicit PRNG key (key=...)")
+    mask = (jax.random.uniform(key, x.shape, x.dtype) > ratio).astype(x.dtype)
+    if form == "book":
+        return x * mask
+    return x * mask / (1 - ratio)

@@ -1,0 +1,226 @@
+"""The book's ``MultiLayerNet`` / ``MultiLayerNetExtend`` as pure functions.
+
+Architecture (book ``common/multi_layer_net_extend.py``), per hidden layer l = 1 … L::
+
+    Affine_l → [BatchNorm_l] → activation → [Dropout_l]
+
+then ``Affine_{L+1}`` and softmax cross-entropy. Usage::
+
+    params, state = mlp.init((784, 100, 100, 10), key=k, weight_init="he", use_batchnorm=True)
+    logits, state = mlp.apply(params, state, x, train=True)
+    (value, state), grads = jax.value_and_grad(mlp.loss, has_aux=True)(
+        params, state, x, t, train=True, weight_decay=1e-4)
+
+``params`` is a flat dict with the book's names (``W1``, ``b1``, ``gamma1``, ``beta1``, …, the
+last layer ``W{L+1}``/``b{L+1}``). ``state`` is an :class:`MLPState`: the batch-norm running
+statistics (``mean1``, ``var1``, …, zeros at the start like the book) as data, and the activation
+name as static metadata — returned by every call, never trained. Dropout is switched on by
+passing ``dropout_ratio`` (it may be a traced array) to :func:`apply`/:func:`loss`/
+:func:`accuracy`, with a ``key`` in training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jaxch6 import initializers, layers
+from jaxch6.errors import ConfigError
+
+__all__ = [
+    "CE_EPS",
+    "MLPState",
+    "accuracy",
+    "apply",
+    "cross_entropy",
+    "init",
+    "loss",
+    "n_hidden",
+    "weight_penalty",
+]
+
+#: The book's ``cross_entropy_error`` adds 1e-7 inside the log.
+CE_EPS = 1e-7
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class MLPState:
+    """Non-trained state of an MLP: batch-norm running statistics, and the activation name.
+
+    ``bn``: ``{"mean1": (n1,), "var1": (n1,), …}`` (empty without batch norm).
+    ``activation``: static (part of the pytree structure, not a leaf).
+    """
+
+    bn: dict
+    activation: str = dataclasses.field(default="relu", metadata={"static": True})
+
+
+def n_hidden(params: dict) -> int:
+    """Number of hidden layers L of an MLP's params (it has L + 1 affine layers)."""
+    return sum(1 for k in params if k.startswith("W")) - 1
+
+
+def init(
+    sizes: Sequence[int],
+    *,
+    key: jax.Array,
+    activation: str = "relu",
+    weight_init="he",
+    use_batchnorm: bool = False,
+    init_scale=1.0,
+    dtype=jnp.float32,
+) -> tuple[dict, MLPState]:
+    """Parameters and state of a network ``sizes = (n_in, *hidden, n_out)``.
+
+    Weights ``W_l`` ~ ``initializers.get(weight_init, init_scale)`` with its own key per layer
+    (a number is the std, like the book's ``weight_init_std``; book default ``'relu'`` = He);
+    biases 0; with batch norm γ = 1, β = 0 and running mean = var = 0. ``init_scale``
+    multiplies the std and may be traced.
+    """
+    sizes = tuple(sizes)
+    if len(sizes) < 2 or not all(isinstance(n, int) and n >= 1 for n in sizes):
+        raise ConfigError(f"sizes must be >= 2 positive ints (n_in, *hidden, n_out), got {sizes}")
+    if activation not in layers.ACTIVATIONS:
+        raise ConfigError(
+            f"unknown activation {activation!r}; use one of {sorted(layers.ACTIVATIONS)}"
+        )
+    init_w = initializers.get(weight_init, init_scale)
+    keys = jax.random.split(key, len(sizes) - 1)
+    params, bn = {}, {}
+    for l in range(1, len(sizes)):
+        params[f"W{l}"] = init_w(keys[l - 1], (sizes[l - 1], sizes[l]), dtype)
+        params[f"b{l}"] = jnp.zeros((sizes[l],), dtype)
+        if use_batchnorm and l < len(sizes) - 1:
+            p, s = layers.batch_norm_init(sizes[l], dtype)
+            params[f"gamma{l}"], params[f"beta{l}"] = p["gamma"], p["beta"]
+            bn[f"mean{l}"], bn[f"var{l}"] = s["mean"], s["var"]
+    return params, MLPState(bn=bn, activation=activation)
+
+
+def _check(params: dict, state: MLPState, x: jax.Array) -> int:
+    if not isinstance(state, MLPState):
+        raise ConfigError(f"state must be the MLPState returned by mlp.init, got {type(state)}")
+    L = n_hidden(params)
+    if L < 0 or f"W{L + 1}" not in params:
+        raise ConfigError(f"params must hold W1 … W{{L+1}} as made by mlp.init, got {list(params)}")
+    n_in = params["W1"].shape[0]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise ConfigError(f"x must have shape (batch, {n_in}), got {tuple(x.shape)}")
+    for l in range(1, L + 1):
+        if f"gamma{l}" in params and f"mean{l}" not in state.bn:
+            raise ConfigError(f"params have batch norm at layer {l}; state lacks mean{l}/var{l}")
+    return L
+
+
+def apply(
+    params: dict,
+    state: MLPState,
+    x: jax.Array,
+    *,
+    train: bool,
+    key: jax.Array | None = None,
+    dropout_ratio=None,
+    dropout_form: str = "book",
+) -> tuple[jax.Array, MLPState]:
+    """Logits (N, n_out) for inputs ``x`` (N, n_in), and the new state (book ``predict``).
+
+    ``train=True``: batch norm on batch statistics (updating the running ones), dropout masks
+    drawn from ``key`` (layer l uses ``fold_in(key, l)``). ``train=False``: running statistics,
+    dropout as ``× (1 − ratio)`` (book form). ``dropout_ratio=None``: no dropout layers.
+    """
+    L = _check(params, state, x)
+    act = layers.ACTIVATIONS[state.activation]
+    if train and dropout_ratio is not None and key is None:
+        raise ConfigError("training with dropout needs an explicit PRNG key (key=...)")
+    bn = dict(state.bn)
+    h = x
+    for l in range(1, L + 1):
+        h = h @ params[f"W{l}"] + params[f"b{l}"]
+        if f"gamma{l}" in params:
+            p = {"gamma": params[f"gamma{l}"], "beta": params[f"beta{l}"]}
+            s = {"mean": bn[f"mean{l}"], "var": bn[f"var{l}"]}
+            h, s = layers.batch_norm(p, s, h, train=train)
+            bn[f"mean{l}"], bn[f"var{l}"] = s["mean"], s["var"]
+        h = act(h)
+        if dropout_ratio is not None:
+            k = jax.random.fold_in(key, l) if train else None
+            h = layers.dropout(h, ratio=dropout_ratio, train=train, key=k, form=dropout_form)
+    logits = h @ params[f"W{L + 1}"] + params[f"b{L + 1}"]
+    return logits, MLPState(bn=bn, activation=state.activation)
+
+
+def _labels(t: jax.Array, logits: jax.Array) -> jax.Array:
+    if t.ndim == logits.ndim:  # one-hot, as the book allows
+        return jnp.argmax(t, axis=-1)
+    if t.ndim != logits.ndim - 1 or t.shape[0] != logits.shape[0]:
+        raise ConfigError(
+            f"labels must be ({logits.shape[0]},) ints or one-hot, got shape {tuple(t.shape)}"
+        )
+    return t
+
+
+def cross_entropy(logits: jax.Array, t: jax.Array) -> jax.Array:
+    """Book ``SoftmaxWithLoss``: y = softmax(logits); −mean_n log(y[n, t_n] + 1e-7).
+
+    ``t`` is int labels (N,) or one-hot (N, C). vs ``optax.softmax_cross_entropy_with_integer_
+    labels``: that one has no 1e-7 (log-softmax), equal within ~1e-7 per sample.
+    """
+    t = _labels(t, logits)
+    z = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    e = jnp.exp(z)
+    y = e / jnp.sum(e, axis=-1, keepdims=True)
+    y_t = jnp.take_along_axis(y, t[:, None].astype(jnp.int32), axis=-1)[:, 0]
+    return -jnp.mean(jnp.log(y_t + CE_EPS))
+
+
+def weight_penalty(params: dict, weight_decay) -> jax.Array:
+    """½ λ Σ_l ‖W_l‖² over the weights only (not biases, not γ/β), like the book."""
+    total = sum(jnp.sum(v**2) for k, v in params.items() if k.startswith("W"))
+    return 0.5 * weight_decay * total
+
+
+def loss(
+    params: dict,
+    state: MLPState,
+    x: jax.Array,
+    t: jax.Array,
+    *,
+    train: bool = False,
+    weight_decay=0.0,
+    key: jax.Array | None = None,
+    dropout_ratio=None,
+    dropout_form: str = "book",
+) -> tuple[jax.Array, MLPState]:
+    """(cross_entropy(apply(x), t) + ½λΣ‖W‖², new state); use with ``value_and_grad(has_aux=True)``.
+
+    ``train`` defaults to False as in the book's ``MultiLayerNetExtend.loss(train_flg=False)``;
+    the book's ``gradient`` uses ``train=True``. ``weight_decay`` (λ) may be traced.
+    """
+    logits, state = apply(
+        params, state, x, train=train, key=key, dropout_ratio=dropout_ratio,
+        dropout_form=dropout_form,
+    )
+    value = cross_entropy(logits, t)
+    if not (isinstance(weight_decay, int | float) and weight_decay == 0):
+        value = value + weight_penalty(params, weight_decay)
+    return value, state
+
+
+def accuracy(
+    params: dict,
+    state: MLPState,
+    x: jax.Array,
+    t: jax.Array,
+    *,
+    dropout_ratio=None,
+    dropout_form: str = "book",
+) -> jax.Array:
+    """Fraction of ``argmax(logits) == t`` in evaluation mode (book ``accuracy``)."""
+    logits, _ = apply(
+        params, state, x, train=False, dropout_ratio=dropout_ratio, dropout_form=dropout_form
+    )
+    return jnp.mean(jnp.argmax(logits, axis=-1) == _labels(t, logits))
