@@ -1,0 +1,60 @@
+"""``jaxch6 verify``: every update rule beside optax and the book's NumPy code (float64)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from jaxch6.errors import ConfigError
+
+HELP = "check every update rule against optax and a NumPy port of the book (float64)"
+DESCRIPTION = """\
+Run each update rule of jaxch6.optimizers for --steps steps in float64 on three gradient
+streams (the book's quadratic f(x,y)=x^2/20+y^2 from (-7,2); N(0,1) gradients on a nested dict
+of arrays; the same times 1e-4) beside optax in the equivalent configuration and beside a NumPy
+port of the book's classes, and print max |delta params| per rule x stream x reference.
+
+Rows that can only match a documented equivalent form (book Nesterov via mu*u_optax - lr*g;
+AdaGrad/Adam with eps=0 on both sides; Adam with optax's eps scheduled as eps/sqrt(1-b2^t)) say
+so in the note column. Informational rows (result "info") show direct differences and never
+fail. Exit status 0 only when every checked row is within the tolerance (1e-12)."""
+
+
+def _finite_or_none(x: float) -> float | None:
+    """JSON has no NaN/inf: a non-finite difference (a diverged rule, a FAIL row) is null."""
+    return x if math.isfinite(x) else None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=200, help="update steps per run (200)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random streams (0)")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
+    import json
+
+    from jaxch6 import verify
+
+    rows = verify.run(steps=args.steps, seed=args.seed)
+    ok = verify.all_passed(rows)
+    print(f"jaxch6 verify: {args.steps} steps, float64, seed {args.seed}, "
+          f"tolerance {verify.TOLERANCE:g}")
+    print(verify.format_table(rows))
+    n_checked = sum(r["checked"] for r in rows)
+    n_failed = sum(r["status"] == "FAIL" for r in rows)
+    print(f"{n_checked - n_failed}/{n_checked} checked rows pass"
+          f" ({len(rows) - n_checked} informational)")
+    if args.json:
+        finite = [{**r, "max_abs_diff": _finite_or_none(r["max_abs_diff"])} for r in rows]
+        doc = {"steps": args.steps, "seed": args.seed, "tolerance": verify.TOLERANCE,
+               "all_passed": ok, "rows": finite}
+        try:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2)
+                f.write("\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot write --json file {args.json}: {exc.strerror}") from None
+    return 0 if ok else 1
