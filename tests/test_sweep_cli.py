@@ -1,0 +1,112 @@
+"""``jaxch6 sweep``: option errors exit 2 with one line; a tiny run prints the book's ranking
+and writes its files; a real process killed mid-sweep resumes to the uninterrupted result."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jaxch6.cli import main
+from jaxch6.sweep import SweepConfig, run, store
+
+TINY = ["--trials", "6", "--epochs", "3", "--hidden", "8", "--batch-size", "10",
+        "--train-size", "50", "--source", "sample", "--no-compile-cache", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--space", "lr=1e-2:1e-6"], "low must be below high"),
+        (["--space", "lr=0:1e-2:log"], "log range needs 0 < low"),
+        (["--space", "lr=-1e-3:1e-2"], "log range needs 0 < low"),
+        (["--space", "lr=x:1e-2"], "bounds must be numbers"),
+        (["--space", "momentum=0.5:0.9:lin"], "not a hyperparameter of optimizer 'sgd'"),
+        (["--space", "bogus=1:2"], "not a hyperparameter"),
+        (["--optimizer", "adamw"], "unknown optimizer 'adamw'"),
+        (["--trials", "0"], "--trials must be a positive integer"),
+        (["--hidden", "100xx"], "--hidden"),
+        (["--rounds", "2", "--keep", "1"], "--keep must be between 2"),
+        (["--resume", "/nonexistent/sweep"], "no summary.json"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(argv, words, capsys, tmp_path):
+    code = main(["sweep", *argv, "--out", str(tmp_path / "o"), "--no-compile-cache"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("jaxch6 sweep: error: ") and words in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_tiny_sweep_prints_the_books_ranking_and_writes_files(capsys, tmp_path):
+    out = tmp_path / "run"
+    code = main(["sweep", *TINY, "--top", "3", "--out", str(out),
+                 "--space", "lr=1e-3:1e-1", "--space", "weight_decay=1e-8:1e-4"])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert "data: mnist from source 'sample'" in stdout and "40 train / 10 validation" in stdout
+    assert re.search(r"compile \d+\.\d\d s, run \d+\.\d\d s \(6 trials, [\d.]+ trials/s\)", stdout)
+    best = [x for x in stdout.splitlines() if x.startswith("Best-")]
+    assert len(best) == 3
+    pat = r"^Best-(\d)\(val acc:([0-9.]+)\) \| lr:([0-9.e-]+), weight decay:([0-9.e-]+)$"
+    parsed = [re.match(pat, x) for x in best]
+    assert all(parsed) and [int(m.group(1)) for m in parsed] == [1, 2, 3]
+    accs = [float(m.group(2)) for m in parsed]
+    assert accs == sorted(accs, reverse=True)
+    records = store.read_trials(out)
+    assert len(records) == 6
+    top = max(records, key=lambda r: (r["final_val_acc"], -r["id"]))
+    assert float(parsed[0].group(3)) == top["hparams"]["learning_rate"]
+    summary = store.read_summary(out)
+    assert summary["status"] == "complete" and summary["config"]["trials"] == 6
+    assert summary["data"]["source"] == "sample"
+    assert (out / "top20.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    out = tmp_path / "killed"
+    cache = tmp_path / "cache"
+    argv = ["--trials", "24", "--epochs", "6", "--hidden", "64x2", "--batch-size", "100",
+            "--train-size", "500", "--source", "sample", "--seed", "11", "--chunk-size", "2",
+            "--quiet", "--no-plot", "--compile-cache", str(cache)]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.Popen([sys.executable, "-m", "jaxch6", "sweep", *argv, "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    trials = out / store.TRIALS
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if trials.exists() and trials.stat().st_size > 0:
+                break
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    landed = store.read_trials(out)
+    assert 1 <= len(landed) < 24
+    assert store.read_summary(out)["status"] == "running"
+
+    done = subprocess.run([sys.executable, "-m", "jaxch6", "sweep", "--resume", str(out),
+                           "--quiet", "--no-plot", "--compile-cache", str(cache)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Best-1(val acc:" in done.stdout
+    summary = store.read_summary(out)
+    assert summary["status"] == "complete" and summary["timings"]["trials_run"] == 24 - len(
+        landed)
+    resumed = store.read_trials(out)
+    assert [r["id"] for r in resumed] == list(range(24))
+
+    config = SweepConfig.from_dict(summary["config"])
+    full = run(config)  # uninterrupted, in this process, another chunk size
+    assert [t.to_record() for t in full.trials] == resumed
+    assert json.loads(json.dumps(summary["best"][0]["hparams"])) == full.best(1)[0].hparams
