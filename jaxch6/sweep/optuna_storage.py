@@ -6,7 +6,8 @@ A study lives in a SQL database that every worker opens (:class:`optuna.storages
   worker processes on one machine (writes are serialised by SQLite's file lock; we wait up to
   :data:`SQLITE_TIMEOUT_S` for it instead of SQLAlchemy's 5 s).
 - ``postgresql://user:password@host:port/db``: one server for workers on many machines
-  (needs ``psycopg2``: ``pip install 'jaxch6[optuna]'``).
+  (needs a driver, psycopg 3 or psycopg2: ``pip install 'jaxch6[optuna]'``; a bare
+  ``postgresql://`` uses whichever is installed).
 
 **Dead workers.** Each worker records a heartbeat for each of its RUNNING trials every
 ``heartbeat_interval`` seconds (:class:`Heartbeat`, one thread per worker, beating for the whole
@@ -31,6 +32,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterable
 
@@ -41,6 +43,8 @@ SQLITE_TIMEOUT_S = 120
 #: Default seconds between heartbeats, and before a silent trial is declared dead.
 HEARTBEAT_INTERVAL_S = 30
 GRACE_PERIOD_S = 120
+#: Tries to open a storage (workers creating a new database at once race; the loser retries).
+OPEN_ATTEMPTS = 5
 
 
 def require_optuna():
@@ -82,6 +86,8 @@ def storage_url(text: str) -> str:
         )
     if scheme == "postgres":  # SQLAlchemy 1.4+ only knows "postgresql"
         text = "postgresql" + text[len("postgres") :]
+    if text.startswith("postgresql://"):
+        text = f"postgresql+{_postgres_driver()}://" + text[len("postgresql://") :]
     if scheme == "sqlite":
         path = text.split(":///", 1)[1] if ":///" in text else ""
         if path and path != ":memory:":
@@ -89,6 +95,18 @@ def storage_url(text: str) -> str:
             if not os.path.isdir(parent):
                 raise ConfigError(f"--storage {text!r}: directory {parent} does not exist")
     return text
+
+
+def _postgres_driver() -> str:
+    """The installed PostgreSQL driver: psycopg (3) or psycopg2. SQLAlchemy 2.1 takes a bare
+    ``postgresql://`` to mean psycopg 3, 2.0 psycopg2; we use whichever is installed."""
+    import importlib.util
+
+    for module in ("psycopg", "psycopg2"):
+        if importlib.util.find_spec(module) is not None:
+            return module
+    raise ConfigError("--storage postgresql://…: needs a PostgreSQL driver: "
+                      "pip install 'jaxch6[optuna]' (or: pip install 'psycopg[binary]')")
 
 
 def redact(url: str) -> str:
@@ -138,22 +156,30 @@ def make_storage(
             engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         else:
             engine_kwargs = {"pool_pre_ping": True}
-        try:
-            storage = storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=int(heartbeat_interval),
-                grace_period=None if grace_period is None else int(grace_period),
-                **kwargs,
-            )
-        except ImportError as exc:  # e.g. psycopg2 missing
-            raise ConfigError(
-                f"--storage {redact(url)}: missing database driver ({exc}); "
-                "pip install 'jaxch6[optuna]'"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's OperationalError etc.
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"--storage {redact(url)}: cannot open: {first}") from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                storage = storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=int(heartbeat_interval),
+                    grace_period=None if grace_period is None else int(grace_period),
+                    **kwargs,
+                )
+                break
+            except ImportError as exc:  # e.g. psycopg2 missing
+                raise ConfigError(
+                    f"--storage {redact(url)}: missing database driver ({exc}); "
+                    "pip install 'jaxch6[optuna]'"
+                ) from None
+            except Exception as exc:  # noqa: BLE001 - SQLAlchemy's OperationalError etc.
+                # Workers starting together race to create the tables of a new database
+                # ("table studies already exists", duplicate keys): the loser retries.
+                if attempt + 1 < OPEN_ATTEMPTS:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise ConfigError(f"--storage {redact(url)}: cannot open: {first}") from None
     if url.startswith("sqlite"):
         _sqlite_wal(storage.engine)
     return storage

@@ -1,0 +1,331 @@
+"""Optuna-driven sweeps (jaxch6.sweep.optuna_driver / optuna_storage): ask K, train K as one
+vmapped program, tell K; several worker processes on one study; dead workers' trials failed and
+re-queued. Skipped without optuna. Workers train the toy model of tests/_sweep_toy.py through the
+real engine (compiles in well under a second)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from jaxch6.errors import ConfigError  # noqa: E402
+from jaxch6.sweep import optuna_driver as D  # noqa: E402
+from jaxch6.sweep import optuna_storage as S  # noqa: E402
+from jaxch6.sweep.space import BOOK_SPACE, sample  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+TrialState = optuna.trial.TrialState
+
+
+def _fake_trainer(epochs=3, delay=0.0):
+    """A NumPy stand-in: accuracy peaks at lr = 10^-2.5; diverges above lr = 5e-3."""
+
+    def train(hp, ids):
+        time.sleep(delay)
+        lr = np.log10(np.asarray(hp["learning_rate"]))
+        peak = 1.0 / (1.0 + (lr + 2.5) ** 2)
+        curve = np.outer(peak, np.linspace(0.2, 1.0, epochs))
+        return {"train_acc": curve, "eval_acc": 0.9 * curve,
+                "diverged": np.asarray(hp["learning_rate"]) > 5e-3}
+
+    return train
+
+
+def _study(url, name, sampler="random", **kw):
+    storage = S.make_storage(url, heartbeat_interval=kw.pop("hb", 1),
+                             grace_period=kw.pop("grace", 3), **kw)
+    return D.open_study(storage, name, D.make_sampler(sampler, BOOK_SPACE, seed=0))
+
+
+def _states(study):
+    out = {s: [] for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state].append(t)
+    return out
+
+
+# -- storage URLs -------------------------------------------------------------------------------
+def test_storage_url_and_redact(tmp_path):
+    assert S.storage_url(str(tmp_path / "a.db")) == f"sqlite:///{tmp_path / 'a.db'}"
+    if _has("psycopg") or _has("psycopg2"):
+        assert S.storage_url("postgres://u:p@h:5432/d") in (
+            "postgresql+psycopg://u:p@h:5432/d", "postgresql+psycopg2://u:p@h:5432/d")
+    assert S.storage_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+    with pytest.raises(ConfigError, match="unsupported scheme"):
+        S.storage_url("redis://localhost")
+    with pytest.raises(ConfigError, match="does not exist"):
+        S.storage_url("sqlite:////no/such/dir/x.db")
+    assert S.redact("postgresql://u:secret@h:5432/d") == "postgresql://u:***@h:5432/d"
+    with pytest.raises(ConfigError, match="grace-period"):
+        S.make_storage(str(tmp_path / "b.db"), heartbeat_interval=5, grace_period=5)
+
+
+# -- one worker, in process ---------------------------------------------------------------------
+def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
+    study = _study(f"sqlite:///{tmp_path}/s.db", "one")
+    trials = D.run_worker(study, _fake_trainer(epochs=3), BOOK_SPACE, n_trials=7,
+                          batch_trials=3, n_train=40, n_val=20)
+    assert sorted(t.id for t in trials) == list(range(7))
+    ref = sample(BOOK_SPACE, list(range(7)), seed=0)  # jaxch6 sweep's own draws
+    for t in trials:
+        for name in ("learning_rate", "weight_decay"):
+            assert t.hparams[name] == pytest.approx(ref[name][t.id], rel=1e-12)
+    # Optuna's own view, without jaxch6
+    loaded = optuna.load_study(study_name="one", storage=f"sqlite:///{tmp_path}/s.db")
+    done = loaded.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 7 and len(loaded.trials) == 7
+    for ft in done:
+        ua = ft.user_attrs
+        assert ft.intermediate_values == {e: v for e, v in enumerate(ua["val_acc"])}
+        assert len(ua["train_acc"]) == 3 and isinstance(ua["diverged"], bool)
+        expect = 0.0 if ua["diverged"] else ua["val_acc"][-1]
+        assert ft.value == pytest.approx(expect)
+        assert ft.params["learning_rate"] == pytest.approx(ref["learning_rate"][ft.number])
+    assert any(ft.user_attrs["diverged"] for ft in done) or max(ref["learning_rate"]) <= 5e-3
+
+
+def test_export_writes_the_sweep_store_format(tmp_path):
+    from jaxch6.sweep import store
+
+    study = _study(f"sqlite:///{tmp_path}/s.db", "exp")
+    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=5)
+    D.export(study, tmp_path / "out", {"config": {}, "seed": 0})
+    recs = store.read_trials(tmp_path / "out")
+    assert [r["id"] for r in recs] == list(range(5))
+    summary = store.read_summary(tmp_path / "out")
+    assert summary["n_trials"] == 5 and summary["best"][0]["rank"] == 1
+    assert summary["best"][0]["final_val_acc"] == max(
+        r["final_val_acc"] for r in recs if not r["diverged"])
+
+
+def test_other_samplers_run_batches(tmp_path):
+    names = ["tpe", "qmc"] + (["cmaes"] if _has("cmaes") else [])
+    for name in names:
+        study = _study(f"sqlite:///{tmp_path}/{name}.db", name, sampler=name)
+        trials = D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=6, batch_trials=3)
+        assert len(trials) == 6
+        lrs = [t.hparams["learning_rate"] for t in trials]
+        assert len(set(lrs)) == 6 and all(1e-6 <= v <= 1e-2 for v in lrs), name
+
+
+def test_cmaes_without_package_is_a_config_error(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda n, *a: None if n == "cmaes" else real(n, *a))
+    with pytest.raises(ConfigError, match="pip install cmaes"):
+        D.make_sampler("cmaes", BOOK_SPACE, seed=0)
+
+
+def test_a_worker_with_another_config_is_refused(tmp_path):
+    from jaxch6.sweep import SweepConfig
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    st = S.make_storage(url)
+    D.open_study(st, "cfg", None, config=SweepConfig(epochs=5))
+    D.open_study(st, "cfg", None, config=SweepConfig(epochs=5, trials=900))  # more trials: fine
+    with pytest.raises(ConfigError, match="differs in: epochs"):
+        D.open_study(st, "cfg", None, config=SweepConfig(epochs=6))
+
+
+def test_surplus_trials_are_given_back(tmp_path):
+    """Two workers racing for the last slots: live trials never exceed n_trials."""
+    study = _study(f"sqlite:///{tmp_path}/s.db", "race")
+    with S.quiet_optuna():
+        other = [study.ask() for _ in range(3)]  # another worker holds 3 RUNNING trials
+    S.Heartbeat(study).add([t._trial_id for t in other])
+    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=4, max_batches=1)
+    st = _states(study)
+    assert len(st[TrialState.COMPLETE]) == 2 and len(st[TrialState.RUNNING]) == 3
+    assert len(st[TrialState.WAITING]) == 0
+
+
+# -- worker processes ---------------------------------------------------------------------------
+WORKER = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from _sweep_toy import toy_data, toy_make_train_fn
+    from jaxch6.sweep import SweepConfig, optuna_driver as D, optuna_storage as S
+
+    url, name, n, k, hb, grace, retry, delay, flag, go = sys.argv[1:11]
+    config = SweepConfig(epochs=2, batch_size=10, seed=0).validate()
+    engine = D.EngineTrainer(config, int(k), data=toy_data(), make_train_fn=toy_make_train_fn)
+    storage = S.make_storage(url, heartbeat_interval=int(hb), grace_period=int(grace),
+                             retry_failed=retry == "1")
+    study = D.open_study(storage, name, D.make_sampler("random", config.space, seed=0),
+                         config=config)
+
+    def train(hp, ids):
+        Path(flag).write_text(" ".join(map(str, ids)))  # "I am mid-batch"
+        time.sleep(float(delay))
+        return engine(hp, ids)
+
+    while go != "-" and not Path(go).exists():
+        time.sleep(0.02)
+    mine = D.run_worker(study, train, config.space, n_trials=int(n), batch_trials=int(k),
+                        poll_seconds=0.2, n_train=40, n_val=20)
+    print("RAN", " ".join(str(t.id) for t in mine))
+    """
+)
+
+
+def _cache_dir(tmp_path):
+    """One JAX compilation cache for all worker processes of this test session."""
+    d = tmp_path.parent.parent / "jaxch6-optuna-jax-cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def _spawn(tmp_path, url, name, *, n, k, hb=1, grace=3, retry=False, delay=0.0, tag="a",
+           go="-"):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(ROOT)]),
+               JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(_cache_dir(tmp_path)),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    args = [sys.executable, str(script), url, name, str(n), str(k), str(hb), str(grace),
+            "1" if retry else "0", str(delay), str(tmp_path / f"mid-{tag}"), go]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def _finish(proc, timeout=60):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    ran = [line for line in out.splitlines() if line.startswith("RAN")]
+    return [int(x) for x in ran[-1].split()[1:]]
+
+
+def _two_workers(tmp_path, url, n=12, k=3):
+    name = f"two-{uuid.uuid4().hex[:8]}"
+    go = tmp_path / "go"
+    procs = [_spawn(tmp_path, url, name, n=n, k=k, delay=0.05, tag=tag, go=str(go))
+             for tag in "ab"]
+    time.sleep(0.5)
+    go.write_text("")
+    ran = [_finish(p) for p in procs]
+    study = optuna.load_study(study_name=name, storage=S.storage_url(url))
+    st = _states(study)
+    done = st[TrialState.COMPLETE]
+    assert len(done) == n
+    assert not st[TrialState.RUNNING] and not st[TrialState.FAIL]
+    ids = sorted(t.user_attrs["key_id"] for t in done)
+    assert len(set(ids)) == n  # every trial once
+    assert sorted(ran[0] + ran[1]) == ids  # each one by exactly one worker
+    lrs = {t.params["learning_rate"] for t in done}
+    assert len(lrs) == n  # distinct hyperparameters
+    # the same trials as one worker would make: values drawn per trial number
+    ref = sample(BOOK_SPACE, ids, seed=0)
+    got = {t.user_attrs["key_id"]: t.params["learning_rate"] for t in done}
+    np.testing.assert_allclose([got[i] for i in ids], ref["learning_rate"], rtol=1e-12)
+    return ran
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_one_sqlite_study(tmp_path):
+    ran = _two_workers(tmp_path, f"sqlite:///{tmp_path}/study.db")
+    assert ran[0] and ran[1], "both workers should have trained some trials"
+
+
+@pytest.mark.skipif(not os.environ.get("JAXCH6_TEST_POSTGRES_DSN"),
+                    reason="set JAXCH6_TEST_POSTGRES_DSN (see .ci/postgres.sh) to run")
+@pytest.mark.slow
+def test_two_worker_processes_share_one_postgres_study(tmp_path):
+    if not (_has("psycopg") or _has("psycopg2")):
+        pytest.skip("no PostgreSQL driver (pip install 'jaxch6[optuna]')")
+    ran = _two_workers(tmp_path, os.environ["JAXCH6_TEST_POSTGRES_DSN"])
+    assert ran[0] and ran[1], "both workers should have trained some trials"
+
+
+@pytest.mark.slow
+def test_killed_worker_trials_fail_and_are_retried(tmp_path):
+    url = f"sqlite:///{tmp_path}/study.db"
+    name = "kill"
+    n, k = 8, 3
+    victim = _spawn(tmp_path, url, name, n=n, k=k, delay=120, tag="victim")
+    mid = tmp_path / "mid-victim"
+    t0 = time.time()
+    while not mid.exists():
+        assert victim.poll() is None, victim.communicate()[1][-3000:]
+        assert time.time() - t0 < 60, "the victim never started a batch"
+        time.sleep(0.05)
+    killed = [int(x) for x in mid.read_text().split()]
+    assert len(killed) == k
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+
+    survivor = _spawn(tmp_path, url, name, n=n, k=k, hb=1, grace=2, retry=True, tag="b")
+    ran = _finish(survivor)
+    study = optuna.load_study(study_name=name, storage=url)
+    st = _states(study)
+    failed = st[TrialState.FAIL]
+    assert sorted(t.number for t in failed) == killed  # the victim's batch: failed
+    done = st[TrialState.COMPLETE]
+    assert len(done) == n and not st[TrialState.RUNNING]
+    ids = sorted(t.user_attrs["key_id"] for t in done)
+    assert len(set(ids)) == n and set(killed) <= set(ids)
+    assert sorted(ran) == ids  # the survivor ran them all, the victim's trials again
+    retried = {t.system_attrs["failed_trial"]: t for t in done if "failed_trial" in t.system_attrs}
+    assert sorted(retried) == killed
+    by_number = {t.number: t for t in failed}
+    for number, t in retried.items():  # same parameters, same key: the same trial
+        assert t.params == by_number[number].params
+
+
+# -- the command line over the real engine ------------------------------------------------------
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _parser():
+    from jaxch6.commands import sweep as sweep_cmd
+
+    p = argparse.ArgumentParser()
+    sweep_cmd.add_arguments(p)
+    if "--sampler" not in p._option_string_actions:  # until the sweep command has the hook
+        D.add_optuna_arguments(p)
+    return p
+
+
+def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
+    """``jaxch6 sweep --sampler random`` trains the very trials of ``jaxch6 sweep``."""
+    pytest.importorskip("jaxch6.train")
+    from jaxch6.sweep import run
+
+    common = ["--trials", "5", "--epochs", "2", "--hidden", "8", "--train-size", "60",
+              "--batch-size", "20", "--source", "sample", "--no-compile-cache", "--no-plot"]
+    args = _parser().parse_args([*common, "--sampler", "random", "--batch-trials", "3",
+                                 "--out", str(tmp_path / "opt")])
+    assert D.run_optuna(args) == 0
+    assert "Best-1(val acc:" in capsys.readouterr().out
+    from jaxch6.commands.sweep import build_config
+    from jaxch6.sweep import store
+
+    plain = run(build_config(_parser().parse_args(common)))
+    got = {r["id"]: r for r in store.read_trials(tmp_path / "opt")}
+    assert sorted(got) == [t.id for t in plain.trials]
+    for t in plain.trials:
+        r = got[t.id]
+        assert r["hparams"] == pytest.approx(t.hparams, rel=1e-12)
+        assert r["val_acc"] == t.val_acc and r["train_acc"] == t.train_acc
+        assert r["diverged"] == t.diverged
+    assert (tmp_path / "opt" / "study.db").exists()
+    assert store.read_summary(tmp_path / "opt")["optuna"]["sampler"] == "random"
