@@ -41,6 +41,8 @@ def test_unknown_name_is_a_config_error(capsys):
 def test_list_names_every_module(capsys):
     assert cli_main(["experiment", "--list"]) == 0
     assert capsys.readouterr().out.split() == list(experiments.NAMES)
+    for name in experiments.NAMES:
+        assert callable(experiments.get(name).run)
 
 
 def test_smooth_curve_is_the_books_kaiser_window():
@@ -84,3 +86,58 @@ def test_activation_histogram_shapes(out):
     assert max(he) / min(he) < 1.3
     assert xavier[-1] < 0.5 * xavier[0]
     assert stats["relu/std=0.01"]["std"][-1] < 1e-3
+
+
+def test_optimizer_compare_mnist_sgd_is_slowest(out):
+    summary = _run("optimizer_compare_mnist", out)
+    final = {k: v["mean"] for k, v in summary["final_smoothed_loss"].items()}
+    assert len(final) == 7
+    others = [v for k, v in final.items() if k != "SGD"]
+    assert final["SGD"] > max(others), final
+    assert final["SGD"] > 2 * max(others), final  # by a wide margin, not by noise
+    assert not any(any(v) for v in summary["diverged"].values())
+
+
+def test_weight_init_compare_std001_does_not_learn(out):
+    summary = _run("weight_init_compare", out)
+    final = {k: v["mean"] for k, v in summary["final_smoothed_loss"].items()}
+    first = {k: v["mean"][0] for k, v in summary["smoothed_loss"].items()}
+    assert abs(final["std=0.01"] - np.log(10)) < 0.01  # stuck at chance: log 10 = 2.303
+    assert abs(first["std=0.01"] - final["std=0.01"]) < 0.01
+    assert final["Xavier"] < 2.1 and final["He"] < 1.0, final
+    assert final["He"] < final["Xavier"] < final["std=0.01"]
+    assert summary["test_acc"]["std=0.01"][0] < 0.2 < summary["test_acc"]["He"][0] - 0.5
+
+
+def test_batch_norm_learns_faster_in_most_cells(out):
+    summary = _run("batch_norm_test", out)
+    assert summary["cells_where_batchnorm_learns_faster"] >= 12  # of 16
+    # at tiny scales the plain net does not learn at all (chance ~ 0.1)
+    assert max(summary["train_acc"]["plain"]["mean"][-1][-4:]) < 0.2
+    tiny_bn = summary["train_acc"]["batchnorm"]["mean"][-1][-4:]
+    assert max(tiny_bn) > max(summary["train_acc"]["plain"]["mean"][-1][-4:]) + 0.05
+
+
+@pytest.mark.parametrize("name", ["overfit_weight_decay", "overfit_dropout"])
+def test_regularisation_narrows_the_gap(out, name):
+    summary = _run(name, out)
+    assert summary["gap_off"] > 0.1  # overfitting: train well above test
+    assert summary["gap_book_value"] < summary["gap_off"] - 0.03
+
+
+def test_hyperparameter_search_best_trials_have_large_lr(out):
+    summary = _run_multi("hyperparameter_optimization", out)
+    best = summary["best_lr_round1"][:5]
+    assert all(lr > 1e-3 for lr in best), best
+    assert (out / "hyperparameter_optimization_scatter.png").stat().st_size > 1000
+
+
+def test_batch_norm_gradient_check_passes(out):
+    summary = _run("batch_norm_gradient_check", out)
+    assert summary["passed"]
+    assert max(summary["mean_abs_diff"]["batchnorm"].values()) < 1e-6
+    assert set(summary["mean_abs_diff"]["batchnorm"]) >= {"W1", "gamma1", "beta1", "W3", "b3"}
+
+
+def _run_multi(name, out):
+    return _run(name, out)

@@ -141,3 +141,59 @@ def band(values, axis: int = 0):
     """Mean, min and max over ``axis`` (the seeds): the line and band of the figures."""
     values = np.asarray(values, dtype=np.float64)
     return values.mean(axis=axis), values.min(axis=axis), values.max(axis=axis)
+
+
+#: XLA options that roughly halve CPU compile time (at some run-time cost): the quick runs,
+#: whose time is mostly compilation, use them.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def jit_run(fn, *args, fast_compile: bool = False):
+    """``jax.jit(fn)(*args)``, compiled with :data:`FAST_COMPILE` when ``fast_compile``."""
+    import jax
+
+    lowered = jax.jit(fn).lower(*args)
+    compiled = lowered.compile(compiler_options=FAST_COMPILE) if fast_compile else lowered.compile()
+    return compiled(*args)
+
+
+def train_lanes(config, x_train, t_train, x_eval, t_eval, keys, hparams: dict,
+                *, fast_compile: bool = False):
+    """One :func:`jaxch6.train.make_train_fn` run per lane: ``keys`` (lanes,) and every value of
+    ``hparams`` (lanes,) vmapped, the data shared; returns the History as NumPy arrays."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxch6.train import Data, History, make_train_fn
+
+    data = Data(jnp.asarray(x_train), jnp.asarray(t_train), jnp.asarray(x_eval),
+                jnp.asarray(t_eval))
+    fn = make_train_fn(config, int(x_train.shape[0]), int(x_eval.shape[0]))
+    hp = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
+    out = jit_run(jax.vmap(fn, in_axes=(0, 0, None)), keys, hp, data, fast_compile=fast_compile)
+    return History(*(np.asarray(a) for a in out))
+
+
+class fast_compile:  # noqa: N801 - used as a context manager, like jax's own config contexts
+    """Within the block, compile with JAX's ``jax_disable_most_optimizations`` (restored after).
+
+    For code that compiles its own programs (:func:`jaxch6.sweep.run`); the flag is read when a
+    program is compiled. ``fast_compile(False)`` changes nothing.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    def __enter__(self):
+        import jax
+
+        self._old = jax.config.read("jax_disable_most_optimizations")
+        if self.enabled:
+            jax.config.update("jax_disable_most_optimizations", True)
+        return self
+
+    def __exit__(self, *exc):
+        import jax
+
+        jax.config.update("jax_disable_most_optimizations", self._old)
+        return False

@@ -85,11 +85,13 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     n_seeds = 2 if quick else 8
     stds = jnp.asarray(list(INITS.values()), jnp.float32)
     hist, stats = {}, {}
-    with _common.Timer() as timer:
+    def all_activations(key):
+        return tuple(activations(key, act, stds) for act in ACTIVATIONS)
+
+    with _common.Timer() as timer, _common.fast_compile(quick):
         keys = jax.random.split(jax.random.PRNGKey(seed), n_seeds)
-        for act in ACTIVATIONS:
-            f = jax.jit(jax.vmap(lambda k, act=act: activations(k, act, stds)))
-            z = f(keys)  # (seeds, inits, layers, n, nodes)
+        zs = jax.jit(jax.vmap(all_activations))(keys)  # each (seeds, inits, layers, n, nodes)
+        for act, z in zip(ACTIVATIONS, zs, strict=True):
             mean = np.asarray(jnp.mean(z, axis=(-2, -1)))
             std = np.asarray(jnp.std(z, axis=(-2, -1)))
             sat = np.asarray(saturated_fraction(z, act))
@@ -116,8 +118,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         edges = np.linspace(lo, hi, BINS + 1)
         for layer in range(LAYERS):
             ax = axes[r, layer]
-            ax.bar(edges[:-1], hist[(act, init)][layer], width=np.diff(edges), align="edge",
-                   color="C0")
+            ax.stairs(hist[(act, init)][layer], edges, fill=True, color="C0")
             ax.set_ylim(0, 7000)
             ax.set_xlim(lo, hi)
             ax.tick_params(labelsize=6)
