@@ -40,8 +40,9 @@ def affine(params: dict, x: jax.Array) -> jax.Array:
 
 
 def relu(x: jax.Array) -> jax.Array:
-    """max(0, x). Gradient 0 at x = 0, like the book's ``Relu`` (mask ``x <= 0``)."""
-    return jnp.maximum(x, 0)
+    """max(0, x), with gradient 0 at x = 0 like the book's ``Relu`` (mask ``x <= 0``) and
+    ``jax.nn.relu`` (``jnp.maximum(x, 0)`` would give 0.5 there)."""
+    return jnp.where(x > 0, x, 0)
 
 
 def sigmoid(x: jax.Array) -> jax.Array:
