@@ -97,6 +97,20 @@ def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     assert any(ft.user_attrs["diverged"] for ft in done) or max(ref["learning_rate"]) <= 5e-3
 
 
+def test_public_api_fallback_gives_the_same_study(tmp_path, monkeypatch):
+    """Without Optuna's RDB internals (another layout), report/set_user_attr/tell are used."""
+    fast = _study(f"sqlite:///{tmp_path}/a.db", "fast")
+    D.run_worker(fast, _fake_trainer(), BOOK_SPACE, n_trials=4, batch_trials=4)
+    monkeypatch.setattr(S, "_rdb_internals", lambda backend: None)
+    slow = _study(f"sqlite:///{tmp_path}/b.db", "slow")
+    D.run_worker(slow, _fake_trainer(), BOOK_SPACE, n_trials=4, batch_trials=4)
+    for a, b in zip(fast.get_trials(), slow.get_trials(), strict=True):
+        assert (a.state, a.value, a.params) == (b.state, b.value, b.params)
+        assert a.intermediate_values == b.intermediate_values
+        assert {k: v for k, v in a.user_attrs.items() if k not in ("worker", "batch_seconds")} \
+            == {k: v for k, v in b.user_attrs.items() if k not in ("worker", "batch_seconds")}
+
+
 def test_export_writes_the_sweep_store_format(tmp_path):
     from jaxch6.sweep import store
 

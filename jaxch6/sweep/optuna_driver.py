@@ -56,7 +56,7 @@ from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
 
 SAMPLERS = ("random", "tpe", "cmaes", "qmc")
-_SAMPLE_BLOCK = 256
+_SAMPLE_BLOCK = 1024
 DEFAULT_STUDY = "jaxch6-sweep"
 #: Config fields that every worker of a study must share (they define what a trial means).
 _STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
@@ -195,8 +195,10 @@ def open_study(storage, study_name: str, sampler, *, config=None):
 def key_id(trial) -> int:
     """The id a trial's key is folded from: its number, or the retried trial's number."""
     attrs = getattr(trial, "system_attrs", None)
-    if attrs is None:  # an optuna.Trial (ask): read its stored attributes
-        attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)
+    if attrs is None:  # an optuna.Trial (ask): the attributes it was created with
+        frozen = getattr(trial, "_cached_frozen_trial", None)
+        attrs = frozen.system_attrs if frozen is not None else (
+            trial.study._storage.get_trial_system_attrs(trial._trial_id))
     original = attrs.get("failed_trial")
     return int(original) if original is not None else int(trial.number)
 
@@ -256,9 +258,7 @@ def run_worker(
             if room <= 0:  # the rest is running elsewhere: wait for it (or for it to go stale)
                 time.sleep(poll_seconds)
                 continue
-            asked = []
-            for _ in range(min(batch_trials, room)):
-                asked.append(study.ask())
+            asked = S.ask_batch(study, min(batch_trials, room))
             heart.add([t._trial_id for t in asked])
             ranks = _live_ranks(study)
             keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]

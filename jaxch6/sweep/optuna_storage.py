@@ -374,31 +374,75 @@ def finish_trials(study, results) -> list[int]:
 
     import datetime
 
+    import sqlalchemy
+
     models, session_scope = internals
+    by_id = {r[0]._trial_id: r for r in results}
+    tm = models.TrialModel
+    iv, ua = models.TrialIntermediateValueModel, models.TrialUserAttributeModel
     with session_scope(backend.scoped_session) as session:
-        for trial, inter, attrs, value in results:
-            row = models.TrialModel.find_or_raise_by_id(trial._trial_id, session, for_update=True)
-            if row.state != TrialState.RUNNING:
-                continue
-            tid = trial._trial_id
-            iv, ua = models.TrialIntermediateValueModel, models.TrialUserAttributeModel
-            session.query(iv).filter(iv.trial_id == tid).delete(synchronize_session=False)
-            session.query(ua).filter(ua.trial_id == tid, ua.key.in_(list(attrs))).delete(
+        rows = (
+            session.query(tm)
+            .filter(tm.trial_id.in_(list(by_id)), tm.state == TrialState.RUNNING)
+            .with_for_update()
+            .all()
+        )
+        live = [row.trial_id for row in rows]  # others were failed as stale meanwhile: skipped
+        if live:
+            keys = sorted({k for tid in live for k in by_id[tid][2]})
+            session.query(iv).filter(iv.trial_id.in_(live)).delete(synchronize_session=False)
+            session.query(ua).filter(ua.trial_id.in_(live), ua.key.in_(keys)).delete(
                 synchronize_session=False
             )
-            for step, v in enumerate(inter):
-                stored, kind = iv.intermediate_value_to_stored_repr(float(v))
-                session.add(iv(trial_id=tid, step=step, intermediate_value=stored,
-                               intermediate_value_type=kind))
-            for k, v in attrs.items():
-                session.add(ua(trial_id=tid, key=k, value_json=json.dumps(v)))
-            backend._set_trial_value_without_commit(session, row, 0, float(value))
+            inter_rows, attr_rows = [], []
+            for tid in live:
+                _, inter, attrs, _ = by_id[tid]
+                for step, v in enumerate(inter):
+                    stored, kind = iv.intermediate_value_to_stored_repr(float(v))
+                    inter_rows.append({"trial_id": tid, "step": step, "intermediate_value": stored,
+                                       "intermediate_value_type": kind})
+                attr_rows += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+                              for k, v in attrs.items()]
+            if inter_rows:
+                session.execute(sqlalchemy.insert(iv), inter_rows)
+            if attr_rows:
+                session.execute(sqlalchemy.insert(ua), attr_rows)
+        now = datetime.datetime.now()
+        for row in rows:
+            backend._set_trial_value_without_commit(session, row, 0, float(by_id[row.trial_id][3]))
             row.state = TrialState.COMPLETE
-            row.datetime_complete = datetime.datetime.now()
-            finished.append(trial._trial_id)
-    for trial, _, _, value in results:  # the sampler's post-processing, as tell does
-        if trial._trial_id in finished:
-            frozen = study._storage.get_trial(trial._trial_id)
-            study.sampler.after_trial(study, frozen, TrialState.COMPLETE, [float(value)])
+            row.datetime_complete = now
+        finished = live
     study._thread_local.cached_all_trials = None
+    if finished:  # the sampler's post-processing, as tell does
+        done = set(finished)
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if frozen._trial_id in done:
+                study.sampler.after_trial(study, frozen, TrialState.COMPLETE,
+                                          [float(by_id[frozen._trial_id][3])])
     return finished
+
+
+def ask_batch(study, k: int) -> list:
+    """``k`` new :class:`optuna.Trial` s (RUNNING), WAITING trials first — what ``k`` calls of
+    ``study.ask()`` return, without its per-call re-read of every unfinished trial (which
+    makes a batch of K cost O(K²) reads: 0.1 s per trial at K = 1000)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)
+    ids: list[int] = []
+    for frozen in backend.get_all_trials(study._study_id, deepcopy=False,
+                                         states=(TrialState.WAITING,)):
+        if len(ids) == k:
+            break
+        try:  # another worker may take it first: then set_... returns False or raises
+            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                ids.append(frozen._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    while len(ids) < k:
+        ids.append(storage.create_new_trial(study._study_id))
+    study._thread_local.cached_all_trials = None
+    return [optuna.Trial(study, trial_id) for trial_id in ids]
