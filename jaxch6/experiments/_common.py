@@ -106,22 +106,23 @@ class Timer:
 
 
 def load_digits(n_train: int | None = None, *, source: str = "auto"):
-    """MNIST through :func:`jaxch6.data.load_mnist` (embedded sample offline).
+    """MNIST through :func:`jaxch6.data.load` (``load_mnist``'s loader; embedded sample offline).
 
     Returns ``(x_train, t_train, x_test, t_test, info)`` as NumPy arrays (float32 images in
     [0, 1], int32 labels), the training set cut to its first ``n_train`` digits as the book does
     (``x_train[:n]``), and ``info``: what was used, for the JSON.
     """
-    from jaxch6.data import load_mnist
+    from jaxch6.data import load
 
-    (x_train, t_train), (x_test, t_test) = load_mnist(
-        normalize=True, flatten=True, one_hot_label=False, source=source
-    )
+    loaded = load("mnist", normalize=True, flatten=True, one_hot_label=False, source=source)
+    (x_train, t_train), (x_test, t_test) = loaded.train, loaded.test
     available = int(x_train.shape[0])
     if n_train is not None:
         x_train, t_train = x_train[:n_train], t_train[:n_train]
     info = {
-        "source": source,
+        "source_requested": source,
+        "source": loaded.source,
+        "describe": loaded.describe(),
         "train_available": available,
         "train_used": int(x_train.shape[0]),
         "test_used": int(x_test.shape[0]),

@@ -16,7 +16,7 @@ from jaxch6.experiments import _common
 
 def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, book_value: float,
         sweep: tuple, epochs: int, use_dropout: bool, seed: int, quick: bool,
-        quick_epochs: int) -> dict:
+        quick_epochs: int, log_sweep: bool = True) -> dict:
     import jax
 
     from jaxch6.train import TrainConfig
@@ -28,7 +28,9 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
     x, t, xt, tt, data_info = _common.load_digits(300)
     if quick:  # fewer test digits: the per-epoch evaluation dominates these small runs
         xt, tt = xt[:500], tt[:500]
-    config = TrainConfig(hidden_sizes=(100,) * 6, activation="relu", weight_init="he",
+        data_info["test_used"] = int(xt.shape[0])
+    hidden = (100,) * (3 if quick else 6)  # quick: a shallower net compiles and runs faster
+    config = TrainConfig(hidden_sizes=hidden, activation="relu", weight_init="he",
                          use_dropout=use_dropout, optimizer="sgd", batch_size=100, epochs=epochs,
                          record_loss="none")
     lane_values = np.repeat(np.asarray(values, np.float64), seeds)  # lane = value * seeds + seed
@@ -64,22 +66,23 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
         pos = xs > 0
         final_tr = tr[:, :, -tail:].mean(axis=(1, 2))
         final_te = te[:, :, -tail:].mean(axis=(1, 2))
-        ax.semilogx(xs[pos], final_tr[pos], "o-", label="train")
-        ax.semilogx(xs[pos], final_te[pos], "s-", label="test")
+        plot = ax.semilogx if log_sweep else ax.plot
+        plot(xs[pos], final_tr[pos], "o-", label="train")
+        plot(xs[pos], final_te[pos], "s-", label="test")
         ax.axhline(final_tr[i_off], color="C0", ls=":", lw=1, label="train, off")
         ax.axhline(final_te[i_off], color="C1", ls=":", lw=1, label="test, off")
         ax.set_ylim(0, 1.0)
         ax.set_xlabel(knob_label)
         ax.set_title(f"final accuracy vs {knob_label} (vmapped sweep)", fontsize=9)
         ax.legend(loc="lower left", fontsize=7)
-    fig.suptitle(f"300 training digits, 784-100×6-10 ReLU, SGD lr 0.01, {seeds} seeds "
+    fig.suptitle(f"300 training digits, 784-100×{len(hidden)}-10 ReLU, SGD lr 0.01, {seeds} seeds "
                  "(band: min–max)", fontsize=9)
     fig.tight_layout()
 
     summary = {
         "experiment": name,
         "book": book_script,
-        "settings": {"hidden": [100] * 6, "activation": "relu", "weight_init": "he",
+        "settings": {"hidden": hidden, "activation": "relu", "weight_init": "he",
                      "optimizer": "sgd", "learning_rate": 0.01, "batch_size": 100,
                      "epochs": epochs, "train_digits": int(x.shape[0]), knob: values,
                      "book_value": book_value, "seeds": seeds, "seed": seed, "quick": quick,

@@ -34,6 +34,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     x, t, xt, tt, data_info = _common.load_digits(1000)
     if quick:  # the accuracy plotted is on the training set; keep the eval set small
         xt, tt = xt[:100], tt[:100]
+        data_info["test_used"] = int(xt.shape[0])
     lanes_scale = np.tile(scales, seeds)  # lane = seed * 16 + scale index
     keys = jax.random.split(jax.random.PRNGKey(seed), seeds * 16)
     acc = {}

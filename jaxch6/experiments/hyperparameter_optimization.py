@@ -30,7 +30,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     from jaxch6.sweep import run as sweep_run
 
     plt = _common.pyplot()
-    config = SweepConfig(trials=24, epochs=15, rounds=1, seed=seed) if quick else \
+    config = SweepConfig(trials=24, epochs=20, rounds=1, seed=seed) if quick else \
         SweepConfig(trials=100, epochs=50, rounds=2, keep=10, seed=seed)
     with _common.Timer() as timer, _common.fast_compile(quick):
         result = sweep_run(config)

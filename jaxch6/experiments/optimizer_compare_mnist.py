@@ -56,7 +56,9 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     every = max(iterations // 20, 1)
     for j, arm in enumerate(arms):
         if arm is BOOK_DEFAULT_RMSPROP:
-            ax.plot(it, mean[j], ls="--", color="gray", lw=1, label=arm.label)
+            ax.plot(it, mean[j], ls="--", color="gray", lw=1,
+                    label=f"{arm.label}: loss {mean[j, -1]:.1f} (off scale), "
+                    f"test acc {test_acc[:, j].mean():.2f}")
             continue
         (line,) = ax.plot(it, mean[j], marker=MARKERS[arm.label], markevery=every, ms=4, lw=1,
                           label=f"{arm.label} (test acc {test_acc[:, j].mean():.3f})")

@@ -80,14 +80,18 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     from jaxch6.functions import INIT_POS, contour_grid, f
 
     plt = _common.pyplot()
-    with _common.Timer() as timer:
-        lrs = np.logspace(-3, 1, 9 if quick else 41)
-        paths, lr_curves = {}, {}
-        for label, name, hp in RULES:
-            xs, ys = trajectory(name, hp)
-            paths[label] = (np.asarray(xs), np.asarray(ys))
-            lr_curves[label] = np.asarray(lr_scan(name, hp, lrs))
-        xs_dflt, ys_dflt = (np.asarray(a) for a in trajectory("adadelta", {}))
+    import jax
+
+    lrs = np.logspace(-3, 1, 9 if quick else 41)
+
+    def everything():  # one compiled program for all rules, paths and learning-rate scans
+        paths = {label: trajectory(name, hp) for label, name, hp in RULES}
+        curves = {label: lr_scan(name, hp, lrs) for label, name, hp in RULES}
+        return paths, curves, trajectory("adadelta", {})
+
+    with _common.Timer() as timer, _common.fast_compile(quick):
+        paths, lr_curves, default_path = jax.tree.map(np.asarray, jax.jit(everything)())
+        xs_dflt, ys_dflt = default_path
 
     grid_step = 0.05 if quick else 0.01
     gx, gy, gz = (np.asarray(a) for a in contour_grid(step=grid_step))

@@ -23,4 +23,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     return _overfit.run(out_dir, name=NAME, book_script="ch06/overfit_dropout.py",
                         knob="dropout_ratio", knob_label="dropout ratio", book_value=0.2,
                         sweep=(0.1, 0.3, 0.5), epochs=301, use_dropout=True,
-                        seed=seed, quick=quick, quick_epochs=60)
+                        seed=seed, quick=quick, quick_epochs=60, log_sweep=False)
