@@ -514,6 +514,8 @@ def run_optuna(args, *, config=None, make_trainer=None) -> int:
         raise ConfigError(f"--batch-trials must be a positive integer, got {batch}")
     if args.max_retry is not None and args.max_retry < 0:
         raise ConfigError(f"--max-retry must be >= 0, got {args.max_retry}")
+    optuna = S.require_optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own per-batch lines instead
     out = Path(args.out or f"runs/study-{args.study}")
     out.mkdir(parents=True, exist_ok=True)
     url = S.storage_url(args.storage or default_storage(out))
