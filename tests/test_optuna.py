@@ -319,6 +319,7 @@ def _parser():
     return p
 
 
+@pytest.mark.slow
 def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
     """``jaxch6 sweep --sampler random`` trains the very trials of ``jaxch6 sweep``."""
     pytest.importorskip("jaxch6.train")
