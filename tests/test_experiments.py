@@ -145,3 +145,16 @@ def test_batch_norm_gradient_check_passes(out):
 def _run_multi(name, out):
     """Like _run, for an experiment that writes its PNG itself (the sweep's top-20 grid)."""
     return _run(name, out)
+
+
+def test_thin_script_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "experiments" / "optimizer_compare_naive.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "optimizer_compare_naive.png").exists()
+    assert json.loads((tmp_path / "optimizer_compare_naive.json").read_text())["final"]

@@ -61,25 +61,29 @@ def rounded(x, digits: int = 5):
     return np.round(np.asarray(x, dtype=np.float64), digits)
 
 
-def out_path(out_dir, name: str) -> Path:
-    """``out_dir`` created if needed; returns it as a Path."""
+def out_path(out_dir) -> Path:
+    """``out_dir`` as a Path, created if needed."""
     path = Path(out_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_json(out_dir, name: str, summary: dict) -> dict:
+    """Write ``summary`` (made JSON-safe by :func:`to_jsonable`) as ``<name>.json``; return it."""
+    data = to_jsonable(summary)
+    with open(out_path(out_dir) / f"{name}.json", "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")
+    return data
 
 
 def write_outputs(out_dir, name: str, fig, summary: dict) -> dict:
     """Save ``fig`` as ``<name>.png`` and ``summary`` as ``<name>.json``; return the JSON dict."""
     import matplotlib.pyplot as plt
 
-    path = out_path(out_dir, name)
-    fig.savefig(path / f"{name}.png", dpi=DPI)
+    fig.savefig(out_path(out_dir) / f"{name}.png", dpi=DPI)
     plt.close(fig)
-    data = to_jsonable(summary)
-    with open(path / f"{name}.json", "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
-    return data
+    return write_json(out_dir, name, summary)
 
 
 def pyplot():

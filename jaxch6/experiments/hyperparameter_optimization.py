@@ -34,7 +34,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         SweepConfig(trials=100, epochs=50, rounds=2, keep=10, seed=seed)
     with _common.Timer() as timer, _common.fast_compile(quick):
         result = sweep_run(config)
-    path = _common.out_path(out_dir, NAME)
+    path = _common.out_path(out_dir)
     first = [t for t in result.ranked if t.round == 0]
     plots.sweep_top_grid(first, path / f"{NAME}.png", n=20, cols=5,
                          title=f"Best 20 of {config.trials} trials (round 1): validation solid, "
@@ -86,12 +86,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "seconds": timer.seconds,
         "figures": [f"{NAME}.png", f"{NAME}_scatter.png"],
     }
-    fig = plt.figure()  # write_outputs saves NAME.png: keep the grid, write the JSON only
-    plt.close(fig)
-    data = _common.to_jsonable(summary)
-    import json
-
-    with open(path / f"{NAME}.json", "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
-    return data
+    return _common.write_json(out_dir, NAME, summary)  # the PNG is the sweep's grid
