@@ -173,3 +173,52 @@ def test_engine_shards_over_devices(n_dev):
     eng = Engine(fn, toy_data(), ["learning_rate"], chunk_size=3, devices=jax.devices()[:n_dev])
     assert eng.sharded.spec == jax.sharding.PartitionSpec("trials")
     assert eng.sharded.mesh.axis_names == ("trials",)
+
+
+# -- train.py options the sweep uses --------------------------------------------------------------
+def test_skipping_zero_input_columns_is_the_same_training():
+    from jaxch6.sweep.runner import _drop_zero_columns
+    from jaxch6.train import Data, TrainConfig, make_train_fn
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 30), np.float32)
+    x[:, [0, 1, 7, 29]] = 0.0  # blank "border pixels"
+    t = rng.integers(0, 10, 60).astype(np.int32)
+    full = Data(x[:40], t[:40], x[40:], t[40:])
+    pruned, kw = _drop_zero_columns(full)
+    assert pruned.x_train.shape == (40, 26) and kw["n_features"] == 30
+    assert kw["input_columns"].tolist() == [c for c in range(30) if c not in (0, 1, 7, 29)]
+    cfg = TrainConfig(hidden_sizes=(16, 16), epochs=3, batch_size=10, record_loss="before_update")
+    a_fn = jax.jit(jax.vmap(make_train_fn(cfg, 40, 20), in_axes=(0, 0, None)))
+    b_fn = jax.jit(jax.vmap(make_train_fn(cfg, 40, 20, **kw), in_axes=(0, 0, None)))
+    keys = jax.random.split(jax.random.key(1), 3)
+    hp = {"learning_rate": np.array([0.05, 0.1, 0.2], np.float32),
+          "weight_decay": np.array([0.0, 1e-3, 1e-1], np.float32)}
+    a, b = a_fn(keys, hp, full), b_fn(keys, hp, pruned)
+    np.testing.assert_allclose(b.loss, a.loss, rtol=2e-5)  # same run, shorter sums
+    np.testing.assert_array_equal(b.train_acc, a.train_acc)
+    np.testing.assert_array_equal(b.eval_acc, a.eval_acc)
+    # the dropped rows of W1 still exist: a weight decay that blows them up is still caught
+    wild = {"learning_rate": np.array([10.0], np.float32), "weight_decay": np.array([30.0],
+                                                                                   np.float32)}
+    k1 = keys[:1]
+    assert bool(a_fn(k1, wild, full).diverged[0]) and bool(b_fn(k1, wild, pruned).diverged[0])
+
+
+def test_grouped_init_equals_mlp_init():
+    import jax.numpy as jnp
+
+    from jaxch6 import mlp
+    from jaxch6.train import TrainConfig, _init
+
+    sizes = (30, 16, 16, 16, 8, 8, 10)
+    keys = jax.random.split(jax.random.key(3), 3)
+    for wi, bn in (("he", False), (0.01, True), ("glorot_uniform", False)):
+        cfg = TrainConfig(weight_init=wi, use_batchnorm=bn)
+        a, _ = jax.jit(jax.vmap(lambda k, s, wi=wi, bn=bn: mlp.init(
+            sizes, key=k, weight_init=wi, use_batchnorm=bn, init_scale=s)))(keys, jnp.ones(3))
+        b, _ = jax.jit(jax.vmap(lambda k, s, cfg=cfg: _init(sizes, k, cfg, s, jnp.float32)))(
+            keys, jnp.ones(3))
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])

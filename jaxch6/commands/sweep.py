@@ -80,6 +80,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not use JAX's persistent compilation cache")
     r.add_argument("--compile-cache", default=str(DEFAULT_CACHE), metavar="DIR",
                    help="persistent compilation cache directory (default %(default)s)")
+    r.add_argument("--cpu-devices", default="auto", metavar="N|auto",
+                   help="on the CPU, split the cores into N single-threaded JAX devices and "
+                        "shard trials over them (auto: one per core; 1: one multi-threaded "
+                        "device). Ignored when XLA_FLAGS already sets a host device count")
     r.add_argument("--no-plot", action="store_true", help="skip top20.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -116,6 +120,33 @@ def build_config(args):
         chunk_size=args.chunk_size,
     )
     return config.validate()
+
+
+def configure_cpu_devices(spec: str) -> int | None:
+    """Before JAX starts: on the CPU, make ``N`` host devices with single-threaded kernels
+    (``--xla_force_host_platform_device_count=N --xla_cpu_multi_thread_eigen=false
+    intra_op_parallelism_threads=1``), so each core trains its own share of every chunk with no
+    cross-thread synchronisation inside the many small matmuls. Measured on 2 cores: 15-27% less
+    wall time than one 2-thread device. Returns N, or None where nothing was changed (JAX
+    already running, XLA_FLAGS already choosing, N = 1)."""
+    if spec == "auto":
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    else:
+        try:
+            n = int(spec)
+        except ValueError:
+            raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got {spec!r}"
+                              ) from None
+        if n < 1:
+            raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got {spec!r}")
+    flags = os.environ.get("XLA_FLAGS", "")
+    if (n or 1) <= 1 or "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
+        return None
+    os.environ["XLA_FLAGS"] = (
+        f"{flags} --xla_force_host_platform_device_count={n} "
+        "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    ).strip()
+    return n
 
 
 def enable_compile_cache(directory: str) -> None:
@@ -165,6 +196,7 @@ class ProgressBar:
 
 def run(args) -> int:
     wall0 = time.perf_counter()
+    configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
     if args.resume is None:
         config = build_config(args)
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -30,6 +30,10 @@ class SweepConfig:
     ``rounds > 1`` narrows the ranges after each round to the span of the ``keep`` best trials.
     ``record_loss`` defaults to ``"none"``: a sweep ranks by accuracy and detects divergence from
     the parameters, so the book's extra loss forward pass after each update is skipped.
+    ``skip_zero_inputs``: input columns that are zero in every row of the sweep's data (blank
+    border pixels: 212 of 784 in the book's 500 digits) are left out of the first layer's
+    matmuls; the network and its training are unchanged (see ``jaxch6.train.make_train_fn``'s
+    ``input_columns``) up to float rounding.
     """
 
     space: tuple[Param, ...] = BOOK_SPACE
@@ -53,6 +57,7 @@ class SweepConfig:
     chunk_size: int | None = None
     record_loss: str = "none"
     dtype: str = "float32"
+    skip_zero_inputs: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "space", tuple(Param(*p) for p in self.space))

@@ -268,6 +268,7 @@ def run(
                 engine = _build_engine(config, data, names, chunk, devices, make_train_fn,
                                        n_train, n_val)
                 compile_seconds = engine.compile_seconds
+                info["input_columns_used"] = engine.input_columns
             values = sample(space, todo, seed=config.seed)
             keys = trial_keys(config.seed, todo)
             starts = list(range(0, len(todo), engine.chunk_size))
@@ -310,6 +311,7 @@ def run(
     }
     result = SweepResult(config, trials, rounds, timings, info, out_dir)
     if out_dir is not None:
+        summary.update(info)
         summary.update(
             status="complete",
             finished_at=_now(),
@@ -324,10 +326,29 @@ def run(
 
 
 def _build_engine(config, data, names, chunk, devices, make_train_fn, n_train, n_val) -> Engine:
+    kwargs = {}
     if make_train_fn is None:
-        from jaxch6.train import make_train_fn
-    train_fn = make_train_fn(config.train_config(), n_train, n_val)
-    return Engine(train_fn, data, names, chunk, devices=devices, dtype=config.dtype)
+        from jaxch6.train import Data, make_train_fn
+
+        if config.skip_zero_inputs:
+            data, kwargs = _drop_zero_columns(Data(*data))
+    train_fn = make_train_fn(config.train_config(), n_train, n_val, **kwargs)
+    engine = Engine(train_fn, data, names, chunk, devices=devices, dtype=config.dtype)
+    engine.input_columns = len(kwargs.get("input_columns", ())) or int(np.shape(data[0])[1])
+    return engine
+
+
+def _drop_zero_columns(data):
+    """The data without the input columns that are zero in every row (MNIST's blank border
+    pixels in a small subset), and the make_train_fn options that keep the network the same."""
+    x_train, t_train, x_eval, t_eval = data
+    n_features = int(np.shape(x_train)[1])
+    used = np.flatnonzero(np.any(x_train != 0, axis=0) | np.any(x_eval != 0, axis=0))
+    if len(used) in (0, n_features):
+        return data, {}
+    pruned = type(data)(np.ascontiguousarray(x_train[:, used]), t_train,
+                        np.ascontiguousarray(x_eval[:, used]), t_eval)
+    return pruned, {"input_columns": used, "n_features": n_features}
 
 
 def _to_trials(ids, round_, values, arrays, n_train, n_val) -> list[Trial]:
