@@ -87,6 +87,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--no-plot", action="store_true", help="skip top20.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from jaxch6.sweep.optuna_driver import add_optuna_arguments
+
+    add_optuna_arguments(p)  # --sampler, --batch-trials, --storage, --study, --retry-failed, ...
+
 
 def build_config(args):
     """A validated :class:`jaxch6.sweep.SweepConfig` from parsed arguments (ConfigError)."""
@@ -197,6 +201,10 @@ class ProgressBar:
 def run(args) -> int:
     wall0 = time.perf_counter()
     configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
+    if getattr(args, "sampler", None):  # an Optuna worker (jaxch6.sweep.optuna_driver)
+        from jaxch6.sweep.optuna_driver import run_optuna
+
+        return run_optuna(args)
     if args.resume is None:
         config = build_config(args)
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
