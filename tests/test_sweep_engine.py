@@ -34,10 +34,17 @@ def _arrays(result):
 
 
 def test_default_chunk_size_rules():
+    from jaxch6.sweep.engine import CPU_LANE_BYTES
+
     cpu = jax.devices("cpu")
-    assert default_chunk_size(100, 1 << 20, cpu) == 100  # one round fits
-    assert default_chunk_size(100_000, 1 << 10, cpu) == 1024  # capped on the CPU
+    assert default_chunk_size(100, 1 << 10, cpu) == 100  # small trials: one round at once
+    assert default_chunk_size(100_000, 1 << 10, cpu) == 1021  # 98 even chunks of <= 1024
+    assert default_chunk_size(2048, 1 << 10, cpu) == 1024
+    assert default_chunk_size(1030, 1 << 10, cpu) == 515  # two even chunks, not 1024 + 6
+    # the book's trial (~10 MB): a few lanes per CPU device, where its caches work best
+    assert default_chunk_size(100, CPU_LANE_BYTES // 2, cpu) == 2
     assert default_chunk_size(100, 1 << 50, cpu) == 1  # huge trials: one at a time
+    assert default_chunk_size(100, 1 << 10, cpu, cap=7) == 7
 
     class FakeGPU:
         platform = "gpu"
