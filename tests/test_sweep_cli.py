@@ -17,7 +17,8 @@ from jaxch6.cli import main
 from jaxch6.sweep import SweepConfig, run, store
 
 TINY = ["--trials", "6", "--epochs", "3", "--hidden", "8", "--batch-size", "10",
-        "--train-size", "50", "--source", "sample", "--no-compile-cache", "--quiet"]
+        "--train-size", "50", "--source", "sample", "--no-compile-cache", "--quiet",
+        "--cpu-devices", "1"]  # in-process: never change this test process's XLA_FLAGS
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,8 @@ TINY = ["--trials", "6", "--epochs", "3", "--hidden", "8", "--batch-size", "10",
     ],
 )
 def test_bad_options_exit_2_with_one_line(argv, words, capsys, tmp_path):
-    code = main(["sweep", *argv, "--out", str(tmp_path / "o"), "--no-compile-cache"])
+    code = main(["sweep", *argv, "--out", str(tmp_path / "o"), "--no-compile-cache",
+                 "--cpu-devices", "1"])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.startswith("jaxch6 sweep: error: ") and words in err and "\n" not in err
@@ -110,3 +112,28 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     full = run(config)  # uninterrupted, in this process, another chunk size
     assert [t.to_record() for t in full.trials] == resumed
     assert json.loads(json.dumps(summary["best"][0]["hparams"])) == full.best(1)[0].hparams
+
+
+def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
+    from jaxch6.commands.sweep import configure_cpu_devices
+    from jaxch6.errors import ConfigError
+
+    code = ("import sys; from jaxch6.cli import build_parser; build_parser(); "
+            "assert 'jax' not in sys.modules, 'the CLI imported JAX too early'; "
+            "from jaxch6.commands.sweep import configure_cpu_devices as c; n = c('3'); "
+            "import jax; print(n, jax.local_device_count())")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["3", "3"]
+    import jax
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    assert jax.local_device_count() >= 1
+    assert configure_cpu_devices("4") is None  # JAX already runs in this process: no change
+    assert "XLA_FLAGS" not in os.environ
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(ConfigError, match="--cpu-devices"):
+            configure_cpu_devices(bad)
