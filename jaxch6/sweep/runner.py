@@ -168,6 +168,7 @@ def _device_info(devices) -> dict[str, Any]:
         "backend": devices[0].platform,
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 
