@@ -18,7 +18,7 @@ from jaxch6.sweep import Param, SweepConfig, run
 from jaxch6.sweep.engine import Engine, default_chunk_size, per_trial_bytes
 from jaxch6.sweep.space import trial_keys
 
-TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1,
+TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1, lanes=1,
                   space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2)))
 
 
@@ -33,18 +33,23 @@ def _arrays(result):
     return {t.id: (t.hparams, t.train_acc, t.val_acc, t.diverged) for t in result.trials}
 
 
-def test_default_chunk_size_rules():
-    from jaxch6.sweep.engine import CPU_LANE_BYTES
+def test_default_lanes_and_chunk_size_rules():
+    from jaxch6.sweep.engine import CPU_CHUNK_TRIALS, CPU_LANE_BYTES, default_lanes
 
     cpu = jax.devices("cpu")
-    assert default_chunk_size(100, 1 << 10, cpu) == 100  # small trials: one round at once
-    assert default_chunk_size(100_000, 1 << 10, cpu) == 1021  # 98 even chunks of <= 1024
-    assert default_chunk_size(2048, 1 << 10, cpu) == 1024
-    assert default_chunk_size(1030, 1 << 10, cpu) == 515  # two even chunks, not 1024 + 6
-    # the book's trial (~10 MB): a few lanes per CPU device, where its caches work best
-    assert default_chunk_size(100, CPU_LANE_BYTES // 2, cpu) == 2
-    assert default_chunk_size(100, 1 << 50, cpu) == 1  # huge trials: one at a time
-    assert default_chunk_size(100, 1 << 10, cpu, cap=7) == 7
+    # lanes: what fits in the CPU budget, at most one round; never the device count
+    assert default_lanes(100, CPU_LANE_BYTES // 2, cpu) == 2  # the book's ~10 MB trial
+    assert default_lanes(100, 1 << 10, cpu) == 100
+    assert default_lanes(100, 1 << 50, cpu) == 1
+    assert default_lanes(100, CPU_LANE_BYTES // 2, cpu * 4) == 2
+    # chunks: whole lane groups per device, at most CPU_CHUNK_TRIALS, fewest padded lanes
+    assert CPU_CHUNK_TRIALS == 24
+    assert default_chunk_size(100, 2, cpu) == 20  # 5 chunks of 10 groups, no padding
+    assert default_chunk_size(100, 2, cpu * 2) == 20  # 5 chunks of 5 groups per device
+    assert default_chunk_size(100, 2, cpu * 4) == 8  # 13 x 8 = 104 beats 5 x 24 = 120
+    assert default_chunk_size(7, 2, cpu) == 8  # one padded lane at most
+    assert default_chunk_size(100, 100, cpu) == 100  # a group is never split
+    assert default_chunk_size(100, 2, cpu, max_trials=4) == 4
 
     class FakeGPU:
         platform = "gpu"
@@ -53,9 +58,10 @@ def test_default_chunk_size_rules():
             return {"bytes_limit": 80 << 30}
 
     gpus = [FakeGPU()] * 4
-    size = default_chunk_size(100_001, 8 << 20, gpus)
-    assert size % 4 == 0 and size <= 0.4 * 4 * (80 << 30) / (8 << 20) + 4
-    assert default_chunk_size(10, 1, gpus) == 12  # rounded up to the device count
+    lanes = default_lanes(100_001, 8 << 20, gpus)
+    assert lanes <= 0.4 * (80 << 30) / (8 << 20) and lanes <= 16384
+    assert default_chunk_size(100_001, lanes, gpus) == 4 * lanes  # one group per device
+    assert default_lanes(10, 1, gpus) == 10
 
 
 def test_per_trial_bytes_of_the_book_net():
@@ -113,7 +119,7 @@ def test_diverged_toy_lanes_are_isolated():
 # -- the real training function (jaxch6.train) -------------------------------------------------
 # lr up to 10 with weight decay up to 100: W <- (1 - lr wd) W - lr g blows up where lr wd >> 2
 REAL = SweepConfig(trials=8, epochs=5, batch_size=10, hidden=(8,), train_size=50,
-                   val_fraction=0.2, source="sample", seed=5,
+                   val_fraction=0.2, source="sample", seed=5, lanes=1,
                    space=(Param("lr", 1e-3, 10.0), Param("weight_decay", 1e-3, 1e2)))
 
 
@@ -168,10 +174,39 @@ def test_four_host_devices_give_the_same_trials():
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     four = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert four["devices"] == 4 and four["chunk"] == 4
+    assert four["devices"] == 4 and four["chunk"] % 4 == 0
     assert jax.local_device_count() == 1
     one = run(SweepConfig(**{**cfg, "hidden": (8,), "chunk_size": 5}))
     assert [t.to_record() for t in one.trials] == four["trials"]
+
+
+BOOKISH = {"trials": 12, "epochs": 3, "source": "sample", "seed": 4, "lanes": 2}
+
+
+def test_book_network_chunk_invariance():
+    """The book's network and data (3 epochs): chunk 4 and chunk 12 give bit-identical trials
+    (without fixed lane groups, a vmap of 2 and one of 50 lanes differed in the last bit)."""
+    a = run(SweepConfig(**BOOKISH, chunk_size=4))
+    b = run(SweepConfig(**BOOKISH, chunk_size=12))
+    assert a.info["lanes"] == b.info["lanes"] == 2
+    assert [t.to_record() for t in a.trials] == [t.to_record() for t in b.trials]
+    assert len({t.final_val_acc for t in a.trials}) > 2
+
+
+@pytest.mark.slow
+def test_book_network_two_and_four_devices_agree():
+    out = []
+    for n_dev, chunk in ((2, 4), (4, 12)):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu",
+               "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_dev} "
+                            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
+        cfg = {**BOOKISH, "chunk_size": chunk}
+        proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cfg)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert [o["devices"] for o in out] == [2, 4]
+    assert out[0]["trials"] == out[1]["trials"]
 
 
 @pytest.mark.parametrize("n_dev", [1])

@@ -13,7 +13,7 @@ from jaxch6.errors import ConfigError
 from jaxch6.sweep import Param, SweepConfig, narrow, rank, resume, run, sample, store
 from jaxch6.sweep.runner import Trial, format_trial
 
-TOY = SweepConfig(trials=10, epochs=4, batch_size=8, seed=3, chunk_size=4,
+TOY = SweepConfig(trials=10, epochs=4, batch_size=8, seed=3, chunk_size=4, lanes=2,
                   space=(Param("lr", 1e-4, 1.0), Param("weight_decay", 1e-6, 1e-2)))
 
 

@@ -75,15 +75,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--resume", metavar="DIR", default=None,
                    help="finish the interrupted sweep in DIR (its config is read from there)")
     r.add_argument("--chunk-size", type=int, default=None,
-                   help="trials per compiled call (default: from memory and devices)")
+                   help="trials per compiled call (default: from memory and devices); "
+                        "results do not depend on it")
+    r.add_argument("--lanes", type=int, default=None,
+                   help="trials per vmap group (default: from the trial's footprint and the "
+                        "platform; 2 for the book's net on the CPU). Part of the results' "
+                        "definition, like the platform")
     r.add_argument("--no-compile-cache", action="store_true",
                    help="do not use JAX's persistent compilation cache")
     r.add_argument("--compile-cache", default=str(DEFAULT_CACHE), metavar="DIR",
                    help="persistent compilation cache directory (default %(default)s)")
     r.add_argument("--cpu-devices", default="auto", metavar="N|auto",
-                   help="on the CPU, split the cores into N single-threaded JAX devices and "
-                        "shard trials over them (auto: one per core; 1: one multi-threaded "
-                        "device). Ignored when XLA_FLAGS already sets a host device count")
+                   help="on the CPU, run N single-threaded JAX devices and shard trials over "
+                        "them (auto: one per core, at least 2; results are identical for every "
+                        "N >= 2). Ignored when XLA_FLAGS already sets a host device count")
     r.add_argument("--no-plot", action="store_true", help="skip top20.png")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -122,6 +127,7 @@ def build_config(args):
         source=args.source,
         data_dir=args.data_dir,
         chunk_size=args.chunk_size,
+        lanes=args.lanes,
     )
     return config.validate()
 
@@ -131,10 +137,16 @@ def configure_cpu_devices(spec: str) -> int | None:
     (``--xla_force_host_platform_device_count=N --xla_cpu_multi_thread_eigen=false
     intra_op_parallelism_threads=1``), so each core trains its own share of every chunk with no
     cross-thread synchronisation inside the many small matmuls. Measured on 2 cores: 15-27% less
-    wall time than one 2-thread device. Returns N, or None where nothing was changed (JAX
-    already running, XLA_FLAGS already choosing, N = 1)."""
-    if spec == "auto":
+    wall time than one 2-thread device. Single-threaded kernels also make the arithmetic the
+    same for every N >= 2 (a multi-threaded matmul may split its sums differently), so a
+    trial's result does not depend on ``--cpu-devices``. N = 1 compiles without XLA's SPMD
+    pipeline, whose different pass order rewrites a division into a multiplication by the
+    reciprocal: last-bit differences that 200 SGD steps can turn into a different accuracy in
+    a few trials; so "auto" uses at least 2 devices, also on one core. Returns N, or None where
+    nothing was changed (JAX already running, or XLA_FLAGS already choosing a device count)."""
+    if spec == "auto":  # one per core, at least 2 (see below)
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        n = max(2, n or 1)
     else:
         try:
             n = int(spec)
@@ -144,7 +156,7 @@ def configure_cpu_devices(spec: str) -> int | None:
         if n < 1:
             raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got {spec!r}")
     flags = os.environ.get("XLA_FLAGS", "")
-    if (n or 1) <= 1 or "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
+    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
         return None
     os.environ["XLA_FLAGS"] = (
         f"{flags} --xla_force_host_platform_device_count={n} "
@@ -236,7 +248,8 @@ def run(args) -> int:
     print(f"data: {data['dataset']} from source {data['source']!r} "
           f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation")
     print(f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
-          f"chunk {info['chunk_size']} trials, jax {jax.__version__}")
+          f"chunk {info['chunk_size']} trials in groups of {info['lanes']}, "
+          f"jax {jax.__version__}")
     for rd in result.rounds:
         from jaxch6.sweep.runner import format_space
         from jaxch6.sweep.space import space_from_dicts

@@ -25,8 +25,11 @@ RECORD_LOSS = ("after_update", "before_update", "none")
 class SweepConfig:
     """Everything that defines a sweep's results (plus ``chunk_size``, which does not).
 
-    Two sweeps with equal configs produce identical trials. ``chunk_size=None`` picks one from
-    the trial's memory footprint and the devices (:func:`jaxch6.sweep.engine.default_chunk_size`).
+    Two sweeps with equal configs (on the same platform) produce identical trials, whatever
+    ``chunk_size`` and the device count. ``lanes``: trials per ``vmap`` group, which the
+    results do depend on in the last bits (None: from the trial's memory footprint and the
+    platform, :func:`jaxch6.sweep.engine.default_lanes`). ``chunk_size=None``: trials per
+    compiled call from the lanes and devices (:func:`jaxch6.sweep.engine.default_chunk_size`).
     ``rounds > 1`` narrows the ranges after each round to the span of the ``keep`` best trials.
     ``record_loss`` defaults to ``"none"``: a sweep ranks by accuracy and detects divergence from
     the parameters, so the book's extra loss forward pass after each update is skipped.
@@ -55,6 +58,7 @@ class SweepConfig:
     source: str = "auto"
     data_dir: str | None = None
     chunk_size: int | None = None
+    lanes: int | None = None
     record_loss: str = "none"
     dtype: str = "float32"
     skip_zero_inputs: bool = True
@@ -73,6 +77,8 @@ class SweepConfig:
         _positive("train_size", self.train_size, flag="--train-size")
         if self.chunk_size is not None:
             _positive("chunk_size", self.chunk_size, flag="--chunk-size")
+        if self.lanes is not None:
+            _positive("lanes", self.lanes)
         if self.rounds > 1 and not 2 <= self.keep <= self.trials:
             raise ConfigError(
                 f"--keep must be between 2 and --trials ({self.trials}) to narrow, got {self.keep}"

@@ -1,16 +1,29 @@
 """The sweep engine: one compiled program trains a chunk of trials at once.
 
-The program is ``jit(vmap(train_fn, in_axes=(0, 0, None)))`` over (trial key, hyperparameters),
-with the data unbatched (shared by all trials). Its trial axis is sharded over all local devices
-(:class:`jax.sharding.NamedSharding` over a 1-D mesh named ``"trials"``); the data is replicated.
-Every chunk has the same size (the last one is padded with copies of a real lane, whose results
-are dropped), so a sweep compiles exactly one program, ahead of time (``lower(...).compile()``),
-and the compile time is measured apart from the run time.
+Each device trains its share of a chunk as consecutive *lane groups*: ``vmap`` over a fixed
+number of ``lanes`` trials (the data unbatched, shared by all), inside a ``lax.map`` over the
+groups, inside ``shard_map`` over a 1-D mesh named ``"trials"`` spanning all local devices (the
+trial axis is sharded, the data replicated). Every chunk has the same size (the last one is
+padded with copies of a real lane, whose results are dropped), so a sweep compiles exactly one
+program, ahead of time (``lower(...).compile()``), and the compile time is measured apart from the
+run time.
+
+Why fixed lane groups: XLA compiles a ``vmap`` of 2 lanes and one of 50 with different
+reduction and fusion strategies, so the same trial's gradients can differ in the last bit
+between the two, and 200 SGD steps amplify that into different accuracies. Here every trial is
+always computed inside a group of exactly ``lanes`` lanes, by the same per-device code, whatever
+the chunk size or the number of devices: its result is bit-for-bit the same. (``lanes`` is part
+of the sweep's definition, like the platform.) On the CPU, small groups are also the fast
+choice: a group's working set stays in cache.
+
+One exception, measured on the book's search: a single-device program is compiled without
+XLA's SPMD pipeline, and its different pass order rewrites one division of the softmax
+gradient into a multiplication by the reciprocal; that last-bit difference changes a few
+trials' accuracies after 200 SGD steps. Programs on 2, 4, ... devices agree bit for bit, so
+``jaxch6 sweep`` runs at least 2 CPU devices (``--cpu-devices``).
 
 A trial's training key is ``fold_in(fold_in(key(seed), trial_id), 1)`` (its hyperparameters are
-sampled from ``fold_in(..., 0)``, see :mod:`jaxch6.sweep.space`): since each lane computes only
-from its own key and values, a trial's result does not depend on the chunk size, its lane, or
-the number of devices.
+sampled from ``fold_in(..., 0)``, see :mod:`jaxch6.sweep.space`).
 """
 
 from __future__ import annotations
@@ -24,10 +37,12 @@ import numpy as np
 
 #: Upper bounds of the default chunk size per device, by platform.
 CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
-#: On the CPU, a device's lanes per chunk are limited to what fits in about this many bytes
-#: (near its caches): on 2 cores, the book's search ran at 18.3 trials/s with 2 lanes per
-#: device, 16.7 with 5, 13.3 with 25 and 12.2 with 50 (same program, same minute).
+#: On the CPU, a lane group holds about this many bytes of trials (near the caches): on 2
+#: cores, the book's search ran at 18.3 trials/s with 2 lanes per device, 16.7 with 5, 13.3
+#: with 25 and 12.2 with 50 (one vmap per device; same program, same minute).
 CPU_LANE_BYTES = 24 << 20
+#: Default upper bound of a CPU chunk (trials per compiled call).
+CPU_CHUNK_TRIALS = 24
 #: Fraction of a device's memory the default chunk may plan to use.
 MEMORY_FRACTION = 0.4
 
@@ -67,34 +82,46 @@ def device_memory_bytes(device) -> int:
         return 8 << 30
 
 
-def default_chunk_size(
-    trials_per_round: int, trial_bytes: int, devices: Sequence, *, cap: int | None = None
-) -> int:
-    """Trials per compiled call: as many as fit in ``MEMORY_FRACTION`` of the devices' memory,
-    at most ``cap`` (default: :data:`CHUNK_CAP` lanes per device; on the CPU also at most
-    :data:`CPU_LANE_BYTES` of trials per device) and at most one round; then evened out
-    over the chunks a round needs (1000 trials with room for 930: two chunks of 500, not
-    930 + 70 padded to 930) and rounded up to a multiple of the device count."""
-    n_dev = len(devices)
+def default_lanes(trials_per_round: int, trial_bytes: int, devices: Sequence) -> int:
+    """Trials per lane group (one ``vmap``): on the CPU as many as fit in
+    :data:`CPU_LANE_BYTES` (2 for the book's network); on accelerators as many as fit in
+    ``MEMORY_FRACTION`` of one device's memory, at most :data:`CHUNK_CAP` and at most one round.
+    Never depends on the number of devices, so neither do the results."""
     platform = devices[0].platform
-    if cap is None:
-        lanes = CHUNK_CAP.get(platform, 1024)
-        if platform == "cpu":
-            lanes = min(lanes, max(1, CPU_LANE_BYTES // max(trial_bytes, 1)))
-        cap = lanes * n_dev
-    per_device = device_memory_bytes(devices[0])
-    if platform == "cpu":  # host "devices" share one memory
-        per_device //= n_dev
-    fit = max(1, int(MEMORY_FRACTION * per_device // max(trial_bytes, 1))) * n_dev
-    largest = max(1, min(trials_per_round, fit, cap))
-    # as few chunks as that allows, of equal size (no mostly-padding last chunk)
-    n_chunks = math.ceil(trials_per_round / largest)
-    size = math.ceil(trials_per_round / n_chunks)
-    return int(math.ceil(size / n_dev) * n_dev)
+    if platform == "cpu":
+        lanes = CPU_LANE_BYTES // max(trial_bytes, 1)
+    else:
+        fit = int(MEMORY_FRACTION * device_memory_bytes(devices[0]) // max(trial_bytes, 1))
+        lanes = min(fit, CHUNK_CAP.get(platform, 1024))
+    return int(max(1, min(lanes, trials_per_round, CHUNK_CAP.get(platform, 1024))))
+
+
+def default_chunk_size(
+    trials_per_round: int, lanes: int, devices: Sequence, *, max_trials: int | None = None
+) -> int:
+    """Trials per compiled call: a multiple of ``lanes × devices`` (each device runs whole lane
+    groups), at most ``max_trials`` (CPU: :data:`CPU_CHUNK_TRIALS`, so progress and the
+    results on disk advance every few seconds; accelerators: one group per device), with the
+    number of groups per call chosen to waste the fewest padded lanes over a round."""
+    step = lanes * len(devices)
+    if max_trials is None:
+        max_trials = CPU_CHUNK_TRIALS if devices[0].platform == "cpu" else step
+    if trials_per_round <= max_trials:  # one call may cover the round (padding included)
+        max_groups = math.ceil(trials_per_round / step)
+    else:
+        max_groups = max(1, max_trials // step)
+    best = None
+    for g in range(max_groups, 0, -1):
+        size = g * step
+        padded = math.ceil(trials_per_round / size) * size
+        if best is None or padded < best[0]:
+            best = (padded, size)
+    return int(best[1])
 
 
 class Engine:
-    """A compiled sweep program for chunks of ``chunk_size`` trials.
+    """A compiled sweep program for chunks of ``chunk_size`` trials, in groups of ``lanes``
+    (``chunk_size`` is rounded up to a multiple of ``lanes ×`` the device count).
 
     ``train_fn(key, hparams, data) -> History`` is one trial (jaxch6.train.make_train_fn);
     ``hparam_names`` are the searched names (their values arrive as arrays per chunk);
@@ -108,6 +135,7 @@ class Engine:
         hparam_names: Sequence[str],
         chunk_size: int,
         *,
+        lanes: int = 1,
         devices: Sequence | None = None,
         dtype: str = "float32",
     ):
@@ -117,20 +145,35 @@ class Engine:
 
         self.devices = list(devices if devices is not None else jax.local_devices())
         n_dev = len(self.devices)
-        if chunk_size % n_dev:
-            chunk_size = int(math.ceil(chunk_size / n_dev) * n_dev)
-        self.chunk_size = int(chunk_size)
+        self.lanes = int(lanes)
+        step = self.lanes * n_dev
+        self.chunk_size = int(math.ceil(chunk_size / step) * step)
         self.hparam_names = tuple(hparam_names)
         self.dtype = jnp.dtype(dtype)
         mesh = Mesh(np.asarray(self.devices), ("trials",))
         self.sharded = NamedSharding(mesh, PartitionSpec("trials"))
         self.replicated = NamedSharding(mesh, PartitionSpec())
+        L = self.lanes
 
-        def batched(trial_key_data, hparams, data):
+        def group(trial_key_data, hparams, data):
             trial_keys = jax.random.wrap_key_data(trial_key_data)
             train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(trial_keys)
             return jax.vmap(train_fn, in_axes=(0, 0, None))(train_keys, hparams, data)
 
+        def per_device(trial_key_data, hparams, data):
+            n_local = trial_key_data.shape[0]
+            grouped = jax.tree.map(lambda a: a.reshape(n_local // L, L, *a.shape[1:]),
+                                   (trial_key_data, hparams))
+            out = jax.lax.map(lambda kh: group(kh[0], kh[1], data), grouped)
+            return jax.tree.map(lambda a: a.reshape(n_local, *a.shape[2:]), out)
+
+        spec = PartitionSpec("trials")
+        program = jax.jit(
+            jax.shard_map(per_device, mesh=mesh, in_specs=(spec, spec, PartitionSpec()),
+                          out_specs=spec, check_vma=False),
+            in_shardings=(self.sharded, self.sharded, self.replicated),
+            out_shardings=self.sharded,
+        )
         t0 = time.perf_counter()
         self.data = jax.device_put(data, self.replicated)
         c = self.chunk_size
@@ -139,11 +182,6 @@ class Engine:
             n: jax.ShapeDtypeStruct((c,), self.dtype, sharding=self.sharded)
             for n in self.hparam_names
         }
-        program = jax.jit(
-            batched,
-            in_shardings=(self.sharded, self.sharded, self.replicated),
-            out_shardings=self.sharded,
-        )
         self.compiled = program.lower(key_spec, hp_spec, self.data).compile()
         self.compile_seconds = time.perf_counter() - t0
 

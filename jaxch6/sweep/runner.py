@@ -19,7 +19,7 @@ import numpy as np
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import store
 from jaxch6.sweep.config import SweepConfig
-from jaxch6.sweep.engine import Engine, default_chunk_size, per_trial_bytes
+from jaxch6.sweep.engine import Engine, default_chunk_size, default_lanes, per_trial_bytes
 from jaxch6.sweep.space import Param, display_name, narrow, sample, trial_keys
 
 _OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1}
@@ -225,10 +225,12 @@ def run(
         optimizer_slots=_OPTIMIZER_SLOTS.get(config.optimizer, 2),
         itemsize=np.dtype(config.dtype).itemsize,
     )
-    chunk = config.chunk_size or default_chunk_size(config.trials, trial_bytes, devices)
+    lanes = config.lanes or resume_state.get("lanes") or default_lanes(
+        config.trials, trial_bytes, devices)
+    chunk = config.chunk_size or default_chunk_size(config.trials, lanes, devices)
 
     out_dir = Path(out) if out is not None else None
-    info = {**_device_info(devices), "data": data_info, "chunk_size": chunk,
+    info = {**_device_info(devices), "data": data_info, "lanes": lanes, "chunk_size": chunk,
             "per_trial_bytes_estimate": trial_bytes}
     summary: dict[str, Any] = {
         "status": "running",
@@ -266,9 +268,10 @@ def run(
                               run_seconds, space, round_start=True))
         if todo:
             if engine is None:
-                engine = _build_engine(config, data, names, chunk, devices, make_train_fn,
-                                       n_train, n_val)
+                engine = _build_engine(config, data, names, chunk, lanes, devices,
+                                       make_train_fn, n_train, n_val)
                 compile_seconds = engine.compile_seconds
+                info["chunk_size"] = engine.chunk_size
                 info["input_columns_used"] = engine.input_columns
             values = sample(space, todo, seed=config.seed)
             keys = trial_keys(config.seed, todo)
@@ -326,7 +329,7 @@ def run(
     return result
 
 
-def _build_engine(config, data, names, chunk, devices, make_train_fn, n_train, n_val) -> Engine:
+def _build_engine(config, data, names, chunk, lanes, devices, make_train_fn, n_train, n_val):
     kwargs = {}
     if make_train_fn is None:
         from jaxch6.train import Data, make_train_fn
@@ -334,7 +337,8 @@ def _build_engine(config, data, names, chunk, devices, make_train_fn, n_train, n
         if config.skip_zero_inputs:
             data, kwargs = _drop_zero_columns(Data(*data))
     train_fn = make_train_fn(config.train_config(), n_train, n_val, **kwargs)
-    engine = Engine(train_fn, data, names, chunk, devices=devices, dtype=config.dtype)
+    engine = Engine(train_fn, data, names, chunk, lanes=lanes, devices=devices,
+                    dtype=config.dtype)
     engine.input_columns = len(kwargs.get("input_columns", ())) or int(np.shape(data[0])[1])
     return engine
 
@@ -380,7 +384,8 @@ def resume(
     """Finish the sweep in directory ``out``: read its config from ``summary.json``, keep the
     trials already in ``trials.jsonl`` (a partial last line is dropped), run the others.
 
-    The result equals that of an uninterrupted run with the same config.
+    The result equals that of an uninterrupted run with the same config (the lane-group width
+    recorded in ``summary.json`` is reused, whatever the devices now).
     """
     summary = store.read_summary(out)
     try:
@@ -392,6 +397,6 @@ def resume(
         config = dataclasses.replace(config, source=source)  # the same data as the first run
     trials = [Trial.from_record(r) for r in store.read_trials(out, repair=True)]
     state = {"trials": trials, "started_at": summary.get("started_at"),
-             "resumed_at": summary.get("resumed_at", [])}
+             "resumed_at": summary.get("resumed_at", []), "lanes": summary.get("lanes")}
     return run(config, out=out, progress=progress, data=data, make_train_fn=make_train_fn,
                devices=devices, top=top, _resume=state)
