@@ -44,12 +44,12 @@ def test_default_lanes_and_chunk_size_rules():
     assert default_lanes(100, CPU_LANE_BYTES // 2, cpu * 4) == 2
     # chunks: whole lane groups per device, at most CPU_CHUNK_TRIALS, fewest padded lanes
     assert CPU_CHUNK_TRIALS == 24
-    assert default_chunk_size(100, 2, cpu) == 20  # 5 chunks of 10 groups, no padding
-    assert default_chunk_size(100, 2, cpu * 2) == 20  # 5 chunks of 5 groups per device
-    assert default_chunk_size(100, 2, cpu * 4) == 8  # 13 x 8 = 104 beats 5 x 24 = 120
-    assert default_chunk_size(7, 2, cpu) == 8  # one padded lane at most
-    assert default_chunk_size(100, 100, cpu) == 100  # a group is never split
-    assert default_chunk_size(100, 2, cpu, max_trials=4) == 4
+    assert default_chunk_size(100, 0, cpu, lanes=2) == 20  # 5 chunks of 10 groups, no padding
+    assert default_chunk_size(100, 0, cpu * 2, lanes=2) == 20  # 5 chunks of 5 groups per device
+    assert default_chunk_size(100, 0, cpu * 4, lanes=2) == 8  # 13 x 8 = 104 beats 5 x 24 = 120
+    assert default_chunk_size(7, 0, cpu, lanes=2) == 8  # one padded lane at most
+    assert default_chunk_size(100, 0, cpu, lanes=100) == 100  # a group is never split
+    assert default_chunk_size(100, 0, cpu, lanes=2, max_trials=4) == 4
 
     class FakeGPU:
         platform = "gpu"
@@ -60,7 +60,10 @@ def test_default_lanes_and_chunk_size_rules():
     gpus = [FakeGPU()] * 4
     lanes = default_lanes(100_001, 8 << 20, gpus)
     assert lanes <= 0.4 * (80 << 30) / (8 << 20) and lanes <= 16384
-    assert default_chunk_size(100_001, lanes, gpus) == 4 * lanes  # one group per device
+    assert default_chunk_size(100_001, 0, gpus, lanes=lanes) == 4 * lanes  # a group per device
+    # without lanes: those of default_lanes(trial_bytes)
+    assert default_chunk_size(100, CPU_LANE_BYTES // 2, cpu) == default_chunk_size(
+        100, 0, cpu, lanes=2)
     assert default_lanes(10, 1, gpus) == 10
 
 

@@ -97,12 +97,20 @@ def default_lanes(trials_per_round: int, trial_bytes: int, devices: Sequence) ->
 
 
 def default_chunk_size(
-    trials_per_round: int, lanes: int, devices: Sequence, *, max_trials: int | None = None
+    trials_per_round: int,
+    trial_bytes: int,
+    devices: Sequence,
+    *,
+    lanes: int | None = None,
+    max_trials: int | None = None,
 ) -> int:
     """Trials per compiled call: a multiple of ``lanes × devices`` (each device runs whole lane
-    groups), at most ``max_trials`` (CPU: :data:`CPU_CHUNK_TRIALS`, so progress and the
-    results on disk advance every few seconds; accelerators: one group per device), with the
-    number of groups per call chosen to waste the fewest padded lanes over a round."""
+    groups; ``lanes`` default: :func:`default_lanes` of ``trial_bytes``), at most
+    ``max_trials`` (CPU: :data:`CPU_CHUNK_TRIALS`, so progress and the results on disk advance
+    every few seconds; accelerators: one group per device), with the number of groups per call
+    chosen to waste the fewest padded lanes over a round."""
+    if lanes is None:
+        lanes = default_lanes(trials_per_round, trial_bytes, devices)
     step = lanes * len(devices)
     if max_trials is None:
         max_trials = CPU_CHUNK_TRIALS if devices[0].platform == "cpu" else step

@@ -227,7 +227,8 @@ def run(
     )
     lanes = config.lanes or resume_state.get("lanes") or default_lanes(
         config.trials, trial_bytes, devices)
-    chunk = config.chunk_size or default_chunk_size(config.trials, lanes, devices)
+    chunk = config.chunk_size or default_chunk_size(config.trials, trial_bytes, devices,
+                                                    lanes=lanes)
 
     out_dir = Path(out) if out is not None else None
     info = {**_device_info(devices), "data": data_info, "lanes": lanes, "chunk_size": chunk,
