@@ -412,8 +412,7 @@ class EngineTrainer:
     def __init__(self, config, batch_trials: int, *, devices=None, data=None, make_train_fn=None):
         import jax
 
-        from jaxch6.sweep.engine import Engine
-        from jaxch6.sweep.runner import load_data
+        from jaxch6.sweep.runner import build_engine, load_data, plan_lanes
 
         self.config = config
         t0 = time.perf_counter()
@@ -425,12 +424,9 @@ class EngineTrainer:
         self.data_seconds = time.perf_counter() - t0
         self.n_train, self.n_val = len(data[0]), len(data[2])
         self.devices = list(devices if devices is not None else jax.local_devices())
-        if make_train_fn is None:
-            from jaxch6.train import make_train_fn
-        train_fn = make_train_fn(config.train_config(), self.n_train, self.n_val)
-        names = [p.name for p in config.space]
-        self.engine = Engine(train_fn, data, names, batch_trials, devices=self.devices,
-                             dtype=config.dtype)
+        # The same lane width and training function as a plain sweep: trial i is bit-identical.
+        _, lanes = plan_lanes(config, data, self.devices)
+        self.engine = build_engine(config, data, batch_trials, lanes, self.devices, make_train_fn)
         self.compile_seconds = self.engine.compile_seconds
         self.run_seconds = 0.0
         self.trials_run = 0

@@ -217,16 +217,7 @@ def run(
     n_train, n_val = len(data[0]), len(data[2])
 
     devices = list(devices if devices is not None else jax.local_devices())
-    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *config.hidden, 10)
-    trial_bytes = per_trial_bytes(
-        layer_sizes,
-        batch_size=config.batch_size,
-        n_eval_rows=n_train + n_val,
-        optimizer_slots=_OPTIMIZER_SLOTS.get(config.optimizer, 2),
-        itemsize=np.dtype(config.dtype).itemsize,
-    )
-    lanes = config.lanes or resume_state.get("lanes") or default_lanes(
-        config.trials, trial_bytes, devices)
+    trial_bytes, lanes = plan_lanes(config, data, devices, lanes=resume_state.get("lanes"))
     chunk = config.chunk_size or default_chunk_size(config.trials, trial_bytes, devices,
                                                     lanes=lanes)
 
@@ -253,7 +244,6 @@ def run(
     ran = 0
     rounds: list[dict[str, Any]] = []
     space = config.space
-    names = [p.name for p in space]
 
     for r in range(config.rounds):
         if r > 0:
@@ -269,8 +259,7 @@ def run(
                               run_seconds, space, round_start=True))
         if todo:
             if engine is None:
-                engine = _build_engine(config, data, names, chunk, lanes, devices,
-                                       make_train_fn, n_train, n_val)
+                engine = build_engine(config, data, chunk, lanes, devices, make_train_fn)
                 compile_seconds = engine.compile_seconds
                 info["chunk_size"] = engine.chunk_size
                 info["input_columns_used"] = engine.input_columns
@@ -330,14 +319,37 @@ def run(
     return result
 
 
-def _build_engine(config, data, names, chunk, lanes, devices, make_train_fn, n_train, n_val):
+def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None):
+    """``(trial_bytes, lanes)``: the estimated memory of one trial and the trials per lane group
+    (``config.lanes``, else ``lanes`` — e.g. a resumed sweep's —, else :func:`default_lanes`).
+    Every driver of the engine (plain sweeps, Optuna workers) must use this, since the lane
+    width is part of what makes a trial's result bit-identical between them."""
+    n_rows = len(data[0]) + len(data[2])
+    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *config.hidden, 10)
+    trial_bytes = per_trial_bytes(
+        layer_sizes,
+        batch_size=config.batch_size,
+        n_eval_rows=n_rows,
+        optimizer_slots=_OPTIMIZER_SLOTS.get(config.optimizer, 2),
+        itemsize=np.dtype(config.dtype).itemsize,
+    )
+    lanes = config.lanes or lanes or default_lanes(config.trials, trial_bytes, devices)
+    return trial_bytes, lanes
+
+
+def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
+                 make_train_fn: Callable | None = None) -> Engine:
+    """The compiled program for ``config`` on ``data`` (the config's training function, with the
+    all-zero input columns skipped when ``config.skip_zero_inputs``), ``chunk`` trials a call in
+    groups of ``lanes``, sharded over ``devices``."""
     kwargs = {}
     if make_train_fn is None:
         from jaxch6.train import Data, make_train_fn
 
         if config.skip_zero_inputs:
             data, kwargs = _drop_zero_columns(Data(*data))
-    train_fn = make_train_fn(config.train_config(), n_train, n_val, **kwargs)
+    names = [p.name for p in config.space]
+    train_fn = make_train_fn(config.train_config(), len(data[0]), len(data[2]), **kwargs)
     engine = Engine(train_fn, data, names, chunk, lanes=lanes, devices=devices,
                     dtype=config.dtype)
     engine.input_columns = len(kwargs.get("input_columns", ())) or int(np.shape(data[0])[1])
