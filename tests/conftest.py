@@ -35,3 +35,14 @@ def mnist_test_set(shared_mnist_dir):
     with gzip.open(shared_mnist_dir / "t10k-labels-idx1-ubyte.gz") as f:
         t = np.frombuffer(f.read(), np.uint8, offset=8)
     return x.astype(np.float32) / 255.0, t.astype(np.int32)
+
+
+@pytest.fixture
+def x64():
+    """float64 inside the test only: jax_enable_x64 on, restored afterwards."""
+    import jax
+
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)

@@ -13,14 +13,6 @@ from jaxch6.cli import main
 from jaxch6.errors import ConfigError
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _cubic(p):
     return jnp.sum(p["a"] ** 3) + jnp.sum(jnp.sin(p["b"]["c"]))
 

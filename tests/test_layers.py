@@ -12,14 +12,6 @@ from jaxch6.errors import ConfigError
 from jaxch6.reference import network_np as book
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _rand(shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape)
 

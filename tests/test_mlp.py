@@ -19,14 +19,6 @@ VALUE_AND_GRAD = jax.jit(jax.value_and_grad(mlp.loss, has_aux=True),
                          static_argnames=("train", "dropout_form"))
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _batch(n=6, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, SIZES[0])), rng.integers(0, SIZES[-1], n)

@@ -22,14 +22,6 @@ def data(mnist_test_set):
     return Data(x[:1000], t[:1000], x[1000:1500], t[1000:1500])
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def test_learns_real_mnist_digits(data):
     h = train(jax.random.key(0), {"learning_rate": 0.1, "weight_decay": 0.0}, data, SMALL)
     assert isinstance(h, History)
