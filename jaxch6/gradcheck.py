@@ -14,6 +14,13 @@ variance is 0, so every normalised value is exactly 0 and the layer outputs β �
 flows through it (all gradients of W1, b1, γ, W2, b2 are 0) and every ReLU input sits on the
 kink at 0, where the central difference gives 0.5 but backprop 0 (the book's ``beta2`` row then
 differs by 0.048). With 3 digits the book's own code gives differences of 2e-7 to 7e-7.
+
+What is differentiated numerically: the book's loss value has 1e-7 inside the log, which its
+backward (and so :func:`jaxch6.mlp.cross_entropy`'s gradient) ignores. By default
+(``ce_eps=0``) the numerical gradient is taken of the loss without it — the function whose
+exact gradient backprop computes — so the check measures backprop alone. ``ce_eps=1e-7``
+reproduces the book's own comparison, where the ignored epsilon adds ~1e-7 (more for small,
+confidently wrong networks).
 """
 
 from __future__ import annotations
@@ -94,21 +101,23 @@ def check(f: Callable, params, *, h=H) -> dict[str, float]:
 class _BookLoss:
     """Hashable loss of a fixed batch in training mode (batch statistics), as the book checks."""
 
-    def __init__(self, state, x, t):
-        self.state, self.x, self.t = state, x, t
+    def __init__(self, state, x, t, ce_eps):
+        self.state, self.x, self.t, self.ce_eps = state, x, t, ce_eps
 
     def __call__(self, params):
-        return mlp.loss(params, self.state, self.x, self.t, train=True)[0]
+        return mlp.loss(params, self.state, self.x, self.t, train=True, ce_eps=self.ce_eps)[0]
 
 
 def book_network_check(
     x, t, *, key: jax.Array, sizes=BOOK_SIZES, use_batchnorm=True, weight_init="he", h=H,
+    ce_eps: float = 0.0,
 ) -> dict[str, float]:
     """The book's gradient check: a ``sizes`` network (book: 784-100-100-10, batch norm, He init)
     in float64, loss of the batch ``(x, t)`` in training mode; returns :func:`check`'s dict.
 
     ``x`` (N, sizes[0]) and ``t`` (N,) labels; N >= 2 with batch norm (see the module doc).
-    Enables float64 for the duration of the call.
+    Enables float64 for the duration of the call. ``ce_eps``: the epsilon inside the loss's log
+    for the numerical side (0: the function backprop differentiates; 1e-7: the book's value).
     """
     x, t = np.asarray(x), np.asarray(t)
     if x.ndim != 2 or x.shape[1] != sizes[0] or t.shape != (x.shape[0],):
@@ -118,5 +127,5 @@ def book_network_check(
     with jax.enable_x64(True):
         params, state = mlp.init(sizes, key=key, weight_init=weight_init,
                                  use_batchnorm=use_batchnorm, dtype=jnp.float64)
-        f = _BookLoss(state, jnp.asarray(x, jnp.float64), jnp.asarray(t))
+        f = _BookLoss(state, jnp.asarray(x, jnp.float64), jnp.asarray(t), ce_eps)
         return check(f, params, h=h)

@@ -93,8 +93,9 @@ def test_forward_loss_and_gradient_match_the_books_network(x64, activation, use_
     np.testing.assert_allclose(mlp.accuracy(params, st, x, t), fresh.accuracy(x, t))
 
 
-def test_gradient_equals_hand_written_backward_without_the_log_epsilon(x64, monkeypatch):
-    monkeypatch.setattr(mlp, "CE_EPS", 0.0)
+def test_gradient_equals_hand_written_backward(x64):
+    """jax.grad of mlp.loss is the book's backward, (y − t)/N through every layer, although the
+    loss value keeps the book's 1e-7 inside the log (which the book's backward ignores)."""
     params, state, net = _pair("relu", True, weight_decay=0.1)
     x, t = _batch(8, 1)
     grads, _ = jax.jit(jax.grad(mlp.loss, has_aux=True), static_argnames="train")(
@@ -190,3 +191,15 @@ def test_errors_are_one_line_config_errors():
         with pytest.raises(ConfigError) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+def test_confidently_wrong_gradient_does_not_vanish():
+    """The book's backward is (y − t)/N whatever y_t is; differentiating the 1e-7 inside the log
+    would instead scale it by y_t/(y_t + 1e-7) ≈ 1e-6 here (the reviewer's repro)."""
+    logits = jnp.array([[30.0, 0.0, 0.0]])
+    g = jax.grad(mlp.cross_entropy)(logits, jnp.array([1]))
+    y = jax.nn.softmax(logits)
+    np.testing.assert_allclose(g, y - jnp.array([[0.0, 1.0, 0.0]]), atol=1e-7)
+    assert float(g[0, 0]) > 0.99
+    np.testing.assert_allclose(mlp.cross_entropy(logits, jnp.array([1])),
+                               -np.log(np.exp(-30.0) + 1e-7), rtol=1e-6)

@@ -88,9 +88,7 @@ def test_vmap_over_learning_rates_equals_separate_runs(data, x64):
 def test_diverged_flag_and_lane_isolation(data):
     """lr=10 with weight decay 3 (W ← (1 − lr·λ)W − …: |1 − 30| > 1, W grows geometrically) ends in
     NaN; lr=0.01 does not; the NaN lane leaves the other lanes exactly as they are without it.
-
-    (Without weight decay the book's loss saturates near −log(1e-7) ≈ 16 at lr=10 — the 1e-7
-    inside the log — and stays finite: that run is stuck, not diverged.)
+    (lr=10 without weight decay stays finite on this small network.)
     """
     fn = jax.jit(jax.vmap(make_train_fn(TINY, 1000, 500), in_axes=(None, 0, None)))
     hp = {"learning_rate": jnp.array([0.01, 10.0, 0.1, 10.0]),
@@ -98,7 +96,6 @@ def test_diverged_flag_and_lane_isolation(data):
     h = fn(jax.random.key(0), hp, data)
     assert h.diverged.tolist() == [False, True, False, False]
     assert np.isnan(h.loss[1, -1]) and np.all(np.isfinite(h.loss[jnp.array([0, 2, 3])]))
-    assert float(h.loss[3, -1]) > 10  # stuck, finite
     benign = {"learning_rate": hp["learning_rate"].at[1].set(0.01),
               "weight_decay": hp["weight_decay"].at[1].set(0.0)}
     hb = fn(jax.random.key(0), benign, data)
