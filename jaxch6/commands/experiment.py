@@ -9,7 +9,7 @@ and NAME.json (the plotted numbers and settings) into --out.
 
   jaxch6 experiment --list
   jaxch6 experiment optimizer_compare_naive --out figures
-  jaxch6 experiment all --out experiments/figures          # full settings: 3.5-7 min on 2 cores
+  jaxch6 experiment all --out experiments/figures          # full settings: 2.5-7 min on 2 cores
   jaxch6 experiment batch_norm_test --quick                # seconds (the tests' settings)
 
 Data: MNIST through jaxch6.data.load_mnist(source="auto"), i.e. the embedded 4,000-digit
