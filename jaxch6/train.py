@@ -31,6 +31,7 @@ import jax.numpy as jnp
 
 from jaxch6 import mlp, optimizers
 from jaxch6.errors import ConfigError, DataError
+from jaxch6.hparams import check_value as _check_value
 
 __all__ = [
     "N_CLASSES",
@@ -138,18 +139,11 @@ def _concrete(v) -> bool:
 
 
 def _check_hparams(hp: dict) -> None:
-    """Range checks on concrete values only (traced values cannot be inspected)."""
-    import numpy as np
-
-    for name, low, high in (("weight_decay", 0.0, None), ("dropout_ratio", 0.0, 1.0),
-                            ("init_scale", 0.0, None), ("learning_rate", 0.0, None)):
-        v = hp.get(name)
-        if v is None or not _concrete(v):
-            continue
-        a = np.asarray(v)
-        if not np.all(a >= low) or (high is not None and not np.all(a < high)):
-            rng = f"[{low}, {high})" if high is not None else f">= {low}"
-            raise ConfigError(f"{name} must be {rng}, got {v}")
+    """Range checks (:data:`jaxch6.hparams.BOUNDS`) on concrete values only: traced values
+    cannot be inspected."""
+    for name, v in hp.items():
+        if v is not None and _concrete(v):
+            _check_value(name, v)
 
 
 def make_train_fn(

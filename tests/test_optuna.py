@@ -344,3 +344,18 @@ def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
         assert r["diverged"] == t.diverged
     assert (tmp_path / "opt" / "study.db").exists()
     assert store.read_summary(tmp_path / "opt")["optuna"]["sampler"] == "random"
+
+
+def test_study_pins_data_and_lane_width(tmp_path):
+    """A later worker adopts the first worker's lane width and refuses different data."""
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path}/pin.db")
+    study = D.open_study(storage, "pin", D.make_sampler("random", BOOK_SPACE, seed=0))
+    a = (np.zeros((4, 3), np.float32), np.arange(4), np.ones((2, 3), np.float32), np.arange(2))
+    b = (a[0] + 1, *a[1:])
+    pin = {"data_sha256": D.data_fingerprint(a), "lanes": 3}
+    D.pin_study(study, pin, "pin")
+    assert study.user_attrs["jaxch6_pin"] == pin
+    D.pin_study(study, {"data_sha256": D.data_fingerprint(a), "lanes": 5}, "pin")  # same data
+    assert study.user_attrs["jaxch6_pin"]["lanes"] == 3
+    with pytest.raises(ConfigError, match="different data"):
+        D.pin_study(study, {"data_sha256": D.data_fingerprint(b), "lanes": 3}, "pin")

@@ -75,6 +75,9 @@ class SweepConfig:
         _positive("epochs", self.epochs)
         _positive("batch_size", self.batch_size, flag="--batch-size")
         _positive("train_size", self.train_size, flag="--train-size")
+        if (not isinstance(self.seed, int) or isinstance(self.seed, bool)
+                or not 0 <= self.seed < 2**32):
+            raise ConfigError(f"--seed must be an integer in [0, 2**32), got {self.seed!r}")
         if self.chunk_size is not None:
             _positive("chunk_size", self.chunk_size, flag="--chunk-size")
         if self.lanes is not None:

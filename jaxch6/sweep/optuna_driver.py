@@ -409,7 +409,8 @@ class EngineTrainer:
     Keys: ``trial_keys(config.seed, trial_ids)``, exactly as ``jaxch6 sweep`` does.
     """
 
-    def __init__(self, config, batch_trials: int, *, devices=None, data=None, make_train_fn=None):
+    def __init__(self, config, batch_trials: int, *, devices=None, data=None, make_train_fn=None,
+                 lanes: int | None = None):
         import jax
 
         from jaxch6.sweep.runner import build_engine, load_data, plan_lanes
@@ -425,8 +426,12 @@ class EngineTrainer:
         self.n_train, self.n_val = len(data[0]), len(data[2])
         self.devices = list(devices if devices is not None else jax.local_devices())
         # The same lane width and training function as a plain sweep: trial i is bit-identical.
-        _, lanes = plan_lanes(config, data, self.devices)
+        # ``lanes``: the study's pinned width (see :func:`pin_study`), so every worker agrees.
+        _, lanes = plan_lanes(config, data, self.devices, lanes=lanes)
         self.engine = build_engine(config, data, batch_trials, lanes, self.devices, make_train_fn)
+        #: What every worker of a study must share beyond the config: the data actually loaded
+        #: (``source="auto"`` may resolve differently on another machine) and the lane width.
+        self.pin = {"data_sha256": data_fingerprint(data), "lanes": int(lanes)}
         self.compile_seconds = self.engine.compile_seconds
         self.run_seconds = 0.0
         self.trials_run = 0
@@ -455,6 +460,31 @@ class EngineTrainer:
         return {"jax_version": jax.__version__, "backend": d[0].platform,
                 "device_kind": d[0].device_kind, "device_count": len(d),
                 "data": self.data_info, "chunk_size": self.engine.chunk_size}
+
+
+def data_fingerprint(data) -> str:
+    """sha256 over the shapes, dtypes and bytes of the sweep's data arrays."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in data:
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def pin_study(study, pin: Mapping[str, Any], study_name: str) -> None:
+    """Record ``pin`` (data fingerprint, lane width) on a study's first worker; on later workers
+    raise ConfigError when the data differ (the lane width is adopted before compiling)."""
+    theirs = study.user_attrs.get("jaxch6_pin")
+    if theirs is None:
+        study.set_user_attr("jaxch6_pin", dict(pin))
+    elif theirs.get("data_sha256") != pin.get("data_sha256"):
+        raise ConfigError(
+            f"--study {study_name}: this worker loaded different data than the study's first "
+            "worker (check --source/--data-dir: 'auto' may pick another source on this machine)"
+        )
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -527,7 +557,13 @@ def run_optuna(args, *, config=None, make_trainer=None) -> int:
         enable_compile_cache(args.compile_cache)
     if batch is None:
         batch = _default_batch(config)
-    trainer = (make_trainer or EngineTrainer)(config, batch)
+    if make_trainer is None:
+        pinned = study.user_attrs.get("jaxch6_pin") or {}
+        trainer = EngineTrainer(config, batch, lanes=pinned.get("lanes"))
+    else:
+        trainer = make_trainer(config, batch)
+    if getattr(trainer, "pin", None) is not None:
+        pin_study(study, trainer.pin, args.study)
     n_train = getattr(trainer, "n_train", None)
     n_val = getattr(trainer, "n_val", None)
     quiet = getattr(args, "quiet", False)

@@ -198,7 +198,12 @@ def run(
     ``devices``: the devices to shard trials over (default: all local devices).
 
     Each trial's hyperparameters and results depend only on the config (seed included) and its
-    id, not on ``chunk_size`` or the devices.
+    id, not on ``chunk_size`` or the number of devices — with one exception: a program for a
+    single device is compiled without XLA's SPMD pipeline and rounds one division differently,
+    so a run on 1 device can differ in the last bits (and occasionally in an accuracy) from a run
+    on 2 or more. ``jaxch6 sweep`` therefore always uses at least 2 CPU devices
+    (``--cpu-devices``); from Python, set ``XLA_FLAGS=--xla_force_host_platform_device_count=2``
+    before JAX starts to get the CLI's results. ``summary.json`` records the device count.
     """
     import jax
 

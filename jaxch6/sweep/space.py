@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.hparams import check_range
 
 #: Hyperparameters of the training itself (beside the optimizer's own).
 TRAINING_HYPERPARAMETERS = ("weight_decay", "dropout_ratio", "init_scale")
@@ -141,6 +142,7 @@ def check_space(space: Iterable[Param], optimizer: str) -> tuple[Param, ...]:
                 f"--space {p.name}: not a hyperparameter of optimizer {optimizer!r} "
                 f"(choose from {', '.join(allowed)})"
             )
+        check_range(p.name, p.low, p.high)
         if p.name in seen:
             raise ConfigError(f"--space {p.name}: given twice")
         seen.add(p.name)

@@ -1,0 +1,60 @@
+"""The admissible range of every float hyperparameter (standard library only, no JAX).
+
+``BOUNDS[name] = (low, high, high_inclusive)``: a value v must satisfy ``low <= v`` and
+``v < high`` (``v <= high`` when ``high_inclusive``); ``high=None`` means no upper bound. Used by
+:mod:`jaxch6.train` on concrete values and by :mod:`jaxch6.sweep.space` on search ranges, so an
+impossible hyperparameter is a one-line ``ConfigError`` before anything is compiled (inside
+``jit``/``vmap`` the values are traced and cannot be checked).
+"""
+
+from __future__ import annotations
+
+import math
+
+from jaxch6.errors import ConfigError
+
+BOUNDS: dict[str, tuple[float, float | None, bool]] = {
+    "learning_rate": (0.0, None, False),
+    "eps": (0.0, None, False),
+    "momentum": (0.0, 1.0, False),
+    "decay_rate": (0.0, 1.0, False),
+    "rho": (0.0, 1.0, False),
+    "beta1": (0.0, 1.0, False),
+    "beta2": (0.0, 1.0, False),
+    "weight_decay": (0.0, None, False),
+    "dropout_ratio": (0.0, 1.0, False),
+    "init_scale": (0.0, None, False),
+}
+
+
+def describe(name: str) -> str:
+    """``"in [0, 1)"`` / ``">= 0"``: the admissible range of ``name`` in words."""
+    low, high, inclusive = BOUNDS[name]
+    if high is None:
+        return f">= {low:g}"
+    return f"in [{low:g}, {high:g}{']' if inclusive else ')'}"
+
+
+def check_value(name: str, value) -> None:
+    """Raise ConfigError if a concrete ``value`` (number or array) is outside ``name``'s range."""
+    if name not in BOUNDS:
+        return
+    import numpy as np
+
+    low, high, inclusive = BOUNDS[name]
+    a = np.asarray(value, dtype=float)
+    ok = np.all(a >= low)
+    if high is not None:
+        ok = ok and np.all(a <= high if inclusive else a < high)
+    if not ok or not np.all(np.isfinite(a)):
+        raise ConfigError(f"{name} must be {describe(name)}, got {value}")
+
+
+def check_range(name: str, low: float, high: float) -> None:
+    """Raise ConfigError if a sampled range [low, high) reaches outside ``name``'s range."""
+    if name not in BOUNDS:
+        return
+    lo, hi, _ = BOUNDS[name]
+    if low < lo or (hi is not None and high > hi) or not math.isfinite(high):
+        raise ConfigError(f"--space {name}: the range {low!r}:{high!r} leaves its admissible "
+                          f"values ({name} {describe(name)})")
