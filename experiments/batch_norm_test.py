@@ -8,25 +8,11 @@ the same as `jaxch6 experiment batch_norm_test`:
 writes DIR/NAME.png (the figure) and DIR/NAME.json (the plotted numbers).
 """
 
-import argparse
 import os
+import sys
 
-NAME = "batch_norm_test"
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=f"The book's ch06/{NAME}.py on jaxch6.")
-    parser.add_argument("--out", default=os.path.join(HERE, "figures"), help="output directory")
-    parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
-    parser.add_argument("--quick", action="store_true", help="tiny settings (seconds)")
-    args = parser.parse_args()
-
-    from jaxch6 import experiments
-
-    experiments.run(NAME, args.out, seed=args.seed, quick=args.quick)
-    print(f"wrote {os.path.join(args.out, NAME)}.png and .json")
-
+from jaxch6.experiments import script_main
 
 if __name__ == "__main__":
-    main()
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.exit(script_main("batch_norm_test", os.path.join(here, "figures")))

@@ -48,4 +48,25 @@ def run(name: str, out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     return get(name).run(out_dir, seed=seed, quick=quick)
 
 
-__all__ = ["NAMES", "get", "run"]
+def script_main(name: str, default_out: str, argv: list[str] | None = None) -> int:
+    """``main()`` of the thin script ``experiments/<name>.py``: ``[--out DIR] [--seed N]
+    [--quick]``, the same as ``jaxch6 experiment NAME``; errors are one line, exit 2."""
+    import argparse
+    import os
+    import sys
+
+    parser = argparse.ArgumentParser(description=f"The book's ch06/{name}.py on jaxch6.")
+    parser.add_argument("--out", default=default_out, help="output directory")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    parser.add_argument("--quick", action="store_true", help="tiny settings (seconds)")
+    args = parser.parse_args(argv)
+    try:
+        run(name, args.out, seed=args.seed, quick=args.quick)
+    except ConfigError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {os.path.join(args.out, name)}.png and .json")
+    return 0
+
+
+__all__ = ["NAMES", "get", "run", "script_main"]
