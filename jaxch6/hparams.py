@@ -36,18 +36,23 @@ def describe(name: str) -> str:
 
 
 def check_value(name: str, value) -> None:
-    """Raise ConfigError if a concrete ``value`` (number or array) is outside ``name``'s range."""
-    if name not in BOUNDS:
-        return
+    """Raise ConfigError if a concrete ``value`` (number or array) is not a finite number in
+    ``name``'s range (names without bounds only need to be numbers)."""
     import numpy as np
 
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if name not in BOUNDS:
+        return
     low, high, inclusive = BOUNDS[name]
-    a = np.asarray(value, dtype=float)
-    ok = np.all(a >= low)
+    ok = np.isfinite(a) & (a >= low)
     if high is not None:
-        ok = ok and np.all(a <= high if inclusive else a < high)
-    if not ok or not np.all(np.isfinite(a)):
-        raise ConfigError(f"{name} must be {describe(name)}, got {value}")
+        ok &= (a <= high) if inclusive else (a < high)
+    if not np.all(ok):
+        shown = a.item() if a.ndim == 0 else a.tolist()
+        raise ConfigError(f"{name} must be {describe(name)}, got {shown}")
 
 
 def check_range(name: str, low: float, high: float) -> None:

@@ -41,10 +41,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from jaxch6.errors import ConfigError
+from jaxch6.hparams import check_value
 
 __all__ = [
     "DEFAULTS",
@@ -123,23 +123,11 @@ class AdamState(NamedTuple):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check(name: str, value: Any, low: float, high: float | None = None) -> None:
-    """Raise ConfigError unless ``low <= value`` (``< high``); tracers are not checked."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if high is None:
-        ok = np.all(np.isfinite(arr) & (arr >= low))
-        want = f">= {low:g}"
-    else:
-        ok = np.all(np.isfinite(arr) & (arr >= low) & (arr < high))
-        want = f"in [{low:g}, {high:g})"
-    if not ok:
-        shown = arr.item() if arr.ndim == 0 else arr.tolist()
-        raise ConfigError(f"{name} must be {want}, got {shown}")
+def _check(name: str, value: Any) -> None:
+    """Raise ConfigError unless ``value`` is in ``name``'s admissible range
+    (:data:`jaxch6.hparams.BOUNDS`); tracers are not checked."""
+    if not isinstance(value, jax.core.Tracer):
+        check_value(name, value)
 
 
 def _zeros(params):
@@ -171,7 +159,7 @@ def sgd(learning_rate=0.01) -> optax.GradientTransformation:
 
     vs optax: identical to ``optax.sgd(lr)`` (max |Δ| 0 in float64 over 200 steps).
     """
-    _check("learning_rate", learning_rate, 0.0)
+    _check("learning_rate", learning_rate)
     lr = learning_rate
 
     def init(params):
@@ -195,8 +183,8 @@ def momentum(learning_rate=0.01, momentum=0.9) -> optax.GradientTransformation:
     constant learning rate ``v = −lr·t``, so the two agree to rounding (≤ 1e-12 in float64).
     They differ when the learning rate changes over time (the book's v carries old lrs).
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("momentum", momentum, 0.0, 1.0)
+    _check("learning_rate", learning_rate)
+    _check("momentum", momentum)
     lr, mu = learning_rate, momentum
 
     def init(params):
@@ -227,8 +215,8 @@ def nesterov(learning_rate=0.01, momentum=0.9, form="book") -> optax.GradientTra
     max |Δparams| 0.16 after 30 steps on the book's quadratic (lr 0.1), 4.4e-2 after 200 steps
     of N(0,1) gradients (lr 0.01). ``form="standard"`` equals optax's to rounding.
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("momentum", momentum, 0.0, 1.0)
+    _check("learning_rate", learning_rate)
+    _check("momentum", momentum)
     if form not in NESTEROV_FORMS:
         raise ConfigError(f"nesterov form must be one of {', '.join(NESTEROV_FORMS)}; got {form!r}")
     lr, mu = learning_rate, momentum
@@ -260,8 +248,8 @@ def adagrad(learning_rate=0.01, eps=1e-7) -> optax.GradientTransformation:
     (``g/√(h+ε)``); ``optax.adagrad(lr, initial_accumulator_value=0, eps=0)`` equals this rule
     with ``eps=0`` to rounding. With ε = 1e-7 the two differ where √h is comparable to ε.
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("eps", eps, 0.0)
+    _check("learning_rate", learning_rate)
+    _check("eps", eps)
     lr = learning_rate
 
     def init(params):
@@ -285,9 +273,9 @@ def rmsprop(learning_rate=0.01, decay_rate=0.99, eps=1e-7) -> optax.GradientTran
     vs optax: equals ``optax.rmsprop(lr, decay=ρ, eps=ε, eps_in_sqrt=False)`` to rounding
     (optax's default ``eps_in_sqrt=True`` puts ε inside the root, and its default ε is 1e-8).
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("decay_rate", decay_rate, 0.0, 1.0)
-    _check("eps", eps, 0.0)
+    _check("learning_rate", learning_rate)
+    _check("decay_rate", decay_rate)
+    _check("eps", eps)
     lr, rho = learning_rate, decay_rate
 
     def init(params):
@@ -322,9 +310,9 @@ def adadelta(learning_rate=1.0, rho=0.95, eps=1e-7) -> optax.GradientTransformat
     optax's ``learning_rate`` explicitly: its default ``None`` leaves the sign of the update
     unflipped, which steps uphill.
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("rho", rho, 0.0, 1.0)
-    _check("eps", eps, 0.0)
+    _check("learning_rate", learning_rate)
+    _check("rho", rho)
+    _check("eps", eps)
     lr = learning_rate
 
     def init(params):
@@ -361,10 +349,10 @@ def adam(learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-7) -> optax.Gradien
     ``eps=0`` on both sides, or with optax's ε scheduled as ``ε/√(1−β2ᵗ)``
     (``optax.inject_hyperparams(optax.adam)(lr, eps=lambda c: ε/√(1−β2^(c+1)))``).
     """
-    _check("learning_rate", learning_rate, 0.0)
-    _check("beta1", beta1, 0.0, 1.0)
-    _check("beta2", beta2, 0.0, 1.0)
-    _check("eps", eps, 0.0)
+    _check("learning_rate", learning_rate)
+    _check("beta1", beta1)
+    _check("beta2", beta2)
+    _check("eps", eps)
     lr, b1, b2 = learning_rate, beta1, beta2
 
     def init(params):
