@@ -141,7 +141,7 @@ def main() -> None:
     if args.render:
         return render(args.render)
 
-    from jaxch6.commands.sweep import configure_cpu_devices
+    from jaxch6.sweep.devices import configure_cpu_devices
 
     configure_cpu_devices(args.cpu_devices)  # before JAX starts
     import tempfile

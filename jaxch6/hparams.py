@@ -1,10 +1,12 @@
 """The admissible range of every float hyperparameter (standard library only, no JAX).
 
 ``BOUNDS[name] = (low, high, high_inclusive)``: a value v must satisfy ``low <= v`` and
-``v < high`` (``v <= high`` when ``high_inclusive``); ``high=None`` means no upper bound. Used by
-:mod:`jaxch6.train` on concrete values and by :mod:`jaxch6.sweep.space` on search ranges, so an
-impossible hyperparameter is a one-line ``ConfigError`` before anything is compiled (inside
-``jit``/``vmap`` the values are traced and cannot be checked).
+``v < high`` (``v <= high`` when ``high_inclusive``); ``high=None`` means no upper bound. Used
+on concrete values by :mod:`jaxch6.optimizers`, :mod:`jaxch6.schedules` and :mod:`jaxch6.train`
+and on search ranges by :mod:`jaxch6.sweep.space`, so an impossible hyperparameter is a one-line
+``ConfigError`` before anything is compiled (inside ``jit``/``vmap`` the values are traced and
+cannot be checked). The names cover the update rules, the training and the learning-rate
+schedules (``warmup_fraction``, ``final_lr_fraction``, ``lr_decay``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "weight_decay": (0.0, None, False),
     "dropout_ratio": (0.0, 1.0, False),
     "init_scale": (0.0, None, False),
+    # learning-rate schedules (jaxch6.schedules)
+    "warmup_fraction": (0.0, 1.0, False),
+    "final_lr_fraction": (0.0, 1.0, True),
+    "lr_decay": (0.0, 1.0, True),
 }
 
 

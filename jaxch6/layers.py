@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxch6 import precision as _precision
 from jaxch6.errors import ConfigError
 
 __all__ = [
@@ -34,9 +35,22 @@ BN_MOMENTUM = 0.9
 DROPOUT_FORMS = ("book", "inverted")
 
 
-def affine(params: dict, x: jax.Array) -> jax.Array:
-    """``x @ W + b`` with ``params = {"W": (n_in, n_out), "b": (n_out,)}`` (book ``Affine``)."""
-    return x @ params["W"] + params["b"]
+def affine(params: dict, x: jax.Array, *, precision: str = "fp32") -> jax.Array:
+    """``x @ W + b`` (book ``Affine``).
+
+    Args:
+        params: ``{"W": (n_in, n_out), "b": (n_out,)}``.
+        x: inputs ``(N, n_in)``.
+        precision: the matmul's policy, ``"fp32"`` (default), ``"tf32"`` or ``"bf16"``
+            (:mod:`jaxch6.precision`).
+
+    Returns:
+        ``(N, n_out)``.
+
+    Raises:
+        ConfigError: for an unknown precision.
+    """
+    return _precision.matmul(x, params["W"], precision) + params["b"]
 
 
 def relu(x: jax.Array) -> jax.Array:

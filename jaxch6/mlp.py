@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxch6 import initializers, layers
+from jaxch6 import precision as _precision
 from jaxch6.errors import ConfigError
 
 __all__ = [
@@ -125,13 +126,17 @@ def apply(
     key: jax.Array | None = None,
     dropout_ratio=None,
     dropout_form: str = "book",
+    precision: str = "fp32",
 ) -> tuple[jax.Array, MLPState]:
     """Logits (N, n_out) for inputs ``x`` (N, n_in), and the new state (book ``predict``).
 
     ``train=True``: batch norm on batch statistics (updating the running ones), dropout masks
     drawn from ``key`` (layer l uses ``fold_in(key, l)``). ``train=False``: running statistics,
     dropout as ``× (1 − ratio)`` (book form). ``dropout_ratio=None``: no dropout layers.
+    ``precision``: the affine layers' matmul policy, ``"fp32"`` (default), ``"tf32"`` or
+    ``"bf16"`` (:mod:`jaxch6.precision`; parameters, state and logits stay float32).
     """
+    _precision.check(precision)
     L = _check(params, state, x)
     act = layers.ACTIVATIONS[state.activation]
     if train and dropout_ratio is not None and key is None:
@@ -139,7 +144,7 @@ def apply(
     bn = dict(state.bn)
     h = x
     for l in range(1, L + 1):
-        h = h @ params[f"W{l}"] + params[f"b{l}"]
+        h = _precision.matmul(h, params[f"W{l}"], precision) + params[f"b{l}"]
         if f"gamma{l}" in params:
             p = {"gamma": params[f"gamma{l}"], "beta": params[f"beta{l}"]}
             s = {"mean": bn[f"mean{l}"], "var": bn[f"var{l}"]}
@@ -149,7 +154,7 @@ def apply(
         if dropout_ratio is not None:
             k = jax.random.fold_in(key, l) if train else None
             h = layers.dropout(h, ratio=dropout_ratio, train=train, key=k, form=dropout_form)
-    logits = h @ params[f"W{L + 1}"] + params[f"b{L + 1}"]
+    logits = _precision.matmul(h, params[f"W{L + 1}"], precision) + params[f"b{L + 1}"]
     return logits, MLPState(bn=bn, activation=state.activation)
 
 
@@ -207,17 +212,19 @@ def loss(
     dropout_ratio=None,
     dropout_form: str = "book",
     ce_eps: float | None = None,
+    precision: str = "fp32",
 ) -> tuple[jax.Array, MLPState]:
     """(cross_entropy(apply(x), t) + ½λΣ‖W‖², new state); use with ``value_and_grad(has_aux=True)``.
 
     ``train`` defaults to False as in the book's ``MultiLayerNetExtend.loss(train_flg=False)``;
     the book's ``gradient`` uses ``train=True``. ``weight_decay`` (λ) may be traced. ``ce_eps``:
     the epsilon inside the cross-entropy's log (default the book's 1e-7; it changes the value
-    only, see :func:`cross_entropy`).
+    only, see :func:`cross_entropy`). ``precision``: the matmul policy (see :func:`apply`); the
+    loss itself is always computed in float32.
     """
     logits, state = apply(
         params, state, x, train=train, key=key, dropout_ratio=dropout_ratio,
-        dropout_form=dropout_form,
+        dropout_form=dropout_form, precision=precision,
     )
     value = cross_entropy(logits, t, eps=ce_eps)
     if not (isinstance(weight_decay, int | float) and weight_decay == 0):
@@ -233,9 +240,12 @@ def accuracy(
     *,
     dropout_ratio=None,
     dropout_form: str = "book",
+    precision: str = "fp32",
 ) -> jax.Array:
-    """Fraction of ``argmax(logits) == t`` in evaluation mode (book ``accuracy``)."""
+    """Fraction of ``argmax(logits) == t`` in evaluation mode (book ``accuracy``);
+    ``precision``: the matmul policy (see :func:`apply`)."""
     logits, _ = apply(
-        params, state, x, train=False, dropout_ratio=dropout_ratio, dropout_form=dropout_form
+        params, state, x, train=False, dropout_ratio=dropout_ratio, dropout_form=dropout_form,
+        precision=precision,
     )
     return jnp.mean(jnp.argmax(logits, axis=-1) == _labels(t, logits))

@@ -3,11 +3,13 @@
 Each factory returns an object with ``init(params) -> state`` and
 ``update(grads, state, params=None) -> (updates, new_state)``; parameters change only through
 :func:`apply_updates` (``params + updates``, optax's). The state of every rule is one
-``NamedTuple`` whose fields are the book's instance variables (``v``, ``h``, ``s``, ``m``,
-``count``), so a rule drops straight into ``optax.chain`` and into ``lax.scan`` / ``vmap``.
+``NamedTuple`` whose fields are the book's instance variables (``v``, ``h``, ``s``, ``m``) and
+``count``, the number of updates taken, so a rule drops straight into ``optax.chain`` and into
+``lax.scan`` / ``vmap``.
 
 The math is the book's code (``common/optimizer.py`` of *Deep Learning from Scratch*; AdaDelta
-from the chapter's slides), g the gradient, p the parameter, every product element-wise:
+from the chapter's slides), g the gradient, p the parameter, every product element-wise, and
+lr = lr_c the learning rate of update number c = ``count`` (0 on the first update):
 
 ======== ============================================================================
 SGD      p ← p − lr·g
@@ -16,7 +18,7 @@ Nesterov v ← μv − lr·g;  p ← p + μ²v − (1+μ)·lr·g          (book 
 AdaGrad  h ← h + g²;  p ← p − lr·g / (√h + ε)
 RMSprop  h ← ρh + (1−ρ)g²;  p ← p − lr·g / (√h + ε)
 AdaDelta h ← ρh + (1−ρ)g²;  Δ = √((s+ε)/(h+ε))·g;  s ← ρs + (1−ρ)Δ²;  p ← p − lr·Δ
-Adam     t ← t+1;  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  m ← m + (1−β1)(g−m);
+Adam     t ← c+1;  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  m ← m + (1−β1)(g−m);
          v ← v + (1−β2)(g²−v);  p ← p − lr_t·m / (√v + ε)
 ======== ============================================================================
 
@@ -24,10 +26,17 @@ Book defaults: ε = 1e-7 everywhere; SGD lr 0.01; Momentum/Nesterov lr 0.01, μ 
 0.01; RMSprop lr 0.01, decay 0.99 (``common/optimizer.py``; the slides show 0.95); AdaDelta
 lr 1.0, ρ 0.95; Adam lr 0.001, β1 0.9, β2 0.999.
 
+Learning-rate schedules: ``learning_rate`` is a number or, as in optax
+(``optax.ScalarOrSchedule``), a schedule ``count -> lr`` called with the update count before it
+is incremented (0 on the first update), the convention of optax's ``scale_by_learning_rate``.
+A schedule enters the book's formulas wherever ``lr`` does; :mod:`jaxch6.schedules` builds the
+named ones.
+
 Hyperparameters are data: every float hyperparameter may be a traced JAX array (``jit``/``vmap``
 over learning rates, momenta, …) — no ``float()`` and no Python ``if`` touches their values.
 They are validated only when concrete (Python / NumPy numbers, concrete arrays); a bad value
-raises :class:`jaxch6.errors.ConfigError` (a ``ValueError``) at construction.
+raises :class:`jaxch6.errors.ConfigError` (a ``ValueError``) at construction. Schedules are not
+called at construction and so not checked.
 
 Updates have the dtype of the params (of the state buffers made from them by ``init``, or of the
 gradients when neither exists), and the state keeps its dtype, so a ``lax.scan`` carry is
@@ -37,10 +46,11 @@ stable even when a hyperparameter arrives as a float64 array beside float32 para
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxch6.errors import ConfigError
@@ -49,6 +59,7 @@ from jaxch6.hparams import check_value
 __all__ = [
     "DEFAULTS",
     "HYPERPARAMETERS",
+    "NESTEROV_FORMS",
     "OPTIMIZERS",
     "AdaDeltaState",
     "AdaGradState",
@@ -71,6 +82,7 @@ __all__ = [
 #: ``params + updates`` leaf by leaf, cast to each param's dtype (``optax.apply_updates``).
 apply_updates = optax.apply_updates
 
+#: The two forms of :func:`nesterov`: the book's code and optax's ``nesterov=True``.
 NESTEROV_FORMS = ("book", "standard")
 
 
@@ -78,44 +90,51 @@ NESTEROV_FORMS = ("book", "standard")
 
 
 class SGDState(NamedTuple):
-    """SGD keeps no state (the book's ``SGD`` has only ``lr``)."""
+    """``count``: updates taken (int32), the step a learning-rate schedule is called with."""
+
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
 
 
 class MomentumState(NamedTuple):
-    """``v``: the velocity (book ``Momentum.v``), zeros at start."""
+    """``count``: updates taken (int32); ``v``: the velocity (book ``Momentum.v``), zeros."""
 
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     v: Any
 
 
 class NesterovState(NamedTuple):
-    """``v``: the velocity (book ``Nesterov.v``), zeros at start."""
+    """``count``: updates taken (int32); ``v``: the velocity (book ``Nesterov.v``), zeros."""
 
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     v: Any
 
 
 class AdaGradState(NamedTuple):
-    """``h``: the running sum of squared gradients (book ``AdaGrad.h``), zeros at start."""
+    """``count``: updates taken (int32); ``h``: the running sum of g² (book ``AdaGrad.h``)."""
 
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     h: Any
 
 
 class RMSpropState(NamedTuple):
-    """``h``: the moving average of squared gradients (book ``RMSprop.h``), zeros at start."""
+    """``count``: updates taken (int32); ``h``: the moving average of g² (book ``RMSprop.h``)."""
 
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     h: Any
 
 
 class AdaDeltaState(NamedTuple):
-    """``h``: moving average of g², ``s``: of the squared steps Δ² (slides' names), zeros."""
+    """``count``: updates taken; ``h``: moving average of g², ``s``: of the steps Δ² (slides)."""
 
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     h: Any
     s: Any
 
 
 class AdamState(NamedTuple):
-    """``count``: steps taken (book ``Adam.iter``, int32); ``m``, ``v``: the two moments."""
+    """``count``: updates taken (book ``Adam.iter``, int32); ``m``, ``v``: the two moments."""
 
-    count: Any
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as in optax
     m: Any
     v: Any
 
@@ -128,6 +147,33 @@ def _check(name: str, value: Any) -> None:
     (:data:`jaxch6.hparams.BOUNDS`); tracers are not checked."""
     if not isinstance(value, jax.core.Tracer):
         check_value(name, value)
+
+
+def _check_learning_rate(value: Any) -> None:
+    """A schedule (callable) passes; a concrete number must be in ``learning_rate``'s range."""
+    if callable(value) or isinstance(value, jax.core.Tracer):
+        return
+    try:
+        np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"learning_rate must be a number or a schedule (count -> lr), got {value!r}"
+        ) from None
+    check_value("learning_rate", value)
+
+
+def _lr(learning_rate: optax.ScalarOrSchedule, count: jax.Array) -> Any:
+    """The learning rate of update number ``count`` (0 on the first update)."""
+    return learning_rate(count) if callable(learning_rate) else learning_rate
+
+
+def _count0() -> jax.Array:
+    return jnp.zeros([], jnp.int32)
+
+
+def _increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the dtype's maximum (optax's ``safe_increment`` rule)."""
+    return jnp.where(count < jnp.iinfo(count.dtype).max, count + 1, count)
 
 
 def _zeros(params):
@@ -152,145 +198,240 @@ def _map(fn, *trees):
 # ----------------------------------------------------------------------------- rules
 
 
-def sgd(learning_rate=0.01) -> optax.GradientTransformation:
+def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransformation:
     """Stochastic gradient descent, the book's ``SGD``.
 
-    Math: ``p ← p − lr·g``.  Book default: ``lr = 0.01``.
+    Math: ``p ← p − lr_c·g``, lr_c the learning rate (or schedule value) of update c.
 
-    vs optax: identical to ``optax.sgd(lr)`` (max |Δ| 0 in float64 over 200 steps).
+    vs optax: the same rule as ``optax.sgd(learning_rate)``, schedules included.
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.01), possibly a traced array, or a
+            schedule ``count -> lr``.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`SGDState`.
+
+    Raises:
+        ConfigError: a concrete learning rate that is not a finite number ≥ 0.
+
+    Example:
+        >>> tx = sgd(0.1)
+        >>> updates, state = tx.update({"w": jnp.ones(2)}, tx.init({"w": jnp.zeros(2)}))
     """
-    _check("learning_rate", learning_rate)
-    lr = learning_rate
+    _check_learning_rate(learning_rate)
 
-    def init(params):
+    def init(params: optax.Params) -> SGDState:
         del params
-        return SGDState()
+        return SGDState(count=_count0())
 
-    def update(grads, state, params=None):
+    def update(grads: optax.Updates, state: SGDState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, SGDState]:
+        lr = _lr(learning_rate, state.count)
         updates = _map(lambda g: -lr * g, grads)
-        return _cast(updates, _dtype_ref(grads, params)), state
+        return _cast(updates, _dtype_ref(grads, params)), SGDState(_increment(state.count))
 
     return optax.GradientTransformation(init, update)
 
 
-def momentum(learning_rate=0.01, momentum=0.9) -> optax.GradientTransformation:
+def momentum(
+    learning_rate: optax.ScalarOrSchedule = 0.01, momentum: jax.typing.ArrayLike = 0.9
+) -> optax.GradientTransformation:
     """Momentum SGD, the book's ``Momentum``.
 
-    Math: ``v ← μ·v − lr·g;  p ← p + v``, with ``v = 0`` at start.
-    Book defaults: ``lr = 0.01``, ``μ = 0.9``.
+    Math: ``v ← μ·v − lr_c·g;  p ← p + v``, with ``v = 0`` at start.
 
-    vs optax: ``optax.sgd(lr, momentum=μ)`` keeps ``t ← μt + g`` and steps ``−lr·t``; with a
-    constant learning rate ``v = −lr·t``, so the two agree to rounding (≤ 1e-12 in float64).
-    They differ when the learning rate changes over time (the book's v carries old lrs).
+    vs optax: ``optax.sgd(lr, momentum=μ)`` keeps ``t ← μt + g`` and steps ``−lr_c·t``; with a
+    constant learning rate ``v = −lr·t``, so the two agree to rounding. Under a schedule the
+    book's ``v`` carries every past step's own learning rate while optax scales the whole trace
+    by the current one; this rule then equals ``optax.chain(optax.scale_by_learning_rate(s),
+    optax.trace(μ))`` (scale first, then accumulate) to rounding.
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.01), possibly traced, or a schedule.
+        momentum: μ in [0, 1) (book default 0.9), possibly traced.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`MomentumState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = momentum(optax.cosine_decay_schedule(0.1, decay_steps=100), 0.9)
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("momentum", momentum)
-    lr, mu = learning_rate, momentum
+    mu = momentum
 
-    def init(params):
-        return MomentumState(v=_zeros(params))
+    def init(params: optax.Params) -> MomentumState:
+        return MomentumState(count=_count0(), v=_zeros(params))
 
-    def update(grads, state, params=None):
-        v = _map(lambda v, g: mu * v - lr * g, state.v, grads)
-        v = _cast(v, state.v)
-        return _cast(v, _dtype_ref(grads, params, state.v)), MomentumState(v=v)
+    def update(grads: optax.Updates, state: MomentumState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, MomentumState]:
+        lr = _lr(learning_rate, state.count)
+        v = _cast(_map(lambda v, g: mu * v - lr * g, state.v, grads), state.v)
+        new_state = MomentumState(count=_increment(state.count), v=v)
+        return _cast(v, _dtype_ref(grads, params, state.v)), new_state
 
     return optax.GradientTransformation(init, update)
 
 
-def nesterov(learning_rate=0.01, momentum=0.9, form="book") -> optax.GradientTransformation:
+def nesterov(
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    momentum: jax.typing.ArrayLike = 0.9,
+    form: Literal["book", "standard"] = "book",
+) -> optax.GradientTransformation:
     """Nesterov's accelerated gradient, the book's ``Nesterov`` (``form="book"``, default).
 
     Math (book code, http://arxiv.org/abs/1212.0901)::
 
-        v ← μ·v − lr·g
-        p ← p + μ²·v − (1 + μ)·lr·g        (v already updated)
+        v ← μ·v − lr_c·g
+        p ← p + μ²·v − (1 + μ)·lr_c·g        (v already updated)
 
-    ``form="standard"`` is optax's ``nesterov=True`` form, ``t ← μt + g;  p ← p − lr·(g + μt)``
-    (state ``v`` holds ``t``).  Book defaults: ``lr = 0.01``, ``μ = 0.9``, ``form="book"``.
+    ``form="standard"`` is optax's ``nesterov=True`` form, ``t ← μt + g;
+    p ← p − lr_c·(g + μt)`` (state ``v`` holds ``t``).
 
-    vs optax: the book form is not any optax configuration; with ``u`` the update of
-    ``optax.sgd(lr, momentum=μ, nesterov=True)`` on the same gradients it equals exactly
-    ``μ·u − lr·g`` (≤ 1e-12 in float64). Run directly beside optax the two differ: measured
-    max |Δparams| 0.16 after 30 steps on the book's quadratic (lr 0.1), 4.4e-2 after 200 steps
-    of N(0,1) gradients (lr 0.01). ``form="standard"`` equals optax's to rounding.
+    vs optax: the book form is not any optax configuration and differs from optax's nesterov
+    run beside it. It equals exactly ``μ·u − lr_c·g`` with ``u`` the update of
+    ``optax.sgd(lr, momentum=μ, nesterov=True)`` (constant lr) or, under a schedule ``s``, of
+    ``optax.chain(optax.scale_by_learning_rate(s), optax.trace(μ, nesterov=True))``.
+    ``form="standard"`` equals ``optax.sgd(lr, momentum=μ, nesterov=True)`` to rounding,
+    schedules included.
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.01), possibly traced, or a schedule.
+        momentum: μ in [0, 1) (book default 0.9), possibly traced.
+        form: ``"book"`` (default) or ``"standard"``; static.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`NesterovState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range, or an unknown ``form``.
+
+    Example:
+        >>> tx = nesterov(0.01, 0.9, form="standard")
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("momentum", momentum)
     if form not in NESTEROV_FORMS:
         raise ConfigError(f"nesterov form must be one of {', '.join(NESTEROV_FORMS)}; got {form!r}")
-    lr, mu = learning_rate, momentum
+    mu = momentum
 
-    def init(params):
-        return NesterovState(v=_zeros(params))
+    def init(params: optax.Params) -> NesterovState:
+        return NesterovState(count=_count0(), v=_zeros(params))
 
-    def update(grads, state, params=None):
-        ref = _dtype_ref(grads, params, state.v)
+    def update(grads: optax.Updates, state: NesterovState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, NesterovState]:
+        lr = _lr(learning_rate, state.count)
         if form == "book":
             v = _map(lambda v, g: mu * v - lr * g, state.v, grads)
             updates = _map(lambda v, g: mu * mu * v - (1 + mu) * lr * g, v, grads)
         else:
             v = _map(lambda t, g: mu * t + g, state.v, grads)
             updates = _map(lambda t, g: -lr * (g + mu * t), v, grads)
-        return _cast(updates, ref), NesterovState(v=_cast(v, state.v))
+        new_state = NesterovState(count=_increment(state.count), v=_cast(v, state.v))
+        return _cast(updates, _dtype_ref(grads, params, state.v)), new_state
 
     return optax.GradientTransformation(init, update)
 
 
-def adagrad(learning_rate=0.01, eps=1e-7) -> optax.GradientTransformation:
+def adagrad(
+    learning_rate: optax.ScalarOrSchedule = 0.01, eps: jax.typing.ArrayLike = 1e-7
+) -> optax.GradientTransformation:
     """AdaGrad, the book's ``AdaGrad``.
 
-    Math: ``h ← h + g²;  p ← p − lr·g / (√h + ε)``, with ``h = 0`` at start.
-    Book defaults: ``lr = 0.01``, ``ε = 1e-7`` (the slides' formula puts ε inside the root; the
-    book's code, followed here, adds it outside).
+    Math: ``h ← h + g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start (the slides'
+    formula puts ε inside the root; the book's code, followed here, adds it outside).
 
     vs optax: ``optax.adagrad`` starts ``h`` at 0.1 and puts ε inside the root
     (``g/√(h+ε)``); ``optax.adagrad(lr, initial_accumulator_value=0, eps=0)`` equals this rule
-    with ``eps=0`` to rounding. With ε = 1e-7 the two differ where √h is comparable to ε.
+    with ``eps=0`` to rounding, schedules included. With ε > 0 the two differ where √h is
+    comparable to ε.
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.01), possibly traced, or a schedule.
+        eps: ε ≥ 0 (book default 1e-7), possibly traced.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`AdaGradState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = adagrad(1.5)
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("eps", eps)
-    lr = learning_rate
 
-    def init(params):
-        return AdaGradState(h=_zeros(params))
+    def init(params: optax.Params) -> AdaGradState:
+        return AdaGradState(count=_count0(), h=_zeros(params))
 
-    def update(grads, state, params=None):
+    def update(grads: optax.Updates, state: AdaGradState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, AdaGradState]:
+        lr = _lr(learning_rate, state.count)
         h = _cast(_map(lambda h, g: h + g * g, state.h, grads), state.h)
         updates = _map(lambda h, g: -lr * g / (jnp.sqrt(h) + eps), h, grads)
-        return _cast(updates, _dtype_ref(grads, params, state.h)), AdaGradState(h=h)
+        new_state = AdaGradState(count=_increment(state.count), h=h)
+        return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
     return optax.GradientTransformation(init, update)
 
 
-def rmsprop(learning_rate=0.01, decay_rate=0.99, eps=1e-7) -> optax.GradientTransformation:
+def rmsprop(
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    decay_rate: jax.typing.ArrayLike = 0.99,
+    eps: jax.typing.ArrayLike = 1e-7,
+) -> optax.GradientTransformation:
     """RMSprop, the book's ``RMSprop``.
 
-    Math: ``h ← ρ·h + (1 − ρ)·g²;  p ← p − lr·g / (√h + ε)``, with ``h = 0`` at start.
-    Book defaults: ``lr = 0.01``, ``decay_rate ρ = 0.99`` (``common/optimizer.py``; the chapter's
-    slides show 0.95), ``ε = 1e-7``.
+    Math: ``h ← ρ·h + (1 − ρ)·g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start.
 
-    vs optax: equals ``optax.rmsprop(lr, decay=ρ, eps=ε, eps_in_sqrt=False)`` to rounding
-    (optax's default ``eps_in_sqrt=True`` puts ε inside the root, and its default ε is 1e-8).
+    vs optax: equals ``optax.rmsprop(lr, decay=ρ, eps=ε, eps_in_sqrt=False)`` to rounding,
+    schedules included (optax's default ``eps_in_sqrt=True`` puts ε inside the root, and its
+    default ε is 1e-8).
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.01), possibly traced, or a schedule.
+        decay_rate: ρ in [0, 1) (book code's default 0.99; the chapter's slides show 0.95),
+            possibly traced.
+        eps: ε ≥ 0 (book default 1e-7), possibly traced.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`RMSpropState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = rmsprop(0.01, decay_rate=0.9)
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("decay_rate", decay_rate)
     _check("eps", eps)
-    lr, rho = learning_rate, decay_rate
+    rho = decay_rate
 
-    def init(params):
-        return RMSpropState(h=_zeros(params))
+    def init(params: optax.Params) -> RMSpropState:
+        return RMSpropState(count=_count0(), h=_zeros(params))
 
-    def update(grads, state, params=None):
-        h = _map(lambda h, g: rho * h + (1 - rho) * g * g, state.h, grads)
-        h = _cast(h, state.h)
+    def update(grads: optax.Updates, state: RMSpropState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, RMSpropState]:
+        lr = _lr(learning_rate, state.count)
+        h = _cast(_map(lambda h, g: rho * h + (1 - rho) * g * g, state.h, grads), state.h)
         updates = _map(lambda h, g: -lr * g / (jnp.sqrt(h) + eps), h, grads)
-        return _cast(updates, _dtype_ref(grads, params, state.h)), RMSpropState(h=h)
+        new_state = RMSpropState(count=_increment(state.count), h=h)
+        return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
     return optax.GradientTransformation(init, update)
 
 
-def adadelta(learning_rate=1.0, rho=0.95, eps=1e-7) -> optax.GradientTransformation:
+def adadelta(
+    learning_rate: optax.ScalarOrSchedule = 1.0,
+    rho: jax.typing.ArrayLike = 0.95,
+    eps: jax.typing.ArrayLike = 1e-7,
+) -> optax.GradientTransformation:
     """AdaDelta (Zeiler 2012), as in the chapter's slides, with a learning rate.
 
     Math::
@@ -298,68 +439,103 @@ def adadelta(learning_rate=1.0, rho=0.95, eps=1e-7) -> optax.GradientTransformat
         h ← ρ·h + (1 − ρ)·g²
         Δ = √((s + ε) / (h + ε)) · g          (new h, old s)
         s ← ρ·s + (1 − ρ)·Δ²
-        p ← p − lr·Δ
+        p ← p − lr_c·Δ
 
-    with ``h = s = 0`` at start. Defaults: ``lr = 1.0`` (pure AdaDelta; the slides' code has no
-    learning rate and notes that frameworks add one), ``ρ = 0.95`` (slides' ``decay_rate``),
-    ``ε = 1e-7``. The book's ``common/optimizer.py`` has no AdaDelta. The slides' code computes
-    Δ *before* updating h (and initialises ``s`` only on the second call, so it fails on the
-    first); this rule follows the slides' formulas and Zeiler's paper: h first.
+    with ``h = s = 0`` at start. The book's ``common/optimizer.py`` has no AdaDelta. The
+    slides' code computes Δ *before* updating h (and initialises ``s`` only on the second call,
+    so it fails on the first); this rule follows the slides' formulas and Zeiler's paper.
 
-    vs optax: equals ``optax.adadelta(learning_rate=lr, rho=ρ, eps=ε)`` to rounding. Pass
-    optax's ``learning_rate`` explicitly: its default ``None`` leaves the sign of the update
-    unflipped, which steps uphill.
+    vs optax: equals ``optax.adadelta(learning_rate=lr, rho=ρ, eps=ε)`` to rounding, schedules
+    included. Pass optax's ``learning_rate`` explicitly: its default ``None`` leaves the sign
+    of the update unflipped, which steps uphill.
+
+    Args:
+        learning_rate: a number ≥ 0 (default 1.0, pure AdaDelta: the slides' code has no
+            learning rate), possibly traced, or a schedule.
+        rho: ρ in [0, 1) (slides' ``decay_rate`` 0.95), possibly traced.
+        eps: ε ≥ 0 (default 1e-7), possibly traced.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`AdaDeltaState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = adadelta(rho=0.9)
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("rho", rho)
     _check("eps", eps)
-    lr = learning_rate
 
-    def init(params):
-        return AdaDeltaState(h=_zeros(params), s=_zeros(params))
+    def init(params: optax.Params) -> AdaDeltaState:
+        return AdaDeltaState(count=_count0(), h=_zeros(params), s=_zeros(params))
 
-    def update(grads, state, params=None):
+    def update(grads: optax.Updates, state: AdaDeltaState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, AdaDeltaState]:
+        lr = _lr(learning_rate, state.count)
         h = _cast(_map(lambda h, g: rho * h + (1 - rho) * g * g, state.h, grads), state.h)
         dx = _map(lambda s, h, g: jnp.sqrt((s + eps) / (h + eps)) * g, state.s, h, grads)
         s = _cast(_map(lambda s, d: rho * s + (1 - rho) * d * d, state.s, dx), state.s)
         updates = _map(lambda d: -lr * d, dx)
-        return _cast(updates, _dtype_ref(grads, params, state.h)), AdaDeltaState(h=h, s=s)
+        new_state = AdaDeltaState(count=_increment(state.count), h=h, s=s)
+        return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
     return optax.GradientTransformation(init, update)
 
 
-def adam(learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-7) -> optax.GradientTransformation:
+def adam(
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: jax.typing.ArrayLike = 0.9,
+    beta2: jax.typing.ArrayLike = 0.999,
+    eps: jax.typing.ArrayLike = 1e-7,
+) -> optax.GradientTransformation:
     """Adam (http://arxiv.org/abs/1412.6980v8), the book's ``Adam``.
 
-    Math (book code)::
+    Math (book code; c = ``count`` before the update, the book's ``iter``)::
 
-        t ← t + 1
-        lr_t = lr · √(1 − β2ᵗ) / (1 − β1ᵗ)
+        t = c + 1
+        lr_t = lr_c · √(1 − β2ᵗ) / (1 − β1ᵗ)
         m ← m + (1 − β1)·(g − m)
         v ← v + (1 − β2)·(g² − v)
         p ← p − lr_t · m / (√v + ε)
 
-    with ``m = v = 0``, ``t = 0`` (state ``count``, the book's ``iter``) at start.
-    Book defaults: ``lr = 0.001``, ``β1 = 0.9``, ``β2 = 0.999``, ``ε = 1e-7``.
+    with ``m = v = 0``, ``c = 0`` at start.
 
-    vs optax: ``optax.adam(lr, b1, b2, eps)`` steps ``lr·m̂/(√v̂ + ε)`` with ``m̂ = m/(1−β1ᵗ)``,
-    ``v̂ = v/(1−β2ᵗ)``, which is this rule with ε replaced by ``ε·√(1−β2ᵗ)``. With the same ε
-    the two differ (measured 7e-6 after 30 steps on the book's quadratic at lr 0.3, 5e-4 after
-    200 steps of N(0,1)·1e-4 gradients at lr 0.001); they agree to rounding with
-    ``eps=0`` on both sides, or with optax's ε scheduled as ``ε/√(1−β2ᵗ)``
+    vs optax: ``optax.adam(lr, b1, b2, eps)`` steps ``lr_c·m̂/(√v̂ + ε)`` with
+    ``m̂ = m/(1−β1ᵗ)``, ``v̂ = v/(1−β2ᵗ)``, which is this rule with ε replaced by
+    ``ε·√(1−β2ᵗ)``: with the same ε > 0 the two differ. They agree to rounding, schedules
+    included, with ``eps=0`` on both sides, or with optax's ε scheduled as ``ε/√(1−β2ᵗ)``
     (``optax.inject_hyperparams(optax.adam)(lr, eps=lambda c: ε/√(1−β2^(c+1)))``).
+
+    Args:
+        learning_rate: a number ≥ 0 (book default 0.001), possibly traced, or a schedule.
+        beta1: β1 in [0, 1) (book default 0.9), possibly traced.
+        beta2: β2 in [0, 1) (book default 0.999), possibly traced.
+        eps: ε ≥ 0 (book default 1e-7), possibly traced.
+
+    Returns:
+        An ``optax.GradientTransformation`` with state :class:`AdamState`.
+
+    Raises:
+        ConfigError: a concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = adam(optax.exponential_decay(1e-3, transition_steps=1000, decay_rate=0.5))
     """
-    _check("learning_rate", learning_rate)
+    _check_learning_rate(learning_rate)
     _check("beta1", beta1)
     _check("beta2", beta2)
     _check("eps", eps)
-    lr, b1, b2 = learning_rate, beta1, beta2
+    b1, b2 = beta1, beta2
 
-    def init(params):
-        return AdamState(count=jnp.zeros([], jnp.int32), m=_zeros(params), v=_zeros(params))
+    def init(params: optax.Params) -> AdamState:
+        return AdamState(count=_count0(), m=_zeros(params), v=_zeros(params))
 
-    def update(grads, state, params=None):
-        count = state.count + 1
+    def update(grads: optax.Updates, state: AdamState,
+               params: optax.Params | None = None) -> tuple[optax.Updates, AdamState]:
+        lr = _lr(learning_rate, state.count)
+        count = _increment(state.count)
         m = _cast(_map(lambda m, g: m + (1 - b1) * (g - m), state.m, grads), state.m)
         v = _cast(_map(lambda v, g: v + (1 - b2) * (g * g - v), state.v, grads), state.v)
 
@@ -387,7 +563,8 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "adam": adam,
 }
 
-#: The float hyperparameters each rule takes (each may be a traced array).
+#: The float hyperparameters each rule takes (each may be a traced array; ``learning_rate``
+#: may also be a schedule).
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "sgd": ("learning_rate",),
     "momentum": ("learning_rate", "momentum"),
@@ -412,11 +589,25 @@ DEFAULTS: dict[str, dict[str, float]] = {
 _STATIC_OPTIONS: dict[str, tuple[str, ...]] = {"nesterov": ("form",)}
 
 
-def get_optimizer(name: str, **hparams) -> optax.GradientTransformation:
+def get_optimizer(name: str, **hparams: Any) -> optax.GradientTransformation:
     """The rule called ``name`` (a key of :data:`OPTIMIZERS`, case-insensitive) with ``hparams``.
 
-    Missing hyperparameters take the book's defaults (:data:`DEFAULTS`). An unknown name or an
-    unknown keyword raises :class:`~jaxch6.errors.ConfigError` naming the valid ones.
+    Args:
+        name: ``sgd``, ``momentum``, ``nesterov``, ``adagrad``, ``rmsprop``, ``adadelta`` or
+            ``adam``.
+        **hparams: keywords of the factory (:data:`HYPERPARAMETERS`, plus ``form`` for
+            Nesterov); missing ones take the book's defaults (:data:`DEFAULTS`).
+            ``learning_rate`` may be a schedule.
+
+    Returns:
+        The factory's ``optax.GradientTransformation``.
+
+    Raises:
+        ConfigError: an unknown name or keyword (the message names the valid ones), or a
+            concrete hyperparameter outside its range.
+
+    Example:
+        >>> tx = get_optimizer("adam", learning_rate=3e-4)
     """
     key = str(name).lower()
     if key not in OPTIMIZERS:

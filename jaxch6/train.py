@@ -1,6 +1,9 @@
-"""One training run of the book's ``Trainer`` as a single compiled, vmappable program.
+"""One training run of the book's ``Trainer`` as compiled, vmappable, resumable pure functions.
 
-``make_train_fn(config, n_train, n_eval)`` returns a pure function ``train(key, hparams, data)``
+Training is a state machine: :func:`make_run` gives ``init(key, hparams) -> RunState`` and
+``advance(run_state, hparams, data, epochs) -> (RunState, History)``; training 10 + 40 epochs
+equals training 50 at once, bit for bit. ``make_train_fn(config, n_train, n_eval)`` (their
+composition) returns a pure function ``train(key, hparams, data)``
 whose whole loop is one ``lax.scan`` over epochs with an inner ``lax.scan`` over steps. Every
 hyperparameter (learning rate and the optimizer's other floats, weight decay, dropout ratio,
 init scale) is data, so ``jax.jit(jax.vmap(train, in_axes=(0, 0, None)))`` trains one network per
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,13 +40,19 @@ __all__ = [
     "N_CLASSES",
     "Data",
     "History",
+    "Run",
+    "RunState",
     "TrainConfig",
+    "advance",
     "default_hparams",
+    "init_run",
+    "make_run",
     "make_train_fn",
+    "n_classes_of",
     "train",
 ]
 
-#: Output size of the network (MNIST and Fashion-MNIST have 10 classes, like the book).
+#: Default output size of the network (MNIST and Fashion-MNIST have 10 classes, like the book).
 N_CLASSES = 10
 RECORD_LOSS = ("after_update", "before_update", "none")
 EVAL_POSITIONS = ("book", "end")
@@ -56,7 +65,10 @@ class TrainConfig(NamedTuple):
     ``record_loss``: ``"after_update"`` (book: the batch's loss after the update, in evaluation
     mode; one extra forward pass per step), ``"before_update"`` (the training-mode loss of the
     gradient computation, free), ``"none"`` (NaN-filled). ``eval_position``: ``"book"`` (after the
-    first step of each epoch) or ``"end"`` (after the last).
+    first step of each epoch) or ``"end"`` (after the last). ``schedule``: the learning rate's
+    schedule over the ``epochs`` of the run (:mod:`jaxch6.schedules`; ``"constant"`` is the
+    book's). ``precision``: ``"fp32"`` (the book's), ``"tf32"`` or ``"bf16"`` matmuls
+    (:mod:`jaxch6.precision`).
     """
 
     hidden_sizes: tuple[int, ...] = (100,) * 6
@@ -72,6 +84,8 @@ class TrainConfig(NamedTuple):
     record_loss: str = "after_update"
     eval_position: str = "book"
     dtype: str = "float32"
+    schedule: str = "constant"
+    precision: str = "fp32"
 
 
 class Data(NamedTuple):
@@ -105,6 +119,10 @@ def default_hparams(config: TrainConfig) -> dict[str, float]:
     if config.use_dropout:
         hp["dropout_ratio"] = 0.5
     hp["init_scale"] = 1.0
+    if config.schedule != "constant":
+        from jaxch6 import schedules
+
+        hp.update(schedules.DEFAULTS[config.schedule])
     return hp
 
 
@@ -120,6 +138,8 @@ def _validate(config: TrainConfig, n_train: int, n_eval: int) -> None:
         ("dtype", config.dtype, DTYPES),
         ("dropout_form", config.dropout_form, ("book", "inverted")),
         ("activation", config.activation, ("relu", "sigmoid", "tanh")),
+        ("schedule", config.schedule, _schedules(config.schedule)),
+        ("precision", config.precision, ("fp32", "tf32", "bf16")),
     ):
         if value not in choices:
             raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
@@ -134,6 +154,14 @@ def _validate(config: TrainConfig, n_train: int, n_eval: int) -> None:
             "dtype float64 needs jax_enable_x64 (set JAX_ENABLE_X64=1)")
 
 
+def _schedules(name: str) -> tuple[str, ...]:
+    if name == "constant":  # the book's: no import needed
+        return ("constant",)
+    from jaxch6 import schedules
+
+    return tuple(schedules.SCHEDULES)
+
+
 def _concrete(v) -> bool:
     return not isinstance(v, jax.core.Tracer)
 
@@ -146,6 +174,283 @@ def _check_hparams(hp: dict) -> None:
             _check_value(name, v)
 
 
+class RunState(NamedTuple):
+    """Everything one training run carries from step to step: one pytree.
+
+    Under ``vmap`` every leaf gains a leading lane axis; a batch of run states can be gathered,
+    copied (population-based training) and saved like any pytree of arrays.
+
+    Attributes:
+        params: the trainable parameters (``mlp.init``'s dict; with ``input_columns`` the first
+            layer is held as two leaves, see :func:`make_run` and :meth:`Run.network`).
+        opt_state: the optimizer's state (its moments and step count).
+        bn: the batch-norm running statistics (:class:`jaxch6.mlp.MLPState`).
+        step: int32 scalar, the optimizer steps taken so far.
+        key: uint32 ``(2,)``, the raw data of the run's training key (init, batches, dropout).
+        finite: bool scalar, no loss or parameter has been NaN or infinite so far.
+    """
+
+    params: dict
+    opt_state: Any
+    bn: mlp.MLPState
+    step: jax.Array
+    key: jax.Array
+    finite: jax.Array
+
+
+class Run(NamedTuple):
+    """The pure functions of one configuration's training (see :func:`make_run`).
+
+    Attributes:
+        init: ``init(key, hparams) -> RunState``.
+        advance: ``advance(run_state, hparams, data, epochs) -> (RunState, History)``;
+            ``epochs`` is a static Python int.
+        network: ``network(run_state) -> (params, MLPState)``, what :func:`jaxch6.mlp.apply`
+            takes.
+        n_steps_per_epoch: the book's ``iter_per_epoch``.
+    """
+
+    init: Callable[..., RunState]
+    advance: Callable[..., tuple[RunState, History]]
+    network: Callable[[RunState], tuple[dict, mlp.MLPState]]
+    n_steps_per_epoch: int
+
+
+def make_run(
+    config: TrainConfig,
+    n_train: int,
+    n_eval: int,
+    *,
+    n_features: int,
+    n_classes: int = N_CLASSES,
+    input_columns=None,
+) -> Run:
+    """Training as a resumable state machine: ``init`` a :class:`RunState`, ``advance`` it.
+
+    ``advance(advance(s, hp, d, 10)[0], hp, d, 40)`` equals ``advance(s, hp, d, 50)`` bit for
+    bit (histories and state): the batches and dropout masks of step ``i`` come from
+    ``fold_in(batch_key, i)`` / ``fold_in(dropout_key, i)`` with ``i`` the global step count,
+    and the learning-rate schedule (``config.schedule``) reads the optimizer's own count.
+
+    Args:
+        config: the static settings (network, optimizer, batch size, ``epochs`` = the planned
+            length of the run, which a learning-rate schedule spans).
+        n_train: rows of the training set (fixes the steps per epoch).
+        n_eval: rows of the evaluation set.
+        n_features: the network's input width.
+        n_classes: the output width; labels must lie in ``[0, n_classes)``.
+        input_columns: indices of the input columns the data holds, when every other column
+            is zero in every row (the sweep drops MNIST's blank border pixels). The network is
+            still the full one: ``W1``'s rows for the dropped columns are initialised, trained
+            (by weight decay alone) and checked, but the first layer's matmuls skip them: the
+            same run up to float rounding, at less cost.
+
+    Returns:
+        A :class:`Run` of pure, jit- and vmap-able functions; every hyperparameter may be a
+        traced scalar (``vmap`` over keys, hyperparameters and run states; data unbatched).
+
+    Raises:
+        ConfigError: an invalid config or an unknown or out-of-range (concrete) hyperparameter.
+    """
+    _validate(config, n_train, n_eval)
+    default_hparams(config)  # an unknown optimizer or schedule fails here
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise ConfigError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    cols, dropped = _columns(input_columns, n_features)
+    spec = _Spec(config, n_train, n_eval, n_features, n_classes, cols, dropped)
+    return Run(
+        init=functools.partial(_init_run, spec),
+        advance=functools.partial(_advance, spec),
+        network=functools.partial(_network, spec),
+        n_steps_per_epoch=spec.ipe,
+    )
+
+
+class _Spec(NamedTuple):
+    config: TrainConfig
+    n_train: int
+    n_eval: int
+    n_features: int
+    n_classes: int
+    cols: Any
+    dropped: Any
+
+    @property
+    def ipe(self) -> int:
+        return max(self.n_train // self.config.batch_size, 1)
+
+    @property
+    def dtype(self):
+        return jnp.dtype(self.config.dtype)
+
+
+def _hparams(spec: _Spec, hparams: dict) -> dict:
+    """Defaults filled in, names and concrete values checked, every value an array of dtype."""
+    defaults = default_hparams(spec.config)
+    unknown = sorted(set(hparams) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"unknown hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(defaults)}"
+        )
+    _check_hparams(hparams)
+    hp = {**defaults, **hparams}
+    return {k: jnp.asarray(v, spec.dtype) for k, v in hp.items()}
+
+
+def _init_run(spec: _Spec, key: jax.Array, hparams: dict) -> RunState:
+    """A fresh run: ``mlp.init`` from ``split(key, 3)[0]``, the optimizer's zero state."""
+    config, dtype = spec.config, spec.dtype
+    hp = _hparams(spec, hparams)
+    key_data = _key_data(key)
+    k_init, _, _ = jax.random.split(jax.random.wrap_key_data(key_data), 3)
+    sizes = (spec.n_features, *config.hidden_sizes, spec.n_classes)
+    params, bn = _init(sizes, k_init, config, hp["init_scale"], dtype)
+    if spec.cols is not None:  # train W1's used and zero-input rows as two leaves
+        w1 = params.pop("W1")
+        params = {"W1": w1[spec.cols], "W1_zero_inputs": w1[spec.dropped], **params}
+    opt_state = _optimizer(spec, hp).init(params)
+    return RunState(params, opt_state, bn, jnp.zeros((), jnp.int32), key_data,
+                    jnp.array(True))
+
+
+def _key_data(key) -> jax.Array:
+    """Raw uint32 key data of a typed key (raw key data unchanged)."""
+    return jax.random.key_data(key) if _typed(key) else jnp.asarray(key, jnp.uint32)
+
+
+def _typed(key) -> bool:
+    return hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+
+
+def _optimizer(spec: _Spec, hp: dict):
+    """The configured rule with traced hyperparameters (and a learning-rate schedule)."""
+    config = spec.config
+    name = str(config.optimizer).lower()
+    kwargs = {k: hp[k] for k in optimizers.HYPERPARAMETERS[name]}
+    if config.schedule != "constant":
+        from jaxch6 import schedules
+
+        total = config.epochs * spec.ipe
+        kwargs["learning_rate"] = schedules.make(config.schedule, hp["learning_rate"], total, hp)
+    if name == "nesterov":
+        kwargs["form"] = config.nesterov_form
+    return optimizers.get_optimizer(name, **kwargs)
+
+
+def _network(spec: _Spec, state: RunState) -> tuple[dict, mlp.MLPState]:
+    """The run's parameters in ``mlp.init``'s layout (``W1`` whole again) and its MLPState."""
+    params = dict(state.params)
+    if spec.cols is not None:
+        used, zero = params.pop("W1"), params.pop("W1_zero_inputs")
+        w1 = jnp.zeros((spec.n_features, used.shape[-1]), used.dtype)
+        params["W1"] = w1.at[spec.cols].set(used).at[spec.dropped].set(zero)
+    return params, state.bn
+
+
+def _advance(spec: _Spec, state: RunState, hparams: dict, data: Data, epochs: int):
+    """Train ``epochs`` more epochs from ``state`` (see :func:`make_run`)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be a positive int, got {epochs!r}")
+    hp = _hparams(spec, hparams)
+    data = _check_data(data, spec.n_train, spec.n_eval, spec.dtype)
+    if spec.cols is not None and data[0].shape[1] != len(spec.cols):
+        raise DataError(f"data must hold the {len(spec.cols)} input_columns, got "
+                        f"{data[0].shape[1]} features")
+    _, k_batch, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+    epoch = _epoch_fn(spec, hp, data, k_batch, k_drop)
+    carry = (state.params, state.bn, state.opt_state, state.finite)
+    first = state.step // spec.ipe
+    carry, (losses, (train_acc, eval_acc)) = jax.lax.scan(epoch, carry, first + jnp.arange(epochs))
+    params, bn, opt_state, finite = carry
+    for leaf in jax.tree.leaves(params):
+        finite = finite & jnp.all(jnp.isfinite(leaf))
+    new = RunState(params, opt_state, bn, state.step + epochs * spec.ipe, state.key, finite)
+    return new, History(loss=losses.reshape(-1), train_acc=train_acc, eval_acc=eval_acc,
+                        diverged=~finite)
+
+
+def _epoch_fn(spec: _Spec, hp: dict, data, k_batch, k_drop):
+    """The body of the epoch scan: the book's steps, with the evaluation after the first step
+    (``eval_position="book"``) or the last (``"end"``)."""
+    config, dtype, ipe, bs = spec.config, spec.dtype, spec.ipe, spec.config.batch_size
+    x_train, t_train, x_eval, t_eval = data
+    drop = hp["dropout_ratio"] if config.use_dropout else None
+    step = _step_fn(spec, hp, x_train, t_train, drop)
+    x_all = jnp.concatenate([x_train, x_eval])
+    t_all = jnp.concatenate([t_train, t_eval])
+    extra = {} if config.precision == "fp32" else {"precision": config.precision}
+
+    def evaluate(params, bn):
+        net = {k: v for k, v in params.items() if k != "W1_zero_inputs"}
+        logits, _ = mlp.apply(net, bn, x_all, train=False, dropout_ratio=drop,
+                              dropout_form=config.dropout_form, **extra)
+        hit = (jnp.argmax(logits, axis=-1) == t_all).astype(dtype)
+        return jnp.mean(hit[: spec.n_train]), jnp.mean(hit[spec.n_train:])
+
+    def batches(first):
+        """The epoch's batch indices (ipe, bs) and dropout keys, one vectorised draw."""
+        steps = first + jnp.arange(ipe)
+        idx = jax.vmap(
+            lambda i: jax.random.randint(jax.random.fold_in(k_batch, i), (bs,), 0, spec.n_train)
+        )(steps)
+        kd = jax.vmap(lambda i: jax.random.fold_in(k_drop, i))(steps) \
+            if config.use_dropout else None
+        return idx, kd
+
+    def epoch(carry, e):
+        idx, kd = batches(e * ipe)
+        if config.eval_position == "book":
+            carry, l0 = step(carry, (idx[0], None if kd is None else kd[0]))
+            acc = evaluate(carry[0], carry[1])
+            if ipe > 1:
+                rest = (idx[1:], None if kd is None else kd[1:])
+                carry, ls = jax.lax.scan(step, carry, rest, length=ipe - 1)
+                losses = jnp.concatenate([l0[None], ls])
+            else:
+                losses = l0[None]
+        else:
+            carry, losses = jax.lax.scan(step, carry, (idx, kd), length=ipe)
+            acc = evaluate(carry[0], carry[1])
+        return carry, (losses, acc)
+
+    return epoch
+
+
+def _step_fn(spec: _Spec, hp: dict, x_train, t_train, drop):
+    """One optimizer step on a batch, then the loss the config records."""
+    config, dtype = spec.config, spec.dtype
+    wd, cols = hp["weight_decay"], spec.cols
+    opt = _optimizer(spec, hp)
+    extra = {} if config.precision == "fp32" else {"precision": config.precision}
+
+    def net_loss(p, s, xb, tb, train, kd=None):
+        kw = {"key": kd, "dropout_ratio": drop, "dropout_form": config.dropout_form, **extra}
+        if cols is None:
+            return mlp.loss(p, s, xb, tb, train=train, weight_decay=wd, **kw)
+        net = {k: v for k, v in p.items() if k != "W1_zero_inputs"}
+        value, s = mlp.loss(net, s, xb, tb, train=train, **kw)
+        return value + mlp.weight_penalty(p, wd), s  # all of W1's rows, as in the book
+
+    grad_fn = jax.value_and_grad(lambda p, s, xb, tb, kd: net_loss(p, s, xb, tb, True, kd),
+                                 has_aux=True)
+
+    def step(carry, xs):
+        params, bn, opt_state, finite = carry
+        idx, kd = xs
+        xb, tb = x_train[idx], t_train[idx]
+        (value, bn), grads = grad_fn(params, bn, xb, tb, kd)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optimizers.apply_updates(params, updates)
+        finite = finite & jnp.isfinite(value)
+        if config.record_loss == "after_update":
+            value, _ = net_loss(params, bn, xb, tb, False)
+        elif config.record_loss == "none":
+            value = jnp.full((), jnp.nan, dtype)
+        return (params, bn, opt_state, finite), value.astype(dtype)
+
+    return step
+
+
 def make_train_fn(
     config: TrainConfig,
     n_train: int,
@@ -153,142 +458,90 @@ def make_train_fn(
     *,
     input_columns=None,
     n_features: int | None = None,
+    n_classes: int = N_CLASSES,
 ) -> Callable[..., History]:
-    """The pure function ``train(key, hparams, data) -> History`` of one run (see module doc).
+    """The pure function ``train(key, hparams, data) -> History`` of one whole run.
 
-    ``hparams``: a dict with any of the optimizer's float hyperparameters
-    (``optimizers.HYPERPARAMETERS[config.optimizer]``), ``weight_decay``, ``dropout_ratio`` and
-    ``init_scale``; missing keys take :func:`default_hparams`. Each value may be a traced scalar,
-    so the function can be ``vmap``-ed over ``key`` and every leaf of ``hparams`` (``data`` with
-    ``in_axes=None``). Randomness: ``key`` is split into init, batch and dropout keys; step ``i``
-    uses ``fold_in(batch_key, i)`` and ``fold_in(dropout_key, i)`` (each epoch draws its steps'
-    batch indices in one vectorised call: the same values as one call per step).
+    It is :func:`make_run`'s ``init`` followed by ``advance`` over ``config.epochs`` epochs.
 
-    ``input_columns`` (with ``n_features``, the full input width): the data holds only these
-    columns of the ``n_features`` inputs because every other column is zero in every training
-    and evaluation row (the sweep drops MNIST's always-blank border pixels). The network is
-    the full one — ``W1`` has ``n_features`` rows, initialised exactly as without the option,
-    and its rows for the dropped columns are still trained (by weight decay alone: their data
-    gradient is exactly zero) and checked for divergence — but the first layer's matmuls skip
-    the zero columns. The same run up to float rounding (a shorter sum), at less cost.
+    Args:
+        config: static settings of the run.
+        n_train: training rows.
+        n_eval: evaluation rows.
+        input_columns: see :func:`make_run` (requires ``n_features``, the full input width).
+        n_features: the full input width (default: the data's width).
+        n_classes: the output width.
+
+    Returns:
+        ``train(key, hparams, data)``: ``hparams`` holds any of the optimizer's float
+        hyperparameters, ``weight_decay``, ``dropout_ratio``, ``init_scale`` (and a
+        schedule's numbers); missing keys take :func:`default_hparams`. Every value may be a
+        traced scalar, so ``jax.jit(jax.vmap(train, in_axes=(0, 0, None)))`` trains one network
+        per lane without recompiling.
+
+    Raises:
+        ConfigError: an invalid config.
     """
     _validate(config, n_train, n_eval)
-    defaults = default_hparams(config)
-    opt_name = str(config.optimizer).lower()
-    opt_keys = optimizers.HYPERPARAMETERS[opt_name]
-    bs = config.batch_size
-    ipe = max(n_train // bs, 1)
-    epochs = config.epochs
-    dtype = jnp.dtype(config.dtype)
-    drop_form = config.dropout_form
-    cols, dropped = _columns(input_columns, n_features)
+    default_hparams(config)  # an unknown optimizer or schedule fails here
+    if input_columns is not None:
+        _columns(input_columns, n_features)
 
     def train(key: jax.Array, hparams: dict, data: Data) -> History:
-        unknown = sorted(set(hparams) - set(defaults))
-        if unknown:
-            raise ConfigError(
-                f"unknown hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(defaults)}"
-            )
-        _check_hparams(hparams)
-        hp = {**defaults, **hparams}
-        hp = {k: jnp.asarray(v, dtype) for k, v in hp.items()}
-        x_train, t_train, x_eval, t_eval = _check_data(data, n_train, n_eval, dtype)
-        n_in = x_train.shape[1] if cols is None else n_features
-        if cols is not None and x_train.shape[1] != len(cols):
-            raise DataError(f"data must hold the {len(cols)} input_columns, got "
-                            f"{x_train.shape[1]} features")
-        drop = hp["dropout_ratio"] if config.use_dropout else None
-        wd = hp["weight_decay"]
-
-        k_init, k_batch, k_drop = jax.random.split(key, 3)
-        params, state = _init(
-            (n_in, *config.hidden_sizes, N_CLASSES), k_init, config, hp["init_scale"], dtype
-        )
-        if cols is not None:  # train W1's used and zero-input rows as two leaves
-            w1 = params.pop("W1")
-            params = {"W1": w1[cols], "W1_zero_inputs": w1[dropped], **params}
-        opt_kwargs = {k: hp[k] for k in opt_keys}
-        if opt_name == "nesterov":
-            opt_kwargs["form"] = config.nesterov_form
-        opt = optimizers.get_optimizer(opt_name, **opt_kwargs)
-        opt_state = opt.init(params)
-
-        def net_loss(p, s, xb, tb, train, kd=None):
-            if cols is None:
-                return mlp.loss(p, s, xb, tb, train=train, weight_decay=wd, key=kd,
-                                dropout_ratio=drop, dropout_form=drop_form)
-            net = {k: v for k, v in p.items() if k != "W1_zero_inputs"}
-            value, s = mlp.loss(net, s, xb, tb, train=train, key=kd, dropout_ratio=drop,
-                                dropout_form=drop_form)
-            return value + mlp.weight_penalty(p, wd), s  # all of W1's rows, as in the book
-
-        def batch_loss(p, s, xb, tb, kd):
-            return net_loss(p, s, xb, tb, True, kd)
-
-        grad_fn = jax.value_and_grad(batch_loss, has_aux=True)
-
-        def step(carry, xs):
-            params, state, opt_state, finite = carry
-            idx, kd = xs
-            xb, tb = x_train[idx], t_train[idx]
-            (value, state), grads = grad_fn(params, state, xb, tb, kd)
-            updates, opt_state = opt.update(grads, opt_state, params)
-            params = optimizers.apply_updates(params, updates)
-            finite = finite & jnp.isfinite(value)
-            if config.record_loss == "after_update":
-                value, _ = net_loss(params, state, xb, tb, False)
-            elif config.record_loss == "none":
-                value = jnp.full((), jnp.nan, dtype)
-            return (params, state, opt_state, finite), value.astype(dtype)
-
-        x_all = jnp.concatenate([x_train, x_eval])
-        t_all = jnp.concatenate([t_train, t_eval])
-
-        def evaluate(params, state):
-            net = {k: v for k, v in params.items() if k != "W1_zero_inputs"}
-            logits, _ = mlp.apply(net, state, x_all, train=False, dropout_ratio=drop,
-                                  dropout_form=drop_form)
-            hit = (jnp.argmax(logits, axis=-1) == t_all).astype(dtype)
-            return jnp.mean(hit[:n_train]), jnp.mean(hit[n_train:])
-
-        def batches(first):
-            """The epoch's batch indices (ipe, bs) and dropout keys, one vectorised draw."""
-            steps = first + jnp.arange(ipe)
-            idx = jax.vmap(
-                lambda i: jax.random.randint(jax.random.fold_in(k_batch, i), (bs,), 0, n_train)
-            )(steps)
-            kd = jax.vmap(lambda i: jax.random.fold_in(k_drop, i))(steps) \
-                if config.use_dropout else jnp.zeros((ipe,), dtype)
-            return idx, kd
-
-        def epoch(carry, e):
-            idx, kd = batches(e * ipe)
-            kd_at = (lambda j: kd[j]) if config.use_dropout else (lambda j: None)
-            if config.eval_position == "book":
-                carry, l0 = step(carry, (idx[0], kd_at(0)))
-                acc = evaluate(carry[0], carry[1])
-                if ipe > 1:
-                    rest = (idx[1:], kd[1:] if config.use_dropout else None)
-                    carry, ls = jax.lax.scan(step, carry, rest, length=ipe - 1)
-                    losses = jnp.concatenate([l0[None], ls])
-                else:
-                    losses = l0[None]
-            else:
-                carry, losses = jax.lax.scan(
-                    step, carry, (idx, kd if config.use_dropout else None), length=ipe)
-                acc = evaluate(carry[0], carry[1])
-            return carry, (losses, acc)
-
-        carry = (params, state, opt_state, jnp.array(True))
-        carry, (losses, (train_acc, eval_acc)) = jax.lax.scan(epoch, carry, jnp.arange(epochs))
-        params, _, _, finite = carry
-        for leaf in jax.tree.leaves(params):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
-        return History(
-            loss=losses.reshape(-1), train_acc=train_acc, eval_acc=eval_acc, diverged=~finite
-        )
+        width = n_features if n_features is not None else int(data[0].shape[1])
+        run = make_run(config, n_train, n_eval, n_features=width, n_classes=n_classes,
+                       input_columns=input_columns)
+        _, history = run.advance(run.init(key, hparams), hparams, data, config.epochs)
+        return history
 
     return train
+
+
+def init_run(
+    key: jax.Array,
+    hparams: dict,
+    config: TrainConfig | None = None,
+    *,
+    n_train: int,
+    n_eval: int,
+    n_features: int,
+    n_classes: int = N_CLASSES,
+) -> RunState:
+    """A fresh :class:`RunState` (see :func:`make_run`; ``config=None`` is ``TrainConfig()``).
+
+    Example::
+
+        state = init_run(key, {"learning_rate": 0.01}, config, n_train=400, n_eval=100,
+                         n_features=784)
+        state, history = advance(state, {"learning_rate": 0.01}, data, 10, config)
+    """
+    config = TrainConfig() if config is None else config
+    run = make_run(config, n_train, n_eval, n_features=n_features, n_classes=n_classes)
+    return run.init(key, hparams)
+
+
+def advance(
+    run_state: RunState,
+    hparams: dict,
+    data: Data,
+    epochs: int,
+    config: TrainConfig | None = None,
+    *,
+    n_classes: int = N_CLASSES,
+) -> tuple[RunState, History]:
+    """Train ``run_state`` for ``epochs`` more epochs (a static int); see :func:`make_run`.
+
+    Returns:
+        ``(run_state, history)``: ``history`` covers the ``epochs`` epochs just trained;
+        ``history.diverged`` is cumulative (any non-finite loss or parameter so far).
+    """
+    config = TrainConfig() if config is None else config
+    n_features = int(run_state.params["W1"].shape[-2]) + int(
+        run_state.params["W1_zero_inputs"].shape[-2] if "W1_zero_inputs" in run_state.params
+        else 0)
+    run = make_run(config, int(data[0].shape[0]), int(data[2].shape[0]), n_features=n_features,
+                   n_classes=n_classes)
+    return run.advance(run_state, hparams, data, epochs)
 
 
 def _init(sizes, key, config: TrainConfig, init_scale, dtype):
@@ -352,8 +605,8 @@ def _check_data(data: Data, n_train: int, n_eval: int, dtype):
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(config: TrainConfig, n_train: int, n_eval: int):
-    return jax.jit(make_train_fn(config, n_train, n_eval))
+def _compiled(config: TrainConfig, n_train: int, n_eval: int, n_classes: int = N_CLASSES):
+    return jax.jit(make_train_fn(config, n_train, n_eval, n_classes=n_classes))
 
 
 def train(key: jax.Array, hparams: dict, data: Data, config: TrainConfig | None = None) -> History:
@@ -365,5 +618,28 @@ def train(key: jax.Array, hparams: dict, data: Data, config: TrainConfig | None 
         raise DataError(f"data must be a train.Data, got {type(data).__name__}")
     _validate(config, len(data.x_train), len(data.x_eval))
     _check_hparams(hparams)
-    fn = _compiled(config, data.x_train.shape[0], data.x_eval.shape[0])
+    n_classes = n_classes_of(data)
+    fn = _compiled(config, data.x_train.shape[0], data.x_eval.shape[0], n_classes)
     return fn(key, {k: jnp.asarray(v) for k, v in hparams.items()}, data)
+
+
+def n_classes_of(data: Data) -> int:
+    """The number of classes of concrete data: ``max(label) + 1`` over both sets, at least
+    :data:`N_CLASSES` (the book's 10 outputs; a subset that misses a digit keeps them).
+
+    Raises:
+        DataError: labels that are not integers, or negative.
+    """
+    import numpy as np
+
+    n = N_CLASSES
+    for name, t in (("t_train", data[1]), ("t_eval", data[3])):
+        t = np.asarray(t)
+        if t.size == 0:
+            continue
+        if not np.issubdtype(t.dtype, np.integer):
+            raise DataError(f"{name} must hold integer class labels, got dtype {t.dtype}")
+        if t.min() < 0:
+            raise DataError(f"{name} holds a negative label ({int(t.min())})")
+        n = max(n, int(t.max()) + 1)
+    return n

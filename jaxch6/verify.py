@@ -1,8 +1,8 @@
 """Every update rule beside optax and beside a NumPy port of the book's classes.
 
 :func:`run` drives each rule of :mod:`jaxch6.optimizers` for ``steps`` steps in float64 on three
-gradient streams and returns one row per (rule, stream, reference) with the largest absolute
-difference of the final parameters:
+gradient streams and returns one row per (rule, learning rate, stream, reference) with the
+largest absolute difference of the final parameters:
 
 - ``quadratic``: the book's f(x, y) = x²/20 + y² from (−7, 2), gradient (x/10, 2y) evaluated at
   each rule's own iterate (so differences feed back), with the book's comparison learning rates
@@ -11,13 +11,21 @@ difference of the final parameters:
 - ``normal``: N(0, 1) gradients on a nested dict of arrays (fixed seed), book defaults;
 - ``normal*1e-4``: the same gradients times 1e-4, where the placement of ε shows.
 
-References: ``numpy``, the port of the book's classes (:mod:`jaxch6.reference.optimizers_np`);
-``optax``, optax in the equivalent configuration — or, where no optax configuration is the same
-rule, the documented exact equivalent form (book Nesterov through the identity
-``μ·u_optax − lr·g``; AdaGrad and Adam with ε = 0 on both sides; Adam with optax's ε scheduled
-as ε/√(1−β2ᵗ)), named in the row's ``note``. Checked rows pass when max |Δ| ≤ ``TOLERANCE``.
-Informational rows (``status="info"``) show the direct differences (book Nesterov vs optax's
-nesterov, ε placement in AdaGrad/Adam, the slides' AdaDelta code order) and never fail.
+Each rule runs with its constant learning rate (``lr = "constant"``) and with the learning-rate
+schedule :func:`lr_schedule` built from it (``lr = "exp_decay"``:
+``optax.exponential_decay(lr, 50, 0.5)``, a different rate on every step, so an off-by-one in
+the step count shows), the same schedule object given to the rule and to optax.
+
+References: ``numpy``, the port of the book's classes (:mod:`jaxch6.reference.optimizers_np`,
+constant learning rates); ``optax``, optax in the equivalent configuration — or, where no optax
+optimizer is the same rule, the documented exact equivalent form built from optax's public
+transformations (book Nesterov through the identity ``μ·u_optax − lr·g``; AdaGrad and Adam with
+ε = 0 on both sides; Adam with optax's ε scheduled as ε/√(1−β2ᵗ); under a schedule, book
+Momentum as ``chain(scale_by_learning_rate(s), trace(μ))``, since the book's velocity carries
+each step's own learning rate), named in the row's ``note``. Checked rows pass when
+max |Δ| ≤ ``TOLERANCE``. Informational rows (``status="info"``) show the direct differences
+(book Nesterov vs optax's nesterov, ε placement in AdaGrad/Adam, the slides' AdaDelta code
+order, book Momentum vs ``optax.sgd(s, momentum=μ)`` under a schedule) and never fail.
 
 The hyperparameters reach the JAX rules as traced arrays (one compiled program per rule and
 stream shape), the same path a vmapped sweep takes.
@@ -40,6 +48,9 @@ from jaxch6.reference import optimizers_np as R
 STEPS = 200
 SEED = 0
 TOLERANCE = 1e-12
+#: The admissible ``steps`` (the random streams hold ``steps`` gradients) and ``seed``.
+MAX_STEPS = 100_000
+SEED_LIMIT = 2**32
 QUADRATIC_START = (-7.0, 2.0)
 STREAMS = ("quadratic", "normal", "normal*1e-4")
 NORMAL_SCALE = 1e-4
@@ -58,23 +69,30 @@ QUADRATIC_LR = {
 #: Shapes of the nested parameter dict of the random streams.
 NORMAL_SHAPES = {"layer1": {"W": (5, 4), "b": (4,)}, "layer2": {"W": (4, 3), "b": (3,)}}
 
-COLUMNS = ("rule", "stream", "reference", "max_abs_diff", "tolerance", "status", "note")
+#: The learning-rate schedule of the scheduled rows: lr·0.5^(c/50) at update c.
+SCHEDULE_LABEL = "exp_decay"
+SCHEDULE_TRANSITION_STEPS = 50
+SCHEDULE_DECAY_RATE = 0.5
+
+COLUMNS = ("rule", "lr", "stream", "reference", "max_abs_diff", "tolerance", "status", "note")
 
 
 class Check(NamedTuple):
     """One comparison: our rule (``ours(hp)``) against a reference built from the same ``hp``.
 
     ``ref_kind`` is ``"optax"`` (``ref(hp)`` returns a GradientTransformation run beside ours)
-    or ``"numpy"`` (``ref(hp)`` returns a book-style NumPy optimizer object).
+    or ``"numpy"`` (``ref(hp)`` returns a book-style NumPy optimizer object). ``scheduled``
+    rows give both sides the learning rate as :func:`lr_schedule` of ``hp["learning_rate"]``.
     """
 
     rule: str
     reference: str
     ref_kind: str
-    ours: Callable[[dict], Any]
-    ref: Callable[[dict], Any]
+    ours: Callable[[dict[str, Any]], Any]
+    ref: Callable[[dict[str, Any]], Any]
     checked: bool
     note: str = ""
+    scheduled: bool = False
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -102,24 +120,86 @@ def _adam_scheduled_eps(hp):
     )
 
 
-def _with(hp, **over):
-    return {**hp, **over}
+def lr_schedule(learning_rate: jax.typing.ArrayLike) -> optax.Schedule:
+    """The schedule of the scheduled rows: ``optax.exponential_decay`` from ``learning_rate``.
 
+    Math: ``lr_c = lr·0.5^(c/50)`` at update c (0 on the first), a new rate on every step.
 
-def checks(optimizers: dict[str, Callable] | None = None) -> dict[str, list[Check]]:
-    """The comparisons, grouped by the optimizer name whose hyperparameters they take.
+    Args:
+        learning_rate: the rate at c = 0, possibly a traced scalar.
 
-    ``optimizers`` overrides factories of :data:`jaxch6.optimizers.OPTIMIZERS` by name (a test
-    passes a deliberately wrong rule to see a row fail).
+    Returns:
+        An optax schedule ``count -> lr``.
+
+    Example:
+        >>> s = lr_schedule(0.1)
     """
-    f = {**O.OPTIMIZERS, **(optimizers or {})}
+    return optax.exponential_decay(learning_rate, transition_steps=SCHEDULE_TRANSITION_STEPS,
+                                   decay_rate=SCHEDULE_DECAY_RATE)
 
-    def ours(name, **fixed):
-        return lambda hp: f[name](**hp, **fixed)
 
-    def ours_eps0(name):
-        return lambda hp: f[name](**_with(hp, eps=0.0))
+def _sched(hp):
+    return lr_schedule(hp["learning_rate"])
 
+
+def _momentum_scheduled(hp):
+    """Book Momentum under a schedule in optax's pieces: scale by −lr_c, then ``v ← μv + ·``."""
+    return optax.chain(optax.scale_by_learning_rate(_sched(hp)), optax.trace(hp["momentum"]))
+
+
+def _nesterov_identity_scheduled(hp):
+    """Book Nesterov under a schedule: ``μ·u − lr_c·g``, u from scale-then-trace(nesterov)."""
+    mu = hp["momentum"]
+    inner = optax.chain(optax.scale_by_learning_rate(_sched(hp)),
+                        optax.trace(mu, nesterov=True))
+    minus_lr_g = optax.scale_by_learning_rate(_sched(hp))
+
+    def init(params):
+        return inner.init(params), minus_lr_g.init(params)
+
+    def update(grads, state, params=None):
+        u, s_u = inner.update(grads, state[0], params)
+        step, s_g = minus_lr_g.update(grads, state[1], params)
+        return jax.tree.map(lambda u, d: mu * u + d, u, step), (s_u, s_g)
+
+    return optax.GradientTransformation(init, update)
+
+
+def _adam_scheduled_both(hp):
+    b2, eps = hp["beta2"], hp["eps"]
+    return optax.inject_hyperparams(optax.adam)(
+        learning_rate=_sched(hp),
+        b1=hp["beta1"],
+        b2=b2,
+        eps=lambda c: eps / jnp.sqrt(1.0 - b2 ** (c + 1)),
+    )
+
+
+Builder = Callable[[dict[str, Any]], Any]
+
+
+def _builders(f: dict[str, Callable[..., optax.GradientTransformation]]):
+    """``ours(name, scheduled=False, **over)``: one builder per distinct call (so a rule that
+    several rows compare runs once)."""
+    made: dict[tuple, Builder] = {}
+
+    def ours(name: str, scheduled: bool = False, **over: Any) -> Builder:
+        key = (name, scheduled, tuple(sorted(over.items())))
+        if key not in made:
+            def build(hp):
+                hp = {**hp, **over}
+                if scheduled:
+                    hp["learning_rate"] = lr_schedule(hp["learning_rate"])
+                return f[name](**hp)
+
+            made[key] = build
+        return made[key]
+
+    return ours
+
+
+def _sgd_family_checks(ours) -> dict[str, list[Check]]:
+    """SGD, Momentum, Nesterov, AdaGrad with constant learning rates."""
     return {
         "sgd": [
             Check("sgd", "numpy SGD", "numpy", ours("sgd"),
@@ -152,7 +232,7 @@ def checks(optimizers: dict[str, Callable] | None = None) -> dict[str, list[Chec
         "adagrad": [
             Check("adagrad", "numpy AdaGrad", "numpy", ours("adagrad"),
                   lambda hp: R.AdaGrad(hp["learning_rate"], hp["eps"]), True),
-            Check("adagrad", "optax.adagrad(init=0, eps=0)", "optax", ours_eps0("adagrad"),
+            Check("adagrad", "optax.adagrad(init=0, eps=0)", "optax", ours("adagrad", eps=0.0),
                   lambda hp: optax.adagrad(hp["learning_rate"], initial_accumulator_value=0.0,
                                            eps=0.0), True,
                   "eps=0 on both sides (optax puts eps inside sqrt)"),
@@ -161,6 +241,12 @@ def checks(optimizers: dict[str, Callable] | None = None) -> dict[str, list[Chec
                                            eps=hp["eps"]), False,
                   "informational: eps outside sqrt (book) vs inside (optax)"),
         ],
+    }
+
+
+def _adaptive_checks(ours) -> dict[str, list[Check]]:
+    """RMSprop, AdaDelta, Adam with constant learning rates."""
+    return {
         "rmsprop": [
             Check("rmsprop", "numpy RMSprop", "numpy", ours("rmsprop"),
                   lambda hp: R.RMSprop(hp["learning_rate"], hp["decay_rate"], hp["eps"]), True),
@@ -182,7 +268,7 @@ def checks(optimizers: dict[str, Callable] | None = None) -> dict[str, list[Chec
             Check("adam", "numpy Adam", "numpy", ours("adam"),
                   lambda hp: R.Adam(hp["learning_rate"], hp["beta1"], hp["beta2"], hp["eps"]),
                   True),
-            Check("adam", "optax.adam(eps=0)", "optax", ours_eps0("adam"),
+            Check("adam", "optax.adam(eps=0)", "optax", ours("adam", eps=0.0),
                   lambda hp: optax.adam(hp["learning_rate"], b1=hp["beta1"], b2=hp["beta2"],
                                         eps=0.0), True,
                   "eps=0 on both sides"),
@@ -195,6 +281,75 @@ def checks(optimizers: dict[str, Callable] | None = None) -> dict[str, list[Chec
                   "informational: optax eps acts on sqrt(v_hat), book's on sqrt(v)"),
         ],
     }
+
+
+def _scheduled_checks(ours) -> dict[str, list[Check]]:
+    """Every rule with :func:`lr_schedule` on both sides (the constant rows' pairing)."""
+    def sch(rule, reference, name, ref, checked=True, note="", **over):
+        return Check(rule, reference, "optax", ours(name, True, **over), ref, checked, note, True)
+
+    mu = "momentum"
+    return {
+        "sgd": [sch("sgd", "optax.sgd(s)", "sgd", lambda hp: optax.sgd(_sched(hp)))],
+        "momentum": [
+            sch("momentum", "chain(scale_by_learning_rate(s), trace(mu))", mu,
+                _momentum_scheduled, note="book v carries each step's lr: scale, then trace"),
+            sch("momentum", "optax.sgd(s, momentum=mu)", mu,
+                lambda hp: optax.sgd(_sched(hp), momentum=hp[mu]), False,
+                "informational: optax scales the whole trace by the current lr"),
+        ],
+        "nesterov": [
+            sch("nesterov(book)", "mu*u - lr*g, u=scale-then-trace nesterov", "nesterov",
+                _nesterov_identity_scheduled, note="identity form: book = mu*u - lr_c*g",
+                form="book"),
+            sch("nesterov(standard)", "optax.sgd(s, nesterov=True)", "nesterov",
+                lambda hp: optax.sgd(_sched(hp), momentum=hp[mu], nesterov=True),
+                form="standard"),
+        ],
+        "adagrad": [
+            sch("adagrad", "optax.adagrad(s, init=0, eps=0)", "adagrad",
+                lambda hp: optax.adagrad(_sched(hp), initial_accumulator_value=0.0, eps=0.0),
+                note="eps=0 on both sides (optax puts eps inside sqrt)", eps=0.0),
+        ],
+        "rmsprop": [
+            sch("rmsprop", "optax.rmsprop(s, eps_in_sqrt=False)", "rmsprop",
+                lambda hp: optax.rmsprop(_sched(hp), decay=hp["decay_rate"], eps=hp["eps"],
+                                         eps_in_sqrt=False)),
+        ],
+        "adadelta": [
+            sch("adadelta", "optax.adadelta(s)", "adadelta",
+                lambda hp: optax.adadelta(learning_rate=_sched(hp), rho=hp["rho"],
+                                          eps=hp["eps"])),
+        ],
+        "adam": [
+            sch("adam", "optax.adam(s, eps=0)", "adam",
+                lambda hp: optax.adam(_sched(hp), b1=hp["beta1"], b2=hp["beta2"], eps=0.0),
+                note="eps=0 on both sides", eps=0.0),
+            sch("adam", "optax.adam(s, eps=eps/sqrt(1-b2^t))", "adam", _adam_scheduled_both,
+                note="exact form: optax eps scheduled via inject_hyperparams"),
+        ],
+    }
+
+
+def checks(
+    optimizers: dict[str, Callable[..., optax.GradientTransformation]] | None = None,
+) -> dict[str, list[Check]]:
+    """The comparisons, grouped by the optimizer name whose hyperparameters they take.
+
+    Args:
+        optimizers: factories that replace those of :data:`jaxch6.optimizers.OPTIMIZERS` by
+            name (a test passes a deliberately wrong rule to see its rows fail).
+
+    Returns:
+        ``{optimizer name: [Check, ...]}``: the constant-lr rows, then the scheduled ones.
+
+    Example:
+        >>> groups = checks()
+    """
+    ours = _builders({**O.OPTIMIZERS, **(optimizers or {})})
+    constant = {**_sgd_family_checks(ours), **_adaptive_checks(ours)}
+    scheduled = _scheduled_checks(ours)
+    return {name: constant[name] + scheduled[name] for name in constant}
 
 
 # ----------------------------------------------------------------------------- streams
@@ -269,23 +424,132 @@ def _max_abs_diff(a_leaves, b_leaves) -> float:
 # ----------------------------------------------------------------------------- driver
 
 
+def _check_int(name: str, value: Any, low: int, high: int, shown: str) -> None:
+    """``value`` must be an integer with ``low <= value < high`` (``shown`` in the message)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not (
+        low <= value < high
+    ):
+        raise ConfigError(f"{name} must be an integer in {shown}, got {value!r}")
+
+
+def check_arguments(steps: int, seed: int, tolerance: float = TOLERANCE, *,
+                    prefix: str = "") -> None:
+    """Raise ConfigError unless the arguments of :func:`run` are in range.
+
+    Args:
+        steps: update steps per run, an integer in [1, :data:`MAX_STEPS`].
+        seed: seed of the random streams, an integer in [0, 2**32).
+        tolerance: a finite number ≥ 0.
+        prefix: put before each name in the message (``"--"`` for the command's options).
+
+    Raises:
+        ConfigError: one line naming the first argument out of range.
+    """
+    _check_int(f"{prefix}steps", steps, 1, MAX_STEPS + 1, f"[1, {MAX_STEPS}]")
+    _check_int(f"{prefix}seed", seed, 0, SEED_LIMIT, "[0, 2**32)")
+    try:
+        ok = np.isfinite(float(tolerance)) and float(tolerance) >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"{prefix}tolerance must be a finite number >= 0, got {tolerance!r}")
+
+
+def _streams(steps: int, seed: int) -> dict[str, tuple[Any, Any]]:
+    """``{stream: (params0, grads or None)}``; ``None``: gradients of the quadratic."""
+    normal_p0, normal_g = _normal_stream(steps, seed)
+    return {
+        "quadratic": ({"x": np.array(QUADRATIC_START[0]), "y": np.array(QUADRATIC_START[1])},
+                      None),
+        "normal": (normal_p0, normal_g),
+        "normal*1e-4": (normal_p0, jax.tree.map(lambda a: a * NORMAL_SCALE, normal_g)),
+    }
+
+
+def _plan(group: list[Check]) -> tuple[list[Builder], list[tuple[Check, int, int | None]]]:
+    """The distinct JAX builders of a group (ours first as met, optax references) and, per
+    check, the indices of its two sides (``None`` for a NumPy reference)."""
+    items: list[Builder] = []
+    index: dict[int, int] = {}
+
+    def slot(fn):
+        if id(fn) not in index:
+            index[id(fn)] = len(items)
+            items.append(fn)
+        return index[id(fn)]
+
+    plan = [(c, slot(c.ours), slot(c.ref) if c.ref_kind == "optax" else None) for c in group]
+    return items, plan
+
+
+def _row(c: Check, stream: str, d: float, tolerance: float, hp: dict) -> dict[str, Any]:
+    status = ("pass" if d <= tolerance else "FAIL") if c.checked else "info"
+    return {
+        "rule": c.rule,
+        "lr": SCHEDULE_LABEL if c.scheduled else "constant",
+        "stream": stream,
+        "reference": c.reference,
+        "max_abs_diff": d,
+        "tolerance": tolerance if c.checked else None,
+        "checked": c.checked,
+        "status": status,
+        "note": c.note,
+        "hparams": hp,
+    }
+
+
+def _run_group(name: str, group: list[Check], streams: dict, steps: int,
+               tolerance: float) -> list[dict[str, Any]]:
+    items, plan = _plan(group)
+    runners = {q: _jax_runner(lambda hp: [fn(hp) for fn in items], q, steps)
+               for q in (True, False)}
+    rows = []
+    for stream in STREAMS:
+        p0, grads = streams[stream]
+        hp = dict(O.DEFAULTS[name])
+        if stream == "quadratic":
+            hp["learning_rate"] = QUADRATIC_LR[name]
+        hp_arr = {k: jnp.asarray(v, jnp.float64) for k, v in hp.items()}
+        finals = runners[grads is None](hp_arr, _copy(p0), grads)
+        finals = [[np.asarray(x) for x in jax.tree.leaves(f)] for f in finals]
+        for c, a, b in plan:
+            ref = finals[b] if b is not None else _run_numpy(c.ref(hp), p0, grads, steps)
+            rows.append(_row(c, stream, _max_abs_diff(finals[a], ref), tolerance, hp))
+    return rows
+
+
 def run(
     steps: int = STEPS,
     seed: int = SEED,
     *,
     tolerance: float = TOLERANCE,
-    optimizers: dict[str, Callable] | None = None,
+    optimizers: dict[str, Callable[..., optax.GradientTransformation]] | None = None,
     rules: tuple[str, ...] | list[str] | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """All comparison rows (see the module docstring), computed in float64.
 
-    Each row: ``rule, stream, reference, max_abs_diff, tolerance, checked, status`` (``pass`` /
-    ``FAIL`` for checked rows, ``info`` otherwise) ``, note, hparams``. ``rules`` restricts the
-    run to some keys of :data:`jaxch6.optimizers.OPTIMIZERS`; ``optimizers`` replaces factories
-    by name (see :func:`checks`).
+    Args:
+        steps: update steps per run, in [1, :data:`MAX_STEPS`].
+        seed: seed of the random streams, in [0, 2**32).
+        tolerance: the largest max |Δparams| a checked row may show and pass.
+        optimizers: factories replacing those of :data:`jaxch6.optimizers.OPTIMIZERS` by name
+            (see :func:`checks`).
+        rules: restrict the run to these keys of :data:`jaxch6.optimizers.OPTIMIZERS`.
+
+    Returns:
+        One dict per row: ``rule, lr`` (``"constant"`` or :data:`SCHEDULE_LABEL`) ``, stream,
+        reference, max_abs_diff`` (NaN if a run diverged) ``, tolerance, checked, status``
+        (``pass`` / ``FAIL`` for checked rows, ``info`` otherwise) ``, note, hparams``.
+
+    Raises:
+        ConfigError: an argument out of range or an unknown rule.
+
+    Example:
+        >>> rows = run(steps=20, rules=["sgd"])
+        >>> all_passed(rows)
+        True
     """
-    if steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {steps}")
+    check_arguments(steps, seed, tolerance)
     groups = checks(optimizers)
     if rules is not None:
         unknown = sorted(set(rules) - set(groups))
@@ -294,81 +558,41 @@ def run(
                 f"unknown rule(s) {', '.join(unknown)}; valid: {', '.join(groups)}"
             )
         groups = {k: v for k, v in groups.items() if k in rules}
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     with jax.enable_x64(True):
-        normal_p0, normal_g = _normal_stream(steps, seed)
-        streams = {
-            "quadratic": ({"x": np.array(QUADRATIC_START[0]), "y": np.array(QUADRATIC_START[1])},
-                          None),
-            "normal": (normal_p0, normal_g),
-            "normal*1e-4": (normal_p0, jax.tree.map(lambda a: a * NORMAL_SCALE, normal_g)),
-        }
+        streams = _streams(steps, seed)
         for name, group in groups.items():
-            # our transforms (deduplicated by identity of the builder) then optax references
-            jax_items: list[Callable] = []
-            index: dict[int, int] = {}
-
-            def slot(fn, jax_items=jax_items, index=index):
-                if id(fn) not in index:
-                    index[id(fn)] = len(jax_items)
-                    jax_items.append(fn)
-                return index[id(fn)]
-
-            plan = []
-            for c in group:
-                a = slot(c.ours)
-                b = slot(c.ref) if c.ref_kind == "optax" else None
-                plan.append((c, a, b))
-
-            def transforms_of(hp, jax_items=jax_items):
-                return [fn(hp) for fn in jax_items]
-
-            runners = {q: _jax_runner(transforms_of, q, steps) for q in (True, False)}
-            for stream in STREAMS:
-                p0, grads = streams[stream]
-                hp = dict(O.DEFAULTS[name])
-                if stream == "quadratic":
-                    hp["learning_rate"] = QUADRATIC_LR[name]
-                hp_arr = {k: jnp.asarray(v, jnp.float64) for k, v in hp.items()}
-                finals = runners[grads is None](hp_arr, _copy(p0), grads)
-                finals = [[np.asarray(x) for x in jax.tree.leaves(f)] for f in finals]
-                for c, a, b in plan:
-                    if c.ref_kind == "optax":
-                        ref = finals[b]
-                    else:
-                        ref = _run_numpy(c.ref(hp), p0, grads, steps)
-                    d = _max_abs_diff(finals[a], ref)
-                    if c.checked:
-                        status = "pass" if d <= tolerance else "FAIL"
-                    else:
-                        status = "info"
-                    rows.append({
-                        "rule": c.rule,
-                        "stream": stream,
-                        "reference": c.reference,
-                        "max_abs_diff": d,
-                        "tolerance": tolerance if c.checked else None,
-                        "checked": c.checked,
-                        "status": status,
-                        "note": c.note,
-                        "hparams": hp,
-                    })
+            rows.extend(_run_group(name, group, streams, steps, tolerance))
     return rows
 
 
-def all_passed(rows: list[dict]) -> bool:
-    """True when every checked row passes (informational rows never fail)."""
+def all_passed(rows: list[dict[str, Any]]) -> bool:
+    """True when every checked row passes (informational rows never fail).
+
+    Args:
+        rows: rows of :func:`run`.
+
+    Returns:
+        Whether no checked row has status ``FAIL``.
+    """
     return all(r["status"] == "pass" for r in rows if r["checked"])
 
 
-def format_table(rows: list[dict]) -> str:
-    """A fixed-width text table of ``rows``."""
-    head = ("rule", "stream", "reference", "max|Δparams|", "tol", "result", "note")
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width text table of ``rows``.
+
+    Args:
+        rows: rows of :func:`run` (a row without ``lr`` shows ``constant``).
+
+    Returns:
+        The header, a rule line and one line per row, joined by newlines.
+    """
+    head = ("rule", "lr", "stream", "reference", "max|Δparams|", "tol", "result", "note")
 
     def cells(r):
         tol = "-" if r["tolerance"] is None else f"{r['tolerance']:.0e}"
-        return (r["rule"], r["stream"], r["reference"], f"{r['max_abs_diff']:.3e}", tol,
-                r["status"], r["note"])
+        return (r["rule"], r.get("lr", "constant"), r["stream"], r["reference"],
+                f"{r['max_abs_diff']:.3e}", tol, r["status"], r["note"])
 
     body = [cells(r) for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head[:-1])]

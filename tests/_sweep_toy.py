@@ -1,8 +1,9 @@
-"""A tiny stand-in for ``jaxch6.train.make_train_fn`` (same contract) for fast sweep tests.
+"""A tiny stand-in for ``jaxch6.train.make_run`` (same contract) for fast sweep tests.
 
 A linear model with squared error on one-hot targets (diverges for large learning rates),
-trained by SGD on batches drawn with replacement; compiles in well under a
-second, so the engine's chunking, sharding and divergence handling can be tested cheaply.
+trained by SGD on batches drawn with replacement from its step count; compiles in well under a
+second, so the engine's chunking, sharding, compaction and divergence handling and the
+schedulers can be tested cheaply.
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ class ToyData(NamedTuple):
     t_eval: np.ndarray
 
 
+class ToyState(NamedTuple):
+    params: dict
+    step: jax.Array
+    key: jax.Array
+    finite: jax.Array
+
+
+class ToyRun(NamedTuple):
+    init: object
+    advance: object
+    network: object
+    n_steps_per_epoch: int
+
+
 def toy_data(n_train=40, n_eval=20, features=6, seed=0) -> ToyData:
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(features, 10))
@@ -36,18 +51,24 @@ def toy_data(n_train=40, n_eval=20, features=6, seed=0) -> ToyData:
     return ToyData(x[:n_train], t[:n_train], x[n_train:], t[n_train:])
 
 
-def toy_make_train_fn(config, n_train, n_eval):
-    bs, epochs = config.batch_size, config.epochs
+def toy_make_run(config, n_train, n_eval, *, n_features, n_classes=10, **_):
+    bs = config.batch_size
     ipe = max(n_train // bs, 1)
 
-    def train(key, hparams, data):
+    def init(key, hparams):
+        kd = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
+            else key
+        k_init, _ = jax.random.split(jax.random.wrap_key_data(kd))
+        w = 0.1 * jax.random.normal(k_init, (n_features, n_classes))
+        return ToyState({"w": w}, jnp.zeros((), jnp.int32), kd, jnp.array(True))
+
+    def advance(state, hparams, data, epochs):
         lr = hparams["learning_rate"]
         wd = hparams.get("weight_decay", 0.0)
-        k_init, k_batch = jax.random.split(key)
-        w = 0.1 * jax.random.normal(k_init, (data.x_train.shape[1], 10))
+        _, k_batch = jax.random.split(jax.random.wrap_key_data(state.key))
 
         def loss(w, x, t):
-            err = x @ w - jax.nn.one_hot(t, 10)
+            err = x @ w - jax.nn.one_hot(t, n_classes)
             return 0.5 * jnp.mean(jnp.sum(err * err, axis=1)) + 0.5 * wd * jnp.sum(w * w)
 
         def acc(w, x, t):
@@ -62,8 +83,23 @@ def toy_make_train_fn(config, n_train, n_eval):
             w, losses = jax.lax.scan(step, w, e * ipe + jnp.arange(ipe))
             return w, (losses, acc(w, data.x_train, data.t_train), acc(w, data.x_eval, data.t_eval))
 
-        w, (losses, tr, ev) = jax.lax.scan(epoch, w, jnp.arange(epochs))
-        diverged = ~(jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(losses)))
-        return ToyHistory(losses.reshape(-1), tr, ev, diverged)
+        first = state.step // ipe
+        w, (losses, tr, ev) = jax.lax.scan(epoch, state.params["w"], first + jnp.arange(epochs))
+        finite = state.finite & jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(losses))
+        new = ToyState({"w": w}, state.step + epochs * ipe, state.key, finite)
+        return new, ToyHistory(losses.reshape(-1), tr, ev, ~finite)
+
+    def network(state):
+        return state.params, None
+
+    return ToyRun(init, advance, network, ipe)
+
+
+def toy_make_train_fn(config, n_train, n_eval):
+    """The whole run as one function (the ``make_train_fn`` contract), from :func:`toy_make_run`."""
+
+    def train(key, hparams, data):
+        run = toy_make_run(config, n_train, n_eval, n_features=data.x_train.shape[1])
+        return run.advance(run.init(key, hparams), hparams, data, config.epochs)[1]
 
     return train

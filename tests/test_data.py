@@ -242,6 +242,76 @@ def test_count_mismatch_and_bad_labels(tmp_path):
         load_mnist(source="idx", data_dir=d)
 
 
+def _header(type_code: int, shape) -> bytes:
+    return bytes([0, 0, type_code, len(shape)]) + np.array(shape, ">u4").tobytes()
+
+
+def test_absurd_or_impossible_header_sizes(tmp_path):
+    p = tmp_path / "huge.idx"
+    p.write_bytes(_header(0x08, (2**32 - 1, 2**32 - 1, 2**32 - 1)) + b"\x00" * 10)
+    with pytest.raises(DataError) as e:  # 2**96 elements: no overflow, no allocation
+        read_idx(p)
+    _assert_one_line(e, str(p), "elements, more than")
+    p.write_bytes(_header(0x0E, (2**20, 2**20)) + b"\x00" * 8)  # 2**40 float64: 8 TiB
+    with pytest.raises(DataError, match="needs 8796093022208 bytes, found 8"):
+        read_idx(p)
+    # gzip: a header declaring 1 GiB in a file of a few dozen bytes is refused before reading
+    g = tmp_path / "huge.gz"
+    g.write_bytes(gzip.compress(_header(0x08, (2**30,)) + b"\x01" * 100))
+    with pytest.raises(DataError) as e:
+        read_idx(g)
+    _assert_one_line(e, str(g), "more than a gzip file of", "can hold")
+
+
+def test_gzip_is_read_incrementally(tmp_path, monkeypatch):
+    """Decompression stops after the declared data (plus a 4 KiB probe for trailing bytes)."""
+    from jaxch6.data import idx
+
+    a = (np.arange(50) % 10).astype(np.uint8)
+    g = tmp_path / "labels.gz"
+    g.write_bytes(gzip.compress(idx_bytes(a) + b"\x00" * (64 << 20), compresslevel=1))
+    read = []
+    real_read = gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: (read.append(n),
+                                                                     real_read(self, n))[1])
+    with pytest.raises(DataError) as e:
+        idx.read_idx(g)
+    _assert_one_line(e, str(g), "at least 4096 unexpected bytes after the data of shape (50,)")
+    assert all(0 <= n <= 4096 for n in read) and sum(read) <= 4 + 4 + 50 + 4096
+    # declared more than the stream holds: truncated, after reading only what is there
+    g.write_bytes(gzip.compress(_header(0x08, (500,)) + a.tobytes()))
+    with pytest.raises(DataError, match="truncated data: shape .500,. needs 500 bytes, found 50"):
+        idx.read_idx(g)
+    g.write_bytes(gzip.compress(idx_bytes(a) + b"\x07\x07"))
+    with pytest.raises(DataError, match="2 unexpected bytes after the data"):
+        idx.read_idx(g)
+    g.write_bytes(gzip.compress(idx_bytes(a)))
+    np.testing.assert_array_equal(idx.read_idx(g), a)
+
+
+def test_check_labels():
+    from jaxch6.data import check_labels
+
+    assert check_labels(np.array([0, 3, 1], np.uint8)) == 4
+    assert check_labels([0, 9, 2], 10) == 10
+    assert check_labels(np.zeros(0, np.int32), 10) == 10
+    cases = [
+        (np.array([0.0, 1.5]), None, "labels must be integers, found dtype float64"),
+        (np.array([True, False]), None, "labels must be integers, found dtype bool"),
+        (np.array([0, -1, 2]), None, "label -1 is negative (first at index 1)"),
+        (np.array([0, 10, 2, 11]), 10, "label 11 outside 0..9 (first at index 1)"),
+        (np.eye(3, dtype=np.int32), 3, "expected a 1-D array of class indices"),
+        (np.zeros(0, np.int32), None, "no labels to count the classes of"),
+    ]
+    for t, n, needle in cases:
+        with pytest.raises(DataError) as e:
+            check_labels(t, n, name="t_train")
+        _assert_one_line(e, "t_train: ", needle)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ConfigError, match="n_classes must be a positive integer"):
+            check_labels([0, 1], bad)
+
+
 # --------------------------------------------------------------------------- loader / formats
 
 

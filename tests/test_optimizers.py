@@ -194,15 +194,26 @@ def test_state_fields_mirror_the_book():
     params = {"w": jnp.ones(3)}
     fields = {name: type(O.OPTIMIZERS[name]().init(params))._fields for name in O.OPTIMIZERS}
     assert fields == {
-        "sgd": (),
-        "momentum": ("v",),
-        "nesterov": ("v",),
-        "adagrad": ("h",),
-        "rmsprop": ("h",),
-        "adadelta": ("h", "s"),
+        "sgd": ("count",),
+        "momentum": ("count", "v"),
+        "nesterov": ("count", "v"),
+        "adagrad": ("count", "h"),
+        "rmsprop": ("count", "h"),
+        "adadelta": ("count", "h", "s"),
         "adam": ("count", "m", "v"),
     }
     assert isinstance(O.adam().init(params), O.AdamState)
+
+
+@pytest.mark.parametrize("name", list(O.OPTIMIZERS))
+def test_count_starts_at_zero_and_counts_updates(name):
+    tx = O.get_optimizer(name)
+    g = {"w": jnp.ones(2)}
+    state = tx.init(g)
+    assert state.count.dtype == jnp.int32 and int(state.count) == 0
+    for _ in range(3):
+        _, state = tx.update(g, state, g)
+    assert int(state.count) == 3
 
 
 def test_one_step_by_hand(x64):
@@ -269,6 +280,56 @@ def test_traced_values_skip_validation():
         return tx.update(g, tx.init(g))[0]
 
     np.testing.assert_allclose(step(-1.0)["w"], [1.0, 1.0])  # no ConfigError under jit
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def test_adam_accepts_an_optax_schedule():
+    """The issue's example: a schedule for learning_rate used to be refused as not a number."""
+    tx = O.adam(learning_rate=optax.exponential_decay(1e-3, transition_steps=10, decay_rate=0.5))
+    g = {"w": jnp.ones(2)}
+    u, state = tx.update(g, tx.init(g), g)
+    assert int(state.count) == 1 and bool(jnp.all(u["w"] < 0))
+
+
+@pytest.mark.parametrize("name", list(O.OPTIMIZERS))
+def test_schedule_is_called_with_the_count_before_the_update(name):
+    """optax's convention: lr(0) on the first update, lr(1) on the second, ..."""
+    seen = []
+
+    def schedule(count):
+        seen.append(count)
+        return jnp.where(count == 0, 0.0, 0.1)  # the first update must not move
+
+    tx = O.get_optimizer(name, learning_rate=schedule)
+    g = {"w": jnp.full(2, 0.5)}
+    state = tx.init(g)
+    u0, state = tx.update(g, state, g)
+    u1, state = tx.update(g, state, g)
+    assert [int(c) for c in seen] == [0, 1]
+    np.testing.assert_array_equal(u0["w"], 0.0)
+    assert bool(jnp.all(u1["w"] < 0))
+
+
+@pytest.mark.parametrize("name", list(O.OPTIMIZERS))
+def test_constant_schedule_equals_the_number(x64, name):
+    lr = O.DEFAULTS[name]["learning_rate"]
+    params0, grads = _stream(seed=4, steps=10)
+    a = _run_jax(O.get_optimizer(name, learning_rate=lr), params0, grads, steps=10)
+    b = _run_jax(O.get_optimizer(name, learning_rate=optax.constant_schedule(lr)), params0,
+                 grads, steps=10)
+    assert _max_diff(a, b) <= TOL
+
+
+def test_momentum_schedule_carries_each_steps_lr(x64):
+    """Book Momentum under a schedule = optax's scale-then-trace, not optax.sgd(s, momentum)."""
+    s = optax.exponential_decay(0.1, transition_steps=5, decay_rate=0.5)
+    params0, grads = _stream(seed=5)
+    ours = _run_jax(O.momentum(s, 0.9), params0, grads)
+    chain = optax.chain(optax.scale_by_learning_rate(s), optax.trace(0.9))
+    assert _max_diff(ours, _run_jax(chain, params0, grads)) <= TOL
+    assert _max_diff(ours, _run_jax(optax.sgd(s, momentum=0.9), params0, grads)) > 1e-3
 
 
 # ----------------------------------------------------------------------------- pytrees, dtypes
@@ -356,6 +417,8 @@ def test_converges_on_the_book_quadratic(name):
         (lambda: O.adam(beta2=-0.1), "beta2"),
         (lambda: O.adam(learning_rate=np.array([0.1, -0.1])), "learning_rate"),
         (lambda: O.sgd("fast"), "learning_rate"),
+        (lambda: O.adam(learning_rate=[0.1, "x"]), "learning_rate"),
+        (lambda: O.momentum(optax.constant_schedule(0.1), momentum=1.5), "momentum"),
         (lambda: O.get_optimizer("lion"), "adam"),
         (lambda: O.get_optimizer("sgd", momentum=0.9), "learning_rate"),
         (lambda: O.get_optimizer("adam", beta3=0.9), "beta3"),

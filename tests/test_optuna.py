@@ -173,12 +173,12 @@ WORKER = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from _sweep_toy import toy_data, toy_make_train_fn
+    from _sweep_toy import toy_data, toy_make_run
     from jaxch6.sweep import SweepConfig, optuna_driver as D, optuna_storage as S
 
     url, name, n, k, hb, grace, retry, delay, flag, go = sys.argv[1:11]
     config = SweepConfig(epochs=2, batch_size=10, seed=0).validate()
-    engine = D.EngineTrainer(config, int(k), data=toy_data(), make_train_fn=toy_make_train_fn)
+    engine = D.EngineTrainer(config, int(k), data=toy_data(), make_run=toy_make_run)
     storage = S.make_storage(url, heartbeat_interval=int(hb), grace_period=int(grace),
                              retry_failed=retry == "1")
     study = D.open_study(storage, name, D.make_sampler("random", config.space, seed=0),
@@ -329,10 +329,11 @@ def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
               "--batch-size", "20", "--source", "sample", "--no-compile-cache", "--no-plot"]
     args = _parser().parse_args([*common, "--sampler", "random", "--batch-trials", "3",
                                  "--out", str(tmp_path / "opt")])
-    assert D.run_optuna(args) == 0
-    assert "Best-1(val acc:" in capsys.readouterr().out
     from jaxch6.commands.sweep import build_config
     from jaxch6.sweep import store
+
+    assert D.run_optuna(args, config=build_config(args)) == 0
+    assert "Best-1(val acc:" in capsys.readouterr().out
 
     plain = run(build_config(_parser().parse_args(common)))
     got = {r["id"]: r for r in store.read_trials(tmp_path / "opt")}
@@ -344,6 +345,7 @@ def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
         assert r["diverged"] == t.diverged
     assert (tmp_path / "opt" / "study.db").exists()
     assert store.read_summary(tmp_path / "opt")["optuna"]["sampler"] == "random"
+    assert store.read_manifest(tmp_path / "opt")["kind"] == "optuna"
 
 
 def test_study_pins_data_and_lane_width(tmp_path):
@@ -359,3 +361,121 @@ def test_study_pins_data_and_lane_width(tmp_path):
     assert study.user_attrs["jaxch6_pin"]["lanes"] == 3
     with pytest.raises(ConfigError, match="different data"):
         D.pin_study(study, {"data_sha256": D.data_fingerprint(b), "lanes": 3}, "pin")
+
+
+# -- the Python entry point (jaxch6.sweep.optuna.run) over the toy model --------------------------
+def _toy_config(**kw):
+    from jaxch6.sweep import SweepConfig
+
+    kw.setdefault("epochs", 4)
+    return SweepConfig(batch_size=10, seed=0, lanes=1, **kw).validate()
+
+
+def _toy_run(config, **kw):
+    import jax
+    from _sweep_toy import toy_data, toy_make_run
+
+    from jaxch6.sweep import optuna as jo
+
+    return jo.run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+                  **kw)
+
+
+def test_python_entry_point_with_a_random_sampler_equals_plain_sweep(tmp_path):
+    """``jaxch6.sweep.optuna.run`` (book sampler) trains the very trials of a plain sweep."""
+    import jax
+    from _sweep_toy import toy_data, toy_make_run
+
+    from jaxch6.sweep import run, store
+
+    config = _toy_config(trials=6)
+    res = _toy_run(config, batch_trials=4, out=tmp_path / "opt")
+    plain = run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices())
+    got = {t.id: t for t in res.trials}
+    assert sorted(got) == [t.id for t in plain.trials] == list(range(6))
+    for t in plain.trials:
+        assert got[t.id].hparams == pytest.approx(t.hparams, rel=1e-12)
+        assert got[t.id].val_acc == t.val_acc and got[t.id].train_acc == t.train_acc
+        assert got[t.id].diverged == t.diverged
+    assert res.timings["trials_run_by_this_worker"] == 6
+    assert store.read_manifest(tmp_path / "opt")["kind"] == "optuna"
+    assert [r["id"] for r in store.read_trials(tmp_path / "opt")] == list(range(6))
+
+
+def test_plain_sweeps_and_optuna_never_share_a_directory(tmp_path):
+    import jax
+    from _sweep_toy import toy_data, toy_make_run
+
+    from jaxch6.sweep import run
+
+    config = _toy_config(trials=2, epochs=1)
+    run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+        out=tmp_path / "plain")
+    with pytest.raises(ConfigError, match="never share"):
+        _toy_run(config, out=tmp_path / "plain")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not empty"):
+        _toy_run(config, out=tmp_path / "other")
+
+
+def test_a_second_worker_continues_an_optuna_directory(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    config = _toy_config(trials=3, epochs=1)
+    _toy_run(config, storage=url, study_name="again", out=tmp_path / "o")
+    res = _toy_run(config, storage=url, study_name="again", out=tmp_path / "o", n_trials=5)
+    assert sorted(t.id for t in res.trials) == list(range(5))
+    assert res.timings["trials_run_by_this_worker"] == 2
+    with pytest.raises(ConfigError, match="epochs"):
+        _toy_run(_toy_config(trials=3, epochs=2), storage=url, study_name="again",
+                 out=tmp_path / "o")
+
+
+def test_user_sampler_and_median_pruner_prune_some_trials(tmp_path):
+    """A user's TPE sampler and MedianPruner: trials train in rungs (1, 2, 4 epochs); some
+    end PRUNED (fewer epochs, status stopped), the rest COMPLETE with every epoch."""
+    config = _toy_config(trials=16, epochs=4, min_epochs=1, eta=2,
+                         space=(("learning_rate", 1e-4, 3.0, "log"),))
+    sampler = optuna.samplers.TPESampler(seed=0, constant_liar=True, n_startup_trials=4)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4)
+    seen = []
+    res = _toy_run(config, study_name="pruned", sampler=sampler, pruner=pruner, batch_trials=4,
+                   out=tmp_path / "p", progress=seen.append)
+    assert res.info["optuna"]["rungs"] == [1, 2, 4]
+    states = {t.id: t.status for t in res.trials}
+    assert len(states) == 16
+    pruned = [t for t in res.trials if t.status == "stopped"]
+    complete = [t for t in res.trials if t.status == "complete"]
+    assert pruned and complete
+    assert all(t.epochs in (1, 2) for t in pruned)
+    assert all(t.epochs == 4 for t in complete)
+    assert seen[0].step_start and seen[-1].done == 16
+    from jaxch6.sweep import store
+
+    recs = {r["id"]: r for r in store.read_trials(tmp_path / "p")}
+    assert {i: r["status"] for i, r in recs.items()} == states
+
+
+def test_pruned_rungs_equal_one_long_run(tmp_path):
+    """Training in rungs (states continued, survivors compacted) gives each surviving trial
+    the very curves of training it all at once."""
+    config = _toy_config(trials=6, epochs=4, min_epochs=1, eta=2)
+    never = optuna.pruners.ThresholdPruner(lower=-1.0)  # asks at every rung, never prunes
+    rung = _toy_run(config, pruner=never, batch_trials=4)
+    once = _toy_run(config, batch_trials=4)
+    assert rung.info["optuna"]["rungs"] == [1, 2, 4] and once.info["optuna"]["rungs"] is None
+    a, b = {t.id: t for t in rung.trials}, {t.id: t for t in once.trials}
+    assert sorted(a) == sorted(b) == list(range(6))
+    for i in a:
+        assert a[i].val_acc == b[i].val_acc and a[i].train_acc == b[i].train_acc
+
+
+def test_pruner_option_and_default_directory_stays_in_runs():
+    p = argparse.ArgumentParser()
+    D.add_optuna_arguments(p)
+    assert p.parse_args([]).pruner == "none"
+    config = _toy_config(trials=2)
+    assert D.make_pruner("none", config) is None
+    assert isinstance(D.make_pruner("median", config), optuna.pruners.MedianPruner)
+    assert isinstance(D.make_pruner("hyperband", config), optuna.pruners.HyperbandPruner)
+    assert S.safe_path_component("../../etc") .count("/") == 0

@@ -33,7 +33,7 @@ TINY = ["--trials", "6", "--epochs", "3", "--hidden", "8", "--batch-size", "10",
         (["--trials", "0"], "--trials must be a positive integer"),
         (["--hidden", "100xx"], "--hidden"),
         (["--rounds", "2", "--keep", "1"], "--keep must be between 2"),
-        (["--resume", "/nonexistent/sweep"], "no summary.json"),
+        (["--resume", "/nonexistent/sweep"], "--resume takes no --out"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(argv, words, capsys, tmp_path):
@@ -119,12 +119,12 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
 
 
 def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
-    from jaxch6.commands.sweep import configure_cpu_devices
     from jaxch6.errors import ConfigError
+    from jaxch6.sweep.devices import configure_cpu_devices
 
     code = ("import sys; from jaxch6.cli import build_parser; build_parser(); "
             "assert 'jax' not in sys.modules, 'the CLI imported JAX too early'; "
-            "from jaxch6.commands.sweep import configure_cpu_devices as c; n = c('3'); "
+            "from jaxch6.sweep.devices import configure_cpu_devices as c; n = c('3'); "
             "import jax; print(n, jax.local_device_count())")
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
@@ -139,5 +139,5 @@ def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
     assert configure_cpu_devices("4") is None  # JAX already runs in this process: no change
     assert "XLA_FLAGS" not in os.environ
     for bad in ("0", "-2", "many"):
-        with pytest.raises(ConfigError, match="--cpu-devices"):
+        with pytest.raises(ConfigError, match="cpu_devices"):
             configure_cpu_devices(bad)

@@ -12,11 +12,11 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_train_fn
+from _sweep_toy import toy_data, toy_make_run, toy_make_train_fn
 
 from jaxch6.sweep import Param, SweepConfig, run
 from jaxch6.sweep.engine import Engine, default_chunk_size, per_trial_bytes
-from jaxch6.sweep.space import trial_keys
+from jaxch6.sweep.space import lane_keys
 
 TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1, lanes=1,
                   space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2)))
@@ -26,7 +26,12 @@ def _toy_run(**kw):
     import dataclasses
 
     cfg = dataclasses.replace(TOY, **kw)
-    return run(cfg, data=toy_data(), make_train_fn=toy_make_train_fn)
+    return run(cfg, data=toy_data(), make_run=toy_make_run)
+
+
+def _lanes(eng, key_data, hparams, epochs):
+    """Fresh lanes trained ``epochs`` epochs by the engine: their history as NumPy arrays."""
+    return eng.fetch(eng.dispatch(epochs, hparams, key_data=key_data))[0]
 
 
 def _arrays(result):
@@ -88,14 +93,16 @@ def test_chunking_and_padding_do_not_change_results():
 def test_engine_lane_results_match_single_trial():
     data = toy_data()
     fn = toy_make_train_fn(TOY.train_config(), 40, 20)
-    eng = Engine(fn, data, ["learning_rate"], chunk_size=4)
-    assert eng.compile_seconds > 0 and eng.chunk_size == 4
-    kd = trial_keys(0, [0, 1, 2])
+    eng = Engine(toy_make_run(TOY.train_config(), 40, 20, n_features=6), data,
+                 ["learning_rate"], chunk_size=4)
+    assert eng.chunk_size == 4
+    kd = lane_keys(0, [0, 1, 2])
     lrs = np.array([0.01, 0.1, 1.0])
-    out = eng.run(kd, {"learning_rate": lrs})
+    out = _lanes(eng, kd, {"learning_rate": lrs}, 3)
+    assert eng.compile_seconds > 0
     assert out["train_acc"].shape == (3, 3)
     for j in range(3):
-        key = jax.random.fold_in(jax.random.wrap_key_data(kd[j]), 1)
+        key = jax.random.wrap_key_data(kd[j])
         single = jax.jit(fn)(key, {"learning_rate": np.float32(lrs[j])}, data)
         np.testing.assert_array_equal(out["eval_acc"][j], np.asarray(single.eval_acc))
         np.testing.assert_allclose(out["loss"][j], np.asarray(single.loss), rtol=1e-5)
@@ -105,16 +112,17 @@ def test_diverged_toy_lanes_are_isolated():
     import dataclasses
 
     wild = dataclasses.replace(TOY, space=(Param("lr", 1e-3, 1e6),), trials=10)
-    res = run(wild, data=toy_data(), make_train_fn=toy_make_train_fn)
+    res = run(wild, data=toy_data(), make_run=toy_make_run)
     div = [t for t in res.trials if t.diverged]
     assert div and len(div) < len(res.trials)
     assert all(t.diverged for t in res.ranked[-len(div):])
     # re-running only the finite trials' lanes (without the diverging ones) changes nothing
     keep = [t for t in res.trials if not t.diverged]
-    fn = toy_make_train_fn(wild.train_config(), 40, 20)
-    eng = Engine(fn, toy_data(), ["learning_rate"], chunk_size=len(keep))
-    out = eng.run(trial_keys(wild.seed, [t.id for t in keep]),
-                  {"learning_rate": np.array([t.hparams["learning_rate"] for t in keep])})
+    eng = Engine(toy_make_run(wild.train_config(), 40, 20, n_features=6), toy_data(),
+                 ["learning_rate"], chunk_size=len(keep))
+    out = _lanes(eng, lane_keys(wild.seed, [t.id for t in keep]),
+                 {"learning_rate": np.array([t.hparams["learning_rate"] for t in keep])},
+                 wild.epochs)
     for j, t in enumerate(keep):
         assert np.allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
 
@@ -143,13 +151,13 @@ def test_real_training_divergence_isolated_and_chunk_invariant():
     from jaxch6.sweep.runner import load_data
 
     data, _ = load_data(REAL.validate())
-    from jaxch6.train import make_train_fn
+    from jaxch6.train import make_run
 
-    fn = make_train_fn(REAL.validate().train_config(), 40, 10)
-    eng = Engine(fn, data, ["learning_rate", "weight_decay"], chunk_size=len(finite))
-    out = eng.run(trial_keys(REAL.seed, [t.id for t in finite]),
-                  {k: np.array([t.hparams[k] for t in finite])
-                   for k in ("learning_rate", "weight_decay")})
+    run_ = make_run(REAL.validate().train_config(), 40, 10, n_features=784)
+    eng = Engine(run_, data, ["learning_rate", "weight_decay"], chunk_size=len(finite))
+    out = _lanes(eng, lane_keys(REAL.seed, [t.id for t in finite]),
+                 {k: np.array([t.hparams[k] for t in finite])
+                  for k in ("learning_rate", "weight_decay")}, REAL.epochs)
     for j, t in enumerate(finite):
         np.testing.assert_allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
         np.testing.assert_allclose(out["train_acc"][j], t.train_acc, atol=1e-6)
@@ -214,8 +222,8 @@ def test_book_network_two_and_four_devices_agree():
 
 @pytest.mark.parametrize("n_dev", [1])
 def test_engine_shards_over_devices(n_dev):
-    fn = toy_make_train_fn(TOY.train_config(), 40, 20)
-    eng = Engine(fn, toy_data(), ["learning_rate"], chunk_size=3, devices=jax.devices()[:n_dev])
+    eng = Engine(toy_make_run(TOY.train_config(), 40, 20, n_features=6), toy_data(),
+                 ["learning_rate"], chunk_size=3, devices=jax.devices()[:n_dev])
     assert eng.sharded.spec == jax.sharding.PartitionSpec("trials")
     assert eng.sharded.mesh.axis_names == ("trials",)
 
@@ -231,7 +239,8 @@ def test_skipping_zero_input_columns_is_the_same_training():
     t = rng.integers(0, 10, 60).astype(np.int32)
     full = Data(x[:40], t[:40], x[40:], t[40:])
     pruned, kw = _drop_zero_columns(full)
-    assert pruned.x_train.shape == (40, 26) and kw["n_features"] == 30
+    assert pruned.x_train.shape == (40, 26)
+    kw["n_features"] = 30
     assert kw["input_columns"].tolist() == [c for c in range(30) if c not in (0, 1, 7, 29)]
     cfg = TrainConfig(hidden_sizes=(16, 16), epochs=3, batch_size=10, record_loss="before_update")
     a_fn = jax.jit(jax.vmap(make_train_fn(cfg, 40, 20), in_axes=(0, 0, None)))

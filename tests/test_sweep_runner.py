@@ -7,18 +7,18 @@ import json
 
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_train_fn
+from _sweep_toy import toy_data, toy_make_run
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import Param, SweepConfig, narrow, rank, resume, run, sample, store
-from jaxch6.sweep.runner import Trial, format_trial
+from jaxch6.sweep.records import Trial, format_trial
 
 TOY = SweepConfig(trials=10, epochs=4, batch_size=8, seed=3, chunk_size=4, lanes=2,
                   space=(Param("lr", 1e-4, 1.0), Param("weight_decay", 1e-6, 1e-2)))
 
 
 def _run(config=TOY, **kw):
-    return run(config, data=toy_data(), make_train_fn=toy_make_train_fn, **kw)
+    return run(config, data=toy_data(), make_run=toy_make_run, **kw)
 
 
 def test_run_records_trials_and_summary(tmp_path):
@@ -32,9 +32,10 @@ def test_run_records_trials_and_summary(tmp_path):
         # accuracies are exact fractions of the 40 train / 20 validation rows
         assert all(abs(a * 20 - round(a * 20)) < 1e-9 for a in t.val_acc)
         assert t.final_val_acc == t.val_acc[-1]
-    # progress: a round start, then one report per chunk (4 + 4 + 2 trials)
-    assert [p.done for p in seen] == [0, 4, 8, 10] and seen[0].round_start
-    assert seen[-1].ran == 10 and seen[-1].trials_per_second > 0
+    # progress: compiling, a round start, then one report per chunk (4 + 4 + 2 trials)
+    assert [p.label for p in seen[:2]] == ["compiling", "round 1/1"]
+    assert [p.done for p in seen[1:]] == [0, 4, 8, 10] and seen[1].step_start
+    assert seen[-1].ran == 10 and seen[-1].lanes_per_second > 0
     lines = (tmp_path / store.TRIALS).read_text().splitlines()
     assert [json.loads(x)["id"] for x in lines] == list(range(10))
     s = store.read_summary(tmp_path)
@@ -49,7 +50,7 @@ def test_run_records_trials_and_summary(tmp_path):
 
 def test_out_dir_with_a_sweep_is_refused(tmp_path):
     _run(out=tmp_path)
-    with pytest.raises(ConfigError, match="already holds a sweep"):
+    with pytest.raises(ConfigError, match="is not empty"):
         _run(out=tmp_path)
 
 
@@ -100,8 +101,9 @@ def test_resume_after_a_partial_write_matches_an_uninterrupted_run(tmp_path):
     summary = json.loads((tmp_path / "full" / store.SUMMARY).read_text())
     summary["status"] = "running"
     store.write_summary(part, summary)
+    (part / store.MANIFEST).write_text((tmp_path / "full" / store.MANIFEST).read_text())
     seen = []
-    res = resume(part, data=toy_data(), make_train_fn=toy_make_train_fn, progress=seen.append)
+    res = resume(part, data=toy_data(), make_run=toy_make_run, progress=seen.append)
     assert res.timings["trials_run"] == 7  # 13..19
     assert [t.to_record() for t in res.trials] == [t.to_record() for t in full.trials]
     assert res.rounds == full.rounds
@@ -109,7 +111,7 @@ def test_resume_after_a_partial_write_matches_an_uninterrupted_run(tmp_path):
     assert store.read_summary(part)["status"] == "complete"
     assert len(store.read_summary(part)["resumed_at"]) == 1
     # nothing left: resuming again runs nothing and changes nothing
-    res2 = resume(part, data=toy_data(), make_train_fn=toy_make_train_fn)
+    res2 = resume(part, data=toy_data(), make_run=toy_make_run)
     assert res2.timings["trials_run"] == 0 and res2.timings["compile_seconds"] == 0
     assert [t.to_record() for t in res2.trials] == [t.to_record() for t in full.trials]
 

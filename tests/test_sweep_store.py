@@ -45,7 +45,11 @@ def test_partial_last_line_is_dropped_and_repaired(tmp_path):
 def test_corrupt_line_in_the_middle_is_an_error(tmp_path):
     path = tmp_path / store.TRIALS
     path.write_text(json.dumps(_rec(0)) + "\n{garbage\n" + json.dumps(_rec(1)) + "\n")
-    with pytest.raises(ConfigError, match="line 2 is not a trial record"):
+    with pytest.raises(ConfigError, match="trials.jsonl line 2: not a trial record"):
+        store.read_trials(tmp_path)
+    # a complete last line that parses but is not a record is an error, not a cut-short write
+    path.write_text(json.dumps(_rec(0)) + "\n" + json.dumps({"id": 999}) + "\n")
+    with pytest.raises(ConfigError, match="line 2: missing field"):
         store.read_trials(tmp_path)
 
 
@@ -56,3 +60,12 @@ def test_summary_roundtrip_and_missing(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
     with pytest.raises(ConfigError, match="no summary.json"):
         store.read_summary(tmp_path / "nope")
+
+
+def test_replace_trials_is_atomic_and_strict(tmp_path):
+    store.append_trials(tmp_path, [_rec(0), _rec(1)])
+    store.replace_trials(tmp_path, [_rec(2, float("nan")), _rec(1)])
+    text = (tmp_path / store.TRIALS).read_text()
+    assert "NaN" not in text and not list(tmp_path.glob("*.tmp"))
+    got = store.read_trials(tmp_path)
+    assert [r["id"] for r in got] == [1, 2] and got[1]["final_val_acc"] is None

@@ -29,7 +29,15 @@ def test_cli_end_to_end_all_rows_pass(tmp_path, capsys):
             refs = {r["reference"] for r in checked if r["rule"] == rule and r["stream"] == stream}
             assert any(ref.startswith("numpy") for ref in refs), (rule, stream)
             assert any(not ref.startswith("numpy") for ref in refs), (rule, stream)
-    info = {(r["rule"], r["stream"]): r for r in rows if r["status"] == "info"}
+    # ... and, with the learning-rate schedule on both sides, every rule against optax
+    assert {r["lr"] for r in rows} == {"constant", verify.SCHEDULE_LABEL}
+    for stream in verify.STREAMS:
+        for rule in ("sgd", "momentum", "nesterov(book)", "nesterov(standard)", "adagrad",
+                     "rmsprop", "adadelta", "adam"):
+            assert any(r["rule"] == rule and r["stream"] == stream
+                       and r["lr"] == verify.SCHEDULE_LABEL for r in checked), (rule, stream)
+    info = {(r["rule"], r["stream"]): r for r in rows
+            if r["status"] == "info" and r["lr"] == "constant"}
     # the direct differences are real, and shown rather than failed
     assert info[("nesterov(book)", "normal")]["max_abs_diff"] > 1e-3
     assert info[("adam", "normal*1e-4")]["max_abs_diff"] > 1e-5
@@ -44,8 +52,12 @@ def test_cli_end_to_end_all_rows_pass(tmp_path, capsys):
         if r["stream"] == "quadratic":
             want["learning_rate"] = verify.QUADRATIC_LR[name]
         assert r["hparams"] == want
+    sched_info = {(r["rule"], r["stream"]): r for r in rows
+                  if r["status"] == "info" and r["lr"] != "constant"}
+    assert sched_info[("momentum", "normal")]["max_abs_diff"] > 1e-3  # book v vs optax trace
     text = capsys.readouterr().out
-    assert "max|Δparams|" in text and "informational" in text and "FAIL" not in text
+    assert "max|Δparams|" in text and verify.SCHEDULE_LABEL in text
+    assert "informational" in text and "FAIL" not in text
     assert len(text.splitlines()) >= len(rows) + 2
     assert not jax.config.jax_enable_x64  # x64 switched on only inside the command
 
@@ -74,6 +86,21 @@ def test_a_perturbed_rule_fails_its_rows():
     assert "FAIL" in verify.format_table(rows)
 
 
+def _sgd_schedule_one_step_ahead(learning_rate=0.01):
+    """SGD that calls its schedule with count + 1 (the off-by-one the scheduled rows catch)."""
+    if callable(learning_rate):
+        return O.sgd(lambda c: learning_rate(c + 1))
+    return O.sgd(learning_rate)
+
+
+def test_an_off_by_one_schedule_count_fails_only_the_scheduled_rows():
+    rows = verify.run(steps=20, rules=["sgd"], optimizers={"sgd": _sgd_schedule_one_step_ahead})
+    status = {(r["lr"], r["stream"]): r["status"] for r in rows}
+    assert {s for (lr, _), s in status.items() if lr == "constant"} == {"pass"}
+    assert status[(verify.SCHEDULE_LABEL, "normal")] == "FAIL"
+    assert status[(verify.SCHEDULE_LABEL, "normal*1e-4")] == "FAIL"
+
+
 def test_a_diverging_rule_fails_not_passes():
     rows = verify.run(steps=5, rules=["sgd"], optimizers={"sgd": _plus(O.sgd, float("nan"))})
     assert rows and all(r["status"] == "FAIL" for r in rows)
@@ -86,14 +113,29 @@ def test_all_passed_and_table_format():
     info = {**row, "checked": False, "status": "info", "tolerance": None, "max_abs_diff": 1.0}
     assert verify.all_passed([row, info])
     assert not verify.all_passed([row, {**row, "status": "FAIL"}])
-    lines = verify.format_table([row, info]).splitlines()
+    lines = verify.format_table([row, {**info, "lr": "exp_decay"}]).splitlines()
     assert len(lines) == 4 and lines[0].startswith("rule")
+    assert lines[0].split()[:3] == ["rule", "lr", "stream"]
+    assert "constant" in lines[2] and "exp_decay" in lines[3]
     assert len({line.index("result") if "result" in line else None for line in lines[:1]}) == 1
 
 
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="valid"):
         verify.run(rules=["lion"])
-    with pytest.raises(ConfigError, match="steps"):
-        verify.run(steps=0)
-    assert cli.main(["verify", "--steps", "0"]) == 2
+    for kwargs, word in (({"steps": 0}, "steps"), ({"steps": verify.MAX_STEPS + 1}, "steps"),
+                         ({"steps": 1.5}, "steps"), ({"seed": -1}, "seed"),
+                         ({"seed": 2**32}, "seed"), ({"tolerance": float("nan")}, "tolerance"),
+                         ({"tolerance": -1.0}, "tolerance")):
+        with pytest.raises(ConfigError, match=word):
+            verify.run(**kwargs)
+
+
+@pytest.mark.parametrize("argv", [["--steps", "0"], ["--steps", "100001"], ["--seed", "-1"],
+                                  ["--seed", str(2**32)]])
+def test_cli_bad_numbers_are_one_line_errors(capsys, argv):
+    assert cli.main(["verify", *argv]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("jaxch6 verify: error: " + argv[0]) and "\n" not in err
+    assert "Traceback" not in err and captured.out == ""

@@ -30,6 +30,7 @@ def run(args) -> int:
 
     from jaxch6 import experiments
     from jaxch6.errors import ConfigError
+    from jaxch6.experiments import _common
 
     if args.list:
         for name in experiments.NAMES:
@@ -39,11 +40,28 @@ def run(args) -> int:
         raise ConfigError("give an experiment name or 'all' (see jaxch6 experiment --list)")
     names = experiments.NAMES if args.name == "all" else (args.name,)
     modules = [experiments.get(name) for name in names]  # unknown name fails before any work
+    _common.check_writable(args.out)  # so is an --out that cannot be written
     total = time.perf_counter()
     for name, module in zip(names, modules, strict=True):
         t0 = time.perf_counter()
-        module.run(args.out, seed=args.seed, quick=args.quick)
+        try:
+            module.run(args.out, seed=args.seed, quick=args.quick)
+        except OSError as exc:  # e.g. the disk filled while writing a figure
+            if exc.filename is None or not _inside(exc.filename, args.out):
+                raise
+            raise _common.write_error(exc.filename, exc) from None
         print(f"{name}: {time.perf_counter() - t0:.1f} s -> {args.out}/{name}.png, {name}.json")
     if len(names) > 1:
         print(f"all: {time.perf_counter() - total:.1f} s")
     return 0
+
+
+def _inside(filename, directory) -> bool:
+    """Whether ``filename`` lies in ``directory``."""
+    from pathlib import Path
+
+    try:
+        Path(filename).resolve().relative_to(Path(directory).resolve())
+    except (ValueError, OSError, TypeError):
+        return False
+    return True

@@ -7,12 +7,13 @@ at import time; JAX and matplotlib are imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
+from jaxch6.cache import default_directory, enable_compile_cache
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.devices import configure_cpu_devices
 
 HELP = "hyperparameter random search: many trials as one compiled, vmapped program"
 DESCRIPTION = """\
@@ -31,7 +32,7 @@ examples:
   jaxch6 sweep --resume runs/sweep-20240101-120000
 """
 
-DEFAULT_CACHE = Path.home() / ".cache" / "jaxch6" / "jax-compile-cache"
+DEFAULT_CACHE = default_directory()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,7 +42,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "Names: the optimizer's (learning_rate or lr, momentum, beta1, ...) and "
                         "weight_decay, dropout_ratio, init_scale. Default: the book's "
                         "lr=1e-6:1e-2 weight_decay=1e-8:1e-4")
-    s.add_argument("--trials", type=int, default=100, help="trials per round (default 100)")
+    s.add_argument("--trials", type=int, default=100,
+                   help="trials per round; for pbt the population (default 100)")
+    s.add_argument("--scheduler", default="random",
+                   help="random (the book's search) | halving (successive halving) | "
+                        "hyperband | pbt (population-based training)")
+    s.add_argument("--min-epochs", type=int, default=1,
+                   help="halving/hyperband: epochs of the first rung (default 1)")
+    s.add_argument("--eta", type=int, default=3,
+                   help="halving/hyperband: keep the best 1/eta at each rung (default 3)")
+    s.add_argument("--pbt-interval", type=int, default=5,
+                   help="pbt: epochs between exploit/explore (default 5)")
+    s.add_argument("--repeats", type=int, default=1,
+                   help="training keys per trial; ranking uses the mean (default 1)")
+    s.add_argument("--save-best", type=int, default=0, metavar="K",
+                   help="save the best K trials' run states under DIR/models/ (default 0)")
     s.add_argument("--rounds", type=int, default=1,
                    help="rounds; after each, the ranges narrow to the best --keep trials' span")
     s.add_argument("--keep", type=int, default=10, help="trials that set the next round's ranges")
@@ -59,6 +74,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--dropout", action="store_true", help="dropout (ratio 0.5 unless searched)")
     n.add_argument("--epochs", type=int, default=50)
     n.add_argument("--batch-size", type=int, default=100)
+    n.add_argument("--schedule", default="constant",
+                   help="learning-rate schedule: constant | cosine | exponential | "
+                        "warmup_cosine (its numbers are searchable, e.g. "
+                        "--space warmup_fraction=0.01:0.3:lin)")
+    n.add_argument("--precision", default="fp32", help="matmul precision: fp32 | tf32 | bf16")
 
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="mnist", help="mnist | fashion_mnist")
@@ -128,56 +148,40 @@ def build_config(args):
         data_dir=args.data_dir,
         chunk_size=args.chunk_size,
         lanes=args.lanes,
+        scheduler=args.scheduler,
+        min_epochs=args.min_epochs,
+        eta=args.eta,
+        pbt_interval=args.pbt_interval,
+        repeats=args.repeats,
+        save_best=args.save_best,
+        schedule=args.schedule,
+        precision=args.precision,
     )
     return config.validate()
 
 
-def configure_cpu_devices(spec: str) -> int | None:
-    """Before JAX starts: on the CPU, make ``N`` host devices with single-threaded kernels
-    (``--xla_force_host_platform_device_count=N --xla_cpu_multi_thread_eigen=false
-    intra_op_parallelism_threads=1``), so each core trains its own share of every chunk with no
-    cross-thread synchronisation inside the many small matmuls. Measured on 2 cores: 15-27% less
-    wall time than one 2-thread device. Single-threaded kernels also make the arithmetic the
-    same for every N >= 2 (a multi-threaded matmul may split its sums differently), so a
-    trial's result does not depend on ``--cpu-devices``. N = 1 compiles without XLA's SPMD
-    pipeline, whose different pass order rewrites a division into a multiplication by the
-    reciprocal: last-bit differences that 200 SGD steps can turn into a different accuracy in
-    a few trials; so "auto" uses at least 2 devices, also on one core. Returns N, or None where
-    nothing was changed (JAX already running, or XLA_FLAGS already choosing a device count)."""
-    if spec == "auto":  # one per core, at least 2 (see below)
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        n = max(2, n or 1)
-    else:
-        try:
-            n = int(spec)
-        except ValueError:
-            raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got {spec!r}"
-                              ) from None
-        if n < 1:
-            raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got {spec!r}")
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
-        return None
-    os.environ["XLA_FLAGS"] = (
-        f"{flags} --xla_force_host_platform_device_count={n} "
-        "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    ).strip()
-    return n
+#: Options that define a run: refused next to --resume (the run's own come from its manifest).
+RUN_OPTIONS = ("space", "trials", "scheduler", "min_epochs", "eta", "pbt_interval", "repeats",
+               "save_best", "rounds", "keep", "seed", "optimizer", "hidden", "activation", "init",
+               "batchnorm", "dropout", "epochs", "batch_size", "schedule", "precision",
+               "dataset", "source", "data_dir", "train_size", "val_fraction", "chunk_size",
+               "lanes", "out")
 
 
-def enable_compile_cache(directory: str) -> None:
-    """Turn on JAX's persistent compilation cache in ``directory`` (any program compiling in
-    0.2 s or more is stored; a repeated sweep of the same shapes loads it instead)."""
-    import jax
-
-    os.makedirs(directory, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+def check_resume_options(args) -> None:
+    """Refuse options that would change a resumed run (one line naming the first)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    for name in RUN_OPTIONS:
+        if getattr(args, name, None) != parser.get_default(name):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"--resume takes no {flag}: a resumed sweep keeps the options "
+                              f"recorded in {args.resume}/manifest.json")
 
 
 class ProgressBar:
-    """A plain-text progress bar on stderr, redrawn per chunk (one line per chunk off a tty)."""
+    """Progress on stderr: one line when a step starts, then a bar redrawn per chunk (one line
+    per chunk off a terminal)."""
 
     def __init__(self, stream=None, width: int = 30):
         self.stream = stream or sys.stderr
@@ -186,15 +190,13 @@ class ProgressBar:
         self.open = False
 
     def __call__(self, p) -> None:
-        from jaxch6.sweep.runner import format_space
-
-        if p.round_start:
+        if p.step_start:
             self.close()
-            print(f"round {p.round + 1}/{p.rounds}: {format_space(p.space)}", file=self.stream)
+            print(p.label, file=self.stream)
             return
         filled = int(self.width * p.done / max(p.total, 1))
         bar = "#" * filled + "." * (self.width - filled)
-        line = (f"[{bar}] {p.done}/{p.total} trials  {p.trials_per_second:.1f} trials/s  "
+        line = (f"[{bar}] {p.done}/{p.total} lanes  {p.lanes_per_second:.1f} lanes/s  "
                 f"{p.run_seconds:.1f} s")
         if self.tty:
             self.stream.write("\r" + line)
@@ -212,25 +214,28 @@ class ProgressBar:
 
 def run(args) -> int:
     wall0 = time.perf_counter()
-    configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
+    try:
+        configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
+    except ConfigError:
+        raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got "
+                          f"{args.cpu_devices!r}") from None
     if getattr(args, "sampler", None):  # an Optuna worker (jaxch6.sweep.optuna_driver)
         from jaxch6.sweep.optuna_driver import run_optuna
 
-        return run_optuna(args)
+        config = build_config(args)
+        if not args.no_compile_cache:
+            enable_compile_cache(args.compile_cache)
+        return run_optuna(args, config=config)
+    if args.top < 0:
+        raise ConfigError(f"--top must be >= 0, got {args.top}")
     if args.resume is None:
         config = build_config(args)
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     else:
+        check_resume_options(args)
         out = Path(args.resume)
-        if not (out / "summary.json").exists():
-            raise ConfigError(f"--resume {out}: no summary.json there (not a sweep directory)")
-    if args.top < 0:
-        raise ConfigError(f"--top must be >= 0, got {args.top}")
-
     if not args.no_compile_cache:
         enable_compile_cache(args.compile_cache)
-    import jax
-
     from jaxch6 import sweep
 
     bar = None if args.quiet else ProgressBar()
@@ -242,27 +247,10 @@ def run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-
-    info, tm, cfg = result.info, result.timings, result.config
-    data = info["data"]
-    print(f"data: {data['dataset']} from source {data['source']!r} "
-          f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation")
-    print(f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
-          f"chunk {info['chunk_size']} trials in groups of {info['lanes']}, "
-          f"jax {jax.__version__}")
-    for rd in result.rounds:
-        from jaxch6.sweep.runner import format_space
-        from jaxch6.sweep.space import space_from_dicts
-
-        print(f"round {rd['round'] + 1}/{cfg.rounds}: {format_space(space_from_dicts(rd['space']))}"
-              f"  best val acc {rd['best_val_acc']!r}, {rd['n_diverged']} diverged")
-    print(f"compile {tm['compile_seconds']:.2f} s, run {tm['run_seconds']:.2f} s "
-          f"({tm['trials_run']} trials, {tm['trials_per_second']:.1f} trials/s), "
-          f"wall {time.perf_counter() - wall0:.2f} s")
-    print("=========== Hyper-Parameter Optimization Result ===========")
-    for line in result.ranking_lines(args.top):
-        print(line)
-    written = ["trials.jsonl", "summary.json"]
+    report(result, args.top, wall0)
+    written = ["manifest.json", "trials.jsonl", "summary.json"]
+    if result.models:
+        written.append(f"models/ ({len(result.models)} trials)")
     if not args.no_plot and result.trials:
         from jaxch6.plots import sweep_top_grid
 
@@ -272,3 +260,38 @@ def run(args) -> int:
         written.append("top20.png")
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
+
+
+def report(result, top: int, wall0: float) -> None:
+    """Print where the data came from, the devices, each round, timings and the ranking."""
+    import jax
+
+    from jaxch6.sweep.records import format_space
+    from jaxch6.sweep.space import space_from_dicts
+
+    info, tm, cfg = result.info, result.timings, result.config
+    for line in info.get("warnings", []):
+        print(f"warning: {line}", file=sys.stderr)
+    data = info["data"]
+    print(f"data: {data['dataset']} from source {data['source']!r} "
+          f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation")
+    print(f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
+          f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
+          f"jax {jax.__version__}")
+    for rd in result.rounds:
+        if "best_val_acc" in rd:
+            print(f"round {rd['round'] + 1}/{cfg.rounds}: "
+                  f"{format_space(space_from_dicts(rd['space']))}"
+                  f"  best val acc {rd['best_val_acc']!r}, {rd['n_diverged']} diverged")
+    sched = info.get("scheduler", {})
+    if sched.get("name") not in (None, "random"):
+        epochs = sum(t.epochs for t in result.trials) * cfg.repeats
+        print(f"scheduler {sched['name']}: {len(result.trials)} trials, {epochs} lane-epochs "
+              f"trained ({epochs / max(len(result.trials) * cfg.epochs * cfg.repeats, 1):.0%} "
+              "of training every trial fully)")
+    print(f"compile {tm['compile_seconds']:.2f} s, run {tm['run_seconds']:.2f} s "
+          f"({tm['trials_run']} trials, {tm['trials_per_second']:.1f} trials/s), "
+          f"wall {time.perf_counter() - wall0:.2f} s")
+    print("=========== Hyper-Parameter Optimization Result ===========")
+    for line in result.ranking_lines(top):
+        print(line)

@@ -12,12 +12,15 @@ DESCRIPTION = """\
 Run each update rule of jaxch6.optimizers for --steps steps in float64 on three gradient
 streams (the book's quadratic f(x,y)=x^2/20+y^2 from (-7,2); N(0,1) gradients on a nested dict
 of arrays; the same times 1e-4) beside optax in the equivalent configuration and beside a NumPy
-port of the book's classes, and print max |delta params| per rule x stream x reference.
+port of the book's classes, and print max |delta params| per rule x learning rate x stream x
+reference. Each rule runs with a constant learning rate and with a learning-rate schedule
+(optax.exponential_decay(lr, 50, 0.5), lr column "exp_decay") given to both sides.
 
 Rows that can only match a documented equivalent form (book Nesterov via mu*u_optax - lr*g;
-AdaGrad/Adam with eps=0 on both sides; Adam with optax's eps scheduled as eps/sqrt(1-b2^t)) say
-so in the note column. Informational rows (result "info") show direct differences and never
-fail. Exit status 0 only when every checked row is within the tolerance (1e-12)."""
+AdaGrad/Adam with eps=0 on both sides; Adam with optax's eps scheduled as eps/sqrt(1-b2^t);
+book Momentum under a schedule as optax's scale_by_learning_rate then trace) say so in the
+note column. Informational rows (result "info") show direct differences and never fail. Exit
+status 0 only when every checked row is within the tolerance (1e-12); 2 on a bad option."""
 
 
 def _finite_or_none(x: float) -> float | None:
@@ -26,18 +29,19 @@ def _finite_or_none(x: float) -> float | None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=200, help="update steps per run (200)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random streams (0)")
+    parser.add_argument("--steps", type=int, default=200,
+                        help="update steps per run, 1..100000 (200)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random streams, 0 <= seed < 2**32 (0)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.steps < 1:
-        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     import json
 
     from jaxch6 import verify
 
+    verify.check_arguments(args.steps, args.seed, prefix="--")
     rows = verify.run(steps=args.steps, seed=args.seed)
     ok = verify.all_passed(rows)
     print(f"jaxch6 verify: {args.steps} steps, float64, seed {args.seed}, "

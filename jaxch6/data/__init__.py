@@ -6,6 +6,7 @@ Public API::
     load_fashion_mnist(...)                 # same signature; no embedded sample
     load(dataset, ...) -> LoadedData        # the same, plus which source was used (.describe())
     read_idx(path), read_idx_pair(images_path, labels_path)
+    check_labels(t, n_classes=None) -> int   # number of classes; DataError for bad labels
     validation_split(x, t, fraction, *, seed)
 
 Nothing here imports JAX; tensorflow_datasets / TensorFlow are imported only by the tfds source.
@@ -14,6 +15,7 @@ arguments), each with a one-line message.
 """
 
 from jaxch6.data.idx import read_idx, read_idx_pair
+from jaxch6.data.labels import check_labels
 from jaxch6.data.loader import (
     DATA_DIR_ENV,
     DATASETS,
@@ -36,6 +38,7 @@ __all__ = [
     "SAMPLE_SEED",
     "SOURCES",
     "LoadedData",
+    "check_labels",
     "load",
     "load_fashion_mnist",
     "load_mnist",

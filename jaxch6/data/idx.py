@@ -5,20 +5,23 @@ dimensions), then NN big-endian uint32 dimension sizes, then the elements in C o
 images are ``00 00 08 03`` (uint8, N×28×28), its labels ``00 00 08 01`` (uint8, N). Files may be
 gzip-compressed (recognised by the gzip magic bytes, whatever the file name).
 
-Every problem — missing file, corrupt gzip, wrong magic number, truncated data, trailing bytes,
-images/labels count mismatch — raises :class:`jaxch6.errors.DataError` with a one-line message
-that names the file.
+Every problem — missing file, corrupt gzip, wrong magic number, a header declaring an absurd or
+impossible size, truncated data, trailing bytes, images/labels count mismatch, labels out of
+range — raises :class:`jaxch6.errors.DataError` with a one-line message that names the file.
+A gzip file is decompressed incrementally: the header first, then exactly the declared data.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from jaxch6.data.labels import check_labels
 from jaxch6.errors import DataError
 
 # IDX element-type byte -> NumPy dtype (multi-byte types are big-endian in the file).
@@ -42,58 +45,147 @@ IDX_FILES = {
 }
 
 
-def _read_bytes(path: Path) -> bytes:
+#: At most this many elements in one IDX file (a header declaring more is absurd, not data).
+MAX_ELEMENTS = 2**40
+#: Deflate expands at most about 1032:1; a gzip file cannot hold more than this times its size.
+_MAX_GZIP_RATIO = 1032
+#: Bytes decompressed at a time.
+_CHUNK = 1 << 22
+#: After the declared data, at most this many further bytes are read to report trailing data.
+_TRAILING_PROBE = 4096
+
+
+def _open(path: Path):
+    """``(stream, compressed_size or None)`` for ``path``: the raw file, or a gzip reader on it
+    (recognised by the gzip magic bytes)."""
     try:
-        raw = path.read_bytes()
+        raw = open(path, "rb")  # noqa: SIM115 - closed by read_idx
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not an IDX file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if raw[:2] != _GZIP_MAGIC:
-        return raw
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
+        size = os.fstat(raw.fileno()).st_size
+        if raw.read(2) != _GZIP_MAGIC:
+            raw.seek(0)
+            return raw, size, None
+        raw.seek(0)
+    except OSError as exc:
+        raw.close()
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return gzip.GzipFile(fileobj=raw, mode="rb"), size, raw
+
+
+def _read(stream, n: int, path: Path) -> bytes:
+    """Up to ``n`` bytes of ``stream`` (fewer only at its end), decompressing as needed."""
+    parts, left = [], n
+    try:
+        while left > 0:
+            part = stream.read(min(left, _CHUNK))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: corrupt gzip data ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return b"".join(parts)
+
+
+def _read_header(stream, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(dtype, shape, header_bytes)`` from an IDX header; DataError if it is bad."""
+    magic = _read(stream, 4, path)
+    if len(magic) < 4:
+        raise DataError(f"{path}: truncated IDX file ({len(magic)} bytes, no 4-byte magic number)")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES or magic[3] == 0:
+        raise DataError(f"{path}: wrong magic number 0x{magic.hex()} (not an IDX file)")
+    dtype, ndim = IDX_DTYPES[magic[2]], magic[3]
+    header = 4 + 4 * ndim
+    dims = _read(stream, 4 * ndim, path)
+    if len(dims) < 4 * ndim:
+        raise DataError(
+            f"{path}: truncated IDX header ({4 + len(dims)} bytes, {ndim} dimensions need "
+            f"{header})"
+        )
+    shape = tuple(int.from_bytes(dims[i : i + 4], "big") for i in range(0, 4 * ndim, 4))
+    return dtype, shape, header
+
+
+def _check_declared(path: Path, shape, dtype, header: int, size: int, gzipped: bool) -> int:
+    """The data bytes the header declares; DataError if absurd or impossible for the file."""
+    elements = math.prod(shape)
+    if elements > MAX_ELEMENTS:
+        raise DataError(
+            f"{path}: IDX header declares shape {shape} ({elements} elements, more than "
+            f"{MAX_ELEMENTS}): not a real data file"
+        )
+    expected = elements * dtype.itemsize
+    if not gzipped:
+        found = size - header
+        if found < expected:
+            raise DataError(
+                f"{path}: truncated data: shape {shape} needs {expected} bytes, found {found}"
+            )
+        if found > expected:
+            raise DataError(
+                f"{path}: {found - expected} unexpected bytes after the data of shape {shape}"
+            )
+    elif header + expected > _MAX_GZIP_RATIO * size + 64:
+        raise DataError(
+            f"{path}: IDX header declares shape {shape} ({expected} bytes), more than a gzip "
+            f"file of {size} bytes can hold"
+        )
+    return expected
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (gzipped or not) into a NumPy array of its declared shape and type.
 
-    Returns the elements in native byte order (uint8 stays uint8). Raises DataError naming the
-    file if it is missing, not valid gzip, has a wrong magic number (first two bytes not zero,
-    unknown element type, zero dimensions), is truncated, or has bytes after the data.
+    The header is read first and checked before any data: a declared size that is absurd
+    (more than :data:`MAX_ELEMENTS` elements), disagrees with the file's size, or is more than
+    a gzip file of that size can hold is an error. Then exactly the declared number of bytes is
+    read (decompressed in chunks as it comes, never more); bytes after the data are an error
+    (for a gzip file, at most 4 KiB past the data are read to report them).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The elements in native byte order (uint8 stays uint8).
+
+    Raises:
+        DataError: naming the file if it is missing, not valid gzip, has a wrong magic number
+            (first two bytes not zero, unknown element type, zero dimensions), an impossible
+            size, is truncated, or has bytes after the data.
 
     vs book: the book's ``mnist.py`` skips a fixed 16/8-byte header with ``offset=`` and checks
     nothing; this reader parses and validates the header.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise DataError(f"{path}: truncated IDX file ({len(raw)} bytes, no 4-byte magic number)")
-    magic = raw[:4]
-    if magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES or magic[3] == 0:
-        raise DataError(f"{path}: wrong magic number 0x{magic.hex()} (not an IDX file)")
-    dtype, ndim = IDX_DTYPES[magic[2]], magic[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(
-            f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dimensions need {header})"
-        )
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header
-    if found < expected:
-        raise DataError(
-            f"{path}: truncated data: shape {shape} needs {expected} bytes, found {found}"
-        )
-    if found > expected:
-        raise DataError(
-            f"{path}: {found - expected} unexpected bytes after the data of shape {shape}"
-        )
-    array = np.frombuffer(raw, dtype, count=expected // dtype.itemsize, offset=header)
+    stream, size, raw = _open(path)
+    try:
+        dtype, shape, header = _read_header(stream, path)
+        expected = _check_declared(path, shape, dtype, header, size, raw is not None)
+        data = _read(stream, expected, path)
+        if len(data) < expected:
+            raise DataError(
+                f"{path}: truncated data: shape {shape} needs {expected} bytes, found "
+                f"{len(data)}"
+            )
+        extra = len(_read(stream, _TRAILING_PROBE, path))
+        if extra:
+            more = "at least " if extra == _TRAILING_PROBE else ""
+            raise DataError(
+                f"{path}: {more}{extra} unexpected bytes after the data of shape {shape}"
+            )
+    finally:
+        stream.close()
+        if raw is not None:
+            raw.close()
+    array = np.frombuffer(data, dtype, count=expected // dtype.itemsize)
     return array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
 
 
@@ -122,8 +214,7 @@ def read_idx_pair(
             f"{images_path}: {images.shape[0]} images but {labels_path} has "
             f"{labels.shape[0]} labels"
         )
-    if labels.size and labels.max() >= num_classes:
-        raise DataError(f"{labels_path}: label {int(labels.max())} outside 0..{num_classes - 1}")
+    check_labels(labels, num_classes, name=str(labels_path))
     return images, labels
 
 

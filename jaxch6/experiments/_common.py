@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from jaxch6.errors import ConfigError
 
 #: Resolution of the committed figures (small PNGs, < 200 KB each).
 DPI = 80
@@ -61,28 +65,78 @@ def rounded(x, digits: int = 5):
     return np.round(np.asarray(x, dtype=np.float64), digits)
 
 
+def write_error(path, exc: OSError) -> ConfigError:
+    """A one-line ConfigError for a failed write of ``path`` (naming a parent that is a file)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOTDIR:
+        reason += next((f" ({p} is a file)" for p in Path(path).parents if p.is_file()), "")
+    return ConfigError(f"cannot write {path}: {reason}")
+
+
 def out_path(out_dir) -> Path:
-    """``out_dir`` as a Path, created if needed."""
+    """``out_dir`` as a Path, created if needed.
+
+    Raises:
+        ConfigError: it is a file, or cannot be created.
+    """
     path = Path(out_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"cannot write to {path}: it is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return path
+
+
+def check_writable(out_dir) -> Path:
+    """:func:`out_path`, after checking that a file can be created there (before any work).
+
+    Raises:
+        ConfigError: the directory cannot be created or written.
+    """
+    path = out_path(out_dir)
+    probe = path / f".jaxch6-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise write_error(path, exc) from None
     return path
 
 
 def write_json(out_dir, name: str, summary: dict) -> dict:
-    """Write ``summary`` (made JSON-safe by :func:`to_jsonable`) as ``<name>.json``; return it."""
+    """Write ``summary`` (made JSON-safe by :func:`to_jsonable`) as ``<name>.json``; return it.
+
+    Raises:
+        ConfigError: the file cannot be written.
+    """
     data = to_jsonable(summary)
-    with open(out_path(out_dir) / f"{name}.json", "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
+    path = out_path(out_dir) / f"{name}.json"
+    try:
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=1)
+            fh.write("\n")
+    except OSError as exc:
+        raise write_error(path, exc) from None
     return data
 
 
 def write_outputs(out_dir, name: str, fig, summary: dict) -> dict:
-    """Save ``fig`` as ``<name>.png`` and ``summary`` as ``<name>.json``; return the JSON dict."""
+    """Save ``fig`` as ``<name>.png`` and ``summary`` as ``<name>.json``; return the JSON dict.
+
+    Raises:
+        ConfigError: a file cannot be written.
+    """
     import matplotlib.pyplot as plt
 
-    fig.savefig(out_path(out_dir) / f"{name}.png", dpi=DPI)
-    plt.close(fig)
+    path = out_path(out_dir) / f"{name}.png"
+    try:
+        fig.savefig(path, dpi=DPI)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    finally:
+        plt.close(fig)
     return write_json(out_dir, name, summary)
 
 

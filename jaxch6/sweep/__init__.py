@@ -1,31 +1,34 @@
-"""Vectorised hyperparameter random search: many trials as one compiled program.
+"""Vectorised hyperparameter search: many trainings as one compiled program, with schedulers
+that stop losing trials early and hand back the winners.
 
 The book's search (``ch06/hyperparameter_optimization.py``) as an API::
 
-    from jaxch6.sweep import SweepConfig, Param, run
+    from jaxch6.sweep import SweepConfig, run
 
     result = run(SweepConfig(trials=100, seed=0), out="runs/book")   # the book's defaults
     for line in result.ranking_lines(5):
         print(line)            # Best-1(val acc:0.86) | lr:0.0071..., weight decay:3.2e-07
-    best = result.best(1)[0]   # Trial(id, round, hparams, train_acc, val_acc, diverged)
+    best = result.best(1)[0]   # Trial(id, round, hparams, train_acc, val_acc, diverged, ...)
 
-Modules: :mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing), :mod:`~jaxch6.sweep.config`
-(:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (the vmapped, sharded, chunked program),
-:mod:`~jaxch6.sweep.store` (``trials.jsonl`` / ``summary.json``), :mod:`~jaxch6.sweep.runner`
+    halving = run(SweepConfig(trials=300, scheduler="halving", min_epochs=2, save_best=3))
+    model = halving.models[halving.best(1)[0].id][0]    # its jaxch6.train.RunState
+
+Modules, one job each: :mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing, keys),
+:mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run
+states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random, halving,
+hyperband, PBT), :mod:`~jaxch6.sweep.loop` (the run loop all drivers share),
+:mod:`~jaxch6.sweep.pool` (run states kept between steps), :mod:`~jaxch6.sweep.store` (the run
+directory), :mod:`~jaxch6.sweep.models` (saved winners), :mod:`~jaxch6.sweep.runner`
 (:func:`run`, :func:`resume`).
 """
 
 from jaxch6.sweep.config import SweepConfig, parse_hidden
-from jaxch6.sweep.runner import (
-    Progress,
-    SweepResult,
-    Trial,
-    format_trial,
-    load_data,
-    rank,
-    resume,
-    run,
-)
+from jaxch6.sweep.loop import Progress
+from jaxch6.sweep.models import SavedModel, load_model
+from jaxch6.sweep.records import Trial, format_trial, rank
+from jaxch6.sweep.result import SweepResult
+from jaxch6.sweep.runner import load_data, resume, run
+from jaxch6.sweep.schedulers import SCHEDULERS
 from jaxch6.sweep.space import (
     BOOK_SPACE,
     Param,
@@ -39,14 +42,17 @@ from jaxch6.sweep.space import (
 
 __all__ = [
     "BOOK_SPACE",
+    "SCHEDULERS",
     "Param",
     "Progress",
+    "SavedModel",
     "SweepConfig",
     "SweepResult",
     "Trial",
     "check_space",
     "format_trial",
     "load_data",
+    "load_model",
     "narrow",
     "parse_hidden",
     "parse_param",

@@ -19,6 +19,8 @@ DATASETS = ("mnist", "fashion_mnist")
 SOURCES = ("auto", "sample", "idx", "tfds")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 RECORD_LOSS = ("after_update", "before_update", "none")
+SCHEDULERS = ("random", "halving", "hyperband", "pbt")
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,14 @@ class SweepConfig:
     border pixels: 212 of 784 in the book's 500 digits) are left out of the first layer's
     matmuls; the network and its training are unchanged (see ``jaxch6.train.make_train_fn``'s
     ``input_columns``) up to float rounding.
+
+    ``scheduler``: ``"random"`` (the book's search; ``rounds``/``keep`` narrow),
+    ``"halving"`` (successive halving from ``min_epochs`` by factor ``eta``), ``"hyperband"``
+    (its brackets) or ``"pbt"`` (population-based training, exploit/explore every
+    ``pbt_interval`` epochs); see :mod:`jaxch6.sweep.schedulers`. ``repeats``: training keys
+    per trial (ranking uses the mean). ``save_best``: how many of the best trials' run states
+    are saved under ``models/``. ``schedule``: the learning rate's schedule
+    (:mod:`jaxch6.schedules`). ``precision``: ``"fp32"``, ``"tf32"`` or ``"bf16"`` matmuls.
     """
 
     space: tuple[Param, ...] = BOOK_SPACE
@@ -62,6 +72,14 @@ class SweepConfig:
     record_loss: str = "none"
     dtype: str = "float32"
     skip_zero_inputs: bool = True
+    scheduler: str = "random"
+    min_epochs: int = 1
+    eta: int = 3
+    pbt_interval: int = 5
+    repeats: int = 1
+    save_best: int = 0
+    schedule: str = "constant"
+    precision: str = "fp32"
 
     def __post_init__(self):
         object.__setattr__(self, "space", tuple(Param(*p) for p in self.space))
@@ -112,7 +130,29 @@ class SweepConfig:
                 )
         elif not float(self.init) > 0:
             raise ConfigError(f"--init: a numeric init is the normal's std, > 0; got {self.init}")
-        space = check_space(self.space, self.optimizer)
+        _positive("min_epochs", self.min_epochs, flag="min_epochs")
+        _positive("pbt_interval", self.pbt_interval, flag="pbt_interval")
+        _positive("repeats", self.repeats, flag="repeats")
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
+            raise ConfigError(f"eta must be an integer >= 2, got {self.eta!r}")
+        if isinstance(self.save_best, bool) or not isinstance(self.save_best, int) \
+                or self.save_best < 0:
+            raise ConfigError(f"save_best must be an integer >= 0, got {self.save_best!r}")
+        _choice("scheduler", self.scheduler, SCHEDULERS, flag="scheduler")
+        _choice("precision", self.precision, PRECISIONS, flag="precision")
+        if self.scheduler != "random" and self.rounds != 1:
+            raise ConfigError(f"rounds (narrowing) is for the random scheduler, not "
+                              f"{self.scheduler!r}")
+        if self.scheduler in ("halving", "hyperband") and self.min_epochs > self.epochs:
+            raise ConfigError(f"min_epochs ({self.min_epochs}) exceeds epochs ({self.epochs})")
+        if self.scheduler == "pbt":
+            if self.trials < 4:
+                raise ConfigError(f"pbt needs a population (trials) of at least 4, got "
+                                  f"{self.trials}")
+            if self.pbt_interval > self.epochs:
+                raise ConfigError(f"pbt_interval ({self.pbt_interval}) exceeds epochs "
+                                  f"({self.epochs})")
+        space = check_space(self.space, self.optimizer, schedule=self.schedule)
         if "dropout_ratio" in {p.name for p in space} and not self.dropout:
             raise ConfigError("--space dropout_ratio needs --dropout")
         return dataclasses.replace(self, space=space)
@@ -127,6 +167,11 @@ class SweepConfig:
 
     @property
     def total_trials(self) -> int:
+        """Trials the sweep plans (hyperband: the sum of its brackets)."""
+        if self.scheduler == "hyperband":
+            from jaxch6.sweep.schedulers import make
+
+            return make(self).trials
         return self.trials * self.rounds
 
     # -- serialisation ----------------------------------------------------------------------
@@ -164,6 +209,8 @@ class SweepConfig:
             epochs=self.epochs,
             record_loss=self.record_loss,
             dtype=self.dtype,
+            schedule=self.schedule,
+            precision=self.precision,
         )
 
 

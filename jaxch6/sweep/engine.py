@@ -1,12 +1,18 @@
-"""The sweep engine: one compiled program trains a chunk of trials at once.
+"""The sweep engine: compiled programs that start and advance chunks of run states as lanes.
+
+A *lane* is one training run (a trial, or one repeat of a trial) with its
+:class:`jaxch6.train.RunState`. :meth:`Engine.dispatch` starts fresh lanes or continues given
+run states for ``epochs`` epochs; :meth:`Engine.fetch` brings the histories (and, when asked,
+the new run states) back to the host, where the run loop keeps, gathers (compaction) and copies
+them between calls.
 
 Each device trains its share of a chunk as consecutive *lane groups*: ``vmap`` over a fixed
-number of ``lanes`` trials (the data unbatched, shared by all), inside a ``lax.map`` over the
+number of ``lanes`` lanes (the data unbatched, shared by all), inside a ``lax.map`` over the
 groups, inside ``shard_map`` over a 1-D mesh named ``"trials"`` spanning all local devices (the
-trial axis is sharded, the data replicated). Every chunk has the same size (the last one is
-padded with copies of a real lane, whose results are dropped), so a sweep compiles exactly one
-program, ahead of time (``lower(...).compile()``), and the compile time is measured apart from the
-run time.
+lane axis is sharded, the data replicated). Every chunk has the same size (a short one is padded
+with copies of a real lane, whose results are dropped), so a sweep compiles one program to start
+lanes and one per number of epochs it advances them by, each ahead of time
+(``lower(...).compile()``) and timed apart from the run.
 
 Why fixed lane groups: XLA compiles a ``vmap`` of 2 lanes and one of 50 with different
 reduction and fusion strategies, so the same trial's gradients can differ in the last bit
@@ -16,14 +22,15 @@ the chunk size or the number of devices: its result is bit-for-bit the same. (``
 of the sweep's definition, like the platform.) On the CPU, small groups are also the fast
 choice: a group's working set stays in cache.
 
-One exception, measured on the book's search: a single-device program is compiled without
+One exception: a single-device program is compiled without
 XLA's SPMD pipeline, and its different pass order rewrites one division of the softmax
 gradient into a multiplication by the reciprocal; that last-bit difference changes a few
 trials' accuracies after 200 SGD steps. Programs on 2, 4, ... devices agree bit for bit, so
 ``jaxch6 sweep`` runs at least 2 CPU devices (``--cpu-devices``).
 
-A trial's training key is ``fold_in(fold_in(key(seed), trial_id), 1)`` (its hyperparameters are
-sampled from ``fold_in(..., 0)``, see :mod:`jaxch6.sweep.space`).
+The engine is given each lane's training key (:func:`jaxch6.sweep.space.lane_keys`): for trial
+``i``, ``fold_in(fold_in(key(seed), i), 1)`` (its hyperparameters are sampled from
+``fold_in(..., 0)``), and for its repeat ``r >= 1`` that key with ``r`` folded in once more.
 """
 
 from __future__ import annotations
@@ -31,15 +38,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 #: Upper bounds of the default chunk size per device, by platform.
 CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
-#: On the CPU, a lane group holds about this many bytes of trials (near the caches): on 2
-#: cores, the book's search ran at 18.3 trials/s with 2 lanes per device, 16.7 with 5, 13.3
-#: with 25 and 12.2 with 50 (one vmap per device; same program, same minute).
+#: On the CPU, a lane group holds about this many bytes of trials, so that it stays near the
+#: caches (small groups are the fast choice there; see experiments/results/bench_sweep.md).
 CPU_LANE_BYTES = 24 << 20
 #: Default upper bound of a CPU chunk (trials per compiled call).
 CPU_CHUNK_TRIALS = 24
@@ -127,99 +134,190 @@ def default_chunk_size(
     return int(best[1])
 
 
-class Engine:
-    """A compiled sweep program for chunks of ``chunk_size`` trials, in groups of ``lanes``
-    (``chunk_size`` is rounded up to a multiple of ``lanes ×`` the device count).
+class Handle(NamedTuple):
+    """A dispatched chunk: ``n`` real lanes (the rest is padding), device arrays in flight."""
 
-    ``train_fn(key, hparams, data) -> History`` is one trial (jaxch6.train.make_train_fn);
-    ``hparam_names`` are the searched names (their values arrive as arrays per chunk);
-    ``data`` (a pytree of arrays, e.g. :class:`jaxch6.train.Data`) is placed once, replicated.
+    n: int
+    states: Any
+    history: Any
+
+
+class Engine:
+    """Compiled programs that start and advance chunks of ``chunk_size`` lanes in groups of
+    ``lanes`` (``chunk_size`` is rounded up to a multiple of ``lanes ×`` the device count).
+
+    Args:
+        run: one configuration's training (:func:`jaxch6.train.make_run`: ``init``,
+            ``advance``; or any object with the same two functions).
+        data: a pytree of arrays (e.g. :class:`jaxch6.train.Data`), placed once, replicated.
+        hparam_names: the names whose values arrive per lane (arrays of shape ``(n,)``).
+        chunk_size: lanes per compiled call.
+        lanes: lanes per ``vmap`` group (part of what fixes a lane's result bit for bit).
+        devices: the devices the lane axis is sharded over (default: all local devices).
+        dtype: the hyperparameters' dtype.
     """
 
-    def __init__(
-        self,
-        train_fn: Callable,
-        data,
-        hparam_names: Sequence[str],
-        chunk_size: int,
-        *,
-        lanes: int = 1,
-        devices: Sequence | None = None,
-        dtype: str = "float32",
-    ):
+    def __init__(self, run, data, hparam_names: Sequence[str], chunk_size: int, *,
+                 lanes: int = 1, devices: Sequence | None = None, dtype: str = "float32"):
         import jax
         import jax.numpy as jnp
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+        self.run = run
         self.devices = list(devices if devices is not None else jax.local_devices())
-        n_dev = len(self.devices)
         self.lanes = int(lanes)
-        step = self.lanes * n_dev
+        step = self.lanes * len(self.devices)
         self.chunk_size = int(math.ceil(chunk_size / step) * step)
         self.hparam_names = tuple(hparam_names)
         self.dtype = jnp.dtype(dtype)
-        mesh = Mesh(np.asarray(self.devices), ("trials",))
-        self.sharded = NamedSharding(mesh, PartitionSpec("trials"))
-        self.replicated = NamedSharding(mesh, PartitionSpec())
+        self.mesh = Mesh(np.asarray(self.devices), ("trials",))
+        self.sharded = NamedSharding(self.mesh, PartitionSpec("trials"))
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.compile_seconds = 0.0
+        self._programs: dict = {}
+        self._jitted: dict = {}
+        self.data = jax.device_put(data, self.replicated)
+
+    # -- programs -------------------------------------------------------------------------------
+    def _grouped(self, fn):
+        """``fn(*lane_args)`` over the lanes of one device: a ``lax.map`` over groups of
+        ``lanes``, each group one ``vmap`` (the data, last argument, shared)."""
+        import jax
+
         L = self.lanes
 
-        def group(trial_key_data, hparams, data):
-            trial_keys = jax.random.wrap_key_data(trial_key_data)
-            train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(trial_keys)
-            return jax.vmap(train_fn, in_axes=(0, 0, None))(train_keys, hparams, data)
-
-        def per_device(trial_key_data, hparams, data):
-            n_local = trial_key_data.shape[0]
+        def per_device(*args):
+            *lane_args, data = args
+            n_local = jax.tree.leaves(lane_args)[0].shape[0]
             grouped = jax.tree.map(lambda a: a.reshape(n_local // L, L, *a.shape[1:]),
-                                   (trial_key_data, hparams))
-            out = jax.lax.map(lambda kh: group(kh[0], kh[1], data), grouped)
+                                   tuple(lane_args))
+            out = jax.lax.map(lambda g: jax.vmap(lambda *a: fn(*a, data))(*g), grouped)
             return jax.tree.map(lambda a: a.reshape(n_local, *a.shape[2:]), out)
 
+        return per_device
+
+    def _jit(self, fn, n_lane_args: int):
+        import jax
+        from jax.sharding import PartitionSpec
+
         spec = PartitionSpec("trials")
-        program = jax.jit(
-            jax.shard_map(per_device, mesh=mesh, in_specs=(spec, spec, PartitionSpec()),
-                          out_specs=spec, check_vma=False),
-            in_shardings=(self.sharded, self.sharded, self.replicated),
+        in_specs = (*[spec] * n_lane_args, PartitionSpec())
+        return jax.jit(
+            jax.shard_map(self._grouped(fn), mesh=self.mesh, in_specs=in_specs, out_specs=spec,
+                          check_vma=False),
+            in_shardings=(*[self.sharded] * n_lane_args, self.replicated),
             out_shardings=self.sharded,
         )
-        t0 = time.perf_counter()
-        self.data = jax.device_put(data, self.replicated)
-        c = self.chunk_size
-        key_spec = jax.ShapeDtypeStruct((c, 2), jnp.uint32, sharding=self.sharded)
-        hp_spec = {
-            n: jax.ShapeDtypeStruct((c,), self.dtype, sharding=self.sharded)
-            for n in self.hparam_names
-        }
-        self.compiled = program.lower(key_spec, hp_spec, self.data).compile()
-        self.compile_seconds = time.perf_counter() - t0
 
-    def dispatch(self, key_data: np.ndarray, hparams: Mapping[str, np.ndarray]):
-        """Start one chunk (``n <= chunk_size`` trials) asynchronously; returns a handle for
-        :meth:`fetch`. Pad lanes repeat the first trial and are dropped by :meth:`fetch`."""
+    def _compile(self, name, fn, lane_specs):
+        if name in self._programs:
+            return self._programs[name]
+        program = self._jitted.setdefault(name, self._jit(fn, len(lane_specs)))
+        t0 = time.perf_counter()
+        compiled = program.lower(*lane_specs, self.data).compile()
+        self.compile_seconds += time.perf_counter() - t0
+        self._programs[name] = compiled
+        return compiled
+
+    def _specs(self):
         import jax
 
-        n = len(key_data)
+        c = self.chunk_size
+        key_spec = jax.ShapeDtypeStruct((c, 2), np.uint32, sharding=self.sharded)
+        hp_spec = {n: jax.ShapeDtypeStruct((c,), self.dtype, sharding=self.sharded)
+                   for n in self.hparam_names}
+        return key_spec, hp_spec
+
+    def _init_program(self):
+        key_spec, hp_spec = self._specs()
+        return self._compile("init", self._init_fn, (key_spec, hp_spec))
+
+    def _init_fn(self, key_data, hparams, data):
+        return self.run.init(key_data, hparams)
+
+    def state_shape(self):
+        """The batched run state of one chunk, as ``jax.ShapeDtypeStruct`` leaves."""
+        import jax
+
+        key_spec, hp_spec = self._specs()
+        program = self._jitted.setdefault("init", self._jit(self._init_fn, 2))
+        return jax.eval_shape(program, key_spec, hp_spec, self.data)
+
+    def _advance_program(self, epochs: int):
+        import jax
+
+        _, hp_spec = self._specs()
+        state_spec = jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.sharded),
+            self.state_shape())
+        return self._compile(("advance", epochs),
+                             lambda s, hp, data: self.run.advance(s, hp, data, epochs),
+                             (state_spec, hp_spec))
+
+    def precompile(self, epochs: Sequence[int] = ()) -> None:
+        """Compile the start program and the programs advancing by each of ``epochs``."""
+        self._init_program()
+        for e in epochs:
+            self._advance_program(int(e))
+
+    # -- running --------------------------------------------------------------------------------
+    def dispatch(self, epochs: int, hparams: Mapping[str, np.ndarray], *,
+                 key_data: np.ndarray | None = None, states=None) -> Handle:
+        """Advance one chunk of ``n <= chunk_size`` lanes by ``epochs`` epochs, asynchronously.
+
+        Args:
+            epochs: epochs to train (one compiled program per value).
+            hparams: each name of ``hparam_names`` to an array ``(n,)``.
+            key_data: ``(n, 2)`` uint32 training keys of fresh lanes (started here), or
+            states: their run states (a batched pytree of host or device arrays, ``(n, ...)``).
+
+        Returns:
+            A :class:`Handle` for :meth:`fetch`. Pad lanes repeat the first lane.
+        """
+        import jax
+
+        if (key_data is None) == (states is None):
+            raise ValueError("dispatch needs exactly one of key_data and states")
+        n = len(key_data) if key_data is not None else len(jax.tree.leaves(states)[0])
         if not 0 < n <= self.chunk_size:
-            raise ValueError(f"a chunk holds 1..{self.chunk_size} trials, got {n}")
-        pad = self.chunk_size - n
-        kd = np.asarray(key_data, np.uint32)
-        hp = {k: np.asarray(hparams[k], dtype=self.dtype) for k in self.hparam_names}
-        if pad:
-            kd = np.concatenate([kd, np.repeat(kd[:1], pad, axis=0)])
-            hp = {k: np.concatenate([v, np.repeat(v[:1], pad)]) for k, v in hp.items()}
-        kd = jax.device_put(kd, self.sharded)
+            raise ValueError(f"a chunk holds 1..{self.chunk_size} lanes, got {n}")
+        hp = {k: _pad(np.asarray(hparams[k], dtype=self.dtype), self.chunk_size)
+              for k in self.hparam_names}
         hp = jax.device_put(hp, self.sharded)
-        return n, self.compiled(kd, hp, self.data)
+        if states is None:
+            kd = jax.device_put(_pad(np.asarray(key_data, np.uint32), self.chunk_size),
+                                self.sharded)
+            states = self._init_program()(kd, hp, self.data)
+        else:
+            states = jax.device_put(
+                jax.tree.map(lambda a: _pad(np.asarray(a), self.chunk_size), states),
+                self.sharded)
+        new_states, history = self._advance_program(int(epochs))(states, hp, self.data)
+        return Handle(n, new_states, history)
 
     @staticmethod
-    def fetch(handle) -> dict[str, np.ndarray]:
-        """Wait for a dispatched chunk; its History fields as NumPy arrays, pad lanes dropped."""
+    def fetch(handle: Handle, *, states: bool = False):
+        """Wait for a dispatched chunk.
+
+        Returns:
+            ``(history, states)``: the History fields as NumPy arrays ``(n, ...)``, and the new
+            run states as a batched pytree of NumPy arrays (``None`` unless ``states=True``).
+        """
         import jax
 
-        n, out = handle
-        host = jax.device_get(out)
+        host = jax.device_get(handle.history)
         fields = host._asdict() if hasattr(host, "_asdict") else dict(host)
-        return {k: np.asarray(v)[:n] for k, v in fields.items()}
+        history = {k: np.asarray(v)[: handle.n] for k, v in fields.items()}
+        out_states = None
+        if states:
+            out_states = jax.tree.map(lambda a: np.asarray(a)[: handle.n],
+                                      jax.device_get(handle.states))
+        return history, out_states
 
-    def run(self, key_data: np.ndarray, hparams: Mapping[str, np.ndarray]) -> dict:
-        return self.fetch(self.dispatch(key_data, hparams))
+
+def _pad(a: np.ndarray, size: int) -> np.ndarray:
+    """``a`` with rows repeating its first row appended up to ``size`` rows."""
+    pad = size - len(a)
+    if pad <= 0:
+        return a
+    return np.concatenate([a, np.repeat(a[:1], pad, axis=0)])

@@ -21,9 +21,9 @@ Each worker loops (:func:`run_worker`):
    devices), ``report`` each epoch's validation accuracy as an intermediate value, store the
    curves and the diverged flag as user attributes, ``tell`` the final validation accuracy.
 
-A trial's training key is ``fold_in(key(seed), i)`` with ``i`` its Optuna number (for a retried
-trial: the number of the trial it retries), so re-running a trial gives the same result. The
-``random`` sampler draws trial ``i``'s values exactly as ``jaxch6 sweep`` does
+A trial's training key is :func:`jaxch6.sweep.space.lane_keys` of ``i``, its Optuna number (for
+a retried trial: the number of the trial it retries), so re-running a trial gives the same result.
+The ``random`` sampler draws trial ``i``'s values exactly as ``jaxch6 sweep`` does
 (:func:`jaxch6.sweep.space.sample`): the book's method, and an Optuna random study of N trials
 holds the same trials as ``jaxch6 sweep --trials N`` with the same seed, whatever the number of
 workers and batch sizes.
@@ -54,8 +54,10 @@ import numpy as np
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
+from jaxch6.sweep.store import data_fingerprint as store_data_fingerprint
 
 SAMPLERS = ("random", "tpe", "cmaes", "qmc")
+PRUNERS = ("none", "median", "hyperband")
 _SAMPLE_BLOCK = 1024
 DEFAULT_STUDY = "jaxch6-sweep"
 #: Config fields that every worker of a study must share (they define what a trial means).
@@ -164,20 +166,30 @@ def study_config(config) -> dict[str, Any]:
     return d
 
 
-def open_study(storage, study_name: str, sampler, *, config=None):
-    """Create or load study ``study_name`` (direction: maximise). With ``config``, the study's
-    user attribute ``jaxch6_config`` is set on creation and checked on load (ConfigError if a
-    worker would train something else)."""
+def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=None):
+    """Create or load study ``study_name`` (direction: maximise) with ``sampler`` and
+    ``pruner``; then :func:`check_study` with ``config``."""
     with S.quiet_optuna() as optuna:
         study = optuna.create_study(
             storage=storage,
             sampler=sampler,
+            pruner=pruner,
             study_name=study_name,
             direction="maximize",
             load_if_exists=True,
         )
-        if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
-            raise ConfigError(f"--study {study_name}: an existing study that is not maximised")
+    check_study(study, config)
+    return study
+
+
+def check_study(study, config=None) -> None:
+    """ConfigError unless ``study`` is maximised and, with ``config``, was started with the
+    same sweep config (its user attribute ``jaxch6_config``, set here on first use)."""
+    import optuna
+
+    name = study.study_name
+    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
+        raise ConfigError(f"--study {name}: an existing study that is not maximised")
     if config is not None:
         mine = study_config(config)
         theirs = study.user_attrs.get("jaxch6_config")
@@ -186,10 +198,9 @@ def open_study(storage, study_name: str, sampler, *, config=None):
         elif theirs != mine:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ConfigError(
-                f"--study {study_name}: this study was started with a different sweep config "
+                f"--study {name}: this study was started with a different sweep config "
                 f"(differs in: {', '.join(diff)}); use another --study or the same options"
             )
-    return study
 
 
 def key_id(trial) -> int:
@@ -216,7 +227,8 @@ def _live_ranks(study) -> dict[int, int]:
     from optuna.trial import TrialState
 
     live = study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
+                                TrialState.WAITING)
     )
     return {t.number: r for r, t in enumerate(sorted(live, key=lambda t: t.number))}
 
@@ -234,12 +246,17 @@ def run_worker(
     n_val: int | None = None,
     on_batch: Callable[[dict], None] | None = None,
     max_batches: int | None = None,
+    rungs: Sequence[int] | None = None,
 ) -> list:
     """Work on ``study`` until it holds ``n_trials`` COMPLETE trials; returns this worker's
     trials (:class:`jaxch6.sweep.Trial`, id = key id). See the module docstring for the loop.
 
     ``n_train`` / ``n_val`` round accuracies to exact fractions k/n (as ``jaxch6 sweep`` does);
     ``on_batch(info)`` is called after each batch; ``max_batches`` stops early (tests).
+
+    ``rungs`` (epochs after which the study's pruner is asked, the last one the full training):
+    ``train_batch`` must then be an :class:`EngineTrainer` (it continues run states); pruned
+    trials are told PRUNED and count, with the COMPLETE ones, towards ``n_trials``.
     """
     from optuna.trial import TrialState
 
@@ -247,11 +264,12 @@ def run_worker(
         raise ConfigError("--trials and --batch-trials must be positive")
     mine = []
     batches = 0
-    with S.quiet_optuna(), S.Heartbeat(study) as heart:
+    with S.quiet_optuna(), _heartbeat(study) as heart:
         while max_batches is None or batches < max_batches:
             S.fail_stale(study)
             counts = _counts(study)
-            complete, running = counts[TrialState.COMPLETE], counts[TrialState.RUNNING]
+            complete = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+            running = counts[TrialState.RUNNING]
             if complete >= n_trials:
                 break
             room = n_trials - complete - running
@@ -270,7 +288,11 @@ def run_worker(
                 time.sleep(poll_seconds)
                 continue
             try:
-                done = _train_and_tell(study, keep, train_batch, space, n_train, n_val)
+                if rungs is None:
+                    done = _train_and_tell(study, keep, train_batch, space, n_train, n_val)
+                else:
+                    done = _train_rungs_and_tell(study, keep, train_batch, space, rungs,
+                                                 n_train, n_val)
             except BaseException:
                 _give_back(study, keep)
                 raise
@@ -281,9 +303,34 @@ def run_worker(
             if on_batch is not None:
                 c = _counts(study)
                 on_batch({"batch": batches, "trials": done, "complete": c[TrialState.COMPLETE],
+                          "pruned": c[TrialState.PRUNED],
                           "running": c[TrialState.RUNNING], "failed": c[TrialState.FAIL],
                           "n_trials": n_trials})
     return mine
+
+
+class _NoHeartbeat:
+    """For storages without heartbeats (e.g. in memory): nothing to record."""
+
+    def add(self, trial_ids) -> None:
+        pass
+
+    def discard(self, trial_ids) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _heartbeat(study):
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)
+    if not hasattr(backend, "get_heartbeat_interval"):
+        return _NoHeartbeat()
+    return S.Heartbeat(study)
 
 
 def _give_back(study, trials) -> None:
@@ -297,15 +344,18 @@ def _give_back(study, trials) -> None:
             pass
 
 
-def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
-    from jaxch6.sweep.runner import Trial
-
+def _suggest(trials, space):
     hp = {p.name: [] for p in space}
     for t in trials:
         for p in space:
             hp[p.name].append(t.suggest_float(p.name, p.low, p.high, log=p.scale == "log"))
-    hparams = {k: np.asarray(v, np.float64) for k, v in hp.items()}
-    ids = [key_id(t) for t in trials]
+    return {k: np.asarray(v, np.float64) for k, v in hp.items()}, [key_id(t) for t in trials]
+
+
+def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
+    from jaxch6.sweep.records import Trial
+
+    hparams, ids = _suggest(trials, space)
     t0 = time.perf_counter()
     out = train_batch(hparams, ids)
     seconds = time.perf_counter() - t0
@@ -330,6 +380,95 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
     return [r for r, (t, *_) in zip(results, batch, strict=True) if t._trial_id in done]
 
 
+def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) -> list:
+    """Train ``trials`` rung by rung (successive-halving epochs), reporting each epoch's
+    validation accuracy and asking the study's pruner after every rung but the last; pruned
+    lanes are dropped (only the survivors' run states are trained on) and told PRUNED.
+
+    Uses Optuna's public API only (``report``, ``should_prune``, ``set_user_attr``, ``tell``);
+    a trial finished meanwhile by another worker (failed as stale) is skipped."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from jaxch6.sweep.records import Trial
+
+    hparams, ids = _suggest(trials, space)
+    n = len(trials)
+    train_acc: list[list[float]] = [[] for _ in range(n)]
+    val_acc: list[list[float]] = [[] for _ in range(n)]
+    diverged = [False] * n
+    alive, lost = list(range(n)), set()
+    states, done_epochs = None, 0
+    results = []
+    worker = worker_name()
+    t0 = time.perf_counter()
+
+    def finish(j, state, rung):
+        rec = Trial(id=ids[j], round=0, hparams={k: float(v[j]) for k, v in hparams.items()},
+                    train_acc=train_acc[j], val_acc=val_acc[j], diverged=diverged[j],
+                    status="complete" if state == TrialState.COMPLETE else "stopped", rung=rung)
+        final = rec.final_val_acc
+        value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
+        attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
+                 "key_id": rec.id, "worker": worker, "rung": rung,
+                 "batch_seconds": round(time.perf_counter() - t0, 3)}
+        try:
+            for k, v in attrs.items():
+                trials[j].set_user_attr(k, v)
+            if state == TrialState.COMPLETE:
+                study.tell(trials[j], value)
+            else:
+                study.tell(trials[j], state=TrialState.PRUNED)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return
+        results.append(rec)
+
+    for rung, stop in enumerate(rungs):
+        sub = {k: v[alive] for k, v in hparams.items()}
+        last = rung == len(rungs) - 1
+        if states is None:
+            hist, states = trainer.start(sub, [ids[j] for j in alive], stop - done_epochs,
+                                         keep_states=not last)
+        else:
+            hist, states = trainer.resume(states, sub, stop - done_epochs, keep_states=not last)
+        for pos, j in enumerate(alive):
+            train_acc[j] += _fractions(hist["train_acc"][pos], n_train)
+            va = _fractions(hist["eval_acc"][pos], n_val)
+            val_acc[j] += va
+            diverged[j] = diverged[j] or bool(hist["diverged"][pos])
+            try:
+                for e, v in enumerate(va):
+                    trials[j].report(v if np.isfinite(v) else 0.0, done_epochs + e)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                lost.add(j)
+        done_epochs = stop
+        if last:
+            break
+        keep = []
+        for pos, j in enumerate(alive):
+            if j in lost:
+                continue
+            if trials[j].should_prune():
+                finish(j, TrialState.PRUNED, rung)
+            else:
+                keep.append(pos)
+        alive = [alive[p] for p in keep]
+        if not alive:
+            return results
+        states = _take(states, keep)  # compaction: only the survivors train on
+    for j in alive:
+        if j not in lost:
+            finish(j, TrialState.COMPLETE, len(rungs) - 1)
+    return results
+
+
+def _take(tree, rows):
+    import jax
+
+    idx = np.asarray(rows, np.int64)
+    return jax.tree.map(lambda a: np.asarray(a)[idx], tree)
+
+
 def _fractions(acc, n: int | None) -> list[float]:
     acc = np.asarray(acc, np.float64)
     if n:
@@ -343,13 +482,14 @@ def _json_float(x: float) -> float | None:
 
 # -- results ------------------------------------------------------------------------------------
 def study_trials(study) -> list:
-    """The study's COMPLETE trials as :class:`jaxch6.sweep.Trial` (in trial-number order)."""
+    """The study's COMPLETE (status ``complete``) and PRUNED (status ``stopped``) trials as
+    :class:`jaxch6.sweep.Trial` (in trial-number order)."""
     from optuna.trial import TrialState
 
-    from jaxch6.sweep.runner import Trial
+    from jaxch6.sweep.records import Trial
 
     out = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         ua = t.user_attrs
         if "val_acc" not in ua:  # a trial told by someone else's code
             continue
@@ -361,6 +501,8 @@ def study_trials(study) -> list:
                 train_acc=[float(a) for a in ua.get("train_acc", [])],
                 val_acc=[float(a) for a in ua["val_acc"]],
                 diverged=bool(ua.get("diverged", False)),
+                status="complete" if t.state == TrialState.COMPLETE else "stopped",
+                rung=ua.get("rung"),
             )
         )
     return out
@@ -372,25 +514,19 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
     from optuna.trial import TrialState
 
     from jaxch6.sweep import store
-    from jaxch6.sweep.runner import rank
+    from jaxch6.sweep.records import rank
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = study_trials(study)
-    tmp = out_dir / (store.TRIALS + f".{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        import json
-
-        for t in sorted(trials, key=lambda t: t.id):
-            f.write(json.dumps(t.to_record(), separators=(",", ":")) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out_dir / store.TRIALS)
+    records = [t.to_record() for t in sorted(trials, key=lambda t: t.id)]
+    store.replace_trials(out_dir, records)
     counts = _counts(study)
     full = dict(summary)
     full.update(
         n_trials=len(trials),
         n_diverged=sum(t.diverged for t in trials),
+        n_pruned=sum(t.status == "stopped" for t in trials),
         study_counts={s.name.lower(): n for s, n in counts.items() if n},
         best=[t.to_record() | {"rank": i + 1} for i, t in enumerate(rank(trials)[:top])],
     )
@@ -402,17 +538,29 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
 
 # -- the real trainer ---------------------------------------------------------------------------
 class EngineTrainer:
-    """The sweep engine as a :data:`BatchTrainer`: loads the config's data once, compiles one
-    program for ``batch_trials`` trials (rounded up to a multiple of the local device count; a
-    short last batch is padded), and trains each batch sharded over all local devices.
+    """The sweep engine as a :data:`BatchTrainer`: loads the config's data once, builds the
+    engine exactly as a plain sweep does (:func:`jaxch6.sweep.runner.plan_lanes`,
+    :func:`~jaxch6.sweep.runner.build_engine`), and trains each batch in chunks of the engine's
+    size, sharded over all local devices.
 
-    Keys: ``trial_keys(config.seed, trial_ids)``, exactly as ``jaxch6 sweep`` does.
+    Keys: :func:`jaxch6.sweep.space.lane_keys` of ``config.seed`` and the trial ids, as a plain
+    sweep does, so trial ``i`` is bit-identical to the plain sweep's trial ``i``.
+
+    Args:
+        config: the sweep's config.
+        batch_trials: trials per compiled call (default: ``config.chunk_size`` or the engine's
+            choice for the devices).
+        devices: the devices to shard lanes over (default: all local devices).
+        data: a :class:`jaxch6.train.Data` instead of loading ``config.dataset``.
+        make_run: a factory of :class:`jaxch6.train.Run` (default :func:`jaxch6.train.make_run`).
+        lanes: the study's pinned lane width (see :func:`pin_study`), so every worker agrees.
     """
 
-    def __init__(self, config, batch_trials: int, *, devices=None, data=None, make_train_fn=None,
-                 lanes: int | None = None):
+    def __init__(self, config, batch_trials: int | None = None, *, devices=None, data=None,
+                 make_run=None, lanes: int | None = None):
         import jax
 
+        from jaxch6.sweep.engine import default_chunk_size
         from jaxch6.sweep.runner import build_engine, load_data, plan_lanes
 
         self.config = config
@@ -425,33 +573,75 @@ class EngineTrainer:
         self.data_seconds = time.perf_counter() - t0
         self.n_train, self.n_val = len(data[0]), len(data[2])
         self.devices = list(devices if devices is not None else jax.local_devices())
-        # The same lane width and training function as a plain sweep: trial i is bit-identical.
-        # ``lanes``: the study's pinned width (see :func:`pin_study`), so every worker agrees.
-        _, lanes = plan_lanes(config, data, self.devices, lanes=lanes)
-        self.engine = build_engine(config, data, batch_trials, lanes, self.devices, make_train_fn)
+        # The same lane width and training as a plain sweep: trial i is bit-identical.
+        trial_bytes, lanes = plan_lanes(config, data, self.devices, lanes=lanes)
+        chunk = batch_trials or config.chunk_size or default_chunk_size(
+            config.trials, trial_bytes, self.devices, lanes=lanes)
+        self.engine = build_engine(config, data, chunk, lanes, self.devices, make_run=make_run)
+        self.lanes = int(lanes)
         #: What every worker of a study must share beyond the config: the data actually loaded
         #: (``source="auto"`` may resolve differently on another machine) and the lane width.
         self.pin = {"data_sha256": data_fingerprint(data), "lanes": int(lanes)}
-        self.compile_seconds = self.engine.compile_seconds
         self.run_seconds = 0.0
         self.trials_run = 0
 
-    def __call__(self, hparams, trial_ids):
-        from jaxch6.sweep.space import trial_keys
+    @property
+    def chunk_size(self) -> int:
+        return self.engine.chunk_size
 
-        t0 = time.perf_counter()
-        keys = trial_keys(self.config.seed, list(trial_ids))
-        out = {}
+    @property
+    def compile_seconds(self) -> float:
+        return self.engine.compile_seconds
+
+    def precompile(self, epochs: Sequence[int]) -> None:
+        """Compile the start program and one advancing by each of ``epochs``."""
+        self.engine.precompile(epochs)
+
+    def _chunks(self, n: int):
         c = self.engine.chunk_size
-        parts = []
-        for s in range(0, len(trial_ids), c):
-            sl = slice(s, s + c)
-            parts.append(self.engine.run(keys[sl], {k: np.asarray(v)[sl] for k, v in
-                                                    hparams.items()}))
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return [slice(s, min(s + c, n)) for s in range(0, n, c)]
+
+    def _run(self, n, dispatch, keep_states: bool):
+        t0 = time.perf_counter()
+        handles = [dispatch(sl) for sl in self._chunks(n)]  # all in flight, then fetched
+        parts = [self.engine.fetch(h, states=keep_states) for h in handles]
+        hist = {k: np.concatenate([np.asarray(p[0][k]) for p in parts]) for k in parts[0][0]}
+        states = None
+        if keep_states:
+            import jax
+
+            states = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
         self.run_seconds += time.perf_counter() - t0
-        self.trials_run += len(trial_ids)
-        return out
+        return hist, states
+
+    def start(self, hparams, trial_ids, epochs: int, *, keep_states: bool = False):
+        """Start fresh lanes for ``trial_ids`` and train them ``epochs`` epochs.
+
+        Returns:
+            ``(history, states)``: NumPy ``train_acc``/``eval_acc`` ``(n, epochs)``,
+            ``diverged`` ``(n,)``, and the run states (``None`` unless ``keep_states``).
+        """
+        from jaxch6.sweep.space import lane_keys
+
+        ids = list(trial_ids)
+        keys = lane_keys(self.config.seed, ids)
+        hp = {k: np.asarray(v) for k, v in hparams.items()}
+        self.trials_run += len(ids)
+        return self._run(len(ids), lambda sl: self.engine.dispatch(
+            epochs, {k: v[sl] for k, v in hp.items()}, key_data=keys[sl]), keep_states)
+
+    def resume(self, states, hparams, epochs: int, *, keep_states: bool = False):
+        """Train the given run states (a batched pytree, ``(n, ...)``) ``epochs`` more."""
+        import jax
+
+        hp = {k: np.asarray(v) for k, v in hparams.items()}
+        n = len(jax.tree.leaves(states)[0])
+        return self._run(n, lambda sl: self.engine.dispatch(
+            epochs, {k: v[sl] for k, v in hp.items()},
+            states=jax.tree.map(lambda a: a[sl], states)), keep_states)
+
+    def __call__(self, hparams, trial_ids):
+        return self.start(hparams, trial_ids, self.config.epochs)[0]
 
     def info(self) -> dict[str, Any]:
         import jax
@@ -459,19 +649,12 @@ class EngineTrainer:
         d = self.devices
         return {"jax_version": jax.__version__, "backend": d[0].platform,
                 "device_kind": d[0].device_kind, "device_count": len(d),
-                "data": self.data_info, "chunk_size": self.engine.chunk_size}
+                "data": self.data_info, "lanes": self.lanes,
+                "chunk_size": self.engine.chunk_size}
 
 
-def data_fingerprint(data) -> str:
-    """sha256 over the shapes, dtypes and bytes of the sweep's data arrays."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for a in data:
-        a = np.ascontiguousarray(np.asarray(a))
-        h.update(f"{a.shape}{a.dtype}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+# The one implementation lives in the run-directory store (re-exported here).
+data_fingerprint = store_data_fingerprint
 
 
 def pin_study(study, pin: Mapping[str, Any], study_name: str) -> None:
@@ -496,12 +679,20 @@ def add_optuna_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="drive trials through an Optuna study with this sampler: random (the "
                         "book's method, same trials as without --sampler), tpe, cmaes, qmc")
+    g.add_argument("--pruner", choices=PRUNERS, default="none",
+                   help="stop unpromising trials early: median (optuna MedianPruner) or "
+                        "hyperband (HyperbandPruner from --min-epochs by --eta); trials train "
+                        "in rungs --min-epochs, x--eta, ... and the pruner is asked after each "
+                        "(default none)")
     g.add_argument("--batch-trials", type=int, default=None, metavar="K",
                    help="trials asked, trained as one vmapped program, and told at a time "
                         "(default: --chunk-size, or the engine's choice for the devices)")
     g.add_argument("--storage", default=None, metavar="URL",
                    help="study database: sqlite:///FILE (default: sqlite:///OUT/study.db) or "
                         "postgresql://USER:PASSWORD@HOST:PORT/DB for workers on many machines")
+    g.add_argument("--storage-timeout", type=float, default=S.CONNECT_TIMEOUT_S, metavar="S",
+                   help="seconds to wait for the storage's database server to answer "
+                        "(default %(default)s)")
     g.add_argument("--study", default=DEFAULT_STUDY, metavar="NAME",
                    help="study name in the storage (default %(default)s); --trials is the "
                         "number of COMPLETE trials the study should end with")
@@ -520,108 +711,71 @@ def default_storage(out_dir) -> str:
     return "sqlite:///" + os.path.abspath(os.path.join(out_dir, "study.db"))
 
 
-def run_optuna(args, *, config=None, make_trainer=None) -> int:
-    """``jaxch6 sweep --sampler …``: one worker. ``config`` defaults to the sweep command's
-    ``build_config(args)``; ``make_trainer(config, batch_trials)`` (tests) defaults to
-    :class:`EngineTrainer`."""
-    wall0 = time.perf_counter()
+def make_pruner(name: str | None, config):
+    """The Optuna pruner for ``--pruner NAME`` (None for ``none``): ``MedianPruner`` (prunes a
+    trial whose accuracy is below the median of earlier trials' at the same epoch) or
+    ``HyperbandPruner`` (min resource ``config.min_epochs``, max ``config.epochs``, reduction
+    factor ``config.eta``)."""
+    if name in (None, "none"):
+        return None
+    optuna = S.require_optuna()
+    if name == "median":
+        return optuna.pruners.MedianPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=config.min_epochs,
+                                              max_resource=config.epochs,
+                                              reduction_factor=config.eta)
+    raise ConfigError(f"--pruner: unknown pruner {name!r} (choose from {', '.join(PRUNERS)})")
+
+
+def run_optuna(args, *, config) -> int:
+    """``jaxch6 sweep --sampler …``: one worker of a study, through :func:`jaxch6.sweep.optuna.run`.
+
+    ``config``: the sweep's :class:`~jaxch6.sweep.SweepConfig`, built by the caller (the
+    command's ``build_config(args)``); the caller also enables the compilation cache."""
+    from jaxch6.sweep import optuna as api
+
     if getattr(args, "resume", None):
         raise ConfigError("--resume is for plain sweeps; an Optuna study resumes by running "
                           "the same --storage/--study again")
-    if config is None:
-        from jaxch6.commands.sweep import build_config
-
-        config = build_config(args)
     if config.rounds > 1:
         raise ConfigError("--rounds narrows a plain random search; with --sampler use tpe, "
                           "cmaes or qmc to focus the search instead")
-    batch = args.batch_trials or config.chunk_size
+    batch = args.batch_trials
     if batch is not None and batch < 1:
         raise ConfigError(f"--batch-trials must be a positive integer, got {batch}")
     if args.max_retry is not None and args.max_retry < 0:
         raise ConfigError(f"--max-retry must be >= 0, got {args.max_retry}")
-    optuna = S.require_optuna()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own per-batch lines instead
-    out = Path(args.out or f"runs/study-{args.study}")
-    out.mkdir(parents=True, exist_ok=True)
-    url = S.storage_url(args.storage or default_storage(out))
-    storage = S.make_storage(url, heartbeat_interval=args.heartbeat_interval,
-                             grace_period=args.grace_period, retry_failed=args.retry_failed,
-                             max_retry=args.max_retry)
+    S.check_study_name(args.study)
+    out = Path(args.out or Path("runs") / f"study-{S.safe_path_component(args.study)}")
+    url = args.storage or default_storage(out)  # checked once ``out`` exists (claimed)
+    options = {"heartbeat_interval": args.heartbeat_interval,
+               "timeout": getattr(args, "storage_timeout", S.CONNECT_TIMEOUT_S),
+               "grace_period": args.grace_period, "retry_failed": args.retry_failed,
+               "max_retry": args.max_retry}
     sampler = make_sampler(args.sampler, config.space, seed=config.seed)
-    study = open_study(storage, args.study, sampler, config=config)
-
-    if not getattr(args, "no_compile_cache", True) and getattr(args, "compile_cache", None):
-        from jaxch6.commands.sweep import enable_compile_cache
-
-        enable_compile_cache(args.compile_cache)
-    if batch is None:
-        batch = _default_batch(config)
-    if make_trainer is None:
-        pinned = study.user_attrs.get("jaxch6_pin") or {}
-        trainer = EngineTrainer(config, batch, lanes=pinned.get("lanes"))
-    else:
-        trainer = make_trainer(config, batch)
-    if getattr(trainer, "pin", None) is not None:
-        pin_study(study, trainer.pin, args.study)
-    n_train = getattr(trainer, "n_train", None)
-    n_val = getattr(trainer, "n_val", None)
+    pruner = make_pruner(getattr(args, "pruner", None), config)
     quiet = getattr(args, "quiet", False)
     name = worker_name()
-    info = trainer.info() if hasattr(trainer, "info") else {}
-    summary: dict[str, Any] = {
-        "status": "running",
-        "config": config.to_dict() | {"trials": config.trials},
-        "seed": config.seed,
-        "optuna": {"study": args.study, "storage": S.redact(url), "sampler": args.sampler,
-                   "batch_trials": batch, "retry_failed": bool(args.retry_failed),
-                   "heartbeat_interval": args.heartbeat_interval,
-                   "grace_period": args.grace_period, "worker": name},
-        **info,
-    }
-    if not quiet:
-        print(f"worker {name}: study {args.study!r} at {S.redact(url)}, sampler {args.sampler}, "
-              f"batches of {batch}; compile {getattr(trainer, 'compile_seconds', 0.0):.2f} s",
-              flush=True)
 
-    def on_batch(b):
-        export(study, out, summary)
-        if not quiet:
-            nums = ", ".join(str(t.id) for t in b["trials"][:8])
-            more = " ..." if len(b["trials"]) > 8 else ""
-            print(f"batch {b['batch']}: {len(b['trials'])} trials ({nums}{more}) | study: "
-                  f"{b['complete']}/{b['n_trials']} complete, {b['running']} running, "
-                  f"{b['failed']} failed", flush=True)
+    def progress(p):
+        if quiet:
+            return
+        if p.step_start:
+            print(f"worker {name}: {p.label}", flush=True)
+        else:
+            print(f"{p.label}: {p.done}/{p.total} finished in the study; this worker ran "
+                  f"{p.ran} trials in {p.run_seconds:.1f} s", flush=True)
 
-    mine = run_worker(study, trainer, config.space, n_trials=config.trials, batch_trials=batch,
-                      poll_seconds=min(5.0, float(args.heartbeat_interval)), n_train=n_train,
-                      n_val=n_val, on_batch=on_batch)
-    summary.update(
-        status="complete",
-        timings={"compile_seconds": getattr(trainer, "compile_seconds", 0.0),
-                 "run_seconds": getattr(trainer, "run_seconds", 0.0),
-                 "trials_run_by_this_worker": len(mine),
-                 "wall_seconds": time.perf_counter() - wall0},
-    )
-    trials = export(study, out, summary)
-    from jaxch6.sweep.runner import format_trial, rank
-
+    result = api.run(config, storage=url, storage_options=options, study_name=args.study,
+                     sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
+                     progress=progress, sampler_name=args.sampler,
+                     poll_seconds=min(5.0, float(args.heartbeat_interval)),
+                     top=max(getattr(args, "top", 20), 20))
     print("=========== Hyper-Parameter Optimization Result ===========")
-    for i, t in enumerate(rank(trials)[: getattr(args, "top", 20)]):
-        print(format_trial(i + 1, t))
-    print(f"this worker ran {len(mine)} trials; wrote {out}/: trials.jsonl, summary.json "
-          f"(study {args.study!r}: {len(trials)} complete)")
+    for line in result.ranking_lines(getattr(args, "top", 20)):
+        print(line)
+    print(f"this worker ran {result.timings.get('trials_run_by_this_worker', 0)} trials; wrote "
+          f"{out}/: manifest.json, trials.jsonl, summary.json (study {args.study!r}: "
+          f"{len(result.trials)} finished)")
     return 0
-
-
-def _default_batch(config) -> int:
-    import jax
-
-    from jaxch6.sweep.engine import default_chunk_size, per_trial_bytes
-
-    devices = jax.local_devices()
-    layers = (784, *config.hidden, 10)
-    n_rows = config.train_size
-    trial_bytes = per_trial_bytes(layers, batch_size=config.batch_size, n_eval_rows=n_rows,
-                                  itemsize=np.dtype(config.dtype).itemsize)
-    return default_chunk_size(config.trials, trial_bytes, devices)

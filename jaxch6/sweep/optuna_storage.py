@@ -9,6 +9,13 @@ A study lives in a SQL database that every worker opens (:class:`optuna.storages
   (needs a driver, psycopg 3 or psycopg2: ``pip install 'jaxch6[optuna]'``; a bare
   ``postgresql://`` uses whichever is installed).
 
+**Credentials and timeouts.** A URL's password (``user:password@``, ``:password@``,
+``?password=…``, percent-encoded or not) never reaches output, files or error messages: what is
+shown or stored goes through :func:`redact`, and driver exception texts through :func:`scrub`.
+Opening a server storage gives up after ``timeout`` seconds (:data:`CONNECT_TIMEOUT_S`), also
+when the server accepts the connection and never answers; the driver gets the same
+``connect_timeout`` for every later connection.
+
 **Dead workers.** Each worker records a heartbeat for each of its RUNNING trials every
 ``heartbeat_interval`` seconds (:class:`Heartbeat`, one thread per worker, beating for the whole
 batch in flight). A RUNNING trial whose last heartbeat is older than ``grace_period`` belongs to a
@@ -29,12 +36,18 @@ handled. Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
+import re
 import threading
 import time
+import unicodedata
+import urllib.parse
 import warnings
 from collections.abc import Iterable
+from typing import Any
 
 from jaxch6.errors import ConfigError
 
@@ -43,6 +56,8 @@ SQLITE_TIMEOUT_S = 120
 #: Default seconds between heartbeats, and before a silent trial is declared dead.
 HEARTBEAT_INTERVAL_S = 30
 GRACE_PERIOD_S = 120
+#: Default seconds to wait for a database server to connect and answer.
+CONNECT_TIMEOUT_S = 10.0
 #: Tries to open a storage (workers creating a new database at once race; the loser retries).
 OPEN_ATTEMPTS = 5
 
@@ -71,17 +86,28 @@ def quiet_optuna():
 
 
 def storage_url(text: str) -> str:
-    """A SQLAlchemy URL: ``sqlite:///…``, ``postgresql://…`` etc. pass through; a bare file path
-    becomes ``sqlite:///<absolute path>``. Raises ConfigError for an empty or unknown URL."""
+    """The SQLAlchemy URL for ``text``.
+
+    Args:
+        text: ``sqlite:///…``, ``postgresql://…`` (or ``postgres://``) or ``mysql://…``; a bare
+            file path becomes ``sqlite:///<absolute path>``.
+
+    Returns:
+        The URL, with ``postgresql://`` bound to the installed driver (psycopg or psycopg2).
+
+    Raises:
+        ConfigError: an empty URL, an unknown scheme, or a SQLite file in a missing directory
+            (messages show the URL with its password replaced by ``***``).
+    """
     text = (text or "").strip()
     if not text:
-        raise ConfigError("--storage: empty URL (e.g. sqlite:///study.db or postgresql://…)")
+        raise ConfigError("storage URL is empty (e.g. sqlite:///study.db or postgresql://…)")
     if "://" not in text:
         return "sqlite:///" + os.path.abspath(text)
     scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme not in ("sqlite", "postgresql", "postgres", "mysql"):
         raise ConfigError(
-            f"--storage {text!r}: unsupported scheme {scheme!r} (use sqlite:///FILE or "
+            f"storage {redact(text)}: unsupported scheme {scheme!r} (use sqlite:///FILE or "
             "postgresql://USER:PASSWORD@HOST:PORT/DB)"
         )
     if scheme == "postgres":  # SQLAlchemy 1.4+ only knows "postgresql"
@@ -93,7 +119,7 @@ def storage_url(text: str) -> str:
         if path and path != ":memory:":
             parent = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(parent):
-                raise ConfigError(f"--storage {text!r}: directory {parent} does not exist")
+                raise ConfigError(f"storage {text}: directory {parent} does not exist")
     return text
 
 
@@ -105,19 +131,200 @@ def _postgres_driver() -> str:
     for module in ("psycopg", "psycopg2"):
         if importlib.util.find_spec(module) is not None:
             return module
-    raise ConfigError("--storage postgresql://…: needs a PostgreSQL driver: "
+    raise ConfigError("storage postgresql://…: needs a PostgreSQL driver: "
                       "pip install 'jaxch6[optuna]' (or: pip install 'psycopg[binary]')")
 
 
+# -- credentials ---------------------------------------------------------------------------------
+# user:password@ (or :password@) right after a scheme. SQLAlchemy ends the password at its first
+# "@"; we hide up to the last "@" of the word, in case the password holds an unencoded "@".
+_USERINFO = re.compile(r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*):\S*@")
+# password=… in a query string or a libpq conninfo (also sslpassword, passwd).
+_PARAM = re.compile(
+    r"(?i)(?P<pre>pass(?:word|wd)\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;'\"]*)")
+# 'password': '…' in the repr of a dict of connection arguments.
+_ITEM = re.compile(r"(?i)(?P<pre>['\"](?:ssl)?pass(?:word|wd)['\"]\s*:\s*)(?:'[^']*'|\"[^\"]*\")")
+
+
 def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for printing and summary.json)."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, _, host = rest.rpartition("@")
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
+    """``url`` (or any text holding URLs) with every password replaced by ``***``.
+
+    Covers ``user:password@``, ``:password@``, ``?password=…`` / ``sslpassword=`` query
+    parameters, in any percent-encoding; the user name is kept.
+
+    Args:
+        url: a database URL, or a line of text (e.g. a command line) that may contain some.
+
+    Returns:
+        The text safe to print or store.
+    """
+    text = _USERINFO.sub(r"\g<pre>:***@", url)
+    text = _PARAM.sub(r"\g<pre>***", text)
+    return _ITEM.sub(r"\g<pre>'***'", text)
+
+
+def _secrets(url: str) -> set[str]:
+    """The passwords a URL carries, as written and percent-decoded."""
+    found = set()
+    for pattern in (r"://[^:/\s]*:(\S*)@", r"://[^:/\s]*?:([^@\s]*)@"):
+        found.update(m.group(1) for m in re.finditer(pattern, url))
+    for m in re.finditer(r"(?i)pass(?:word|wd)=([^&#\s]*)", url):
+        found.add(m.group(1))
+    decoded = {urllib.parse.unquote(s) for s in found} | {urllib.parse.unquote_plus(s)
+                                                          for s in found}
+    encoded = {urllib.parse.quote(s, safe="") for s in decoded}
+    return {s for s in found | decoded | encoded if len(s) >= 3}
+
+
+def scrub(text: str, url: str | None = None) -> str:
+    """``text`` (e.g. an exception's message) with no credential left in it.
+
+    Args:
+        text: the text to print, store or raise.
+        url: the URL whose passwords must go in every form (as written, percent-decoded or
+            -encoded), even where the text does not show them as part of a URL.
+
+    Returns:
+        :func:`redact` of the text, with each of ``url``'s passwords replaced by ``***``.
+    """
+    if url:
+        text = text.replace(url, redact(url))
+    text = redact(text)
+    for secret in sorted(_secrets(url or ""), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+# -- study names ---------------------------------------------------------------------------------
+#: The longest study name Optuna's schema stores (``studies.study_name``).
+MAX_STUDY_NAME = 512
+
+
+def check_study_name(name: str) -> str:
+    """Check an Optuna study name.
+
+    Args:
+        name: the study name.
+
+    Returns:
+        ``name`` unchanged.
+
+    Raises:
+        ConfigError: the name is empty, longer than :data:`MAX_STUDY_NAME` characters, or holds
+            a control or format character (newlines, tabs, bidirectional overrides).
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError("study name is empty")
+    if len(name) > MAX_STUDY_NAME:
+        raise ConfigError(f"study name is {len(name)} characters long (at most "
+                          f"{MAX_STUDY_NAME})")
+    for i, ch in enumerate(name):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            raise ConfigError(f"study name has a control character (U+{ord(ch):04X}) at "
+                              f"position {i}")
+    return name
+
+
+def safe_path_component(name: str) -> str:
+    """``name`` as one file-name component that cannot leave its directory.
+
+    Letters, digits and ``_ . - ~`` are kept; every other character (``/``, ``\\``, ``%``,
+    spaces, non-ASCII, control characters) is percent-encoded, as are leading dots (so ``.``
+    and ``..`` become ``%2E`` and ``%2E%2E``). Distinct names give distinct components; a
+    result longer than 200 characters is cut and ends in ``%-`` and a hash of the whole name.
+
+    Args:
+        name: e.g. a study name.
+
+    Returns:
+        A non-empty ASCII string without ``/`` that is neither ``.`` nor ``..``.
+    """
+    text = urllib.parse.quote(str(name), safe="")
+    stripped = text.lstrip(".")
+    text = "%2E" * (len(text) - len(stripped)) + stripped
+    if not text:
+        return "%"  # the empty name (percent-encoding never yields a lone "%")
+    if len(text) > 200:  # "%-" marks a cut name: percent-encoding never yields it either
+        digest = hashlib.sha256(str(name).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        text = text[:180] + "%-" + digest
+    return text
+
+
+# -- opening a storage ---------------------------------------------------------------------------
+def check_timeout(timeout: float) -> float:
+    """``timeout`` as float seconds; ConfigError unless it is a finite number > 0."""
+    try:
+        value = float(timeout)
+    except (TypeError, ValueError):
+        raise ConfigError(f"storage timeout must be a number of seconds, got {timeout!r}") \
+            from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"storage timeout must be > 0 s, got {timeout}")
+    return value
+
+
+def _engine_kwargs(url: str, timeout: float) -> dict:
+    """SQLAlchemy engine options: SQLite's busy timeout, a server's connect timeout."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    # libpq / psycopg take whole seconds, at least 2; the watchdog in make_storage is exact.
+    seconds = max(2, math.ceil(timeout))
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": seconds}}
+
+
+def _retry_kwargs(storages, retry_failed: bool, max_retry: int | None) -> dict:
+    if not retry_failed:
+        return {}
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
+        cb = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        return {"heartbeat_stale_trial_callback": cb}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
+
+
+def _open_rdb(storages, url: str, options: dict, deadline: float | None):
+    """``RDBStorage(url, **options)``, retried while workers race to create the tables."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return storages.RDBStorage(url, **options)
+        except ImportError as exc:  # e.g. psycopg2 missing
+            raise ConfigError(
+                f"storage {redact(url)}: missing database driver "
+                f"({scrub(str(exc), url)}); pip install 'jaxch6[optuna]'"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's OperationalError etc.
+            # Workers starting together race to create the tables of a new database
+            # ("table studies already exists", duplicate keys): the loser retries.
+            pause = 0.2 * (attempt + 1)
+            if attempt + 1 < OPEN_ATTEMPTS and (deadline is None
+                                                or time.monotonic() + pause < deadline):
+                time.sleep(pause)
+                continue
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise ConfigError(f"storage {redact(url)}: cannot open: {scrub(first, url)}") \
+                from None
+    raise AssertionError("unreachable")
+
+
+def _within(fn, timeout: float, url: str):
+    """``fn()`` run in a daemon thread; ConfigError if it has not returned after ``timeout``
+    seconds (a server that accepts the connection and never answers)."""
+    box: dict[str, Any] = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="jaxch6-storage-open", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise ConfigError(f"cannot reach storage {redact(url)} within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def make_storage(
@@ -127,59 +334,50 @@ def make_storage(
     grace_period: int | None = GRACE_PERIOD_S,
     retry_failed: bool = False,
     max_retry: int | None = None,
+    timeout: float = CONNECT_TIMEOUT_S,
 ):
     """An :class:`optuna.storages.RDBStorage` with heartbeats on.
 
-    ``retry_failed``: trials of dead workers are re-queued (WAITING copies with the same
-    parameters), at most ``max_retry`` times per original trial (``None``: no limit).
+    Args:
+        url: see :func:`storage_url`.
+        heartbeat_interval: seconds between heartbeats of running trials.
+        grace_period: seconds without a heartbeat after which a trial is stale.
+        retry_failed: re-queue trials of dead workers (WAITING copies with the same
+            parameters), at most ``max_retry`` times per original trial (None: no limit).
+        max_retry: see ``retry_failed``.
+        timeout: seconds to wait for a database server to connect and answer (passed to the
+            driver as ``connect_timeout`` for every connection, and enforced on opening).
+            SQLite files wait up to :data:`SQLITE_TIMEOUT_S` for their lock instead.
+
+    Returns:
+        The storage.
+
+    Raises:
+        ConfigError: bad intervals or timeout, no driver, or the database cannot be opened or
+            reached in time; the message never holds the URL's password.
     """
     if int(heartbeat_interval) < 1:
-        raise ConfigError(f"--heartbeat-interval must be >= 1 s, got {heartbeat_interval}")
+        raise ConfigError(f"heartbeat-interval must be >= 1 s, got {heartbeat_interval}")
     if grace_period is not None and int(grace_period) <= int(heartbeat_interval):
         raise ConfigError(
-            f"--grace-period ({grace_period} s) must exceed --heartbeat-interval "
+            f"grace-period ({grace_period} s) must exceed heartbeat-interval "
             f"({heartbeat_interval} s)"
         )
+    timeout = check_timeout(timeout)
     url = storage_url(url)
     with quiet_optuna() as optuna:
-        storages = optuna.storages
-        kwargs = {}
-        if retry_failed:
-            if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
-                cb = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-                kwargs["heartbeat_stale_trial_callback"] = cb
-            else:
-                kwargs["failed_trial_callback"] = storages.RetryFailedTrialCallback(
-                    max_retry=max_retry
-                )
+        options = {
+            "engine_kwargs": _engine_kwargs(url, timeout),
+            "heartbeat_interval": int(heartbeat_interval),
+            "grace_period": None if grace_period is None else int(grace_period),
+            **_retry_kwargs(optuna.storages, retry_failed, max_retry),
+        }
         if url.startswith("sqlite"):
-            engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+            storage = _open_rdb(optuna.storages, url, options, None)
         else:
-            engine_kwargs = {"pool_pre_ping": True}
-        for attempt in range(OPEN_ATTEMPTS):
-            try:
-                storage = storages.RDBStorage(
-                    url,
-                    engine_kwargs=engine_kwargs,
-                    heartbeat_interval=int(heartbeat_interval),
-                    grace_period=None if grace_period is None else int(grace_period),
-                    **kwargs,
-                )
-                break
-            except ImportError as exc:  # e.g. psycopg2 missing
-                raise ConfigError(
-                    f"--storage {redact(url)}: missing database driver ({exc}); "
-                    "pip install 'jaxch6[optuna]'"
-                ) from None
-            except Exception as exc:  # noqa: BLE001 - SQLAlchemy's OperationalError etc.
-                # Workers starting together race to create the tables of a new database
-                # ("table studies already exists", duplicate keys): the loser retries.
-                if attempt + 1 < OPEN_ATTEMPTS:
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                text = str(exc).strip()
-                first = text.splitlines()[0] if text else type(exc).__name__
-                raise ConfigError(f"--storage {redact(url)}: cannot open: {first}") from None
+            deadline = time.monotonic() + timeout
+            storage = _within(lambda: _open_rdb(optuna.storages, url, options, deadline),
+                              timeout, url)
     if url.startswith("sqlite"):
         _sqlite_wal(storage.engine)
     return storage

@@ -77,14 +77,23 @@ def display_name(name: str) -> str:
     return DISPLAY_NAMES.get(name, name)
 
 
-def searchable_names(optimizer: str) -> tuple[str, ...]:
-    """The float hyperparameters a sweep with ``optimizer`` may search."""
+def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, ...]:
+    """The float hyperparameters a sweep with ``optimizer`` (and a learning-rate
+    ``schedule``) may search."""
     from jaxch6.optimizers import HYPERPARAMETERS
 
     if optimizer not in HYPERPARAMETERS:
         known = ", ".join(sorted(HYPERPARAMETERS))
         raise ConfigError(f"unknown optimizer {optimizer!r} (choose from {known})")
-    return tuple(HYPERPARAMETERS[optimizer]) + TRAINING_HYPERPARAMETERS
+    names = tuple(HYPERPARAMETERS[optimizer]) + TRAINING_HYPERPARAMETERS
+    if schedule != "constant":
+        from jaxch6 import schedules
+
+        if schedule not in schedules.SCHEDULES:
+            raise ConfigError(f"unknown schedule {schedule!r} (choose from "
+                              f"{', '.join(schedules.SCHEDULES)})")
+        names += tuple(schedules.DEFAULTS[schedule])
+    return names
 
 
 def check_param(param: Param) -> Param:
@@ -129,9 +138,11 @@ def parse_param(text: str) -> Param:
     return check_param(Param(name, low, high, scale))
 
 
-def check_space(space: Iterable[Param], optimizer: str) -> tuple[Param, ...]:
-    """Validate every range and name against ``optimizer``'s hyperparameters."""
-    allowed = searchable_names(optimizer)
+def check_space(space: Iterable[Param], optimizer: str, *,
+                schedule: str = "constant") -> tuple[Param, ...]:
+    """Validate every range and name against ``optimizer``'s (and ``schedule``'s)
+    hyperparameters."""
+    allowed = searchable_names(optimizer, schedule)
     out: list[Param] = []
     seen: set[str] = set()
     for p in space:
@@ -220,3 +231,35 @@ def narrow(space: Sequence[Param], best: Sequence[Mapping[str, float]]) -> tuple
             continue
         out.append(Param(p.name, lo, hi, p.scale))
     return tuple(out)
+
+
+def lane_keys(seed: int, trial_ids: Sequence[int], repeats: Sequence[int] | None = None):
+    """Raw training keys ``(n, 2)`` uint32 of lanes: trial ``i``'s is
+    ``fold_in(fold_in(key(seed), i), 1)``; its repeat ``r >= 1`` folds ``r`` in once more
+    (repeat 0 is the trial's own key, so one repeat is the plain sweep)."""
+    import jax
+
+    ids = np.asarray(trial_ids, dtype=np.uint32)
+    reps = np.zeros(len(ids), np.uint32) if repeats is None else np.asarray(repeats, np.uint32)
+    if len(ids) == 0:
+        return np.zeros((0, 2), np.uint32)
+
+    def one(i, r):
+        k = jax.random.fold_in(jax.random.fold_in(jax.random.key(int(seed)), i), 1)
+        k = jax.lax.cond(r > 0, lambda: jax.random.fold_in(k, r), lambda: k)
+        return jax.random.key_data(k)
+
+    return np.asarray(jax.jit(jax.vmap(one))(ids, reps))
+
+
+def child_key(seed: int, parent: int, epoch: int, child: int, repeat: int = 0) -> np.ndarray:
+    """The training key ``(2,)`` a population-based-training child continues with when it
+    copies ``parent``'s run state at ``epoch``: ``fold_in`` of the parent's id, the epoch and
+    the child's id into ``fold_in(key(seed), 2)`` (and the repeat, for ``repeat >= 1``), so a
+    PBT run is reproducible."""
+    import jax
+
+    k = jax.random.fold_in(jax.random.key(int(seed)), 2)
+    for v in (parent, epoch, child, *([repeat] if repeat else [])):
+        k = jax.random.fold_in(k, int(v))
+    return np.asarray(jax.random.key_data(k))

@@ -1,0 +1,243 @@
+"""The run loop every driver shares: ask the scheduler, run its step as chunks of lanes on the
+engine (double-buffered), record, keep the run states that continue, repeat.
+
+A step's lanes are its trials × ``repeats``; a lane is fresh (started from its training key)
+or continues a kept run state (its own, or for a PBT copy its parent's, with a fresh key).
+Lanes are cut into chunks of the engine's size; the next chunk is dispatched before the
+previous one is fetched. A trial is recorded once all its repeats have run the step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from jaxch6.sweep.records import Trial
+from jaxch6.sweep.schedulers.base import Step
+from jaxch6.sweep.space import child_key, lane_keys
+
+
+class Progress(NamedTuple):
+    """Reported when a step starts (``step_start``) and after each chunk.
+
+    Attributes:
+        label: the scheduler's description of the step.
+        done: lanes of this step finished so far.
+        total: lanes in this step.
+        ran: distinct trials trained by this call so far (all steps).
+        run_seconds: time in the engine so far (this call).
+        step_start: True for the report that opens a step.
+        lanes_per_second: lanes finished per second of engine time (this call).
+    """
+
+    label: str
+    done: int
+    total: int
+    ran: int
+    run_seconds: float
+    step_start: bool = False
+    lanes_per_second: float = 0.0
+
+
+@dataclasses.dataclass
+class _Lane:
+    trial: int
+    repeat: int
+    hparams: Mapping[str, Any]
+    source: tuple  # ("new", key_data) or ("state", entry, key_data or None)
+
+
+def quantise(acc, n: int) -> list[float]:
+    """Accuracies as exact fractions k/n in float64 (clean JSON, e.g. 0.7825, not 0.78249997)."""
+    return [float(v) for v in np.round(np.asarray(acc, np.float64) * n) / n]
+
+
+class RunLoop:
+    """Runs a scheduler's steps on an engine.
+
+    Args:
+        engine: a :class:`jaxch6.sweep.engine.Engine`.
+        scheduler: a :class:`jaxch6.sweep.schedulers.Scheduler`.
+        seed: the sweep's seed (lane keys).
+        repeats: training keys per trial.
+        n_train: training rows (accuracies are multiples of 1/n_train).
+        n_val: validation rows.
+        epochs: the full number of epochs (a trial that reaches it is complete).
+        pool: a :class:`jaxch6.sweep.pool.StatePool` for kept run states.
+        record: called with each batch of newly recorded trials (e.g. to append them to disk).
+        progress: called with a :class:`Progress`.
+        keep_final: also keep the run states of trials that complete (to save them).
+    """
+
+    def __init__(self, engine, scheduler, *, seed: int, repeats: int, n_train: int, n_val: int,
+                 epochs: int, pool, record: Callable[[list[Trial]], None] | None = None,
+                 progress: Callable[[Progress], None] | None = None, keep_final: bool = False):
+        self.engine, self.scheduler, self.pool = engine, scheduler, pool
+        self.seed, self.repeats, self.epochs = seed, repeats, epochs
+        self.n_train, self.n_val = n_train, n_val
+        self.record, self.progress, self.keep_final = record, progress, keep_final
+        self.run_seconds, self.ran, self.lanes_run = 0.0, 0, 0
+        self._ran_ids: set[int] = set()
+
+    def run(self, trials: dict[int, Trial]) -> dict[int, Trial]:
+        """Run steps until the scheduler is done; ``trials`` (id to record) is updated.
+
+        Every program the scheduler's steps need is compiled before the first step (timed
+        apart, as the engine's ``compile_seconds``)."""
+        compiled = False
+        while (step := self.scheduler.next(trials)) is not None:
+            if not compiled:
+                self._report(Progress("compiling", 0, 0, self.ran, self.run_seconds, True))
+                self.engine.precompile(self.scheduler.stop_epochs())
+                compiled = True
+            self.run_step(step, trials)
+        return trials
+
+    # -- one step -----------------------------------------------------------------------------
+    def run_step(self, step: Step, trials: dict[int, Trial], *, record: bool = True) -> None:
+        """Train the step's lanes, record its trials, keep or drop their run states."""
+        self._trials = trials
+        self._stop_left_behind(step, trials, record)
+        lanes = self._lanes(step)
+        keep = step.keep or (self.keep_final and step.stop == self.epochs)
+        partial: dict[int, dict[int, tuple]] = {}
+        self._report(Progress(step.label, 0, len(lanes), self.ran, self.run_seconds, True))
+        done = 0
+        for chunk, history, states in self._execute(lanes, step.epochs, keep):
+            if keep:
+                self.pool.put([(ln.trial, ln.repeat, step.stop) for ln in chunk], states)
+            finished = self._collect(step, chunk, history, partial, trials)
+            if record and finished:
+                if self.record is not None:
+                    self.record(finished)
+                self._ran_ids.update(t.id for t in finished)
+                self.ran = len(self._ran_ids)
+            done += len(chunk)
+            self._report(Progress(step.label, done, len(lanes), self.ran, self.run_seconds,
+                                  lanes_per_second=self.lanes_run / max(self.run_seconds, 1e-9)))
+        kept = [t for t in trials.values() if t.status == "running"
+                or (self.keep_final and t.status == "complete")]
+        self.pool.retain((t.id, r, t.epochs) for t in kept for r in range(self.repeats))
+
+    def _stop_left_behind(self, step: Step, trials: dict[int, Trial], record: bool) -> None:
+        """Mark ``stopped`` the running trials that stand at the step's start but do not
+        continue (successive halving's losers); their run states are dropped after the step."""
+        going = set(step.cont) | {c.child for c in step.copies}
+        stopped = [dataclasses.replace(t, status="stopped") for t in trials.values()
+                   if t.status == "running" and t.epochs == step.start and t.id not in going]
+        for t in stopped:
+            trials[t.id] = t
+        if stopped and record and self.record is not None:
+            self.record(stopped)
+
+    def _lanes(self, step: Step) -> list[_Lane]:
+        out: list[_Lane] = []
+        new_ids = list(step.new)
+        if new_ids:
+            ids = np.repeat(np.asarray(new_ids, np.int64), self.repeats)
+            reps = np.tile(np.arange(self.repeats), len(new_ids))
+            keys = lane_keys(self.seed, ids, reps)
+            out += [_Lane(int(i), int(r), step.new[int(i)], ("new", k))
+                    for i, r, k in zip(ids, reps, keys, strict=True)]
+        for i in step.cont:
+            hp = self._hparams_of(i)
+            out += [_Lane(i, r, hp, ("state", (i, r, step.start), None))
+                    for r in range(self.repeats)]
+        for c in step.copies:
+            out += [_Lane(c.child, r, c.hparams,
+                          ("state", (c.parent, r, step.start),
+                           child_key(self.seed, c.parent, step.start, c.child, r)))
+                    for r in range(self.repeats)]
+        return out
+
+    def _hparams_of(self, trial_id: int) -> Mapping[str, Any]:
+        return self._trials[trial_id].hparams
+
+    def _execute(self, lanes: Sequence[_Lane], epochs: int, keep: bool):
+        """Yield ``(chunk, history, states)`` per chunk, the next chunk dispatched first."""
+        size = self.engine.chunk_size
+        fresh = [ln for ln in lanes if ln.source[0] == "new"]
+        kept = [ln for ln in lanes if ln.source[0] != "new"]
+        chunks = [part[s:s + size] for part in (fresh, kept) for s in range(0, len(part), size)]
+        pending = None
+        t0 = time.perf_counter()
+        for chunk in [*chunks, None]:
+            handle = self._dispatch(chunk, epochs) if chunk is not None else None
+            if pending is not None:
+                history, states = self.engine.fetch(pending[1], states=keep)
+                now = time.perf_counter()
+                self.run_seconds += now - t0
+                t0 = now
+                self.lanes_run += len(pending[0])
+                yield pending[0], history, states
+                t0 = time.perf_counter()
+            pending = (chunk, handle) if chunk is not None else None
+
+    def _dispatch(self, chunk: Sequence[_Lane], epochs: int):
+        names = self.engine.hparam_names
+        hp = {k: np.asarray([float(ln.hparams[k]) for ln in chunk]) for k in names}
+        if chunk[0].source[0] == "new":  # chunks are all fresh or all continued
+            keys = np.stack([ln.source[1] for ln in chunk])
+            return self.engine.dispatch(epochs, hp, key_data=keys)
+        new_keys = {row: ln.source[2] for row, ln in enumerate(chunk) if ln.source[2] is not None}
+        states = self.pool.take([ln.source[1] for ln in chunk], new_keys)
+        return self.engine.dispatch(epochs, hp, states=states)
+
+    def _collect(self, step, chunk, history, partial, trials) -> list[Trial]:
+        """Fold a chunk's lanes into trial records; return the trials now complete."""
+        finished = []
+        for row, ln in enumerate(chunk):
+            res = (quantise(history["train_acc"][row], self.n_train),
+                   quantise(history["eval_acc"][row], self.n_val),
+                   bool(history["diverged"][row]), ln)
+            got = partial.setdefault(ln.trial, {})
+            got[ln.repeat] = res
+            if len(got) == self.repeats:
+                trials[ln.trial] = self._merge(step, trials.get(ln.trial), ln, got)
+                finished.append(trials[ln.trial])
+                del partial[ln.trial]
+        return finished
+
+    def _merge(self, step: Step, old: Trial | None, lane: _Lane, got: dict) -> Trial:
+        """The trial's record after the step: curves extended, status, rung, lineage."""
+        reps = []
+        for r in range(self.repeats):
+            tr, va, div, _ = got[r]
+            prev = (old.repeats[r] if old is not None and old.repeats else
+                    {"train_acc": old.train_acc, "val_acc": old.val_acc} if old is not None
+                    else {"train_acc": [], "val_acc": []})
+            reps.append({"train_acc": [*prev["train_acc"][: step.start], *tr],
+                         "val_acc": [*prev["val_acc"][: step.start], *va], "diverged": div})
+        keep = step.keep or False
+        status = "running" if keep else ("complete" if step.stop >= self.epochs else "stopped")
+        lineage = list(old.lineage) if old is not None and old.lineage else None
+        copy = next((c for c in step.copies if c.child == lane.trial), None)
+        if copy is not None:
+            lineage = [*(lineage or [{"epoch": 0, "parent": None, "hparams": dict(old.hparams)}]),
+                       {"epoch": step.start, "parent": copy.parent, "hparams": dict(copy.hparams)}]
+        return Trial(
+            id=lane.trial,
+            round=old.round if old is not None else step.round,
+            hparams=dict(lane.hparams),
+            train_acc=_mean([r["train_acc"] for r in reps]),
+            val_acc=_mean([r["val_acc"] for r in reps]),
+            diverged=any(r["diverged"] for r in reps),
+            status=status,
+            rung=step.rung,
+            repeats=reps if self.repeats > 1 else None,
+            lineage=lineage,
+        )
+
+    def _report(self, p: Progress) -> None:
+        if self.progress is not None:
+            self.progress(p)
+
+
+def _mean(curves: list[list[float]]) -> list[float]:
+    if len(curves) == 1:
+        return list(curves[0])
+    return [float(v) for v in np.mean(np.asarray(curves, np.float64), axis=0)]

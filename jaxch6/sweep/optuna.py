@@ -1,0 +1,241 @@
+"""Optuna-driven sweeps from Python: your own sampler, pruner or study, the sweep engine's
+batched training, a :class:`~jaxch6.sweep.SweepResult` back.
+
+::
+
+    import optuna
+    from jaxch6.sweep import SweepConfig
+    from jaxch6.sweep import optuna as jo
+
+    result = jo.run(SweepConfig(trials=200, epochs=20, min_epochs=2, eta=3),
+                    sampler=optuna.samplers.TPESampler(constant_liar=True),
+                    pruner=optuna.pruners.MedianPruner(), batch_trials=50)
+    print(result.ranking_lines(5))
+
+Batches of ``batch_trials`` trials are asked, trained as vmapped lanes on the engine and told
+(:func:`jaxch6.sweep.optuna_driver.run_worker`; several workers may share a study through an
+RDB storage). Without a pruner each trial trains ``config.epochs`` epochs at once. With one,
+trials train in rungs of successive halving (``config.min_epochs``, ×``config.eta``, …,
+``config.epochs``): each epoch's validation accuracy is reported (step = epoch index, from 0),
+the pruner is asked (``trial.should_prune()``) after every rung but the last, pruned trials are
+told PRUNED and only the survivors' run states train on. ``n_trials`` counts COMPLETE and
+PRUNED trials. The objective is the final validation accuracy, maximised (0.0 if diverged).
+
+The study is driven through Optuna's public ask-and-tell API in this module (``study.ask``,
+``trial.report``, ``trial.should_prune``, ``study.tell``); see
+:mod:`jaxch6.sweep.optuna_storage` for the batched storage helpers the worker loop uses.
+
+``jaxch6 sweep --sampler …`` (:func:`jaxch6.sweep.optuna_driver.run_optuna`) calls :func:`run`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import optuna_driver as D
+from jaxch6.sweep import optuna_storage as S
+from jaxch6.sweep import store
+from jaxch6.sweep.config import SweepConfig
+from jaxch6.sweep.loop import Progress
+from jaxch6.sweep.result import SweepResult
+
+__all__ = ["rungs_for", "run"]
+
+
+def rungs_for(config: SweepConfig) -> tuple[int, ...]:
+    """The epochs after which a pruner is asked: ``min_epochs``, ×``eta``, …, ``epochs``."""
+    from jaxch6.sweep.schedulers.halving import rungs
+
+    return rungs(min(config.min_epochs, config.epochs), config.eta, config.epochs)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def run(
+    config: SweepConfig | None = None,
+    *,
+    study=None,
+    storage=None,
+    study_name: str | None = None,
+    sampler=None,
+    pruner=None,
+    n_trials: int | None = None,
+    batch_trials: int | None = None,
+    out: str | os.PathLike | None = None,
+    data=None,
+    make_run: Callable | None = None,
+    devices: Sequence | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    sampler_name: str | None = None,
+    poll_seconds: float = 2.0,
+    top: int = 20,
+    command_line: Sequence[str] | None = None,
+) -> SweepResult:
+    """Run (one worker of) an Optuna-driven sweep.
+
+    Args:
+        config: what to train and the search space (default: the book's search).
+        study: an ``optuna.Study`` to work on (direction maximize); else one is created or
+            loaded from ``storage``/``study_name`` with ``sampler`` and ``pruner``.
+        storage: an Optuna storage object, or a URL (``sqlite:///FILE``,
+            ``postgresql://…``), opened with :func:`jaxch6.sweep.optuna_storage.make_storage`
+            (heartbeats, stale-trial handling) after ``out`` is claimed; None: in memory.
+        study_name: the study's name (default ``jaxch6-sweep`` with a storage).
+        sampler: an ``optuna.samplers.BaseSampler`` (default: the book's random search,
+            :func:`jaxch6.sweep.optuna_driver.book_random_sampler`).
+        pruner: an ``optuna.pruners.BasePruner``; None trains every trial to the end. (A
+            given ``study`` keeps its own pruner: any but ``NopPruner`` means rungs.)
+        n_trials: finished (COMPLETE or PRUNED) trials the study should hold (default
+            ``config.trials``).
+        batch_trials: trials asked, trained together and told at a time (default: the
+            engine's chunk size).
+        out: a run directory (kind ``"optuna"``): new or empty, or one an earlier worker of
+            this study wrote (its manifest is re-checked); locked while running.
+        data: a :class:`jaxch6.train.Data` to use instead of loading ``config.dataset``.
+        make_run: a factory of :class:`jaxch6.train.Run` (default :func:`jaxch6.train.make_run`).
+        devices: the devices to shard lanes over (default: all local devices).
+        progress: called with a :class:`~jaxch6.sweep.loop.Progress` at the start and after
+            each batch (``done``/``total``: finished trials of the study / ``n_trials``).
+        storage_options: keyword arguments of ``make_storage`` when ``storage`` is a URL.
+        sampler_name: recorded in the summary (e.g. the command's ``--sampler``).
+        poll_seconds: wait between looks at a study whose remaining trials run elsewhere.
+        top: how many of the best trials ``summary.json`` lists.
+        command_line: recorded in the manifest (default ``sys.argv``).
+
+    Returns:
+        A :class:`SweepResult` holding every finished trial of the study (pruned ones with
+        status ``"stopped"``); ``timings["trials_run_by_this_worker"]`` counts this call's.
+
+    Raises:
+        ConfigError: an invalid config or argument, a run directory in use or of another
+            kind, a study started with another config or other data.
+    """
+    wall0 = time.perf_counter()
+    config = (config or SweepConfig()).validate()
+    optuna = S.require_optuna()
+    if study is not None and (storage is not None or sampler is not None or pruner is not None
+                              or study_name is not None):
+        raise ConfigError("pass either a study or storage/study_name/sampler/pruner, not both")
+    n_trials = config.trials if n_trials is None else int(n_trials)
+    if n_trials < 1:
+        raise ConfigError(f"n_trials must be positive, got {n_trials}")
+    if batch_trials is not None and batch_trials < 1:
+        raise ConfigError(f"batch_trials must be positive, got {batch_trials}")
+    out_dir = Path(out) if out is not None else None
+    lock = store.lock(out_dir) if out_dir is not None else None
+    try:
+        recorded = None
+        if out_dir is not None:
+            resume = (out_dir / store.MANIFEST).exists()
+            recorded = store.claim(out_dir, "optuna", resume=resume)
+        if study is None:
+            study, url = _open(config, storage, study_name, sampler, pruner, storage_options)
+        else:
+            url = None
+            D.check_study(study, config)
+        name = study.study_name
+        pinned = study.user_attrs.get("jaxch6_pin") or {}
+        trainer = D.EngineTrainer(config, batch_trials, devices=devices, data=data,
+                                  make_run=make_run, lanes=pinned.get("lanes"))
+        D.pin_study(study, trainer.pin, name)
+        batch = batch_trials or trainer.chunk_size
+        pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
+        rungs = rungs_for(config) if pruning else None
+        trainer.precompile(_advance_epochs(rungs) if rungs else (config.epochs,))
+        warnings: list[str] = []
+        info = {**trainer.info(),
+                "optuna": {"study": name, "storage": S.redact(url) if url else None,
+                           "sampler": sampler_name or type(study.sampler).__name__,
+                           "pruner": type(study.pruner).__name__,
+                           "rungs": list(rungs) if rungs else None,
+                           "batch_trials": batch, "n_trials": n_trials,
+                           "worker": D.worker_name()}}
+        summary: dict[str, Any] = {"status": "running", "config": config.to_dict(),
+                                   "seed": config.seed, **info}
+        if out_dir is not None:
+            current = store.make_manifest("optuna", config, trainer.pin["data_sha256"],
+                                          lanes=trainer.lanes, command_line=command_line)
+            if recorded is None:
+                store.write_manifest(out_dir, current)
+                summary["started_at"] = _now()
+            else:
+                warnings = store.check_manifest(recorded, current,
+                                                allow=D._STUDY_FIELDS_IGNORED)
+                summary["started_at"] = recorded.get("created_at")
+            store.write_summary(out_dir, summary)
+
+        def report(done: int, step_start: bool, mine: int) -> None:
+            if progress is None:
+                return
+            rs = trainer.run_seconds
+            progress(Progress(label=f"study {name!r}", done=done, total=n_trials, ran=mine,
+                              run_seconds=rs, step_start=step_start,
+                              lanes_per_second=trainer.trials_run / rs if rs > 0 else 0.0))
+
+        ran = 0
+
+        def on_batch(b: dict) -> None:
+            nonlocal ran
+            ran += len(b["trials"])
+            if out_dir is not None:
+                D.export(study, out_dir, summary, top=top)
+            report(b["complete"] + b.get("pruned", 0), False, ran)
+
+        report(0, True, 0)
+        mine = D.run_worker(study, trainer, config.space, n_trials=n_trials, batch_trials=batch,
+                            poll_seconds=poll_seconds, n_train=trainer.n_train,
+                            n_val=trainer.n_val, on_batch=on_batch, rungs=rungs)
+        timings = {"data_seconds": trainer.data_seconds,
+                   "compile_seconds": trainer.compile_seconds,
+                   "run_seconds": trainer.run_seconds,
+                   "trials_run_by_this_worker": len(mine),
+                   "wall_seconds": time.perf_counter() - wall0}
+        summary.update(status="complete", finished_at=_now(), timings=timings)
+        if out_dir is not None:
+            trials = D.export(study, out_dir, summary, top=top)
+        else:
+            trials = D.study_trials(study)
+        info["warnings"] = warnings
+        return SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info,
+                           out_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _advance_epochs(rungs: Sequence[int]) -> tuple[int, ...]:
+    steps, prev = [], 0
+    for r in rungs:
+        steps.append(r - prev)
+        prev = r
+    return tuple(sorted(set(steps)))
+
+
+def _open(config, storage, study_name, sampler, pruner, storage_options):
+    """Create or load the study (maximise) on ``storage``; the sampler defaults to the book's
+    random search. Returns ``(study, url or None)``."""
+    url = None
+    if isinstance(storage, str | os.PathLike):
+        url = S.storage_url(str(storage))
+        storage = S.make_storage(url, **dict(storage_options or {}))
+    if storage is not None and study_name is None:
+        study_name = D.DEFAULT_STUDY
+    if study_name is not None:
+        S.check_study_name(study_name)
+    if sampler is None:
+        sampler = D.book_random_sampler(config.space, seed=config.seed)
+    if pruner is None:  # Optuna's default would be MedianPruner
+        import optuna
+
+        pruner = optuna.pruners.NopPruner()
+    study = D.open_study(storage, study_name, sampler, config=config, pruner=pruner)
+    return study, url

@@ -1,0 +1,146 @@
+"""The run states a sweep keeps between steps, on the host and (with a directory) on disk.
+
+Entries are keyed by ``(trial, repeat, epoch)``: the run state of that lane after that many
+epochs. A step stores its lanes' new states as one *block* (a batched pytree); a later step
+gathers the rows it needs from any blocks into one batch (compaction). With a directory, each
+block is written to ``states/block-NNNNNN.npz`` and listed in ``states/index.jsonl`` (each
+fsynced), so a sweep interrupted between or inside steps resumes from the states it had.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+Lane = tuple[int, int]  # (trial id, repeat)
+Entry = tuple[int, int, int]  # (trial id, repeat, epoch)
+
+INDEX = "index.jsonl"
+
+
+class StatePool:
+    """Run states by ``(trial, repeat, epoch)``.
+
+    Args:
+        treedef: the run state's pytree structure (``jax.tree.structure`` of one state).
+        directory: where blocks are written (None: memory only).
+    """
+
+    def __init__(self, treedef, directory: str | os.PathLike | None = None):
+        self.treedef = treedef
+        self.dir = Path(directory) if directory is not None else None
+        self.blocks: dict[int, list[np.ndarray]] = {}
+        self.where: dict[Entry, tuple[int, int]] = {}
+        self.seq = 0
+        if self.dir is not None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._load_index()
+
+    def __contains__(self, entry: Entry) -> bool:
+        return tuple(entry) in self.where
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def put(self, entries: Sequence[Entry], states) -> None:
+        """Store a batched run state whose rows are ``entries``."""
+        import jax
+
+        leaves = [np.asarray(a) for a in jax.tree.leaves(states)]
+        block = self.seq
+        self.seq += 1
+        if self.dir is not None:
+            self._write_block(block, leaves, entries)
+        self.blocks[block] = leaves
+        for row, e in enumerate(entries):
+            self.where[tuple(int(v) for v in e)] = (block, row)
+
+    def take(self, entries: Sequence[Entry], keys: dict[int, np.ndarray] | None = None):
+        """The batched run state of ``entries`` (rows in that order); ``keys`` replaces the
+        training key of the rows given (row index to ``(2,)`` key data)."""
+        import jax
+
+        locs = [self.where[tuple(e)] for e in entries]
+        leaves = []
+        for j in range(self.treedef.num_leaves):
+            rows = [self._leaves(b)[j][r] for b, r in locs]
+            leaves.append(np.stack(rows))
+        state = jax.tree.unflatten(self.treedef, leaves)
+        if keys:
+            key = np.array(state.key)
+            for row, k in keys.items():
+                key[row] = k
+            state = state._replace(key=key)
+        return state
+
+    def retain(self, needed: Iterable[Entry]) -> None:
+        """Forget every entry not in ``needed``; delete blocks no entry uses any more."""
+        needed = {tuple(e) for e in needed}
+        self.where = {e: loc for e, loc in self.where.items() if e in needed}
+        used = {b for b, _ in self.where.values()}
+        for b in [b for b in self.blocks if b not in used]:
+            del self.blocks[b]
+        if self.dir is not None:
+            self._rewrite_index(used)
+
+    # -- disk ---------------------------------------------------------------------------------
+    def _leaves(self, block: int) -> list[np.ndarray]:
+        if block not in self.blocks:
+            with np.load(self._block_path(block)) as z:
+                self.blocks[block] = [z[f"leaf{j}"] for j in range(self.treedef.num_leaves)]
+        return self.blocks[block]
+
+    def _block_path(self, block: int) -> Path:
+        return self.dir / f"block-{block:06d}.npz"
+
+    def _write_block(self, block: int, leaves, entries) -> None:
+        path = self._block_path(block)
+        tmp = path.with_suffix(".tmp.npz")
+        with open(tmp, "wb") as f:
+            np.savez(f, **{f"leaf{j}": a for j, a in enumerate(leaves)})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        line = json.dumps({"block": block, "entries": [list(map(int, e)) for e in entries]})
+        with open(self.dir / INDEX, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _load_index(self) -> None:
+        path = self.dir / INDEX
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                break  # a write cut short: its block is not used
+            if not self._block_path(rec["block"]).exists():
+                continue
+            for row, e in enumerate(rec["entries"]):
+                self.where[tuple(e)] = (rec["block"], row)
+            self.seq = max(self.seq, rec["block"] + 1)
+
+    def _rewrite_index(self, used: set[int]) -> None:
+        by_block: dict[int, list] = {}
+        for e, (b, row) in sorted(self.where.items(), key=lambda kv: kv[1]):
+            by_block.setdefault(b, []).append((row, e))
+        lines = []
+        for b in sorted(by_block):
+            rows = dict(by_block[b])
+            entries = [list(rows.get(r, (-1, -1, -1))) for r in range(max(rows) + 1)]
+            lines.append(json.dumps({"block": b, "entries": entries}))
+        tmp = self.dir / (INDEX + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("".join(x + "\n" for x in lines))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / INDEX)
+        for p in self.dir.glob("block-*.npz"):
+            if int(p.stem.split("-")[1]) not in used:
+                p.unlink(missing_ok=True)

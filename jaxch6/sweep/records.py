@@ -1,0 +1,152 @@
+"""A trial's record: its hyperparameters, its measured curves, how far it was trained.
+
+One :class:`Trial` per trial id (a configuration of hyperparameters); with ``repeats > 1`` it
+holds each repeat's curves and their mean, which is what ranking and schedulers use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxch6.sweep.space import display_name
+
+STATUSES = ("running", "stopped", "complete")
+
+
+@dataclasses.dataclass
+class Trial:
+    """One trial: hyperparameters and per-epoch accuracies (mean over repeats).
+
+    Attributes:
+        id: the trial id (its hyperparameters and keys derive from it and the seed).
+        round: the round (random search) or bracket (hyperband) it belongs to.
+        hparams: the hyperparameters in effect at its last epoch.
+        train_acc: training accuracy after each epoch trained (mean over repeats).
+        val_acc: validation accuracy after each epoch trained (mean over repeats).
+        diverged: a repeat's loss or parameters became NaN or infinite.
+        status: ``"running"`` (its run state is kept to continue), ``"stopped"`` (stopped
+            early by a scheduler) or ``"complete"`` (trained every epoch).
+        rung: the rung of successive halving where it stopped or completed (None otherwise).
+        repeats: each repeat's ``{"train_acc", "val_acc", "diverged"}`` (only when > 1).
+        lineage: population-based training's events, ``{"epoch", "parent", "hparams"}``:
+            the hyperparameters (and for ``parent`` not None, the run state of that trial)
+            taken at that epoch; the first event is the start.
+    """
+
+    id: int
+    round: int
+    hparams: dict[str, Any]
+    train_acc: list[float]
+    val_acc: list[float]
+    diverged: bool
+    status: str = "complete"
+    rung: int | None = None
+    repeats: list[dict[str, Any]] | None = None
+    lineage: list[dict[str, Any]] | None = None
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained."""
+        return len(self.val_acc)
+
+    @property
+    def final_val_acc(self) -> float:
+        return self.val_acc[-1] if self.val_acc else float("nan")
+
+    @property
+    def val_acc_std(self) -> float | None:
+        """Standard deviation of the final validation accuracy over repeats (None for one)."""
+        if not self.repeats:
+            return None
+        return float(np.std([r["val_acc"][-1] for r in self.repeats]))
+
+    def val_acc_at(self, epoch: int) -> float:
+        """Validation accuracy after ``epoch`` epochs (1-based)."""
+        return self.val_acc[epoch - 1]
+
+    def hparams_before(self, epoch: int) -> dict[str, Any]:
+        """The hyperparameters in effect just before ``epoch`` (PBT: from the lineage)."""
+        if not self.lineage:
+            return dict(self.hparams)
+        current = self.lineage[0]["hparams"]
+        for event in self.lineage:
+            if event["epoch"] < epoch:
+                current = event["hparams"]
+        return dict(current)
+
+    def to_record(self) -> dict[str, Any]:
+        rec = {
+            "id": self.id,
+            "round": self.round,
+            "hparams": self.hparams,
+            "final_val_acc": self.final_val_acc if self.val_acc else None,
+            "diverged": self.diverged,
+            "epochs": self.epochs,
+            "status": self.status,
+            "rung": self.rung,
+            "train_acc": self.train_acc,
+            "val_acc": self.val_acc,
+        }
+        if self.repeats:
+            rec["repeats"] = self.repeats
+            rec["val_acc_std"] = self.val_acc_std
+        if self.lineage:
+            rec["lineage"] = self.lineage
+        return rec
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Trial:
+        return cls(
+            id=int(rec["id"]),
+            round=int(rec["round"]),
+            hparams={k: _value(v) for k, v in rec["hparams"].items()},
+            train_acc=[float(a) for a in rec["train_acc"]],
+            val_acc=[float(a) for a in rec["val_acc"]],
+            diverged=bool(rec["diverged"]),
+            status=str(rec.get("status", "complete")),
+            rung=rec.get("rung"),
+            repeats=rec.get("repeats"),
+            lineage=rec.get("lineage"),
+        )
+
+
+def _value(v):
+    return v if isinstance(v, str | bool) else float(v)
+
+
+def rank(trials: Sequence[Trial]) -> list[Trial]:
+    """Best first: trained longest first (a scheduler's survivors), then by final validation
+    accuracy (the book's key, mean over repeats); diverged trials last; ties by id."""
+    return sorted(trials, key=lambda t: (t.diverged, -t.epochs, -_finite(t.final_val_acc), t.id))
+
+
+def rank_at(trials: Sequence[Trial], epoch: int) -> list[Trial]:
+    """Best first by validation accuracy after ``epoch`` epochs (diverged last, ties by id)."""
+    return sorted(trials, key=lambda t: (t.diverged, -_finite(t.val_acc_at(epoch)), t.id))
+
+
+def _finite(x: float) -> float:
+    return x if np.isfinite(x) else -1.0
+
+
+def format_trial(rank_index: int, trial: Trial) -> str:
+    """The book's line: ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06``."""
+    hp = ", ".join(f"{display_name(k)}:{v!r}" for k, v in trial.hparams.items())
+    flags = ""
+    if trial.repeats:
+        flags += f" (std {trial.val_acc_std:.3g} over {len(trial.repeats)} repeats)"
+    if trial.status == "stopped":
+        flags += f" (stopped after {trial.epochs} epochs)"
+    if trial.diverged:
+        flags += " (diverged)"
+    return f"Best-{rank_index}(val acc:{trial.final_val_acc!r}) | {hp}{flags}"
+
+
+def format_space(space) -> str:
+    """``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``."""
+    return ", ".join(f"{display_name(p.name)} {p.low:.3g}..{p.high:.3g} ({p.scale})"
+                     for p in space)

@@ -1,0 +1,116 @@
+"""Population-based training (Jaderberg et al. 2017), synchronous.
+
+A population of ``trials`` members trains in intervals of ``interval`` epochs. At the end of
+each interval (before the last epoch) the members are ranked by validation accuracy (mean over
+repeats; diverged last; ties by id); each member of the bottom quartile copies the whole run
+state (parameters, optimizer state, batch-norm statistics) of a member of the top quartile
+(*exploit*) and perturbs its hyperparameters (*explore*): each value is multiplied by 0.8 or
+1.2, or, with probability ``resample``, drawn afresh from its range; every value stays within
+its range. The copy continues with a fresh training key (:func:`jaxch6.sweep.space.child_key`).
+
+Every decision is drawn from ``numpy.random.default_rng((seed, epoch, member))``, and every
+copy is recorded in the member's lineage (epoch, parent, new values), so a run is reproducible
+and a member's hyperparameter schedule can be replayed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep.records import Trial, rank_at
+from jaxch6.sweep.schedulers.base import Copy, Step
+from jaxch6.sweep.space import sample, values_from_uniforms
+
+FACTORS = (0.8, 1.2)
+
+
+class PopulationBasedTraining:
+    """Synchronous PBT over ``space`` (see the module docstring).
+
+    Args:
+        space: the searched parameters; explore keeps each value inside its range.
+        trials: population size (at least 4, so that a quartile holds a member).
+        epochs: epochs each member trains in all.
+        seed: the sweep's seed.
+        interval: epochs between exploit/explore decisions.
+        quantile: the fraction that copies (bottom) and is copied (top).
+        resample: probability of drawing a value afresh instead of perturbing it.
+    """
+
+    name = "pbt"
+
+    def __init__(self, space, *, trials: int, epochs: int, seed: int, interval: int = 5,
+                 quantile: float = 0.25, resample: float = 0.25):
+        if trials < 4:
+            raise ConfigError(f"pbt needs a population (trials) of at least 4, got {trials}")
+        if not 1 <= interval <= epochs:
+            raise ConfigError(f"pbt interval must be in [1, epochs={epochs}], got {interval}")
+        if not 0 < quantile <= 0.5 or not 0 <= resample <= 1:
+            raise ConfigError("pbt quantile must be in (0, 0.5] and resample in [0, 1]")
+        self.space, self.trials, self.epochs, self.seed = tuple(space), trials, epochs, seed
+        self.interval, self.quantile, self.resample = interval, quantile, resample
+
+    def boundaries(self) -> list[int]:
+        """The epochs where intervals end: ``interval, 2·interval, …, epochs``."""
+        return [*range(self.interval, self.epochs, self.interval), self.epochs]
+
+    def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        ids = range(self.trials)
+        start = 0
+        for stop in self.boundaries():
+            todo = [i for i in ids if i not in trials or trials[i].epochs < stop]
+            if todo:
+                return self._step(trials, start, stop, todo)
+            start = stop
+        return None
+
+    def _step(self, trials, start: int, stop: int, todo: list[int]) -> Step:
+        keep = stop < self.epochs
+        label = f"epochs {start}..{stop} of {self.epochs}, population {self.trials}"
+        if start == 0:
+            values = sample(self.space, todo, seed=self.seed)
+            new = {i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(todo)}
+            return Step(0, stop, new=new, keep=keep, label=label)
+        exploit = self.exploit(trials, start)
+        copies = tuple(exploit[i] for i in todo if i in exploit)
+        cont = tuple(i for i in todo if i not in exploit)
+        return Step(start, stop, cont=cont, copies=copies, keep=keep, label=label)
+
+    def exploit(self, trials: Mapping[int, Trial], epoch: int) -> dict[int, Copy]:
+        """The copies made at ``epoch``: bottom-quartile member id to its :class:`Copy`."""
+        population = [trials[i] for i in range(self.trials)]
+        ranked = rank_at(population, epoch)
+        q = max(1, math.floor(self.quantile * len(ranked)))
+        top, bottom = ranked[:q], ranked[-q:]
+        out = {}
+        for member in bottom:
+            rng = np.random.default_rng((self.seed, epoch, member.id))
+            parent = top[int(rng.integers(len(top)))]
+            hp = self.explore(parent.hparams_before(epoch), rng)
+            out[member.id] = Copy(member.id, parent.id, hp)
+        return out
+
+    def explore(self, hparams: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """Perturb (×0.8 / ×1.2) or resample each searched value, within its range."""
+        out = dict(hparams)
+        for p in self.space:
+            if rng.random() < self.resample:
+                out[p.name] = float(values_from_uniforms([p], rng.random((1, 1)))[p.name][0])
+            else:
+                v = float(hparams[p.name]) * FACTORS[int(rng.integers(2))]
+                out[p.name] = float(np.clip(v, p.low, np.nextafter(p.high, p.low)))
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "population": self.trials, "epochs": self.epochs,
+                "interval": self.interval, "quantile": self.quantile,
+                "resample": self.resample, "factors": list(FACTORS)}
+
+    def stop_epochs(self) -> tuple[int, ...]:
+        b = [0, *self.boundaries()]
+        return tuple(sorted({y - x for x, y in zip(b, b[1:], strict=False)}))

@@ -1,0 +1,80 @@
+"""The book's random search, with its step 3 (narrow the ranges, search again) as rounds.
+
+Round ``r`` holds trials ``r·T … (r+1)·T − 1`` (``T`` = trials per round), each trained for
+every epoch. Round ``r > 0`` samples from the ranges narrowed to the span of round ``r − 1``'s
+``keep`` best non-diverged trials (:func:`jaxch6.sweep.space.narrow`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jaxch6.sweep.records import Trial, rank
+from jaxch6.sweep.schedulers.base import Step
+from jaxch6.sweep.space import narrow, sample
+
+
+class RandomSearch:
+    """Random search over ``space`` in ``rounds`` rounds of ``trials`` trials.
+
+    Args:
+        space: the searched parameters (:class:`jaxch6.sweep.space.Param`).
+        trials: trials per round.
+        epochs: epochs each trial is trained.
+        seed: the sweep's seed (sampling).
+        rounds: rounds; each after the first narrows the ranges.
+        keep: trials that set the next round's ranges.
+    """
+
+    name = "random"
+
+    def __init__(self, space, *, trials: int, epochs: int, seed: int, rounds: int = 1,
+                 keep: int = 10):
+        self.space, self.trials, self.epochs = tuple(space), trials, epochs
+        self.seed, self.rounds, self.keep = seed, rounds, keep
+
+    def round_ids(self, r: int) -> range:
+        return range(r * self.trials, (r + 1) * self.trials)
+
+    def round_space(self, trials: Mapping[int, Trial], r: int):
+        """Round ``r``'s ranges (needs every trial of the earlier rounds)."""
+        space = self.space
+        for prev in range(r):
+            done = [trials[i] for i in self.round_ids(prev)]
+            best = [t for t in rank(done) if not t.diverged][: self.keep]
+            space = narrow(space, [t.hparams for t in best])
+        return space
+
+    def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        for r in range(self.rounds):
+            todo = [i for i in self.round_ids(r) if i not in trials]
+            if todo:
+                values = sample(self.round_space(trials, r), todo, seed=self.seed)
+                new = {i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(todo)}
+                return Step(0, self.epochs, new=new, round=r,
+                            label=f"round {r + 1}/{self.rounds}")
+        return None
+
+    def rounds_info(self, trials: Mapping[int, Trial]) -> list[dict[str, Any]]:
+        """Each round's ranges, trial ids, best validation accuracy and divergences."""
+        out = []
+        for r in range(self.rounds):
+            ids = self.round_ids(r)
+            done = [trials[i] for i in ids if i in trials]
+            info = {"round": r, "space": [p.to_dict() for p in self.round_space(trials, r)],
+                    "trial_ids": [ids.start, ids.stop]}
+            if len(done) == len(ids):
+                info["best_val_acc"] = rank(done)[0].final_val_acc
+                info["n_diverged"] = sum(t.diverged for t in done)
+            out.append(info)
+            if len(done) < len(ids):
+                break
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "rounds": self.rounds, "keep": self.keep,
+                "trials_per_round": self.trials, "epochs": self.epochs}
+
+    def stop_epochs(self) -> tuple[int, ...]:
+        return (self.epochs,)
