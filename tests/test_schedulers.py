@@ -1,0 +1,208 @@
+"""Resumable training, the schedulers' decisions, compaction, PBT copies, repeats, saved
+winners, and resuming mid-halving / mid-PBT after a hard kill."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+from _sweep_toy import toy_data, toy_make_run
+
+from jaxch6.sweep import Param, SweepConfig, load_model, resume, run
+from jaxch6.sweep.records import Trial
+from jaxch6.sweep.schedulers import PopulationBasedTraining, SuccessiveHalving, rungs
+
+TOY = SweepConfig(trials=9, epochs=4, batch_size=8, hidden=(4,), seed=2, lanes=2, chunk_size=4,
+                  space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2)))
+SPACE = TOY.validate().space
+
+
+def _toy(cfg=TOY, **kw):
+    return run(dataclasses.replace(cfg, **kw), data=toy_data(), make_run=toy_make_run)
+
+
+def _curves(result):
+    return {t.id: (t.train_acc, t.val_acc, t.diverged) for t in result.trials}
+
+
+# -- training as a state machine -------------------------------------------------------------
+def test_advance_in_pieces_equals_training_at_once(mnist_test_set):
+    from jaxch6.train import Data, TrainConfig, make_run
+
+    x, t = mnist_test_set
+    data = Data(x[:200], t[:200], x[200:300], t[200:300])
+    cfg = TrainConfig(hidden_sizes=(32, 16), epochs=6, batch_size=50, optimizer="adam",
+                      use_batchnorm=True, use_dropout=True)
+    r = make_run(cfg, 200, 100, n_features=784)
+    hp = {"learning_rate": 0.01, "dropout_ratio": 0.2}
+    advance = jax.jit(r.advance, static_argnums=3)
+    start = jax.jit(r.init)(jax.random.key(4), hp)
+    outs = []
+    for pieces in ((6,), (2, 4), (2, 1, 3)):
+        state, hist = start, []
+        for k in pieces:
+            state, h = advance(state, hp, data, k)
+            hist.append(h)
+        joined = jax.tree.map(lambda *a: np.concatenate([np.atleast_1d(v) for v in a]), *hist)
+        outs.append((state, joined.loss, joined.train_acc, joined.eval_acc))
+    for other in outs[1:]:
+        for a, b in zip(jax.tree.leaves(outs[0]), jax.tree.leaves(other), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+# -- decisions on a tiny deterministic problem (no JAX) --------------------------------------
+def _fake(i, epochs, acc, hp=None):
+    return Trial(i, 0, hp or {"learning_rate": 0.01, "weight_decay": 1e-5}, [acc] * epochs,
+                 [acc] * epochs, False, status="running")
+
+
+def test_successive_halving_keeps_the_top_third_at_each_rung():
+    assert rungs(1, 3, 4) == (1, 3, 4) and rungs(2, 2, 20) == (2, 4, 8, 16, 20)
+    sh = SuccessiveHalving(SPACE, trials=9, epochs=4, seed=0, min_epochs=1, eta=3)
+    first = sh.next({})
+    assert (first.start, first.stop, sorted(first.new), first.keep) == (0, 1, list(range(9)), True)
+    trials = {i: _fake(i, 1, (i % 5) / 10) for i in range(9)}  # accs 0 .1 .2 .3 .4 0 .1 .2 .3
+    step = sh.next(trials)
+    assert (step.start, step.stop) == (1, 3) and step.cont == (4, 3, 8)  # ties by id
+    trials.update({i: _fake(i, 3, a) for i, a in ((4, 0.5), (3, 0.7), (8, 0.6))})
+    step = sh.next(trials)
+    assert (step.start, step.stop, step.cont, step.keep) == (3, 4, (3,), False)
+    trials[3] = _fake(3, 4, 0.8)
+    assert sh.next(trials) is None
+    # a rung half done (a resumed sweep) lists only what is left
+    trials = {i: _fake(i, 1, (i % 5) / 10) for i in range(9)}
+    trials[4] = _fake(4, 3, 0.5)
+    assert sh.next(trials).cont == (3, 8)
+
+
+def test_pbt_bottom_quartile_copies_the_top_and_explores_within_ranges():
+    pbt = PopulationBasedTraining(SPACE, trials=8, epochs=6, seed=1, interval=2)
+    assert pbt.boundaries() == [2, 4, 6] and pbt.stop_epochs() == (2,)
+    trials = {i: _fake(i, 2, i / 10, {"learning_rate": 0.01 * (i + 1), "weight_decay": 1e-4})
+              for i in range(8)}
+    step = pbt.next(trials)
+    assert (step.start, step.stop) == (2, 4)
+    assert sorted(c.child for c in step.copies) == [0, 1]
+    assert all(c.parent in (6, 7) for c in step.copies)
+    assert sorted(step.cont) == [2, 3, 4, 5, 6, 7]
+    for c in step.copies:
+        for p in SPACE:
+            assert p.low <= c.hparams[p.name] < p.high
+    assert step == pbt.next(trials)  # a decision is a function of the records
+
+
+# -- the engine and loop on the toy model -----------------------------------------------------
+def test_halving_survivors_equal_the_same_trials_trained_straight():
+    halving = _toy(scheduler="halving", min_epochs=1, eta=3)
+    straight = _curves(_toy())
+    by_id = {t.id: t for t in halving.trials}
+    statuses = sorted(t.status for t in halving.trials)
+    assert statuses == ["complete"] + ["stopped"] * 8
+    assert sorted(t.epochs for t in halving.trials) == [1] * 6 + [3] * 2 + [4]
+    for t in halving.trials:  # compaction and lane sharing change nothing
+        full_train, full_val, _ = straight[t.id]
+        assert t.val_acc == full_val[: t.epochs] and t.train_acc == full_train[: t.epochs]
+    best = halving.ranked[0]
+    assert best.epochs == 4 and by_id[best.id].status == "complete"
+
+
+def test_repeats_record_each_curve_and_rank_by_the_mean():
+    one = _curves(_toy(trials=4))
+    two = _toy(trials=4, repeats=2)
+    for t in two.trials:
+        assert len(t.repeats) == 2
+        assert t.repeats[0]["val_acc"] == one[t.id][1]  # repeat 0 is the trial's own key
+        mean = np.mean([r["val_acc"] for r in t.repeats], axis=0)
+        np.testing.assert_allclose(t.val_acc, mean, rtol=0, atol=1e-12)
+        assert t.val_acc_std == pytest.approx(np.std([r["val_acc"][-1] for r in t.repeats]))
+
+
+def test_pbt_records_lineage_and_a_copy_continues_as_its_parent_would():
+    from jaxch6.sweep.engine import Engine
+    from jaxch6.sweep.pool import StatePool
+    from jaxch6.sweep.space import lane_keys
+
+    res = _toy(scheduler="pbt", trials=8, epochs=6, pbt_interval=2)
+    copied = [t for t in res.trials if t.lineage and len(t.lineage) > 1]
+    assert copied and all(t.epochs == 6 for t in res.trials)
+    for t in copied:
+        assert t.lineage[0]["epoch"] == 0 and t.lineage[0]["parent"] is None
+        assert all(e["parent"] is not None for e in t.lineage[1:])
+        assert t.hparams == t.lineage[-1]["hparams"]
+    # copy semantics: a lane taken from the pool continues exactly as the original
+    cfg = TOY.validate()
+    eng = Engine(toy_make_run(cfg.train_config(), 40, 20, n_features=6), toy_data(),
+                 ["learning_rate"], chunk_size=2, lanes=2)
+    hp = {"learning_rate": np.array([0.1, 0.3])}
+    h, s = eng.fetch(eng.dispatch(2, hp, key_data=lane_keys(0, [0, 1])), states=True)
+    pool = StatePool(jax.tree.structure(s))
+    pool.put([(0, 0, 2), (1, 0, 2)], s)
+    parent = pool.take([(1, 0, 2), (1, 0, 2)])  # lane 0 copies lane 1
+    cont, _ = eng.fetch(eng.dispatch(2, {"learning_rate": np.array([0.3, 0.3])}, states=parent))
+    straight, _ = eng.fetch(eng.dispatch(4, hp, key_data=lane_keys(0, [0, 1])))
+    np.testing.assert_array_equal(cont["eval_acc"][0], straight["eval_acc"][1][2:])
+    np.testing.assert_array_equal(cont["eval_acc"][1], straight["eval_acc"][1][2:])
+
+
+# -- winners and resume -----------------------------------------------------------------------
+def test_save_best_round_trips_to_the_recorded_accuracy(tmp_path):
+    from jaxch6 import mlp
+    from jaxch6.sweep.runner import load_data
+
+    # one step per epoch: the book records accuracy after an epoch's first step, so only then
+    # is the last recorded accuracy that of the final run state
+    cfg = SweepConfig(trials=4, epochs=3, batch_size=80, hidden=(16,), train_size=100,
+                      source="sample", seed=1, save_best=2, space=(Param("lr", 1e-2, 0.3),),
+                      skip_zero_inputs=False)  # evaluated with the very same matmuls
+    res = run(cfg, out=tmp_path / "s")
+    data, _ = load_data(cfg.validate())
+    assert len(res.models) == 2 and sorted(os.listdir(tmp_path / "s" / "models")) == sorted(
+        f"trial-{i}.npz" for i in res.models)
+    for tid in res.models:
+        model = load_model(tmp_path / "s", tid)
+        acc = float(mlp.accuracy(model.params, model.state, data.x_eval, data.t_eval))
+        recorded = {t.id: t for t in res.trials}[tid].final_val_acc
+        assert round(acc * len(data.x_eval)) == round(recorded * len(data.x_eval))
+        assert model.meta["trial"] == tid and model.step == 3
+
+
+KILL = textwrap.dedent("""
+    import json, os, sys
+    sys.path.insert(0, sys.argv[1])
+    from _sweep_toy import toy_data, toy_make_run
+    from jaxch6.sweep import SweepConfig, run, resume
+    from jaxch6.sweep.space import space_from_dicts
+    cfg = json.loads(sys.argv[2]); cfg["space"] = space_from_dicts(cfg["space"])
+    cfg = SweepConfig(**{**cfg, "hidden": tuple(cfg["hidden"])})
+    steps = []
+    def progress(p):
+        if p.step_start and p.label != "compiling":
+            steps.append(p.label)
+            if len(steps) == int(sys.argv[4]) + 1:
+                os._exit(9)  # killed between steps: no cleanup at all
+    run(cfg, out=sys.argv[3], data=toy_data(), make_run=toy_make_run, progress=progress)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [dict(scheduler="halving", min_epochs=1, eta=3),
+                                dict(scheduler="pbt", trials=8, epochs=6, pbt_interval=2)])
+def test_resume_after_a_kill_between_steps_equals_the_uninterrupted_run(tmp_path, kw):
+    cfg = dataclasses.replace(TOY, **kw)
+    full = run(cfg, out=tmp_path / "full", data=toy_data(), make_run=toy_make_run)
+    tests = os.path.dirname(__file__)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", KILL, tests, json.dumps(cfg.validate().to_dict()),
+                           str(tmp_path / "part"), "2"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    assert (tmp_path / "part" / "states").is_dir()  # run states kept between steps
+    res = resume(tmp_path / "part", data=toy_data(), make_run=toy_make_run)
+    assert [t.to_record() for t in res.trials] == [t.to_record() for t in full.trials]
