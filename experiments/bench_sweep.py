@@ -137,6 +137,8 @@ def main() -> None:
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     p.add_argument("--quick", action="store_true", help="tiny settings (seconds): a smoke test")
     p.add_argument("--render", metavar="JSON", help="only rewrite the .md/.png of a saved run")
+    p.add_argument("--time-to-quality", action="store_true",
+                   help="random search vs halving, hyperband and PBT (time_to_quality.py)")
     args = p.parse_args()
     if args.render:
         return render(args.render)
@@ -144,6 +146,12 @@ def main() -> None:
     from jaxch6.sweep.devices import configure_cpu_devices
 
     configure_cpu_devices(args.cpu_devices)  # before JAX starts
+    if args.time_to_quality:
+        sys.path.insert(0, HERE)
+        from time_to_quality import bench
+
+        bench(args.quick, args.out, executed_flops)
+        return None
     import tempfile
 
     import jax

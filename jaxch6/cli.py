@@ -7,7 +7,7 @@ Each sub-command lives in ``jaxch6/commands/<name>.py`` and exposes
 - ``run(args) -> int``: the work; heavy imports (JAX, matplotlib, …) happen inside.
 
 Errors users can act on (:class:`jaxch6.errors.Jaxch6Error`) are printed as one line on stderr
-with exit status 2; an interrupt exits 130.
+with exit status 2; an interrupt exits 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
+from jaxch6.commands._interrupt import raise_interrupt
 from jaxch6.errors import Jaxch6Error
 
 COMMANDS = ("sweep", "verify", "gradcheck", "experiment", "data")
@@ -60,20 +63,30 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
+    old_term = _on_sigterm(raise_interrupt)
     try:
         return int(args._run(args) or 0)
     except Jaxch6Error as exc:
         print(f"jaxch6 {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (143)
         print(f"jaxch6 {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     except BrokenPipeError:  # e.g. `jaxch6 sweep | head`: the reader left; results are on disk
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush cannot fail
         except OSError:
             pass
         return 141
+    finally:
+        _on_sigterm(old_term)
+
+
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM (main thread only); the previous handler, or None."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

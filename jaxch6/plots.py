@@ -1,62 +1,445 @@
-"""Matplotlib figures (Agg backend, written to files; never ``plt.show()``).
+"""Figures of a hyperparameter sweep, built with matplotlib's object API.
 
-matplotlib is imported inside each function, so importing this module is cheap.
+Each function returns a :class:`matplotlib.figure.Figure` (and writes it when given a path).
+No pyplot state is touched and the backend is never changed, so calling these from a notebook
+or an application leaves its matplotlib setup as it was. matplotlib is imported inside each
+function, so importing this module is cheap.
+
+Figures of a sweep (:func:`sweep_figures`, written by :func:`write_sweep_figures`):
+
+- ``top20.png`` (:func:`sweep_top_grid`): the book's grid of the best trials' curves, each
+  panel titled with its hyperparameter values;
+- ``scatter.png`` (:func:`sweep_scatter`): final validation accuracy against each searched
+  hyperparameter (log axes for log ranges, categories as strips);
+- ``parallel.png`` (:func:`sweep_parallel`): parallel coordinates of the best trials;
+- ``rungs.png`` (:func:`sweep_rungs`, successive halving, hyperband, pruned Optuna studies):
+  validation accuracy per epoch, stopped trials fading, survivors continuing;
+- ``pbt.png`` (:func:`sweep_pbt`, population-based training): the hyperparameter schedules of
+  the final population.
+
+``space`` arguments accept the sweep's space (:class:`jaxch6.sweep.Param` objects or their
+dicts); a ``choices`` entry, or string values, make a parameter categorical.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+_LINE = {"complete": "C0", "stopped": "0.55", "running": "C1"}
 
 
-def _pyplot():
-    import matplotlib
+# -- helpers ------------------------------------------------------------------------------------
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height), layout="constrained")
 
 
-def sweep_top_grid(
-    trials: Sequence,
-    path: str | os.PathLike,
-    *,
-    n: int = 20,
-    cols: int = 5,
-    title: str | None = None,
-) -> str:
+def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _field(entry: Any, name: str, default: Any = None) -> Any:
+    if isinstance(entry, Mapping):
+        return entry.get(name, default)
+    return getattr(entry, name, default)
+
+
+def _display(name: str) -> str:
+    from jaxch6.sweep.space import display_name
+
+    return display_name(name)
+
+
+def format_value(value: Any) -> str:
+    """A hyperparameter value for a title: two significant digits, strings as they are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.2g}"
+
+
+def format_hparams(hparams: Mapping[str, Any], sep: str = ", ") -> str:
+    """``lr=0.0071, weight decay=3.2e-07``."""
+    return sep.join(f"{_display(k)}={format_value(v)}" for k, v in hparams.items())
+
+
+def _axes_of(trials: Sequence, space: Sequence | None) -> list[dict[str, Any]]:
+    """Per searched hyperparameter: name, kind (``log``, ``lin`` or ``cat``), categories and
+    the range to normalise to."""
+    names = [_field(p, "name") for p in space or ()]
+    for t in trials:
+        names += [k for k in t.hparams if k not in names]
+    entries = {_field(p, "name"): p for p in space or ()}
+    out = []
+    for name in names:
+        entry = entries.get(name)
+        values = [t.hparams[name] for t in trials if name in t.hparams]
+        choices = _field(entry, "choices")
+        if choices is not None or any(isinstance(v, str | bool) for v in values):
+            cats = [*(choices or ())]
+            cats += sorted({v for v in values if v not in cats}, key=str)
+            out.append({"name": name, "kind": "cat", "cats": cats})
+            continue
+        kind = "log" if _field(entry, "scale") == "log" else "lin"
+        nums = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        if kind == "log" and any(v <= 0 for v in nums):
+            kind = "lin"
+        low, high = _field(entry, "low"), _field(entry, "high")
+        if low is None or high is None:
+            low, high = (min(nums), max(nums)) if nums else (0.0, 1.0)
+        out.append({"name": name, "kind": kind, "low": float(low), "high": float(high)})
+    return out
+
+
+def _position(axis: Mapping[str, Any], value: Any) -> float:
+    """``value`` on ``axis`` scaled to [0, 1] (log ranges in log space; NaN when absent)."""
+    if value is None:
+        return math.nan
+    if axis["kind"] == "cat":
+        cats = axis["cats"]
+        return cats.index(value) / max(len(cats) - 1, 1) if value in cats else math.nan
+    lo, hi, v = axis["low"], axis["high"], float(value)
+    if axis["kind"] == "log":
+        lo, hi, v = math.log10(lo), math.log10(hi), math.log10(v) if v > 0 else math.nan
+    return (v - lo) / (hi - lo) if hi > lo else 0.5
+
+
+def _acc(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
+
+
+def _grid(n: int, cols: int, width: float, height: float):
+    rows = max(1, math.ceil(max(n, 1) / cols))
+    fig = _figure(width * cols, height * rows)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+# -- the book's grid ----------------------------------------------------------------------------
+def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n: int = 20,
+                   cols: int = 5, title: str | None = None):
     """The book's figure of a hyperparameter search (``ch06/hyperparameter_optimization.py``).
 
-    ``trials`` ranked best first (objects with ``val_acc``, ``train_acc`` lists and
-    ``diverged``, e.g. :class:`jaxch6.sweep.Trial`); the first ``n`` are drawn in a grid of
-    ``cols`` columns (book: 20 as 4×5), each titled "Best-k", y from 0 to 1, validation accuracy
-    per epoch solid and training accuracy dashed; y ticks on the first column only, no x ticks.
-    Returns the path written.
+    The first ``n`` of ``trials`` (ranked best first, e.g. :attr:`jaxch6.sweep.SweepResult.ranked`)
+    in a grid of ``cols`` columns (book: 20 as 4×5): validation accuracy per epoch solid,
+    training accuracy dashed, y from 0 to 1, epochs on x. Each panel is titled
+    ``Best-k (val acc)`` and the trial's hyperparameter values.
+
+    Args:
+        trials: objects with ``hparams``, ``val_acc``, ``train_acc``, ``diverged``.
+        path: a file to write (None: only return the figure).
+        n: how many trials to draw.
+        cols: panels per row.
+        title: the figure's title.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`.
     """
-    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     shown = list(trials)[:n]
-    rows = max(1, math.ceil(max(len(shown), 1) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 1.9 * rows), squeeze=False)
+    longest = max((len(t.val_acc) for t in shown), default=1)
+    fig, axes = _grid(len(shown), cols, 2.9, 2.3)
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
             ax.axis("off")
             continue
         t = shown[i]
-        x = range(len(t.val_acc))
-        ax.plot(x, t.val_acc, label="validation")
-        ax.plot(x, t.train_acc, "--", label="train")
-        ax.set_title(f"Best-{i + 1}" + (" (diverged)" if t.diverged else ""), fontsize=9)
+        x = range(1, len(t.val_acc) + 1)
+        marker = "." if len(x) < 3 else None  # a curve of one epoch is a point
+        ax.plot(x, t.val_acc, marker=marker, label="validation")
+        ax.plot(x, t.train_acc, "--", marker=marker, label="train")
+        flag = " diverged" if t.diverged else ""
+        ax.set_title(f"Best-{i + 1} ({_acc(t.val_acc[-1] if t.val_acc else math.nan):.3f})"
+                     f"{flag}\n{format_hparams(t.hparams, chr(10))}", fontsize=7)
         ax.set_ylim(0.0, 1.0)
-        ax.set_xticks([])
+        ax.set_xlim(0.8, max(longest, 1) + 0.2)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.tick_params(labelsize=6)
         if i % cols:
-            ax.set_yticks([])
+            ax.set_yticklabels([])
+        if i >= len(shown) - cols:
+            ax.set_xlabel("epoch", fontsize=7)
     if shown:
         axes.flat[0].legend(fontsize=6, loc="lower right")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return str(path)
+    return _save(fig, path)
+
+
+# -- accuracy against each hyperparameter -------------------------------------------------------
+def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
+                  space: Sequence | None = None, cols: int = 3):
+    """Final validation accuracy against each searched hyperparameter, one panel each.
+
+    Log ranges get a log x axis; categorical parameters are strips (one per category, points
+    jittered sideways). Complete trials blue, trials stopped early grey, diverged ones red
+    crosses (at their final accuracy).
+
+    Args:
+        trials: objects with ``hparams``, ``val_acc``, ``diverged``, ``status``.
+        path: a file to write (None: only return the figure).
+        space: the sweep's space (its scales, ranges and categories).
+        cols: panels per row.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`; panel ``i`` is titled with parameter ``i``'s name.
+    """
+    import numpy as np
+
+    trials = list(trials)
+    axes_info = _axes_of(trials, space)
+    fig, axes = _grid(len(axes_info), min(cols, max(len(axes_info), 1)), 3.6, 3.0)
+    rng = np.random.default_rng(0)
+    for ax, info in zip(axes.flat, axes_info, strict=False):
+        name = info["name"]
+        groups = {"complete": [], "stopped": [], "diverged": []}
+        for t in trials:
+            if name not in t.hparams:
+                continue
+            group = "diverged" if t.diverged else ("stopped" if t.status == "stopped"
+                                                   else "complete")
+            groups[group].append(t)
+        for group, style in (("stopped", dict(c="0.6", marker="o", alpha=0.5)),
+                             ("complete", dict(c="C0", marker="o", alpha=0.8)),
+                             ("diverged", dict(c="C3", marker="x", alpha=0.8))):
+            ts = groups[group]
+            if not ts:
+                continue
+            y = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in ts]
+            if info["kind"] == "cat":
+                x = [info["cats"].index(t.hparams[name]) for t in ts]
+                x = np.asarray(x, float) + rng.uniform(-0.2, 0.2, len(x))
+            else:
+                x = [float(t.hparams[name]) for t in ts]
+            ax.scatter(x, y, s=12, label=group, **style)
+        if info["kind"] == "cat":
+            ax.set_xticks(range(len(info["cats"])), [str(c) for c in info["cats"]])
+        elif info["kind"] == "log":
+            ax.set_xscale("log")
+        ax.set_title(_display(name), fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("final validation accuracy", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(axes_info):]:
+        ax.axis("off")
+    if axes_info:
+        axes.flat[0].legend(fontsize=6, loc="best")
+    fig.suptitle(f"final validation accuracy of {len(trials)} trials", fontsize=10)
+    return _save(fig, path)
+
+
+# -- parallel coordinates -----------------------------------------------------------------------
+def sweep_parallel(trials: Sequence, path: str | os.PathLike | None = None, *,
+                   space: Sequence | None = None, top: int = 20):
+    """Parallel coordinates of the ``top`` best trials: one vertical axis per hyperparameter
+    (its range, log-scaled for log ranges; categories evenly spaced) and a last one for the
+    final validation accuracy; one line per trial, coloured by that accuracy.
+
+    Args:
+        trials: ranked best first (e.g. :attr:`jaxch6.sweep.SweepResult.ranked`).
+        path: a file to write (None: only return the figure).
+        space: the sweep's space (scales, ranges, categories).
+        top: how many trials to draw.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure` (one axes; x tick labels name the axes).
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    shown = list(trials)[:top]
+    axes_info = _axes_of(shown, space)
+    accs = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in shown]
+    lo, hi = (min(accs), max(accs)) if accs else (0.0, 1.0)
+    acc_axis = {"name": "final_val_acc", "kind": "lin", "low": lo, "high": hi}
+    columns = [*axes_info, acc_axis]
+    fig = _figure(max(4.0, 1.6 * len(columns)), 4.0)
+    ax = fig.subplots()
+    norm, cmap = Normalize(lo, hi if hi > lo else lo + 1e-9), colormaps["viridis"]
+    for t, acc in sorted(zip(shown, accs, strict=True), key=lambda p: p[1]):
+        ys = [_position(c, t.hparams.get(c["name"])) if c is not acc_axis
+              else _position(c, acc) for c in columns]
+        ax.plot(range(len(columns)), ys, color=cmap(norm(acc)), alpha=0.8, lw=1.2)
+    for i, c in enumerate(columns):
+        ax.axvline(i, color="0.3", lw=0.8)
+        if c["kind"] == "cat":
+            for j, cat in enumerate(c["cats"]):
+                ax.text(i + 0.03, j / max(len(c["cats"]) - 1, 1), str(cat), fontsize=6)
+        else:
+            ax.text(i + 0.03, -0.06, format_value(c["low"]), fontsize=6, va="top")
+            ax.text(i + 0.03, 1.06, format_value(c["high"]), fontsize=6, va="bottom")
+    ax.set_xticks(range(len(columns)),
+                  [_display(c["name"]) + (" (log)" if c["kind"] == "log" else "")
+                   for c in columns], fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.15, 1.15)
+    ax.set_xlim(-0.2, len(columns) - 0.6)
+    ax.set_title(f"top {len(shown)} trials (colour: final validation accuracy)", fontsize=10)
+    return _save(fig, path)
+
+
+# -- successive halving / hyperband -------------------------------------------------------------
+def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols: int = 3):
+    """Validation accuracy per epoch of every trial of a successive-halving, hyperband or
+    pruned run: trials stopped early fade (the earlier, the fainter) and end with a dot;
+    survivors continue in colour. One panel per round (hyperband: per bracket); dotted lines
+    mark the epochs where trials were stopped.
+
+    Args:
+        trials: objects with ``round``, ``val_acc``, ``status``.
+        path: a file to write (None: only return the figure).
+        cols: panels per row.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`; panel titles name the round and its counts.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    trials = list(trials)
+    rounds = sorted({t.round for t in trials}) or [0]
+    fig, axes = _grid(len(rounds), min(cols, len(rounds)), 4.2, 3.2)
+    for ax, r in zip(axes.flat, rounds, strict=False):
+        ts = [t for t in trials if t.round == r]
+        longest = max((t.epochs for t in ts), default=1)
+        for t in sorted(ts, key=lambda t: t.epochs):
+            x, y = range(1, t.epochs + 1), [_acc(a) for a in t.val_acc]
+            if t.status == "stopped":
+                alpha = 0.15 + 0.45 * t.epochs / max(longest, 1)
+                ax.plot(x, y, color="0.5", alpha=alpha, lw=0.8)
+                ax.plot(x[-1:], y[-1:], "o", color="0.5", alpha=alpha, ms=2.5)
+            else:
+                ax.plot(x, y, color=_LINE.get(t.status, "C0"), alpha=0.9, lw=1.4)
+        for e in sorted({t.epochs for t in ts if t.status == "stopped"}):
+            ax.axvline(e, color="0.3", ls=":", lw=0.8)
+        survivors = sum(t.status != "stopped" for t in ts)
+        ax.set_title(f"round {r}: {len(ts)} trials, {survivors} trained to {longest} epochs",
+                     fontsize=8)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.set_ylabel("validation accuracy", fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(rounds):]:
+        ax.axis("off")
+    fig.suptitle("stopped early: grey, fading; survivors: blue", fontsize=9)
+    return _save(fig, path)
+
+
+# -- population-based training ------------------------------------------------------------------
+def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
+              space: Sequence | None = None, cols: int = 3):
+    """The hyperparameter schedules of a population-based training run's final population:
+    per hyperparameter, each member's value in effect during each epoch (from its
+    ``lineage``), coloured by its final validation accuracy (best darkest); dots mark the epochs
+    where it copied another member (exploit) and perturbed the values (explore).
+
+    Args:
+        trials: objects with ``hparams``, ``val_acc``, ``lineage``, ``hparams_before``.
+        path: a file to write (None: only return the figure).
+        space: the sweep's space (log axes for log ranges).
+        cols: panels per row.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`; panel ``i`` is titled with parameter ``i``'s name.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+    from matplotlib.ticker import MaxNLocator
+
+    trials = list(trials)
+    axes_info = [a for a in _axes_of(trials, space) if a["kind"] != "cat"]
+    fig, axes = _grid(len(axes_info), min(cols, max(len(axes_info), 1)), 3.8, 3.0)
+    accs = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in trials]
+    norm = Normalize(min(accs, default=0.0), max(max(accs, default=1.0), min(accs, default=0.0)
+                                                 + 1e-9))
+    cmap = colormaps["viridis"]
+    for ax, info in zip(axes.flat, axes_info, strict=False):
+        name = info["name"]
+        for t, acc in sorted(zip(trials, accs, strict=True), key=lambda p: p[1]):
+            epochs = range(1, t.epochs + 1)
+            values = [float(t.hparams_before(e).get(name, math.nan)) for e in epochs]
+            ax.step(epochs, values, where="mid", color=cmap(norm(acc)), lw=1.0, alpha=0.85)
+            for event in (t.lineage or [])[1:]:
+                e = int(event["epoch"])
+                if name in event["hparams"] and 0 <= e < t.epochs:
+                    ax.plot([e + 0.5], [float(event["hparams"][name])], ".",
+                            color=cmap(norm(acc)), ms=3)
+        if info["kind"] == "log":
+            ax.set_yscale("log")
+        ax.set_title(_display(name), fontsize=9)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(axes_info):]:
+        ax.axis("off")
+    fig.suptitle(f"hyperparameter schedules of the final population ({len(trials)} members; "
+                 "colour: final validation accuracy)", fontsize=9)
+    return _save(fig, path)
+
+
+# -- a sweep's figures --------------------------------------------------------------------------
+def _scheduler(result) -> str | None:
+    sched = (result.info or {}).get("scheduler")
+    if isinstance(sched, Mapping):
+        return sched.get("name")
+    return getattr(result.config, "scheduler", None)
+
+
+def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
+    """Every figure of a sweep, by file name (see the module docstring for which apply).
+
+    Args:
+        result: a :class:`jaxch6.sweep.SweepResult` (e.g. from :func:`jaxch6.sweep.load`).
+        top: trials in ``top20.png`` and ``parallel.png``.
+
+    Returns:
+        ``{file name: Figure}``; empty when the sweep has no trials.
+    """
+    trials = list(result.trials)
+    if not trials:
+        return {}
+    ranked = list(result.ranked)
+    space = getattr(result.config, "space", None)
+    best = ranked[0].val_acc[-1] if ranked[0].val_acc else math.nan
+    figs = {"top20.png": sweep_top_grid(ranked, n=top, title=f"{len(trials)} trials, best val "
+                                        f"acc {best!r}: validation solid, train dashed"),
+            "scatter.png": sweep_scatter(trials, space=space),
+            "parallel.png": sweep_parallel(ranked, space=space, top=top)}
+    scheduler = _scheduler(result)
+    if scheduler in ("halving", "hyperband") or any(t.status == "stopped" for t in trials):
+        figs["rungs.png"] = sweep_rungs(trials)
+    if scheduler == "pbt" or any(t.lineage for t in trials):
+        figs["pbt.png"] = sweep_pbt([t for t in trials if t.status != "stopped"], space=space)
+    return figs
+
+
+def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
+                        top: int = 20) -> list[str]:
+    """Write :func:`sweep_figures` into ``out_dir`` (default: the sweep's run directory).
+
+    Returns:
+        The file names written.
+
+    Raises:
+        ConfigError: no directory to write to, or a file cannot be written.
+    """
+    from jaxch6.errors import ConfigError
+
+    out = out_dir if out_dir is not None else getattr(result, "out_dir", None)
+    if out is None:
+        raise ConfigError("write_sweep_figures: the sweep has no run directory; give out_dir")
+    written = []
+    for name, fig in sweep_figures(result, top=top).items():
+        path = Path(out) / name
+        try:
+            fig.savefig(path, dpi=100)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(name)
+    return written

@@ -1,8 +1,9 @@
 """A tiny stand-in for ``jaxch6.train.make_run`` (same contract) for fast sweep tests.
 
 A linear model with squared error on one-hot targets (diverges for large learning rates),
-trained by SGD on batches drawn with replacement from its step count; compiles in well under a
-second, so the engine's chunking, sharding, compaction and divergence handling and the
+trained by SGD (or, with ``optimizer="momentum"``, momentum SGD whose velocity is part of the
+run state) on batches of ``batch_size`` drawn with replacement from its step count; compiles in
+well under a second, so the engine's chunking, sharding, compaction and divergence handling and the
 schedulers can be tested cheaply.
 """
 
@@ -54,13 +55,15 @@ def toy_data(n_train=40, n_eval=20, features=6, seed=0) -> ToyData:
 def toy_make_run(config, n_train, n_eval, *, n_features, n_classes=10, **_):
     bs = config.batch_size
     ipe = max(n_train // bs, 1)
+    momentum = getattr(config, "optimizer", "sgd") == "momentum"
 
     def init(key, hparams):
         kd = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
             else key
         k_init, _ = jax.random.split(jax.random.wrap_key_data(kd))
         w = 0.1 * jax.random.normal(k_init, (n_features, n_classes))
-        return ToyState({"w": w}, jnp.zeros((), jnp.int32), kd, jnp.array(True))
+        params = {"w": w, "v": jnp.zeros_like(w)} if momentum else {"w": w}
+        return ToyState(params, jnp.zeros((), jnp.int32), kd, jnp.array(True))
 
     def advance(state, hparams, data, epochs):
         lr = hparams["learning_rate"]
@@ -74,19 +77,24 @@ def toy_make_run(config, n_train, n_eval, *, n_features, n_classes=10, **_):
         def acc(w, x, t):
             return jnp.mean((jnp.argmax(x @ w, axis=1) == t).astype(jnp.float32))
 
-        def step(w, i):
+        def step(p, i):
             idx = jax.random.randint(jax.random.fold_in(k_batch, i), (bs,), 0, n_train)
-            value, g = jax.value_and_grad(loss)(w, data.x_train[idx], data.t_train[idx])
-            return w - lr * g, value
+            value, g = jax.value_and_grad(loss)(p["w"], data.x_train[idx], data.t_train[idx])
+            if not momentum:
+                return {"w": p["w"] - lr * g}, value
+            v = hparams.get("momentum", 0.9) * p["v"] - lr * g
+            return {"w": p["w"] + v, "v": v}, value
 
-        def epoch(w, e):
-            w, losses = jax.lax.scan(step, w, e * ipe + jnp.arange(ipe))
-            return w, (losses, acc(w, data.x_train, data.t_train), acc(w, data.x_eval, data.t_eval))
+        def epoch(p, e):
+            p, losses = jax.lax.scan(step, p, e * ipe + jnp.arange(ipe))
+            w = p["w"]
+            return p, (losses, acc(w, data.x_train, data.t_train), acc(w, data.x_eval, data.t_eval))
 
         first = state.step // ipe
-        w, (losses, tr, ev) = jax.lax.scan(epoch, state.params["w"], first + jnp.arange(epochs))
+        p, (losses, tr, ev) = jax.lax.scan(epoch, state.params, first + jnp.arange(epochs))
+        w = p["w"]
         finite = state.finite & jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(losses))
-        new = ToyState({"w": w}, state.step + epochs * ipe, state.key, finite)
+        new = ToyState(p, state.step + epochs * ipe, state.key, finite)
         return new, ToyHistory(losses.reshape(-1), tr, ev, ~finite)
 
     def network(state):

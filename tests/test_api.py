@@ -35,6 +35,7 @@ def test_import_jaxch6_does_not_import_jax():
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_submodules_load_lazily_in_a_fresh_process():
     code = ("import sys, jaxch6; assert 'jaxch6.schedules' not in sys.modules; "
             "m = jaxch6.schedules; assert m is sys.modules['jaxch6.schedules']; "
@@ -76,6 +77,7 @@ def test_enable_compile_cache_refuses_a_path_under_a_regular_file(tmp_path):
     assert str(target) in msg and "\n" not in msg
 
 
+@pytest.mark.slow
 def test_enable_compile_cache_sets_jax_options_in_a_fresh_process(tmp_path):
     target = tmp_path / "nested" / "cache"
     code = (f"import jaxch6, jax; p = jaxch6.enable_compile_cache({str(target)!r}); "

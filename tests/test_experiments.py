@@ -57,6 +57,7 @@ def test_smooth_curve_is_the_books_kaiser_window():
     assert np.allclose(y, np.convolve(w / w.sum(), s, mode="valid")[5:-5])
 
 
+@pytest.mark.slow
 def test_optimizer_compare_naive_every_rule_reaches_the_minimum(out):
     summary = _run("optimizer_compare_naive", out)
     assert len(summary["final"]) == 7
@@ -71,6 +72,7 @@ def test_optimizer_compare_naive_every_rule_reaches_the_minimum(out):
     assert math.hypot(ad["x"][-1] + 7, ad["y"][-1] - 2) < 0.2
 
 
+@pytest.mark.slow
 def test_activation_histogram_shapes(out):
     stats = _run("weight_init_activation_histogram", out)["stats_per_layer"]
     # sigmoid, std 1: activations pile up at 0 and 1 in every layer
@@ -88,6 +90,7 @@ def test_activation_histogram_shapes(out):
     assert stats["relu/std=0.01"]["std"][-1] < 1e-3
 
 
+@pytest.mark.slow
 def test_optimizer_compare_mnist_sgd_is_slowest(out):
     summary = _run("optimizer_compare_mnist", out)
     final = {k: v["mean"] for k, v in summary["final_smoothed_loss"].items()}
@@ -98,6 +101,7 @@ def test_optimizer_compare_mnist_sgd_is_slowest(out):
     assert not any(any(v) for v in summary["diverged"].values())
 
 
+@pytest.mark.slow
 def test_weight_init_compare_std001_does_not_learn(out):
     summary = _run("weight_init_compare", out)
     final = {k: v["mean"] for k, v in summary["final_smoothed_loss"].items()}
@@ -109,6 +113,7 @@ def test_weight_init_compare_std001_does_not_learn(out):
     assert summary["test_acc"]["std=0.01"][0] < 0.2 < summary["test_acc"]["He"][0] - 0.5
 
 
+@pytest.mark.slow
 def test_batch_norm_learns_faster_in_most_cells(out):
     summary = _run("batch_norm_test", out)
     assert summary["cells_where_batchnorm_learns_faster"] >= 12  # of 16
@@ -119,12 +124,14 @@ def test_batch_norm_learns_faster_in_most_cells(out):
 
 
 @pytest.mark.parametrize("name", ["overfit_weight_decay", "overfit_dropout"])
+@pytest.mark.slow
 def test_regularisation_narrows_the_gap(out, name):
     summary = _run(name, out)
     assert summary["gap_off"] > 0.1  # overfitting: train well above test
     assert summary["gap_book_value"] < summary["gap_off"] - 0.02
 
 
+@pytest.mark.slow
 def test_hyperparameter_search_best_trials_have_large_lr(out):
     summary = _run_multi("hyperparameter_optimization", out)
     best = summary["best_lr_round1"][:2]
@@ -135,6 +142,7 @@ def test_hyperparameter_search_best_trials_have_large_lr(out):
     assert (out / "hyperparameter_optimization_scatter.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_batch_norm_gradient_check_passes(out):
     summary = _run("batch_norm_gradient_check", out)
     assert summary["passed"]
@@ -147,6 +155,7 @@ def _run_multi(name, out):
     return _run(name, out)
 
 
+@pytest.mark.slow
 def test_thin_script_runs(tmp_path):
     import subprocess
     import sys

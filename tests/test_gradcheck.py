@@ -28,6 +28,7 @@ def test_numerical_gradient_is_the_central_difference(x64):
     assert diffs["['a']"] == pytest.approx(1e-8, rel=1e-2)  # the h² term (+ rounding)
 
 
+@pytest.mark.slow
 def test_autodiff_matches_numerical_on_a_batch_norm_network(x64):
     """Small network, so the test stays fast; the book's 784-100-100-10 runs in the command.
 
@@ -68,6 +69,7 @@ def _half_grad_jvp(primals, tangents):
     return jnp.sum(w**2), jnp.sum(w * dw)
 
 
+@pytest.mark.slow
 def test_real_digits_and_errors(mnist_test_set):
     x, t = mnist_test_set
     diffs = gradcheck.book_network_check(x[:10], t[:10], key=jax.random.key(1),
@@ -80,6 +82,7 @@ def test_real_digits_and_errors(mnist_test_set):
         gradcheck.book_network_check(x[:3, :100], t[:3], key=jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_one_sample_without_batch_norm_is_fine(x64):
     x = np.random.default_rng(1).normal(size=(1, 6))
     diffs = gradcheck.book_network_check(x, np.array([2]), key=jax.random.key(0),
@@ -87,6 +90,7 @@ def test_one_sample_without_batch_norm_is_fine(x64):
     assert max(diffs.values()) < 1e-9
 
 
+@pytest.mark.slow
 def test_command_prints_a_table_and_exits_0(capsys):
     rc = main(["gradcheck", "--hidden", "6", "--samples", "10"])
     out = capsys.readouterr().out

@@ -39,5 +39,5 @@ def test_sweep_space_and_seed_are_checked():
         SweepConfig(optimizer="momentum", space=(Param("momentum", 0.5, 3.0, "lin"),)).validate()
     SweepConfig(optimizer="momentum", space=(Param("momentum", 0.5, 0.99, "lin"),)).validate()
     for seed in (-1, 2**32, 1.5):
-        with pytest.raises(ConfigError, match="--seed"):
+        with pytest.raises(ConfigError, match="seed must be an integer"):
             SweepConfig(seed=seed).validate()

@@ -51,6 +51,7 @@ def test_init_structure_names_and_state():
     assert mlp.n_hidden(params) == 2
 
 
+@pytest.mark.slow
 def test_init_std_and_traced_scale():
     p, _ = mlp.init((1000, 200, 10), key=jax.random.key(0), weight_init="xavier")
     assert float(p["W1"].std()) == pytest.approx(1 / np.sqrt(1000), rel=0.01)
@@ -63,6 +64,7 @@ def test_init_std_and_traced_scale():
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("use_batchnorm", [True, False])
+@pytest.mark.slow
 def test_forward_loss_and_gradient_match_the_books_network(x64, activation, use_batchnorm):
     params, state, net = _pair(activation, use_batchnorm, weight_decay=0.03)
     x, t = _batch()

@@ -6,6 +6,7 @@ real engine (compiles in well under a second)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -97,30 +98,81 @@ def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     assert any(ft.user_attrs["diverged"] for ft in done) or max(ref["learning_rate"]) <= 5e-3
 
 
-def test_public_api_fallback_gives_the_same_study(tmp_path, monkeypatch):
-    """Without Optuna's RDB internals (another layout), report/set_user_attr/tell are used."""
-    fast = _study(f"sqlite:///{tmp_path}/a.db", "fast")
-    D.run_worker(fast, _fake_trainer(), BOOK_SPACE, n_trials=4, batch_trials=4)
-    monkeypatch.setattr(S, "_rdb_internals", lambda backend: None)
-    slow = _study(f"sqlite:///{tmp_path}/b.db", "slow")
-    D.run_worker(slow, _fake_trainer(), BOOK_SPACE, n_trials=4, batch_trials=4)
-    for a, b in zip(fast.get_trials(), slow.get_trials(), strict=True):
+def test_in_memory_study_equals_the_sqlite_one(tmp_path):
+    """The same worker loop on an in-memory storage (no heartbeats) gives the same study."""
+    rdb = _study(f"sqlite:///{tmp_path}/a.db", "rdb")
+    D.run_worker(rdb, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=3)
+    mem = D.open_study(None, "mem", D.make_sampler("random", BOOK_SPACE, seed=0))
+    assert isinstance(S.storage_of(mem), optuna.storages.InMemoryStorage)
+    D.run_worker(mem, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=3)
+    assert len(rdb.trials) == len(mem.trials) == 5
+    for a, b in zip(rdb.get_trials(), mem.get_trials(), strict=True):
         assert (a.state, a.value, a.params) == (b.state, b.value, b.params)
         assert a.intermediate_values == b.intermediate_values
         assert {k: v for k, v in a.user_attrs.items() if k not in ("worker", "batch_seconds")} \
             == {k: v for k, v in b.user_attrs.items() if k not in ("worker", "batch_seconds")}
+    assert a.system_attrs[S.BEAT_ATTR] == a.number and S.BEAT_ATTR not in b.system_attrs
+
+
+def test_heartbeat_without_heartbeats_is_a_no_op():
+    storage = optuna.storages.InMemoryStorage()
+    with S.Heartbeat(storage) as heart:
+        assert not heart.enabled
+        heart.add([0, 1], [0, 1])
+        heart.discard([0])
+    with S.Heartbeat(None) as heart:
+        assert not heart.enabled and heart.interval == 1.0
+    study = D.open_study(storage, "mem", None)
+    assert S.fail_stale(study) == 0
+
+
+def test_open_study_checks_the_name(tmp_path):
+    st = S.make_storage(f"sqlite:///{tmp_path}/n.db")
+    with pytest.raises(ConfigError, match="control character"):
+        D.open_study(st, "bad\nname", None)
+    with pytest.raises(ConfigError, match="empty"):
+        D.open_study(st, "", None)
+    assert D.open_study(st, "ok", None).study_name == "ok"
+
+
+def test_a_silent_trial_is_adopted_and_fails(tmp_path):
+    """A trial asked by a worker that died before its first heartbeat goes stale too."""
+    study = _study(f"sqlite:///{tmp_path}/s.db", "silent", hb=1, grace=2)
+    with S.quiet_optuna():
+        ghost = study.ask()  # never beats
+    assert S.fail_stale(study) == 0
+    t0 = time.time()
+    while _states(study)[TrialState.RUNNING] and time.time() - t0 < 15:
+        S.fail_stale(study)
+        time.sleep(0.2)
+    assert [t.number for t in _states(study)[TrialState.FAIL]] == [ghost.number]
 
 
 def test_export_writes_the_sweep_store_format(tmp_path):
     from jaxch6.sweep import store
 
+    def nan_first(hp, ids):  # trial 0 diverges to NaN in its last epoch
+        out = dict(_fake_trainer()(hp, ids))
+        out["eval_acc"] = np.array(out["eval_acc"])
+        out["diverged"] = np.array(out["diverged"])
+        out["eval_acc"][0, -1] = np.nan
+        out["diverged"][0] = True
+        return out
+
     study = _study(f"sqlite:///{tmp_path}/s.db", "exp")
-    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=5)
-    D.export(study, tmp_path / "out", {"config": {}, "seed": 0})
+    D.run_worker(study, nan_first, BOOK_SPACE, n_trials=5, batch_trials=5)
+    D.export(study, tmp_path / "out", {"config": {}, "seed": 0, "x": float("nan")})
     recs = store.read_trials(tmp_path / "out")
+    assert recs[0]["diverged"] and recs[0]["val_acc"][-1] is None
     assert [r["id"] for r in recs] == list(range(5))
     summary = store.read_summary(tmp_path / "out")
     assert summary["n_trials"] == 5 and summary["best"][0]["rank"] == 1
+    def strict(constant):
+        raise AssertionError(f"not standard JSON: {constant}")
+
+    text = (tmp_path / "out" / "trials.jsonl").read_text()
+    for line in [*text.splitlines(), (tmp_path / "out" / "summary.json").read_text()]:
+        json.loads(line, parse_constant=strict)  # no NaN/Infinity
     assert summary["best"][0]["final_val_acc"] == max(
         r["final_val_acc"] for r in recs if not r["diverged"])
 
@@ -161,7 +213,9 @@ def test_surplus_trials_are_given_back(tmp_path):
     study = _study(f"sqlite:///{tmp_path}/s.db", "race")
     with S.quiet_optuna():
         other = [study.ask() for _ in range(3)]  # another worker holds 3 RUNNING trials
-    S.Heartbeat(study).add([t._trial_id for t in other])
+    storage = S.storage_of(study)
+    numbers = [t.number for t in other]
+    S.Heartbeat(storage).add(S.trial_ids(study, storage, numbers), numbers)
     D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=4, max_batches=1)
     st = _states(study)
     assert len(st[TrialState.COMPLETE]) == 2 and len(st[TrialState.RUNNING]) == 3

@@ -221,6 +221,7 @@ def test_safe_path_component_never_leaves_its_directory(tmp_path):
         comp = S.safe_path_component(name)
         assert comp and "/" not in comp and "\x00" not in comp and comp not in (".", "..")
         assert not comp.startswith(".") and len(comp) <= 200 and comp.isascii()
+        assert "%" not in comp  # safe inside a database URL too
         assert (tmp_path / comp).resolve().parent == tmp_path.resolve()
         seen.add(comp)
     assert len(seen) == len(names)  # distinct names, distinct directories
@@ -245,7 +246,7 @@ def test_cli_storage_timeout_and_study_path(tmp_path):
     assert r.returncode == 2, r.stderr[-2000:]
     assert r.stderr.count("\n") == 1 and "within 0.5 s" in r.stderr, r.stderr
     assert "s3cret" not in r.stderr + r.stdout
-    assert [p.name for p in (work / "runs").iterdir()] == ["study-%2E%2E%2F..%2Fevil"]
+    assert [p.name for p in (work / "runs").iterdir()] == ["study-_2E_2E_2F.._2Fevil"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     r = _cli(["--sampler", "random", "--study", "bad\nname"], cwd=work)
     assert r.returncode == 2 and "study name has a control character" in r.stderr

@@ -128,7 +128,7 @@ def _manifest(**config):
 
 def test_manifest_roundtrip_written_once(tmp_path):
     m = _manifest()
-    assert set(m) == set(store.MANIFEST_FIELDS)
+    assert set(m) == {*store.MANIFEST_FIELDS, store.DIGEST}
     assert set(m["versions"]) == {"jaxch6", "jax", "jaxlib", "optax"}
     store.write_manifest(tmp_path, m)
     back = store.read_manifest(tmp_path)

@@ -35,9 +35,11 @@ def test_parse_param_forms():
         ("lr=-1:1", "log range needs 0 < low"),
         ("lr=-1:1:log", "log range needs 0 < low"),
         ("lr=abc:1", "bounds must be numbers"),
-        ("lr=1e-3", "expected NAME=LOW:HIGH"),
         ("lr", "expected NAME=LOW:HIGH"),
-        ("lr=1:2:cubic", "scale must be 'log' or 'lin'"),
+        ("lr=1:2:3:4", "expected NAME=LOW:HIGH"),
+        ("lr=1:2:cubic", "scale must be 'log', 'lin' or 'int'"),
+        ("lr=", "no choices given"),
+        ("batch_size=8:x:int", "an int range needs integer bounds"),
         ("lr=nan:1", "bounds must be finite"),
         ("=1:2", "missing the hyperparameter name"),
     ],
@@ -46,7 +48,11 @@ def test_parse_param_errors_are_one_line(spec, words):
     with pytest.raises(ConfigError) as exc:
         parse_param(spec)
     msg = str(exc.value)
-    assert words in msg and "\n" not in msg
+    assert words in msg and "\n" not in msg and "--" not in msg
+
+
+def test_a_single_value_is_one_choice():
+    assert parse_param("lr=1e-3") == Param.categorical("learning_rate", (1e-3,))
 
 
 def test_check_space_names_follow_the_optimizer():

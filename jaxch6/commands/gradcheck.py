@@ -35,6 +35,10 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+#: Most parameters a numerical gradient check takes (two forward passes per parameter).
+MAX_PARAMS = 10_000_000
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--samples", type=int, default=3,
                         help="digits in the batch (default 3; >= 2 with batch norm)")
@@ -59,6 +63,14 @@ def run(args) -> int:
 
     if args.samples < 1:
         raise ConfigError(f"--samples must be >= 1, got {args.samples}")
+    if not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed must be an integer in [0, 2**32), got {args.seed}")
+    sizes = (784, *args.hidden, 10)
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    if n_params > MAX_PARAMS:
+        raise ConfigError(f"--hidden {','.join(map(str, args.hidden))} has {n_params} "
+                          f"parameters; a numerical gradient check takes at most {MAX_PARAMS}: "
+                          "reduce --hidden")
     try:
         from jaxch6.data import load_mnist
     except ImportError as exc:  # pragma: no cover - the data module ships with the package

@@ -7,11 +7,13 @@ at import time; JAX and matplotlib are imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 from jaxch6.cache import default_directory, enable_compile_cache
+from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.devices import configure_cpu_devices
 
@@ -22,14 +24,17 @@ The book's hyperparameter search (ch06/hyperparameter_optimization.py) as vmappe
 With no options: the first 500 training digits of MNIST (the embedded sample offline), 20% held
 out for validation (400 / 100), a 784-100x6-10 ReLU network with He init, SGD, batch 100, 50
 epochs, 100 trials of lr = 10^U(-6,-2) and weight decay = 10^U(-8,-4). Prints the book's
-"Best-k(val acc:...) | lr:..., weight decay:..." ranking and writes trials.jsonl, summary.json
-and top20.png to --out.
+"Best-k(val acc:...) | lr:..., weight decay:..." ranking and writes trials.jsonl, trials.csv,
+summary.json and the figures (top20.png, scatter.png, parallel.png; rungs.png for halving and
+hyperband, pbt.png for pbt) to --out.
 
 examples:
   jaxch6 sweep
   jaxch6 sweep --trials 1000 --rounds 3 --keep 20
   jaxch6 sweep --optimizer momentum --space lr=1e-4:1e-1 --space momentum=0.5:0.99:lin
   jaxch6 sweep --resume runs/sweep-20240101-120000
+  jaxch6 sweep show runs/sweep-20240101-120000 --top 5
+  jaxch6 sweep export-optuna runs/sweep-20240101-120000 --storage sqlite:///sweeps.db
 """
 
 DEFAULT_CACHE = default_directory()
@@ -37,11 +42,15 @@ DEFAULT_CACHE = default_directory()
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     s = p.add_argument_group("search")
-    s.add_argument("--space", action="append", metavar="NAME=LOW:HIGH[:log|:lin]", default=None,
-                   help="a searched hyperparameter and its range (repeatable; default log). "
-                        "Names: the optimizer's (learning_rate or lr, momentum, beta1, ...) and "
-                        "weight_decay, dropout_ratio, init_scale. Default: the book's "
-                        "lr=1e-6:1e-2 weight_decay=1e-8:1e-4")
+    s.add_argument("--space", action="append", metavar="NAME=LOW:HIGH[:log|:lin]|NAME=A,B,..",
+                   default=None,
+                   help="a searched hyperparameter: a float range (default log), an int range "
+                        "LOW:HIGH:int[:log], or choices A,B,... (repeatable). Float names: the "
+                        "optimizer's (learning_rate or lr, momentum, beta1, ...), "
+                        "weight_decay, dropout_ratio, init_scale; choices also for optimizer, "
+                        "activation, batchnorm (on,off), batch_size, hidden (100x6,50/50), "
+                        "width (int range too): each combination compiles once. Default: the "
+                        "book's lr=1e-6:1e-2 weight_decay=1e-8:1e-4")
     s.add_argument("--trials", type=int, default=100,
                    help="trials per round; for pbt the population (default 100)")
     s.add_argument("--scheduler", default="random",
@@ -109,16 +118,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="on the CPU, run N single-threaded JAX devices and shard trials over "
                         "them (auto: one per core, at least 2; results are identical for every "
                         "N >= 2). Ignored when XLA_FLAGS already sets a host device count")
-    r.add_argument("--no-plot", action="store_true", help="skip top20.png")
+    r.add_argument("--no-plot", action="store_true",
+                   help="skip the figures (top20.png, scatter.png, parallel.png, ...)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
     from jaxch6.sweep.optuna_driver import add_optuna_arguments
 
     add_optuna_arguments(p)  # --sampler, --batch-trials, --storage, --study, --retry-failed, ...
 
+    from jaxch6.commands.sweep_actions import add_actions
+
+    add_actions(p)  # jaxch6 sweep show DIR | export-optuna DIR
+
 
 def build_config(args):
-    """A validated :class:`jaxch6.sweep.SweepConfig` from parsed arguments (ConfigError)."""
+    """A validated :class:`jaxch6.sweep.SweepConfig` from parsed arguments (ConfigError, its
+    field names given as the options: ``--trials``, ``--space lr``)."""
+    try:
+        return _build_config(args)
+    except ConfigError as exc:
+        raise ConfigError(flag_words(str(exc))) from None
+
+
+def flag_words(message: str) -> str:
+    """A library message that starts with a config field, with the field as its option."""
+    import dataclasses
+    import re
+
+    from jaxch6.sweep import SweepConfig
+
+    head = re.match(r"[a-z_]+", message)
+    fields = {f.name for f in dataclasses.fields(SweepConfig)} - {"record_loss", "dtype",
+                                                                 "skip_zero_inputs"}
+    if head is None or head.group() not in fields:
+        return message
+    return "--" + head.group().replace("_", "-") + message[head.end():]
+
+
+def _build_config(args):
     from jaxch6.sweep import BOOK_SPACE, SweepConfig, parse_hidden, parse_param
 
     space = tuple(parse_param(s) for s in args.space) if args.space else BOOK_SPACE
@@ -156,7 +193,13 @@ def build_config(args):
         save_best=args.save_best,
         schedule=args.schedule,
         precision=args.precision,
+        sampler="grid" if getattr(args, "sampler", None) == "grid" else "random",
     )
+    optuna_sampler = getattr(args, "sampler", None) not in (None, "grid")
+    odd = next((p for p in config.space if optuna_sampler and p.kind != "float"), None)
+    if odd is not None:
+        raise ConfigError(f"--sampler {args.sampler}: an Optuna study searches float ranges "
+                          f"only; --space {odd.name} is {odd.kind}")
     return config.validate()
 
 
@@ -165,7 +208,7 @@ RUN_OPTIONS = ("space", "trials", "scheduler", "min_epochs", "eta", "pbt_interva
                "save_best", "rounds", "keep", "seed", "optimizer", "hidden", "activation", "init",
                "batchnorm", "dropout", "epochs", "batch_size", "schedule", "precision",
                "dataset", "source", "data_dir", "train_size", "val_fraction", "chunk_size",
-               "lanes", "out")
+               "lanes", "out", "sampler")
 
 
 def check_resume_options(args) -> None:
@@ -179,47 +222,52 @@ def check_resume_options(args) -> None:
                               f"recorded in {args.resume}/manifest.json")
 
 
-class ProgressBar:
-    """Progress on stderr: one line when a step starts, then a bar redrawn per chunk (one line
-    per chunk off a terminal)."""
+def check_numbers(args) -> None:
+    """Range-check the numeric options that no config checks (one line naming the option)."""
+    def positive(flag, value, *, allow_zero=False):
+        low = 0 if allow_zero else 1
+        if value is not None and not value >= low:
+            raise ConfigError(f"{flag} must be an integer >= {low}, got {value}")
 
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = getattr(self.stream, "isatty", lambda: False)()
-        self.open = False
+    positive("--top", args.top, allow_zero=True)
+    positive("--batch-trials", getattr(args, "batch_trials", None))
+    positive("--max-retry", getattr(args, "max_retry", None), allow_zero=True)
+    positive("--heartbeat-interval", getattr(args, "heartbeat_interval", None))
+    positive("--grace-period", getattr(args, "grace_period", None))
+    timeout = getattr(args, "storage_timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"--storage-timeout must be a finite number of seconds > 0, "
+                          f"got {timeout}")
+    if args.init.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        raise ConfigError(f"--init must be an initializer name or a finite std > 0, "
+                          f"got {args.init!r}")
+    _check_hidden_text(args.hidden)
 
-    def __call__(self, p) -> None:
-        if p.step_start:
-            self.close()
-            print(p.label, file=self.stream)
-            return
-        filled = int(self.width * p.done / max(p.total, 1))
-        bar = "#" * filled + "." * (self.width - filled)
-        line = (f"[{bar}] {p.done}/{p.total} lanes  {p.lanes_per_second:.1f} lanes/s  "
-                f"{p.run_seconds:.1f} s")
-        if self.tty:
-            self.stream.write("\r" + line)
-            self.open = True
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
-    def close(self) -> None:
-        if self.open:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.open = False
+def _check_hidden_text(text: str) -> None:
+    """Refuse a ``--hidden`` deeper than :data:`MAX_LAYERS` before its sizes are expanded."""
+    layers = 0
+    for part in text.replace(" ", "").split(","):
+        _, _, count = part.partition("x")
+        layers += int(count) if count.isdigit() else 1
+    if layers > MAX_LAYERS:
+        raise ConfigError(f"--hidden {text!r} has {layers} layers; at most {MAX_LAYERS}: "
+                          "reduce the layer count")
+
+
+#: Most hidden layers a sweep's network may have.
+MAX_LAYERS = 1000
 
 
 def run(args) -> int:
     wall0 = time.perf_counter()
+    check_numbers(args)
     try:
         configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
     except ConfigError:
         raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got "
                           f"{args.cpu_devices!r}") from None
-    if getattr(args, "sampler", None):  # an Optuna worker (jaxch6.sweep.optuna_driver)
+    if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker (optuna_driver)
         from jaxch6.sweep.optuna_driver import run_optuna
 
         config = build_config(args)
@@ -237,13 +285,18 @@ def run(args) -> int:
     if not args.no_compile_cache:
         enable_compile_cache(args.compile_cache)
     from jaxch6 import sweep
+    from jaxch6.progress import make as make_progress
 
-    bar = None if args.quiet else ProgressBar()
-    try:
+    # a lane is a trial unless trials have several repeats
+    repeats = config.repeats if args.resume is None else 0
+    bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
+    def work(stop):
         if args.resume is None:
-            result = sweep.run(config, out=out, progress=bar, top=max(args.top, 20))
-        else:
-            result = sweep.resume(out, progress=bar, top=max(args.top, 20))
+            return sweep.run(config, out=out, progress=bar, top=max(args.top, 20), stop=stop)
+        return sweep.resume(out, progress=bar, top=max(args.top, 20), stop=stop)
+
+    try:
+        result = run_interruptible(work, lambda: interrupted_line(out))
     finally:
         if bar is not None:
             bar.close()
@@ -251,15 +304,27 @@ def run(args) -> int:
     written = ["manifest.json", "trials.jsonl", "summary.json"]
     if result.models:
         written.append(f"models/ ({len(result.models)} trials)")
+    written.append("trials.csv")
     if not args.no_plot and result.trials:
-        from jaxch6.plots import sweep_top_grid
+        from jaxch6.plots import write_sweep_figures
 
-        sweep_top_grid(result.ranked, out / "top20.png",
-                       title=f"{len(result.trials)} trials, best val acc "
-                             f"{result.ranked[0].final_val_acc!r}")
-        written.append("top20.png")
+        written += write_sweep_figures(result, out)
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
+
+
+def interrupted_line(out: Path) -> str:
+    """What an interrupted sweep says: the trials on disk and how to finish."""
+    from jaxch6.sweep import store
+
+    if not (out / store.MANIFEST).exists():
+        return f"jaxch6 sweep: interrupted before anything was recorded in {out}"
+    try:
+        n = len(store.read_trials(out, updates=True))
+    except ConfigError:
+        n = "some"
+    return (f"jaxch6 sweep: interrupted: {n} trials recorded; finish with "
+            f"jaxch6 sweep --resume {out}")
 
 
 def report(result, top: int, wall0: float) -> None:

@@ -26,7 +26,7 @@ from jaxch6.sweep.config import SweepConfig, parse_hidden
 from jaxch6.sweep.loop import Progress
 from jaxch6.sweep.models import SavedModel, load_model
 from jaxch6.sweep.records import Trial, format_trial, rank
-from jaxch6.sweep.result import SweepResult
+from jaxch6.sweep.result import SweepResult, load
 from jaxch6.sweep.runner import load_data, resume, run
 from jaxch6.sweep.schedulers import SCHEDULERS
 from jaxch6.sweep.space import (
@@ -40,8 +40,20 @@ from jaxch6.sweep.space import (
     trial_keys,
 )
 
+
+def __getattr__(name: str):
+    """``Data`` (:class:`jaxch6.train.Data`, what ``run(data=...)`` takes) without importing
+    JAX when the package is imported."""
+    if name == "Data":
+        from jaxch6.train import Data
+
+        return Data
+    raise AttributeError(f"module 'jaxch6.sweep' has no attribute {name!r}")
+
+
 __all__ = [
     "BOOK_SPACE",
+    "Data",
     "SCHEDULERS",
     "Param",
     "Progress",
@@ -51,6 +63,7 @@ __all__ = [
     "Trial",
     "check_space",
     "format_trial",
+    "load",
     "load_data",
     "load_model",
     "narrow",

@@ -9,11 +9,20 @@ initialisation, SGD, batch 100 drawn with replacement, 50 epochs, 100 trials of
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from jaxch6.errors import ConfigError
-from jaxch6.sweep.space import BOOK_SPACE, Param, check_space, space_from_dicts
+from jaxch6.sweep.space import (
+    BOOK_SPACE,
+    SAMPLERS,
+    STATIC,
+    Param,
+    check_space,
+    grid_size,
+    space_from_dicts,
+)
 
 DATASETS = ("mnist", "fashion_mnist")
 SOURCES = ("auto", "sample", "idx", "tfds")
@@ -47,6 +56,14 @@ class SweepConfig:
     per trial (ranking uses the mean). ``save_best``: how many of the best trials' run states
     are saved under ``models/``. ``schedule``: the learning rate's schedule
     (:mod:`jaxch6.schedules`). ``precision``: ``"fp32"``, ``"tf32"`` or ``"bf16"`` matmuls.
+
+    ``space`` may hold categorical and int parameters (:class:`jaxch6.sweep.space.Param`):
+    a searched static name (optimizer, activation, batchnorm, batch_size, hidden, width)
+    overrides the field of the same meaning per trial, and each distinct combination trains as
+    its own compiled program (:mod:`jaxch6.sweep.groups`); pbt refuses static names.
+    ``sampler``: ``"random"`` (each trial's values from its key) or ``"grid"`` (trial ``i`` is
+    the ``i``-th point of the grid of choices and int ranges; ``trials`` becomes the grid's
+    size; not with hyperband or narrowing rounds).
     """
 
     space: tuple[Param, ...] = BOOK_SPACE
@@ -80,82 +97,108 @@ class SweepConfig:
     save_best: int = 0
     schedule: str = "constant"
     precision: str = "fp32"
+    sampler: str = "random"
 
     def __post_init__(self):
-        object.__setattr__(self, "space", tuple(Param(*p) for p in self.space))
+        object.__setattr__(self, "space", tuple(
+            Param(**p) if isinstance(p, Mapping) else Param(*p) for p in self.space))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     # -- validation -------------------------------------------------------------------------
     def validate(self) -> SweepConfig:
-        """Check every field; return a copy with the space in canonical form. ConfigError."""
-        _positive("trials", self.trials)
-        _positive("rounds", self.rounds)
-        _positive("epochs", self.epochs)
-        _positive("batch_size", self.batch_size, flag="--batch-size")
-        _positive("train_size", self.train_size, flag="--train-size")
-        if (not isinstance(self.seed, int) or isinstance(self.seed, bool)
-                or not 0 <= self.seed < 2**32):
-            raise ConfigError(f"--seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if self.chunk_size is not None:
-            _positive("chunk_size", self.chunk_size, flag="--chunk-size")
-        if self.lanes is not None:
-            _positive("lanes", self.lanes)
+        """Check every field; return a copy with the space in canonical form (and, for the
+        grid sampler, ``trials`` set to the grid's size).
+
+        Raises:
+            ConfigError: one line naming the field (``trials``, ``space lr``, ...).
+        """
+        self._check_numbers()
+        self._check_names()
+        space = check_space(self.space, self.optimizer, schedule=self.schedule,
+                            dropout=self.dropout)
+        trials = self._check_sampling(space)
+        return dataclasses.replace(self, space=space, trials=trials)
+
+    def _check_numbers(self) -> None:
+        for name in ("trials", "rounds", "keep", "epochs", "batch_size", "train_size",
+                     "min_epochs", "pbt_interval", "repeats"):
+            _positive(name, getattr(self, name))
+        for name in ("chunk_size", "lanes"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if not _is_int(self.eta) or self.eta < 2:
+            raise ConfigError(f"eta must be an integer >= 2, got {self.eta!r}")
+        if not _is_int(self.save_best) or self.save_best < 0:
+            raise ConfigError(f"save_best must be an integer >= 0, got {self.save_best!r}")
         if self.rounds > 1 and not 2 <= self.keep <= self.trials:
-            raise ConfigError(
-                f"--keep must be between 2 and --trials ({self.trials}) to narrow, got {self.keep}"
-            )
-        if not 0.0 < float(self.val_fraction) < 1.0:
-            raise ConfigError(f"--val-fraction must be in (0, 1), got {self.val_fraction}")
-        n_val = int(self.train_size * float(self.val_fraction))
-        if n_val < 1 or self.train_size - n_val < 1:
-            raise ConfigError(
-                f"--train-size {self.train_size} with --val-fraction {self.val_fraction} "
-                "leaves an empty training or validation set"
-            )
+            raise ConfigError(f"keep must be between 2 and trials ({self.trials}) to narrow, "
+                              f"got {self.keep}")
+        vf = self.val_fraction
+        if isinstance(vf, bool) or not isinstance(vf, int | float) or not 0.0 < vf < 1.0:
+            raise ConfigError(f"val_fraction must be a number in (0, 1), got {vf!r}")
+        if self.n_val < 1 or self.n_train < 1:
+            raise ConfigError(f"train_size {self.train_size} with val_fraction {vf} leaves an "
+                              "empty training or validation set")
         if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"--hidden needs positive layer sizes, got {self.hidden}")
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("source", self.source, SOURCES)
-        _choice("record_loss", self.record_loss, RECORD_LOSS, flag="record_loss")
-        _choice("dtype", self.dtype, ("float32", "float64"))
+            raise ConfigError(f"hidden needs positive layer sizes, got {self.hidden}")
+        for name in ("batchnorm", "dropout", "skip_zero_inputs"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        self._check_init()
+
+    def _check_init(self) -> None:
         if isinstance(self.init, str):
             from jaxch6 import initializers
 
             names = getattr(initializers, "NAMES", None)
             if names is not None and self.init not in names:
                 raise ConfigError(
-                    f"--init: unknown initializer {self.init!r} "
+                    f"init: unknown initializer {self.init!r} "
                     f"(choose from {', '.join(sorted(names))} or a number, the normal's std)"
                 )
-        elif not float(self.init) > 0:
-            raise ConfigError(f"--init: a numeric init is the normal's std, > 0; got {self.init}")
-        _positive("min_epochs", self.min_epochs, flag="min_epochs")
-        _positive("pbt_interval", self.pbt_interval, flag="pbt_interval")
-        _positive("repeats", self.repeats, flag="repeats")
-        if isinstance(self.eta, bool) or not isinstance(self.eta, int) or self.eta < 2:
-            raise ConfigError(f"eta must be an integer >= 2, got {self.eta!r}")
-        if isinstance(self.save_best, bool) or not isinstance(self.save_best, int) \
-                or self.save_best < 0:
-            raise ConfigError(f"save_best must be an integer >= 0, got {self.save_best!r}")
-        _choice("scheduler", self.scheduler, SCHEDULERS, flag="scheduler")
-        _choice("precision", self.precision, PRECISIONS, flag="precision")
+        elif (isinstance(self.init, bool) or not isinstance(self.init, int | float)
+              or not (math.isfinite(self.init) and self.init > 0)):
+            raise ConfigError(f"init: a numeric init is the normal's std, a finite number > 0; "
+                              f"got {self.init!r}")
+
+    def _check_names(self) -> None:
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("source", self.source, SOURCES)
+        _choice("record_loss", self.record_loss, RECORD_LOSS)
+        _choice("dtype", self.dtype, ("float32", "float64"))
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("sampler", self.sampler, SAMPLERS)
         if self.scheduler != "random" and self.rounds != 1:
             raise ConfigError(f"rounds (narrowing) is for the random scheduler, not "
                               f"{self.scheduler!r}")
         if self.scheduler in ("halving", "hyperband") and self.min_epochs > self.epochs:
             raise ConfigError(f"min_epochs ({self.min_epochs}) exceeds epochs ({self.epochs})")
-        if self.scheduler == "pbt":
-            if self.trials < 4:
-                raise ConfigError(f"pbt needs a population (trials) of at least 4, got "
-                                  f"{self.trials}")
-            if self.pbt_interval > self.epochs:
-                raise ConfigError(f"pbt_interval ({self.pbt_interval}) exceeds epochs "
-                                  f"({self.epochs})")
-        space = check_space(self.space, self.optimizer, schedule=self.schedule)
-        if "dropout_ratio" in {p.name for p in space} and not self.dropout:
-            raise ConfigError("--space dropout_ratio needs --dropout")
-        return dataclasses.replace(self, space=space)
+        if self.scheduler == "pbt" and self.pbt_interval > self.epochs:
+            raise ConfigError(f"pbt_interval ({self.pbt_interval}) exceeds epochs "
+                              f"({self.epochs})")
+
+    def _check_sampling(self, space) -> int:
+        """The trials the sampler plans; refuses what the sampler or scheduler cannot do."""
+        static = [p.name for p in space if p.name in STATIC]
+        if self.scheduler == "pbt" and static:
+            raise ConfigError(f"space {static[0]}: pbt cannot search it (a copied run state "
+                              "keeps its network and optimizer); use random, halving or "
+                              "hyperband")
+        trials = self.trials
+        if self.sampler == "grid":
+            if self.scheduler == "hyperband":
+                raise ConfigError("sampler grid: hyperband sets its own trial counts; use "
+                                  "random, halving or pbt")
+            if self.rounds != 1:
+                raise ConfigError("sampler grid: rounds (narrowing) needs random sampling")
+            trials = grid_size(space)
+        if self.scheduler == "pbt" and trials < 4:
+            raise ConfigError(f"pbt needs a population (trials) of at least 4, got {trials}")
+        return trials
 
     @property
     def n_val(self) -> int:
@@ -225,19 +268,21 @@ def parse_hidden(text: str) -> tuple[int, ...]:
             elif part:
                 sizes.append(int(part))
     except ValueError:
-        raise ConfigError(f"--hidden {text!r}: expected sizes like 100x6 or 100,50") from None
+        raise ConfigError(f"hidden {text!r}: expected sizes like 100x6 or 100,50") from None
     if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"--hidden {text!r}: expected positive sizes like 100x6 or 100,50")
+        raise ConfigError(f"hidden {text!r}: expected positive sizes like 100x6 or 100,50")
     return tuple(sizes)
 
 
-def _positive(name: str, value, *, flag: str | None = None) -> None:
-    flag = flag or f"--{name.replace('_', '-')}"
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{flag} must be a positive integer, got {value!r}")
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _choice(name: str, value, choices, *, flag: str | None = None) -> None:
+def _positive(name: str, value) -> None:
+    if not _is_int(value) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _choice(name: str, value, choices) -> None:
     if value not in choices:
-        flag = flag or f"--{name.replace('_', '-')}"
-        raise ConfigError(f"{flag}: unknown {name} {value!r} (choose from {', '.join(choices)})")
+        raise ConfigError(f"{name}: unknown {name} {value!r} (choose from {', '.join(choices)})")

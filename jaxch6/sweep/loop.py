@@ -21,6 +21,18 @@ from jaxch6.sweep.schedulers.base import Step
 from jaxch6.sweep.space import child_key, lane_keys
 
 
+class Interrupted(Exception):  # noqa: N818 - a request, not an error
+    """The run was stopped on request (its ``stop`` event); what was recorded stays.
+
+    Attributes:
+        ran: trials this call recorded before it stopped.
+    """
+
+    def __init__(self, ran: int):
+        super().__init__(f"stopped after recording {ran} trial(s)")
+        self.ran = ran
+
+
 class Progress(NamedTuple):
     """Reported when a step starts (``step_start``) and after each chunk.
 
@@ -32,6 +44,8 @@ class Progress(NamedTuple):
         run_seconds: time in the engine so far (this call).
         step_start: True for the report that opens a step.
         lanes_per_second: lanes finished per second of engine time (this call).
+        best_val_acc: the best final validation accuracy of the complete trials so far.
+        lane_epochs: lanes × epochs trained by this call so far (the compute spent).
     """
 
     label: str
@@ -41,6 +55,8 @@ class Progress(NamedTuple):
     run_seconds: float
     step_start: bool = False
     lanes_per_second: float = 0.0
+    best_val_acc: float = float("nan")
+    lane_epochs: int = 0
 
 
 @dataclasses.dataclass
@@ -71,17 +87,22 @@ class RunLoop:
         record: called with each batch of newly recorded trials (e.g. to append them to disk).
         progress: called with a :class:`Progress`.
         keep_final: also keep the run states of trials that complete (to save them).
+        stop: a ``threading.Event`` (anything with ``is_set()``) polled before each step and
+            after each chunk is recorded; once set, :meth:`run` raises :class:`Interrupted`.
     """
 
     def __init__(self, engine, scheduler, *, seed: int, repeats: int, n_train: int, n_val: int,
                  epochs: int, pool, record: Callable[[list[Trial]], None] | None = None,
-                 progress: Callable[[Progress], None] | None = None, keep_final: bool = False):
+                 progress: Callable[[Progress], None] | None = None, keep_final: bool = False,
+                 stop: Any = None):
         self.engine, self.scheduler, self.pool = engine, scheduler, pool
+        self.stop = stop
         self.seed, self.repeats, self.epochs = seed, repeats, epochs
         self.n_train, self.n_val = n_train, n_val
         self.record, self.progress, self.keep_final = record, progress, keep_final
-        self.run_seconds, self.ran, self.lanes_run = 0.0, 0, 0
+        self.run_seconds, self.ran, self.lanes_run, self.lane_epochs = 0.0, 0, 0, 0
         self._ran_ids: set[int] = set()
+        self.best = float("nan")
 
     def run(self, trials: dict[int, Trial]) -> dict[int, Trial]:
         """Run steps until the scheduler is done; ``trials`` (id to record) is updated.
@@ -90,6 +111,7 @@ class RunLoop:
         apart, as the engine's ``compile_seconds``)."""
         compiled = False
         while (step := self.scheduler.next(trials)) is not None:
+            self._check_stop()
             if not compiled:
                 self._report(Progress("compiling", 0, 0, self.ran, self.run_seconds, True))
                 self.engine.precompile(self.scheduler.stop_epochs())
@@ -103,13 +125,16 @@ class RunLoop:
         self._trials = trials
         self._stop_left_behind(step, trials, record)
         lanes = self._lanes(step)
+        if hasattr(self.engine, "prepare"):  # a group's programs compile outside the timing
+            self.engine.prepare(dict.fromkeys(self._group(ln) for ln in lanes))
         keep = step.keep or (self.keep_final and step.stop == self.epochs)
         partial: dict[int, dict[int, tuple]] = {}
         self._report(Progress(step.label, 0, len(lanes), self.ran, self.run_seconds, True))
         done = 0
         for chunk, history, states in self._execute(lanes, step.epochs, keep):
             if keep:
-                self.pool.put([(ln.trial, ln.repeat, step.stop) for ln in chunk], states)
+                self.pool.put([(ln.trial, ln.repeat, step.stop) for ln in chunk], states,
+                              group=self._group(chunk[0]))
             finished = self._collect(step, chunk, history, partial, trials)
             if record and finished:
                 if self.record is not None:
@@ -117,8 +142,14 @@ class RunLoop:
                 self._ran_ids.update(t.id for t in finished)
                 self.ran = len(self._ran_ids)
             done += len(chunk)
+            for t in finished:
+                if t.status == "complete" and not t.diverged:
+                    self.best = max(self.best, t.final_val_acc) if self.best == self.best \
+                        else t.final_val_acc
             self._report(Progress(step.label, done, len(lanes), self.ran, self.run_seconds,
-                                  lanes_per_second=self.lanes_run / max(self.run_seconds, 1e-9)))
+                                  lanes_per_second=self.lanes_run / max(self.run_seconds, 1e-9),
+                                  best_val_acc=self.best, lane_epochs=self.lane_epochs))
+            self._check_stop()
         kept = [t for t in trials.values() if t.status == "running"
                 or (self.keep_final and t.status == "complete")]
         self.pool.retain((t.id, r, t.epochs) for t in kept for r in range(self.repeats))
@@ -162,7 +193,8 @@ class RunLoop:
         size = self.engine.chunk_size
         fresh = [ln for ln in lanes if ln.source[0] == "new"]
         kept = [ln for ln in lanes if ln.source[0] != "new"]
-        chunks = [part[s:s + size] for part in (fresh, kept) for s in range(0, len(part), size)]
+        parts = [g for part in (fresh, kept) for g in self._by_group(part)]
+        chunks = [part[s:s + size] for part in parts for s in range(0, len(part), size)]
         pending = None
         t0 = time.perf_counter()
         for chunk in [*chunks, None]:
@@ -173,19 +205,34 @@ class RunLoop:
                 self.run_seconds += now - t0
                 t0 = now
                 self.lanes_run += len(pending[0])
+                self.lane_epochs += len(pending[0]) * epochs
                 yield pending[0], history, states
                 t0 = time.perf_counter()
             pending = (chunk, handle) if chunk is not None else None
 
+    def _group(self, lane: _Lane) -> tuple:
+        """The lane's group of static choices (``()`` on a plain engine)."""
+        group_of = getattr(self.engine, "group_of", None)
+        return group_of(lane.hparams) if group_of is not None else ()
+
+    def _by_group(self, lanes: Sequence[_Lane]) -> list[list[_Lane]]:
+        """``lanes`` split by group (first appearance order); a chunk holds one group."""
+        out: dict[tuple, list[_Lane]] = {}
+        for ln in lanes:
+            out.setdefault(self._group(ln), []).append(ln)
+        return list(out.values())
+
     def _dispatch(self, chunk: Sequence[_Lane], epochs: int):
-        names = self.engine.hparam_names
+        engine = self.engine.engine(self._group(chunk[0])) if hasattr(self.engine, "engine") \
+            else self.engine
+        names = engine.hparam_names
         hp = {k: np.asarray([float(ln.hparams[k]) for ln in chunk]) for k in names}
         if chunk[0].source[0] == "new":  # chunks are all fresh or all continued
             keys = np.stack([ln.source[1] for ln in chunk])
-            return self.engine.dispatch(epochs, hp, key_data=keys)
+            return engine.dispatch(epochs, hp, key_data=keys)
         new_keys = {row: ln.source[2] for row, ln in enumerate(chunk) if ln.source[2] is not None}
         states = self.pool.take([ln.source[1] for ln in chunk], new_keys)
-        return self.engine.dispatch(epochs, hp, states=states)
+        return engine.dispatch(epochs, hp, states=states)
 
     def _collect(self, step, chunk, history, partial, trials) -> list[Trial]:
         """Fold a chunk's lanes into trial records; return the trials now complete."""
@@ -231,6 +278,10 @@ class RunLoop:
             repeats=reps if self.repeats > 1 else None,
             lineage=lineage,
         )
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted(self.ran)
 
     def _report(self, p: Progress) -> None:
         if self.progress is not None:

@@ -21,9 +21,9 @@ the pruner is asked (``trial.should_prune()``) after every rung but the last, pr
 told PRUNED and only the survivors' run states train on. ``n_trials`` counts COMPLETE and
 PRUNED trials. The objective is the final validation accuracy, maximised (0.0 if diverged).
 
-The study is driven through Optuna's public ask-and-tell API in this module (``study.ask``,
-``trial.report``, ``trial.should_prune``, ``study.tell``); see
-:mod:`jaxch6.sweep.optuna_storage` for the batched storage helpers the worker loop uses.
+The study is driven through Optuna's public ask-and-tell API only (``study.ask``,
+``trial.report``, ``trial.should_prune``, ``study.tell``); heartbeats and re-queued trials go
+through the public methods of the storage object (:mod:`jaxch6.sweep.optuna_storage`).
 
 ``jaxch6 sweep --sampler …`` (:func:`jaxch6.sweep.optuna_driver.run_optuna`) calls :func:`run`.
 """
@@ -125,6 +125,11 @@ def run(
     if study is not None and (storage is not None or sampler is not None or pruner is not None
                               or study_name is not None):
         raise ConfigError("pass either a study or storage/study_name/sampler/pruner, not both")
+    kinds = sorted({p.kind for p in config.space if getattr(p, "kind", "float") != "float"})
+    if kinds:
+        raise ConfigError(f"Optuna-driven sweeps search float ranges only; the space has "
+                          f"{', '.join(kinds)} parameters (use the random, halving, hyperband, "
+                          "pbt schedulers or sampler='grid' for those)")
     n_trials = config.trials if n_trials is None else int(n_trials)
     if n_trials < 1:
         raise ConfigError(f"n_trials must be positive, got {n_trials}")
@@ -205,8 +210,11 @@ def run(
         else:
             trials = D.study_trials(study)
         info["warnings"] = warnings
-        return SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info,
-                           out_dir)
+        result = SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info,
+                             out_dir)
+        if out_dir is not None:
+            result.write_csv()  # trials.csv: the flat table (jaxch6.sweep.tables)
+        return result
     finally:
         if lock is not None:
             lock.release()

@@ -167,9 +167,31 @@ def study_config(config) -> dict[str, Any]:
 
 
 def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=None):
-    """Create or load study ``study_name`` (direction: maximise) with ``sampler`` and
-    ``pruner``; then :func:`check_study` with ``config``."""
+    """Create or load a study (direction: maximise) and :func:`check_study` it.
+
+    Args:
+        storage: an Optuna storage object (e.g. :func:`~jaxch6.sweep.optuna_storage.make_storage`),
+            a storage URL (opened with ``make_storage``) or None (a new in-memory storage).
+        study_name: the study's name (checked with
+            :func:`~jaxch6.sweep.optuna_storage.check_study_name`); None: a generated one.
+        sampler: an ``optuna.samplers.BaseSampler`` (None: Optuna's default).
+        config: the sweep config every worker of the study must share (None: not checked).
+        pruner: an ``optuna.pruners.BasePruner`` (None: Optuna's default).
+
+    Returns:
+        The ``optuna.Study``, bound to ``storage``
+        (:func:`~jaxch6.sweep.optuna_storage.bind_storage`).
+
+    Raises:
+        ConfigError: a bad study name, or see :func:`check_study`.
+    """
+    if study_name is not None:
+        S.check_study_name(study_name)
     with S.quiet_optuna() as optuna:
+        if storage is None:
+            storage = optuna.storages.InMemoryStorage()
+        elif isinstance(storage, str | os.PathLike):
+            storage = S.make_storage(str(storage))
         study = optuna.create_study(
             storage=storage,
             sampler=sampler,
@@ -178,6 +200,7 @@ def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=
             direction="maximize",
             load_if_exists=True,
         )
+    S.bind_storage(study, storage)
     check_study(study, config)
     return study
 
@@ -204,13 +227,16 @@ def check_study(study, config=None) -> None:
 
 
 def key_id(trial) -> int:
-    """The id a trial's key is folded from: its number, or the retried trial's number."""
-    attrs = getattr(trial, "system_attrs", None)
-    if attrs is None:  # an optuna.Trial (ask): the attributes it was created with
-        frozen = getattr(trial, "_cached_frozen_trial", None)
-        attrs = frozen.system_attrs if frozen is not None else (
-            trial.study._storage.get_trial_system_attrs(trial._trial_id))
-    original = attrs.get("failed_trial")
+    """The id a trial's key is folded from: its number, or the retried trial's number.
+
+    Args:
+        trial: an ``optuna.trial.FrozenTrial`` (e.g. from ``study.get_trials()``).
+
+    Returns:
+        ``failed_trial`` of its system attributes (set on a retry by Optuna's retry callback),
+        else its number.
+    """
+    original = trial.system_attrs.get("failed_trial")
     return int(original) if original is not None else int(trial.number)
 
 
@@ -247,6 +273,7 @@ def run_worker(
     on_batch: Callable[[dict], None] | None = None,
     max_batches: int | None = None,
     rungs: Sequence[int] | None = None,
+    storage=None,
 ) -> list:
     """Work on ``study`` until it holds ``n_trials`` COMPLETE trials; returns this worker's
     trials (:class:`jaxch6.sweep.Trial`, id = key id). See the module docstring for the loop.
@@ -257,34 +284,27 @@ def run_worker(
     ``rungs`` (epochs after which the study's pruner is asked, the last one the full training):
     ``train_batch`` must then be an :class:`EngineTrainer` (it continues run states); pruned
     trials are told PRUNED and count, with the COMPLETE ones, towards ``n_trials``.
+
+    ``storage``: the study's storage (default: the one :func:`open_study` bound it to). Without
+    one, no heartbeats are recorded and surplus trials are told FAIL instead of given back.
     """
     from optuna.trial import TrialState
 
     if n_trials < 1 or batch_trials < 1:
         raise ConfigError("--trials and --batch-trials must be positive")
+    storage = storage if storage is not None else S.storage_of(study)
     mine = []
     batches = 0
-    with S.quiet_optuna(), _heartbeat(study) as heart:
+    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
         while max_batches is None or batches < max_batches:
-            S.fail_stale(study)
+            S.fail_stale(study, storage)
             counts = _counts(study)
             complete = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-            running = counts[TrialState.RUNNING]
+            room = n_trials - complete - counts[TrialState.RUNNING]
             if complete >= n_trials:
                 break
-            room = n_trials - complete - running
-            if room <= 0:  # the rest is running elsewhere: wait for it (or for it to go stale)
-                time.sleep(poll_seconds)
-                continue
-            asked = S.ask_batch(study, min(batch_trials, room))
-            heart.add([t._trial_id for t in asked])
-            ranks = _live_ranks(study)
-            keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
-            surplus = [t for t in asked if t not in keep]
-            for t in surplus:  # another worker took these slots first: give them back
-                heart.discard([t._trial_id])
-                study._storage.set_trial_state_values(t._trial_id, TrialState.WAITING)
-            if not keep:
+            keep, ids = _ask_room(study, storage, heart, min(batch_trials, room), n_trials)
+            if not keep:  # the rest is running elsewhere: wait for it (or for it to go stale)
                 time.sleep(poll_seconds)
                 continue
             try:
@@ -294,68 +314,83 @@ def run_worker(
                     done = _train_rungs_and_tell(study, keep, train_batch, space, rungs,
                                                  n_train, n_val)
             except BaseException:
-                _give_back(study, keep)
+                _give_back(study, storage, keep)
                 raise
             finally:
-                heart.discard([t._trial_id for t in keep])
+                heart.discard(ids)
             mine += done
             batches += 1
             if on_batch is not None:
-                c = _counts(study)
-                on_batch({"batch": batches, "trials": done, "complete": c[TrialState.COMPLETE],
-                          "pruned": c[TrialState.PRUNED],
-                          "running": c[TrialState.RUNNING], "failed": c[TrialState.FAIL],
-                          "n_trials": n_trials})
+                on_batch(_batch_info(study, batches, done, n_trials))
     return mine
 
 
-class _NoHeartbeat:
-    """For storages without heartbeats (e.g. in memory): nothing to record."""
-
-    def add(self, trial_ids) -> None:
-        pass
-
-    def discard(self, trial_ids) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
-def _heartbeat(study):
-    storage = study._storage
-    backend = getattr(storage, "_backend", storage)
-    if not hasattr(backend, "get_heartbeat_interval"):
-        return _NoHeartbeat()
-    return S.Heartbeat(study)
-
-
-def _give_back(study, trials) -> None:
-    """An interrupted batch: put its trials back in the queue (WAITING, parameters kept)."""
+def _batch_info(study, batch: int, done: list, n_trials: int) -> dict:
     from optuna.trial import TrialState
 
-    for t in trials:
+    c = _counts(study)
+    return {"batch": batch, "trials": done, "complete": c[TrialState.COMPLETE],
+            "pruned": c[TrialState.PRUNED], "running": c[TrialState.RUNNING],
+            "failed": c[TrialState.FAIL], "n_trials": n_trials}
+
+
+def _ids(study, storage, trials) -> list[int]:
+    """The storage ids of ``trials`` (none without a storage)."""
+    if storage is None:
+        return []
+    return S.trial_ids(study, storage, [t.number for t in trials])
+
+
+def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[int]]:
+    """Ask up to ``k`` trials; keep those whose rank among the live trials is below
+    ``n_trials``, give the others back and start the kept ones' heartbeats. Returns the kept
+    trials and their storage ids."""
+    if k <= 0:
+        return [], []
+    asked = S.ask_batch(study, k, storage)
+    ranks = _live_ranks(study)
+    keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
+    surplus = [t for t in asked if t not in keep]
+    _give_back(study, storage, surplus)  # another worker took these slots first
+    ids = _ids(study, storage, keep)
+    heart.add(ids, [t.number for t in keep])
+    return keep, ids
+
+
+def _give_back(study, storage, trials) -> None:
+    """Put ``trials`` back in the queue (WAITING, parameters kept); without a storage, tell
+    them FAIL."""
+    from optuna.trial import TrialState
+
+    if not trials:
+        return
+    if storage is None:
+        for t in trials:
+            study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+        return
+    for trial_id in _ids(study, storage, trials):
         try:
-            study._storage.set_trial_state_values(t._trial_id, TrialState.WAITING)
+            storage.set_trial_state_values(trial_id, TrialState.WAITING)
         except Exception:  # noqa: BLE001 - already failed by another worker: it was re-queued
             pass
 
 
-def _suggest(trials, space):
+def _suggest(study, trials, space):
+    """Suggest ``space`` for each trial; returns the hyperparameters (name -> array) and each
+    trial's :func:`key_id`."""
+    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
     hp = {p.name: [] for p in space}
     for t in trials:
         for p in space:
             hp[p.name].append(t.suggest_float(p.name, p.low, p.high, log=p.scale == "log"))
-    return {k: np.asarray(v, np.float64) for k, v in hp.items()}, [key_id(t) for t in trials]
+    ids = [key_id(frozen[t.number]) if t.number in frozen else t.number for t in trials]
+    return {k: np.asarray(v, np.float64) for k, v in hp.items()}, ids
 
 
 def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
     from jaxch6.sweep.records import Trial
 
-    hparams, ids = _suggest(trials, space)
+    hparams, ids = _suggest(study, trials, space)
     t0 = time.perf_counter()
     out = train_batch(hparams, ids)
     seconds = time.perf_counter() - t0
@@ -377,7 +412,7 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
         batch.append((t, [v if np.isfinite(v) else 0.0 for v in rec.val_acc], attrs, value))
         results.append(rec)
     done = set(S.finish_trials(study, batch))
-    return [r for r, (t, *_) in zip(results, batch, strict=True) if t._trial_id in done]
+    return [r for r, (t, *_) in zip(results, batch, strict=True) if t.number in done]
 
 
 def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) -> list:
@@ -392,7 +427,7 @@ def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) 
 
     from jaxch6.sweep.records import Trial
 
-    hparams, ids = _suggest(trials, space)
+    hparams, ids = _suggest(study, trials, space)
     n = len(trials)
     train_acc: list[list[float]] = [[] for _ in range(n)]
     val_acc: list[list[float]] = [[] for _ in range(n)]
@@ -676,9 +711,10 @@ def add_optuna_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "Optuna (samplers, shared studies, many workers; needs jaxch6[optuna])"
     )
-    g.add_argument("--sampler", choices=SAMPLERS, default=None,
+    g.add_argument("--sampler", choices=(*SAMPLERS, "grid"), default=None,
                    help="drive trials through an Optuna study with this sampler: random (the "
-                        "book's method, same trials as without --sampler), tpe, cmaes, qmc")
+                        "book's method, same trials as without --sampler), tpe, cmaes, qmc; "
+                        "or grid: every combination of the --space choices, no study")
     g.add_argument("--pruner", choices=PRUNERS, default="none",
                    help="stop unpromising trials early: median (optuna MedianPruner) or "
                         "hyperband (HyperbandPruner from --min-epochs by --eta); trials train "
@@ -708,6 +744,7 @@ def add_optuna_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def default_storage(out_dir) -> str:
+    """A SQLite study file in ``out_dir``."""
     return "sqlite:///" + os.path.abspath(os.path.join(out_dir, "study.db"))
 
 
@@ -775,7 +812,12 @@ def run_optuna(args, *, config) -> int:
     print("=========== Hyper-Parameter Optimization Result ===========")
     for line in result.ranking_lines(getattr(args, "top", 20)):
         print(line)
+    written = ["manifest.json", "trials.jsonl", "trials.csv", "summary.json"]
+    if not getattr(args, "no_plot", False) and result.trials:
+        from jaxch6.plots import write_sweep_figures
+
+        written += write_sweep_figures(result, out)
     print(f"this worker ran {result.timings.get('trials_run_by_this_worker', 0)} trials; wrote "
-          f"{out}/: manifest.json, trials.jsonl, summary.json (study {args.study!r}: "
+          f"{out}/: {', '.join(written)} (study {args.study!r}: "
           f"{len(result.trials)} finished)")
     return 0

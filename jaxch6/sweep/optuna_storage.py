@@ -20,24 +20,30 @@ when the server accepts the connection and never answers; the driver gets the sa
 ``heartbeat_interval`` seconds (:class:`Heartbeat`, one thread per worker, beating for the whole
 batch in flight). A RUNNING trial whose last heartbeat is older than ``grace_period`` belongs to a
 dead worker: :func:`fail_stale` (called by every worker before it asks for a batch and while it
-waits) marks it FAIL and, when the storage was made with ``retry_failed=True``, Optuna's
-:class:`~optuna.storages.RetryHeartbeatStaleTrialCallback` re-queues a WAITING copy with the same
-parameters (the next worker's ``ask`` takes it). Optuna only judges trials that have a heartbeat
-record; :func:`fail_stale` also gives one to RUNNING trials that have none (a worker killed
-between ``ask`` and its first heartbeat), so that no trial can stay RUNNING forever.
+waits) marks it FAIL through :func:`optuna.storages.fail_stale_trials` and, when the storage was
+made with ``retry_failed=True``, Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`
+re-queues a WAITING copy with the same parameters (the next worker's ``ask`` takes it). Optuna
+only judges trials that have a heartbeat; a worker marks each trial it beats for with the system
+attribute :data:`BEAT_ATTR`, and :func:`fail_stale` gives a first heartbeat to RUNNING trials
+without that mark (a worker killed between ``ask`` and its first heartbeat), so that no trial can
+stay RUNNING forever.
 
-vs Optuna: ``Study.optimize`` runs the heartbeat thread and ``fail_stale_trials`` itself, one
-trial at a time; a vmapped batch is driven through ask/tell, so this module does both for a whole
-batch. Optuna 4.9 renamed ``failed_trial_callback`` / ``RetryFailedTrialCallback`` to
-``heartbeat_stale_trial_callback`` / ``RetryHeartbeatStaleTrialCallback``; both spellings are
-handled. Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
+Public API only: the study is driven through ``study.ask``, ``trial.report``,
+``trial.set_user_attr`` and ``study.tell``; heartbeats, marks and trial states are written
+through the methods of the storage object this module creates (:func:`make_storage`, remembered
+per study by :func:`bind_storage`). vs Optuna: ``Study.optimize`` runs the heartbeat thread and
+``fail_stale_trials`` itself, one trial at a time; a vmapped batch is driven through ask/tell, so
+this module does both for a whole batch. Optuna 4.9 renamed ``failed_trial_callback`` /
+``RetryFailedTrialCallback`` to ``heartbeat_stale_trial_callback`` /
+``RetryHeartbeatStaleTrialCallback``; both spellings are handled. Optuna is imported lazily
+(optional extra ``jaxch6[optuna]``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
-import json
 import math
 import os
 import re
@@ -46,6 +52,7 @@ import time
 import unicodedata
 import urllib.parse
 import warnings
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -228,25 +235,29 @@ def check_study_name(name: str) -> str:
 def safe_path_component(name: str) -> str:
     """``name`` as one file-name component that cannot leave its directory.
 
-    Letters, digits and ``_ . - ~`` are kept; every other character (``/``, ``\\``, ``%``,
-    spaces, non-ASCII, control characters) is percent-encoded, as are leading dots (so ``.``
-    and ``..`` become ``%2E`` and ``%2E%2E``). Distinct names give distinct components; a
-    result longer than 200 characters is cut and ends in ``%-`` and a hash of the whole name.
+    Letters, digits and ``. - ~`` are kept; every other byte of the UTF-8 name (``/``, ``\\``,
+    ``%``, ``_``, spaces, non-ASCII, control characters) becomes ``_XX`` (its hex value), as do
+    leading dots (so ``..`` becomes ``_2E_2E``). No ``%`` appears, so the result is also safe
+    inside a database URL. Distinct names give distinct components; a result longer than 200
+    characters is cut and ends in ``_-`` and a hash of the whole name.
 
     Args:
         name: e.g. a study name.
 
     Returns:
-        A non-empty ASCII string without ``/`` that is neither ``.`` nor ``..``.
+        A non-empty ASCII string without ``/`` or ``%`` that is neither ``.`` nor ``..``.
     """
-    text = urllib.parse.quote(str(name), safe="")
-    stripped = text.lstrip(".")
-    text = "%2E" * (len(text) - len(stripped)) + stripped
-    if not text:
-        return "%"  # the empty name (percent-encoding never yields a lone "%")
-    if len(text) > 200:  # "%-" marks a cut name: percent-encoding never yields it either
-        digest = hashlib.sha256(str(name).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        text = text[:180] + "%-" + digest
+    raw = str(name).encode("utf-8", "surrogatepass")
+    keep = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-~"
+    parts, leading = [], True
+    for byte in raw:
+        leading = leading and byte == ord(".")
+        ok = byte in keep and not leading
+        parts.append(chr(byte) if ok else f"_{byte:02X}")
+    text = "".join(parts) or "_"
+    if len(text) > 200:  # "_-" marks a cut name: the escaping never yields it
+        digest = hashlib.sha256(raw).hexdigest()[:16]
+        text = text[:180] + "_-" + digest
     return text
 
 
@@ -400,63 +411,110 @@ def _sqlite_wal(engine) -> None:
     engine.dispose()  # connections opened before the listener get it too
 
 
-def fail_stale(study) -> int:
+# -- the storage a study lives in ----------------------------------------------------------------
+_STORAGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: System attribute holding a trial's own number once its worker has recorded a heartbeat for it
+#: (a retry copies its original's attributes, so the number tells a copied mark from its own).
+BEAT_ATTR = "jaxch6_heartbeat"
+
+
+def bind_storage(study, storage) -> None:
+    """Remember that ``study`` lives in ``storage`` (the object given to ``create_study``).
+
+    Args:
+        study: an ``optuna.Study``.
+        storage: the :class:`optuna.storages.BaseStorage` it was created or loaded with.
+    """
+    _STORAGES[study] = storage
+
+
+def storage_of(study):
+    """The storage :func:`bind_storage` recorded for ``study``, or None (a study opened
+    elsewhere: then no heartbeats are recorded and no trial is put back in the queue)."""
+    return _STORAGES.get(study)
+
+
+def heartbeat_interval(storage) -> int | None:
+    """Seconds between heartbeats of ``storage``; None when it records none (no storage, in
+    memory, or an RDB storage made without ``heartbeat_interval``)."""
+    get = getattr(storage, "get_heartbeat_interval", None)
+    if not (callable(get) and callable(getattr(storage, "record_heartbeat", None))):
+        return None
+    return get()
+
+
+def trial_ids(study, storage, numbers: Iterable[int]) -> list[int]:
+    """The storage's ids of ``study``'s trials ``numbers`` (what its per-trial methods take)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return [storage.get_trial_id_from_study_id_trial_number(study_id, int(n)) for n in numbers]
+
+
+def fail_stale(study, storage=None) -> int:
     """Mark RUNNING trials of dead workers FAIL (re-queued if the storage retries them).
 
-    Also records a first heartbeat for RUNNING trials that have none, so that a worker killed
-    between ``ask`` and its first heartbeat leaves trials that go stale too. Returns the number
-    of trials failed now.
+    Also records a first heartbeat for RUNNING trials that never had one (a worker killed
+    between ``ask`` and its first heartbeat), so that they go stale too.
+
+    Args:
+        study: the study.
+        storage: its storage (default: :func:`storage_of`).
+
+    Returns:
+        The number of trials failed now (0 without heartbeats).
     """
+    storage = storage if storage is not None else storage_of(study)
+    interval = heartbeat_interval(storage)
+    if interval is None:
+        return 0
     with quiet_optuna() as optuna:
-        storage = study._storage
-        backend = getattr(storage, "_backend", storage)
-        if not optuna.storages._heartbeat.is_heartbeat_enabled(backend):
-            return 0
-        _adopt_silent_trials(study, backend)
+        _adopt_silent_trials(study, storage, interval)
         states = (optuna.trial.TrialState.FAIL,)
         before = len(study.get_trials(deepcopy=False, states=states))
         optuna.storages.fail_stale_trials(study)
         return len(study.get_trials(deepcopy=False, states=states)) - before
 
 
-def _adopt_silent_trials(study, backend) -> None:
-    """Give a heartbeat record to RUNNING trials without one (see :func:`fail_stale`)."""
-    try:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-        from optuna.trial import TrialState
-    except ImportError:  # another storage layout: nothing to adopt
+def _adopt_silent_trials(study, storage, interval: float) -> None:
+    """Record a heartbeat (and :data:`BEAT_ATTR`) for RUNNING trials started more than
+    ``interval`` seconds ago whose worker never marked them as beating."""
+    import optuna
+    from optuna.trial import TrialState
+
+    now = datetime.datetime.now()
+    silent = [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.system_attrs.get(BEAT_ATTR) != t.number
+        and (t.datetime_start is None or (now - t.datetime_start).total_seconds() > interval)
+    ]
+    if not silent:
         return
-    if not hasattr(backend, "scoped_session"):
-        return
-    with _create_scoped_session(backend.scoped_session) as session:
-        silent = (
-            session.query(models.TrialModel.trial_id)
-            .outerjoin(models.TrialHeartbeatModel)
-            .filter(models.TrialModel.study_id == study._study_id)
-            .filter(models.TrialModel.state == TrialState.RUNNING)
-            .filter(models.TrialHeartbeatModel.trial_heartbeat_id.is_(None))
-            .all()
-        )
-    for (trial_id,) in silent:
-        backend.record_heartbeat(trial_id)
+    for trial_id, number in zip(trial_ids(study, storage, silent), silent, strict=True):
+        try:
+            storage.record_heartbeat(trial_id)
+            storage.set_trial_system_attr(trial_id, BEAT_ATTR, number)
+        except optuna.exceptions.UpdateFinishedTrialError:  # finished meanwhile
+            continue
 
 
 class Heartbeat:
     """A thread recording a heartbeat for every trial in flight, each ``interval`` seconds.
 
-    ``add(trial_ids)`` records a first heartbeat at once (no gap after ``ask``) and keeps
-    beating for them; ``discard(trial_ids)`` stops. Use as a context manager; the thread is a
-    daemon and stops with :meth:`close`.
+    ``add(trial_ids, numbers)`` records a first heartbeat at once (no gap after ``ask``), marks
+    the trials as beating (:data:`BEAT_ATTR`) and keeps beating for them; ``discard(trial_ids)``
+    stops. A storage without heartbeats (None, in memory) makes every call a no-op. Use as a
+    context manager; the thread is a daemon and stops with :meth:`close`.
+
+    Args:
+        storage: the study's storage (e.g. from :func:`make_storage`), or None.
+        interval: seconds between beats (default: the storage's heartbeat interval).
     """
 
-    def __init__(self, study, interval: float | None = None):
-        storage = study._storage
-        self._backend = getattr(storage, "_backend", storage)
-        self.enabled = hasattr(self._backend, "record_heartbeat") and (
-            self._backend.get_heartbeat_interval() is not None
-        )
-        self.interval = float(interval or (self._backend.get_heartbeat_interval() or 1))
+    def __init__(self, storage, interval: float | None = None):
+        self.storage = storage
+        every = heartbeat_interval(storage)
+        self.enabled = every is not None
+        self.interval = float(interval or every or 1)
         self._ids: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -466,7 +524,8 @@ class Heartbeat:
 
     def _beat(self, ids: Iterable[int]) -> None:
         try:
-            record_heartbeats(self._backend, ids)
+            for trial_id in ids:
+                self.storage.record_heartbeat(trial_id)
         except Exception:  # noqa: BLE001 - a missed beat is retried next interval
             pass
 
@@ -476,19 +535,27 @@ class Heartbeat:
                 ids = sorted(self._ids)
             self._beat(ids)
 
-    def add(self, trial_ids: Iterable[int]) -> None:
+    def add(self, trial_ids: Iterable[int], numbers: Iterable[int] | None = None) -> None:
+        """Beat for ``trial_ids`` now and every interval; mark them with their ``numbers``."""
         ids = list(trial_ids)
         if not self.enabled:
             return
         self._beat(ids)
+        for trial_id, number in zip(ids, numbers or (), strict=False):
+            try:
+                self.storage.set_trial_system_attr(trial_id, BEAT_ATTR, int(number))
+            except Exception:  # noqa: BLE001 - failed meanwhile, or adopted by :func:`fail_stale`
+                continue
         with self._lock:
             self._ids.update(ids)
 
     def discard(self, trial_ids: Iterable[int]) -> None:
+        """Stop beating for ``trial_ids``."""
         with self._lock:
             self._ids.difference_update(trial_ids)
 
     def close(self) -> None:
+        """Stop the thread."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
@@ -500,147 +567,71 @@ class Heartbeat:
         self.close()
 
 
-def _rdb_internals(backend):
-    """Optuna's RDB models and session helper, or None when ``backend`` is not an RDBStorage of
-    the layout this module knows (then the public, one-write-per-call API is used)."""
-    if not hasattr(backend, "scoped_session"):
-        return None
-    try:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-    except ImportError:
-        return None
-    needed = ("_set_trial_value_without_commit",)
-    if not all(hasattr(backend, n) for n in needed):
-        return None
-    return models, _create_scoped_session
-
-
-def record_heartbeats(backend, trial_ids: Iterable[int]) -> None:
-    """Record a heartbeat (the database's ``now()``) for each trial, in one transaction."""
-    ids = sorted(set(trial_ids))
-    if not ids:
-        return
-    internals = _rdb_internals(backend)
-    if internals is None:
-        for trial_id in ids:
-            backend.record_heartbeat(trial_id)
-        return
-    import sqlalchemy
-
-    models, session_scope = internals
-    hb = models.TrialHeartbeatModel
-    with session_scope(backend.scoped_session, True) as session:
-        now = session.execute(sqlalchemy.func.now()).scalar()
-        have = {
-            row.trial_id: row
-            for row in session.query(hb).filter(hb.trial_id.in_(ids)).with_for_update().all()
-        }
-        for trial_id in ids:
-            if trial_id in have:
-                have[trial_id].heartbeat = now
-            else:
-                session.add(hb(trial_id=trial_id))
-
-
 def finish_trials(study, results) -> list[int]:
-    """Complete a batch of RUNNING trials in one transaction (Optuna's ``report`` +
-    ``set_user_attr`` + ``tell``, one commit instead of one per call).
+    """Complete a batch of RUNNING trials: ``report`` each intermediate value, ``set_user_attr``
+    each attribute, ``tell`` the value (Optuna's public ask-and-tell API, per trial).
 
-    ``results``: ``(trial, intermediate_values, user_attrs, value)`` per trial, where
-    ``intermediate_values[e]`` is reported at step ``e``. A trial that is no longer RUNNING (a
-    slow worker whose trials were already failed as stale) is skipped. The sampler's
-    ``after_trial`` hook runs for each trial, as ``tell`` does. Returns the trial ids finished.
+    Args:
+        study: the study.
+        results: ``(trial, intermediate_values, user_attrs, value)`` per trial, where
+            ``intermediate_values[e]`` is reported at step ``e``.
+
+    Returns:
+        The numbers of the trials told COMPLETE; a trial that is no longer RUNNING (a slow
+        worker whose trials were failed as stale meanwhile) is skipped.
     """
+    import optuna
     from optuna.trial import TrialState
 
-    backend = getattr(study._storage, "_backend", study._storage)
-    internals = _rdb_internals(backend)
     finished: list[int] = []
-    if internals is None:  # public API: one write per call
-        for trial, inter, attrs, value in results:
-            state = study._storage.get_trial(trial._trial_id).state
-            if state != TrialState.RUNNING:
-                continue
+    for trial, inter, attrs, value in results:
+        try:
             for step, v in enumerate(inter):
                 trial.report(float(v), step)
             for k, v in attrs.items():
                 trial.set_user_attr(k, v)
-            study.tell(trial, float(value), skip_if_finished=True)
-            finished.append(trial._trial_id)
-        return finished
-
-    import datetime
-
-    import sqlalchemy
-
-    models, session_scope = internals
-    by_id = {r[0]._trial_id: r for r in results}
-    tm = models.TrialModel
-    iv, ua = models.TrialIntermediateValueModel, models.TrialUserAttributeModel
-    with session_scope(backend.scoped_session) as session:
-        rows = (
-            session.query(tm)
-            .filter(tm.trial_id.in_(list(by_id)), tm.state == TrialState.RUNNING)
-            .with_for_update()
-            .all()
-        )
-        live = [row.trial_id for row in rows]  # others were failed as stale meanwhile: skipped
-        if live:
-            keys = sorted({k for tid in live for k in by_id[tid][2]})
-            session.query(iv).filter(iv.trial_id.in_(live)).delete(synchronize_session=False)
-            session.query(ua).filter(ua.trial_id.in_(live), ua.key.in_(keys)).delete(
-                synchronize_session=False
-            )
-            inter_rows, attr_rows = [], []
-            for tid in live:
-                _, inter, attrs, _ = by_id[tid]
-                for step, v in enumerate(inter):
-                    stored, kind = iv.intermediate_value_to_stored_repr(float(v))
-                    inter_rows.append({"trial_id": tid, "step": step, "intermediate_value": stored,
-                                       "intermediate_value_type": kind})
-                attr_rows += [{"trial_id": tid, "key": k, "value_json": json.dumps(v)}
-                              for k, v in attrs.items()]
-            if inter_rows:
-                session.execute(sqlalchemy.insert(iv), inter_rows)
-            if attr_rows:
-                session.execute(sqlalchemy.insert(ua), attr_rows)
-        now = datetime.datetime.now()
-        for row in rows:
-            backend._set_trial_value_without_commit(session, row, 0, float(by_id[row.trial_id][3]))
-            row.state = TrialState.COMPLETE
-            row.datetime_complete = now
-        finished = live
-    study._thread_local.cached_all_trials = None
-    if finished:  # the sampler's post-processing, as tell does
-        done = set(finished)
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if frozen._trial_id in done:
-                study.sampler.after_trial(study, frozen, TrialState.COMPLETE,
-                                          [float(by_id[frozen._trial_id][3])])
+            frozen = study.tell(trial, float(value), skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        if frozen.state == TrialState.COMPLETE:
+            finished.append(trial.number)
     return finished
 
 
-def ask_batch(study, k: int) -> list:
-    """``k`` new :class:`optuna.Trial` s (RUNNING), WAITING trials first — what ``k`` calls of
-    ``study.ask()`` return, without its per-call re-read of every unfinished trial (which
-    makes a batch of K cost O(K²) reads: 0.1 s per trial at K = 1000)."""
+def ask_batch(study, k: int, storage=None) -> list:
+    """``k`` new RUNNING trials, WAITING ones first: what ``k`` calls of ``study.ask()`` return.
+
+    With the study's storage, the trials are taken from the queue and created through its
+    methods in one loop, and the study reads them once (each ``study.ask()`` re-reads every
+    unfinished trial of the study, so that a batch of ``k`` would cost ``O(k²)`` reads).
+
+    Args:
+        study: the study.
+        k: how many trials.
+        storage: its storage (default: :func:`storage_of`); None: ``study.ask()`` ``k`` times.
+
+    Returns:
+        The ``optuna.Trial`` s.
+    """
     import optuna
     from optuna.trial import TrialState
 
-    storage = study._storage
-    backend = getattr(storage, "_backend", storage)
-    ids: list[int] = []
-    for frozen in backend.get_all_trials(study._study_id, deepcopy=False,
-                                         states=(TrialState.WAITING,)):
-        if len(ids) == k:
-            break
-        try:  # another worker may take it first: then set_... returns False or raises
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                ids.append(frozen._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    while len(ids) < k:
-        ids.append(storage.create_new_trial(study._study_id))
-    study._thread_local.cached_all_trials = None
-    return [optuna.Trial(study, trial_id) for trial_id in ids]
+    storage = storage if storage is not None else storage_of(study)
+    with quiet_optuna():
+        if storage is None:
+            return [study.ask() for _ in range(k)]
+        study_id = storage.get_study_id_from_name(study.study_name)
+        ids: list[int] = []
+        for frozen in storage.get_all_trials(study_id, deepcopy=False,
+                                             states=(TrialState.WAITING,)):
+            if len(ids) == k:
+                break
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
+            try:  # another worker may take it first: then this returns False or raises
+                if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    ids.append(trial_id)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+        ids += [storage.create_new_trial(study_id) for _ in range(k - len(ids))]
+        study.get_trials(deepcopy=False)  # the study reads the new trials once (ask does each time)
+        return [optuna.Trial(study, trial_id) for trial_id in ids]

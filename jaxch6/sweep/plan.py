@@ -36,6 +36,7 @@ __all__ = [
     "HOST_FRACTION",
     "MEMORY_FRACTION",
     "Plan",
+    "check_sweep",
     "device_memory_bytes",
     "format_bytes",
     "host_bytes_needed",
@@ -321,3 +322,64 @@ def host_bytes_needed(
             f"({memory_fraction:.0%} of {format_bytes(host)}): reduce trials, epochs or the "
             f"training set")
     return needed
+
+
+def history_bytes(epochs: int, steps: int) -> int:
+    """Device bytes of one lane's recorded curves: a loss per step, two accuracies per epoch."""
+    return 4 * (steps + 2 * epochs + 1)
+
+
+def check_sweep(
+    *,
+    trials: int,
+    epochs: int,
+    steps: int,
+    trial_bytes: int,
+    lanes: int,
+    chunk_size: int,
+    devices: Sequence,
+    data_bytes: int,
+    n_hparams: int,
+    host_memory: int | None = None,
+) -> None:
+    """Refuse a sweep whose plan cannot fit, before anything is compiled or written.
+
+    Checks the host memory for the data and every trial's record (:func:`host_bytes_needed`),
+    then one device's memory for a lane group (its trials and their recorded curves, with the
+    data replicated there). On the CPU the devices share the host's memory, so a whole chunk
+    must fit in it.
+
+    Args:
+        trials: trials the sweep records (every round).
+        epochs: epochs each trial is trained.
+        steps: recorded per-step losses per trial.
+        trial_bytes: one trial's training memory (:func:`per_trial_bytes`).
+        lanes: trials per lane group.
+        chunk_size: trials per compiled call.
+        devices: the JAX devices the lanes run on (``$JAXCH6_DEVICE_MEMORY`` honoured).
+        data_bytes: bytes of the loaded data.
+        n_hparams: searched hyperparameters per trial.
+        host_memory: bytes of the host (default :func:`physical_memory_bytes`).
+
+    Raises:
+        ConfigError: one line naming the field(s) to reduce.
+    """
+    host_bytes_needed(trials, data_bytes=data_bytes, epochs=epochs, steps=steps,
+                      n_hparams=n_hparams, chunk_size=chunk_size, host_memory=host_memory)
+    lane_bytes = trial_bytes + history_bytes(epochs, steps)
+    device = devices[0]
+    memory = device_memory_bytes(device)
+    if device.platform == "cpu" and host_memory is not None:
+        memory = min(memory, int(host_memory))
+    if lane_bytes > _usable(memory, EXPLICIT_FRACTION, data_bytes):
+        raise ConfigError(_fit_error(lane_bytes, memory, EXPLICIT_FRACTION, data_bytes)
+                          .replace("reduce hidden sizes", "reduce epochs, hidden sizes"))
+    _check_lanes(lanes, lane_bytes, memory, data_bytes)
+    if device.platform == "cpu":
+        need = chunk_size * lane_bytes + len(devices) * data_bytes
+        limit = int(EXPLICIT_FRACTION * memory)
+        if need > limit:
+            raise ConfigError(
+                f"chunk_size={chunk_size} needs {format_bytes(need)} of host memory "
+                f"({chunk_size} x {format_bytes(lane_bytes)} per trial) but the machine offers "
+                f"{format_bytes(limit)} usable: reduce chunk_size or lanes")

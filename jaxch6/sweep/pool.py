@@ -5,16 +5,23 @@ epochs. A step stores its lanes' new states as one *block* (a batched pytree); a
 gathers the rows it needs from any blocks into one batch (compaction). With a directory, each
 block is written to ``states/block-NNNNNN.npz`` and listed in ``states/index.jsonl`` (each
 fsynced), so a sweep interrupted between or inside steps resumes from the states it had.
+
+A sweep over static choices (:mod:`jaxch6.sweep.groups`) stores each block with its *group*,
+whose run states have their own structure; the rows of one :meth:`StatePool.take` come from
+blocks of one group.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from jaxch6.errors import ConfigError
 
 Lane = tuple[int, int]  # (trial id, repeat)
 Entry = tuple[int, int, int]  # (trial id, repeat, epoch)
@@ -28,12 +35,17 @@ class StatePool:
     Args:
         treedef: the run state's pytree structure (``jax.tree.structure`` of one state).
         directory: where blocks are written (None: memory only).
+        treedef_of: ``treedef_of(group)``, the structure of each group's run states (instead
+            of one ``treedef``).
     """
 
-    def __init__(self, treedef, directory: str | os.PathLike | None = None):
+    def __init__(self, treedef, directory: str | os.PathLike | None = None, *,
+                 treedef_of: Callable[[tuple], Any] | None = None):
         self.treedef = treedef
+        self._treedef_of = treedef_of
         self.dir = Path(directory) if directory is not None else None
         self.blocks: dict[int, list[np.ndarray]] = {}
+        self.groups: dict[int, tuple] = {}
         self.where: dict[Entry, tuple[int, int]] = {}
         self.seq = 0
         if self.dir is not None:
@@ -46,16 +58,18 @@ class StatePool:
     def __len__(self) -> int:
         return len(self.where)
 
-    def put(self, entries: Sequence[Entry], states) -> None:
-        """Store a batched run state whose rows are ``entries``."""
+    def put(self, entries: Sequence[Entry], states, *, group: tuple = ()) -> None:
+        """Store a batched run state whose rows are ``entries`` (of ``group``)."""
         import jax
 
         leaves = [np.asarray(a) for a in jax.tree.leaves(states)]
         block = self.seq
         self.seq += 1
+        group = tuple(group or ())
         if self.dir is not None:
-            self._write_block(block, leaves, entries)
+            self._write_block(block, leaves, entries, group)
         self.blocks[block] = leaves
+        self.groups[block] = group
         for row, e in enumerate(entries):
             self.where[tuple(int(v) for v in e)] = (block, row)
 
@@ -65,11 +79,15 @@ class StatePool:
         import jax
 
         locs = [self.where[tuple(e)] for e in entries]
+        groups = {self.groups.get(b, ()) for b, _ in locs}
+        if len(groups) > 1:
+            raise ValueError("a take mixes run states of different groups")
+        treedef = self._treedef(groups.pop() if groups else ())
         leaves = []
-        for j in range(self.treedef.num_leaves):
+        for j in range(treedef.num_leaves):
             rows = [self._leaves(b)[j][r] for b, r in locs]
             leaves.append(np.stack(rows))
-        state = jax.tree.unflatten(self.treedef, leaves)
+        state = jax.tree.unflatten(treedef, leaves)
         if keys:
             key = np.array(state.key)
             for row, k in keys.items():
@@ -84,20 +102,25 @@ class StatePool:
         used = {b for b, _ in self.where.values()}
         for b in [b for b in self.blocks if b not in used]:
             del self.blocks[b]
+        self.groups = {b: g for b, g in self.groups.items() if b in used}
         if self.dir is not None:
             self._rewrite_index(used)
+
+    def _treedef(self, group: tuple):
+        return self._treedef_of(group) if self._treedef_of is not None else self.treedef
 
     # -- disk ---------------------------------------------------------------------------------
     def _leaves(self, block: int) -> list[np.ndarray]:
         if block not in self.blocks:
+            n = self._treedef(self.groups.get(block, ())).num_leaves
             with np.load(self._block_path(block)) as z:
-                self.blocks[block] = [z[f"leaf{j}"] for j in range(self.treedef.num_leaves)]
+                self.blocks[block] = [z[f"leaf{j}"] for j in range(n)]
         return self.blocks[block]
 
     def _block_path(self, block: int) -> Path:
         return self.dir / f"block-{block:06d}.npz"
 
-    def _write_block(self, block: int, leaves, entries) -> None:
+    def _write_block(self, block: int, leaves, entries, group: tuple = ()) -> None:
         path = self._block_path(block)
         tmp = path.with_suffix(".tmp.npz")
         with open(tmp, "wb") as f:
@@ -105,7 +128,8 @@ class StatePool:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        line = json.dumps({"block": block, "entries": [list(map(int, e)) for e in entries]})
+        rec = {"block": block, "entries": [list(map(int, e)) for e in entries]}
+        line = json.dumps({**rec, "group": [list(x) for x in group]} if group else rec)
         with open(self.dir / INDEX, "a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()
@@ -122,11 +146,18 @@ class StatePool:
                 break  # a write cut short: its block is not used
             if not self._block_path(rec["block"]).exists():
                 continue
+            self.groups[rec["block"]] = tuple((str(n), v) for n, v in rec.get("group", ()))
             for row, e in enumerate(rec["entries"]):
                 self.where[tuple(e)] = (rec["block"], row)
             self.seq = max(self.seq, rec["block"] + 1)
 
     def _rewrite_index(self, used: set[int]) -> None:
+        try:
+            self._rewrite_index_files(used)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {self.dir}: {exc.strerror or exc}") from None
+
+    def _rewrite_index_files(self, used: set[int]) -> None:
         by_block: dict[int, list] = {}
         for e, (b, row) in sorted(self.where.items(), key=lambda kv: kv[1]):
             by_block.setdefault(b, []).append((row, e))
@@ -134,7 +165,9 @@ class StatePool:
         for b in sorted(by_block):
             rows = dict(by_block[b])
             entries = [list(rows.get(r, (-1, -1, -1))) for r in range(max(rows) + 1)]
-            lines.append(json.dumps({"block": b, "entries": entries}))
+            rec = {"block": b, "entries": entries}
+            group = self.groups.get(b, ())
+            lines.append(json.dumps({**rec, "group": [list(x) for x in group]} if group else rec))
         tmp = self.dir / (INDEX + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.write("".join(x + "\n" for x in lines))

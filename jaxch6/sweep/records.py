@@ -115,7 +115,9 @@ class Trial:
 
 
 def _value(v):
-    return v if isinstance(v, str | bool) else float(v)
+    """A recorded value: a string or bool as is, an int (an int parameter) as an int, any
+    other number as a float."""
+    return v if isinstance(v, str | bool | int) else float(v)
 
 
 def rank(trials: Sequence[Trial]) -> list[Trial]:
@@ -135,7 +137,8 @@ def _finite(x: float) -> float:
 
 def format_trial(rank_index: int, trial: Trial) -> str:
     """The book's line: ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06``."""
-    hp = ", ".join(f"{display_name(k)}:{v!r}" for k, v in trial.hparams.items())
+    hp = ", ".join(f"{display_name(k)}:{v if isinstance(v, str) else repr(v)}"
+                   for k, v in trial.hparams.items())
     flags = ""
     if trial.repeats:
         flags += f" (std {trial.val_acc_std:.3g} over {len(trial.repeats)} repeats)"
@@ -147,6 +150,16 @@ def format_trial(rank_index: int, trial: Trial) -> str:
 
 
 def format_space(space) -> str:
-    """``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``."""
-    return ", ".join(f"{display_name(p.name)} {p.low:.3g}..{p.high:.3g} ({p.scale})"
-                     for p in space)
+    """``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``; an int range
+    ``batch_size 16..128 (int, lin)``; choices ``optimizer {sgd, adam}``."""
+    from jaxch6.sweep.space import Param
+
+    def one(p) -> str:
+        p = Param(*p)
+        if p.kind == "categorical":
+            return f"{display_name(p.name)} {{{', '.join(map(str, p.choices))}}}"
+        if p.kind == "int":
+            return f"{display_name(p.name)} {p.low}..{p.high} (int, {p.scale})"
+        return f"{display_name(p.name)} {p.low:.3g}..{p.high:.3g} ({p.scale})"
+
+    return ", ".join(one(p) for p in space)

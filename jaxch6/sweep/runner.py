@@ -20,6 +20,7 @@ from jaxch6.errors import ConfigError
 from jaxch6.sweep import schedulers, store
 from jaxch6.sweep.config import SweepConfig
 from jaxch6.sweep.engine import Engine, default_chunk_size, default_lanes, per_trial_bytes
+from jaxch6.sweep.groups import GroupedEngine, footprint_config, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
 from jaxch6.sweep.records import Trial
 from jaxch6.sweep.result import SweepResult
@@ -65,7 +66,9 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None):
     """``(trial_bytes, lanes)``: the estimated memory of one lane and the lanes per group
     (``config.lanes``, else ``lanes`` — e.g. a resumed sweep's —, else :func:`default_lanes`).
     Every driver of the engine must use this: the lane width is part of what makes a trial's
-    result bit-identical between them."""
+    result bit-identical between them. A space of static choices plans for its largest
+    (:func:`jaxch6.sweep.groups.footprint_config`)."""
+    config = footprint_config(config)
     n_rows = len(data[0]) + len(data[2])
     layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *config.hidden, _n_classes(data))
     trial_bytes = per_trial_bytes(
@@ -108,6 +111,26 @@ def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
     return engine
 
 
+def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
+                  make_run: Callable | None = None) -> GroupedEngine:
+    """One :func:`build_engine` per group of static choices (:mod:`jaxch6.sweep.groups`),
+    each built when its group first runs, all with ``chunk`` lanes a call in groups of
+    ``lanes``."""
+    import math
+
+    step = lanes * len(devices)
+    grouped = GroupedEngine(
+        config, lambda cfg: build_engine(cfg, data, chunk, lanes, devices, make_run),
+        math.ceil(chunk / step) * step)
+    grouped.input_columns = int(np.shape(data[0])[1])
+    if make_run is None and config.skip_zero_inputs:
+        from jaxch6 import train
+
+        _, kwargs = _drop_zero_columns(train.Data(*data))
+        grouped.input_columns = len(kwargs.get("input_columns", ())) or grouped.input_columns
+    return grouped
+
+
 def _drop_zero_columns(data):
     """The data without the input columns that are zero in every row (MNIST's blank border
     pixels in a small subset), and the make_run options that keep the network the same."""
@@ -127,6 +150,19 @@ def _device_info(devices) -> dict[str, Any]:
     return {"jax_version": jax.__version__, "backend": devices[0].platform,
             "device_kind": devices[0].device_kind, "device_count": len(devices),
             "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
+
+def _check_plan(config: SweepConfig, data, devices, trial_bytes: int, lanes: int,
+                chunk: int) -> None:
+    """Refuse a plan whose host or device memory cannot fit (ConfigError, one line), before
+    anything is compiled or written."""
+    from jaxch6.sweep import plan
+
+    steps = config.epochs * -(-len(data[0]) // config.batch_size)  # the recorded losses
+    plan.check_sweep(trials=config.total_trials * config.repeats, epochs=config.epochs,
+                     steps=steps, trial_bytes=trial_bytes, lanes=lanes, chunk_size=chunk,
+                     devices=devices, data_bytes=sum(int(np.asarray(a).nbytes) for a in data),
+                     n_hparams=len(config.space))
 
 
 def _now() -> str:
@@ -157,7 +193,8 @@ def _setup(config, data, make_run, devices, lanes_hint) -> _Setup:
     trial_bytes, lanes = plan_lanes(config, data, devices, lanes=lanes_hint)
     chunk = config.chunk_size or default_chunk_size(config.trials * config.repeats, trial_bytes,
                                                     devices, lanes=lanes)
-    engine = build_engine(config, data, chunk, lanes, devices, make_run)
+    _check_plan(config, data, devices, trial_bytes, lanes, chunk)
+    engine = build_engines(config, data, chunk, lanes, devices, make_run)
     scheduler = schedulers.make(config)
     info = {**_device_info(devices), "data": data_info, "lanes": lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
@@ -177,6 +214,7 @@ def run(
     devices: Sequence | None = None,
     top: int = 20,
     command_line: Sequence[str] | None = None,
+    stop: Any = None,
 ) -> SweepResult:
     """Run a sweep; every trial comes back, best first via :attr:`SweepResult.ranked`.
 
@@ -192,12 +230,17 @@ def run(
         devices: the devices to shard lanes over (default: all local devices).
         top: how many of the best trials ``summary.json`` lists.
         command_line: recorded in the manifest (default ``sys.argv``).
+        stop: a ``threading.Event`` (anything with ``is_set()``): once set, the sweep stops
+            after recording the chunk that finishes next and raises
+            :class:`jaxch6.sweep.loop.Interrupted`; :func:`resume` completes the directory.
 
     Returns:
         A :class:`SweepResult`.
 
     Raises:
-        ConfigError: an invalid config, or a run directory that is in use or not empty.
+        ConfigError: an invalid config, a plan that does not fit in memory (checked before
+            the directory is created), or a run directory that is in use or not empty.
+        Interrupted: ``stop`` was set.
 
     A trial's hyperparameters and results depend only on the config (seed included) and its
     id, not on ``chunk_size`` or the number of devices (2 or more: see
@@ -205,7 +248,7 @@ def run(
     """
     config = (config or SweepConfig()).validate()
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
-                devices=devices, top=top, command_line=command_line, resume=False)
+                devices=devices, top=top, command_line=command_line, resume=False, stop=stop)
 
 
 def resume(
@@ -216,14 +259,17 @@ def resume(
     make_run: Callable | None = None,
     devices: Sequence | None = None,
     top: int = 20,
+    stop: Any = None,
 ) -> SweepResult:
     """Finish the sweep in ``out``: its config comes from ``manifest.json``; the manifest is
     re-checked against the data and library now; the trials already recorded are kept (a
     partial last line is dropped) and the scheduler continues from them, with the run states
-    kept under ``states/``. The result equals that of an uninterrupted run.
+    kept under ``states/``. The result equals that of an uninterrupted run. ``stop``: as in
+    :func:`run`.
 
     Raises:
         ConfigError: not a sweep directory, a changed input, or a bad record (one line).
+        Interrupted: ``stop`` was set.
     """
     manifest = store.read_manifest(out)
     try:
@@ -231,21 +277,25 @@ def resume(
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{out}: manifest.json has no valid config ({exc})") from None
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
-                devices=devices, top=top, command_line=None, resume=True, manifest=manifest)
+                devices=devices, top=top, command_line=None, resume=True, manifest=manifest,
+                stop=stop)
 
 
 def _run(config, *, out, progress, data, make_run, devices, top, command_line, resume,
-         manifest=None) -> SweepResult:
+         manifest=None, stop=None) -> SweepResult:
     wall0 = time.perf_counter()
     out_dir = Path(out) if out is not None else None
+    if out_dir is not None and out_dir.exists():  # refuse a busy or foreign directory early
+        with store.lock(out_dir):
+            store.claim(out_dir, "sweep", resume=resume)
+    # the plan is checked (data loaded, memory estimated) before the directory is created
+    setup = _setup(config, data, make_run, devices, manifest.get("lanes") if manifest else None)
     lock = store.lock(out_dir) if out_dir is not None else None
     try:
         if out_dir is not None:
             store.claim(out_dir, "sweep", resume=resume)
-        setup = _setup(config, data, make_run, devices,
-                       manifest.get("lanes") if manifest else None)
         summary, trials, warnings = _open_records(setup, out_dir, manifest, command_line)
-        result = _execute(setup, trials, out_dir, progress, summary, wall0)
+        result = _execute(setup, trials, out_dir, progress, summary, wall0, stop)
         result.info["warnings"] = warnings
         if out_dir is not None:
             _write_final_summary(result, summary, top)
@@ -271,33 +321,41 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
                    "resumed_at": []}
     else:
         warnings = store.check_manifest(manifest, current)
-        summary = store.read_summary(out_dir)
+        # a run stopped between writing its manifest and its first summary has none yet
+        summary = (store.read_summary(out_dir) if (out_dir / store.SUMMARY).exists() else
+                   {"status": "running", "config": setup.config.to_dict(),
+                    "seed": setup.config.seed, "started_at": manifest.get("created_at")})
         summary.update(setup.info)
         summary["resumed_at"] = [*summary.get("resumed_at", []), _now()]
-        validate = store.make_validator(range(setup.config.total_trials), None,
-                                        [p.name for p in setup.config.space])
+        epochs = setup.config.epochs  # a complete trial has one value per epoch
+
+        def n_epochs(rec):
+            return epochs if rec.get("status", "complete") == "complete" else None
+
+        validate = store.make_validator(range(setup.config.total_trials), n_epochs,
+                                        record_names(setup.config))
         records = store.read_trials(out_dir, repair=True, validate=validate, updates=True)
         trials = {r["id"]: Trial.from_record(r) for r in records}
     store.write_summary(out_dir, summary)
     return summary, trials, warnings
 
 
-def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0) -> SweepResult:
-    import jax
-
+def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None) -> SweepResult:
     from jaxch6.sweep.pool import StatePool
 
     config, engine = setup.config, setup.engine
 
-    treedef = jax.tree.structure(engine.state_shape())
-    pool = StatePool(treedef, out_dir / STATES if out_dir is not None else None)
+    pool = StatePool(None, out_dir / STATES if out_dir is not None else None,
+                     treedef_of=engine.treedef)
     record = (lambda ts: store.append_trials(out_dir, [t.to_record() for t in ts])) \
         if out_dir is not None else None
     keep_final = config.save_best > 0 and config.scheduler != "random"
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
                    n_train=len(setup.data[0]), n_val=len(setup.data[2]), epochs=config.epochs,
-                   pool=pool, record=record, progress=progress, keep_final=keep_final)
+                   pool=pool, record=record, progress=progress, keep_final=keep_final,
+                   stop=stop)
     loop.run(trials)
+    setup.info["groups"] = engine.labels()
     result = SweepResult(config, [trials[i] for i in sorted(trials)], _rounds(setup, trials),
                          {}, setup.info, out_dir)
     if config.save_best:
@@ -331,6 +389,7 @@ def _timings(setup: _Setup, engine, loop, previous: Mapping[str, Any], wall0) ->
     return {"data_seconds": add("data_seconds", setup.data_seconds),
             "compile_seconds": add("compile_seconds", engine.compile_seconds),
             "run_seconds": run_s, "trials_run": ran, "lanes_run": loop.lanes_run,
+            "lane_epochs": int(previous.get("lane_epochs", 0) or 0) + loop.lane_epochs,
             "trials_per_second": ran / run_s if run_s > 0 else 0.0,
             "wall_seconds": add("wall_seconds", time.perf_counter() - wall0)}
 
@@ -344,3 +403,4 @@ def _write_final_summary(result: SweepResult, summary: dict, top: int) -> None:
                    models=sorted(result.models))
     summary["timings"] = summary.pop("timings_total")  # every call's, added up
     store.write_summary(result.out_dir, summary)
+    result.write_csv()  # trials.csv: the flat table (jaxch6.sweep.tables)

@@ -1,27 +1,44 @@
-"""Search spaces: which hyperparameters a sweep samples, on which range, and how.
+"""Search spaces: which hyperparameters a sweep samples, on which range or choices, and how.
 
-A space is a tuple of :class:`Param`. Each trial ``i`` of a sweep with seed ``s`` draws its values
-from its own key, so a trial's hyperparameters depend only on ``(s, i)`` and the ranges — never on
-how trials are chunked or placed on devices::
+A space is a tuple of :class:`Param`, Optuna-style: float ranges (:meth:`Param.float`), integer
+ranges (:meth:`Param.int`) and categorical choices (:meth:`Param.categorical`). Each trial ``i``
+of a sweep with seed ``s`` draws its values from its own key, so a trial's hyperparameters
+depend only on ``(s, i)`` and the space — never on how trials are chunked, grouped or placed on
+devices::
 
     trial_key  = fold_in(key(s), i)
     sample_key = fold_in(trial_key, 0)        # training uses fold_in(trial_key, 1)
     u_j        = uniform(fold_in(sample_key, j))  in [0, 1)   for the j-th parameter
-    value_j    = 10 ** (log10 low + u_j (log10 high - log10 low))   ("log")
-               = low + u_j (high - low)                             ("lin")
+    value_j    = 10 ** (log10 low + u_j (log10 high - log10 low))   (float, "log")
+               = low + u_j (high - low)                             (float, "lin")
+               = low + floor(u_j (high - low + 1))                  (int, "lin": low..high)
+               = floor(exp(ln low + u_j (ln(high + 1) - ln low)))   (int, "log": low..high)
+               = choices[floor(u_j k)]                              (categorical, k choices)
+
+The grid sampler (``sampler="grid"``) instead gives trial ``i`` the ``i``-th point of the
+product of every parameter's values (categorical choices, every integer of an int range; the
+first parameter varies slowest); float ranges have no grid (list values instead:
+``lr=0.1,0.01``).
+
+Names: the optimizer's float hyperparameters, :data:`TRAINING_HYPERPARAMETERS` and a
+schedule's numbers are *traced* (one compiled program takes any value; float range or numeric
+choices); the names in :data:`STATIC` change the compiled program (categorical, or an int range
+for :data:`INT_NAMES`), and the sweep compiles one program per distinct combination of them.
+When ``optimizer`` is searched, a traced name that a trial's optimizer does not use (e.g.
+``momentum`` for ``sgd``) is left out of that trial's hyperparameters.
 
 The book (``ch06/hyperparameter_optimization.py``) draws ``lr = 10 ** U(-6, -2)`` and
 ``weight_decay = 10 ** U(-8, -4)``: :data:`BOOK_SPACE`.
 
-Narrowing (the book's step 3): :func:`narrow` shrinks each range to the span of the best trials'
-values (min..max, in log space for log parameters).
+Narrowing (the book's step 3): :func:`narrow` shrinks each float or int range to the span of
+the best trials' values (min..max, in log space for log parameters); choices are kept.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,34 +48,92 @@ from jaxch6.hparams import check_range
 #: Hyperparameters of the training itself (beside the optimizer's own).
 TRAINING_HYPERPARAMETERS = ("weight_decay", "dropout_ratio", "init_scale")
 
+#: Names that change the compiled program (one program per combination of their values):
+#: ``width`` is every hidden layer's width (the layer count stays the config's).
+STATIC = ("optimizer", "activation", "batchnorm", "batch_size", "hidden", "width")
+
+#: Static names that take an integer range (``batch_size=16:128:int``).
+INT_NAMES = ("batch_size", "width")
+
 #: Short names accepted on the command line.
 ALIASES = {
     "lr": "learning_rate",
     "wd": "weight_decay",
     "weight-decay": "weight_decay",
     "dropout": "dropout_ratio",
+    "batch-size": "batch_size",
 }
 
 #: How the book's printout names a hyperparameter ("lr:…, weight decay:…").
 DISPLAY_NAMES = {"learning_rate": "lr", "weight_decay": "weight decay"}
 
 SCALES = ("log", "lin")
+KINDS = ("float", "int", "categorical")
+SAMPLERS = ("random", "grid")
+_ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
 
 class Param(NamedTuple):
-    """One searched hyperparameter: ``name`` sampled on ``[low, high)`` with ``scale``."""
+    """One searched hyperparameter.
+
+    ``Param(name, low, high, scale)`` is a float range (as :meth:`float`); :meth:`int` and
+    :meth:`categorical` build the other kinds.
+
+    Attributes:
+        name: the hyperparameter (aliases such as ``lr`` are canonicalised by validation).
+        low: the range's low end (None for categorical).
+        high: the range's high end (float: excluded; int: included; None for categorical).
+        scale: ``"log"`` or ``"lin"`` (``""`` for categorical).
+        kind: ``"float"``, ``"int"`` or ``"categorical"``.
+        choices: the categorical values (strings, ints or floats; None otherwise).
+    """
 
     name: str
-    low: float
-    high: float
+    low: Any = None
+    high: Any = None
     scale: str = "log"
+    kind: str = "float"
+    choices: tuple | None = None
+
+    @classmethod
+    def float(cls, name: str, low: float, high: float, *, log: bool = True) -> Param:
+        """A float range ``[low, high)``, log-uniform (default) or uniform."""
+        return cls(name, low, high, "log" if log else "lin")
+
+    @classmethod
+    def int(cls, name: str, low: int, high: int, *, log: bool = False) -> Param:
+        """An integer range ``low..high`` (both included), uniform or log-uniform."""
+        return cls(name, low, high, "log" if log else "lin", "int")
+
+    @classmethod
+    def categorical(cls, name: str, choices: Iterable) -> Param:
+        """One of ``choices`` (each equally likely)."""
+        return cls(name, None, None, "", "categorical", tuple(choices))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "low": self.low, "high": self.high, "scale": self.scale}
+        if self.kind == "categorical":
+            return {"name": self.name, "kind": self.kind, "choices": list(self.choices)}
+        d = {"name": self.name, "low": self.low, "high": self.high, "scale": self.scale}
+        return d if self.kind == "float" else {**d, "kind": self.kind}
 
     def spec(self) -> str:
-        """The command-line form, ``name=low:high:scale``."""
+        """The command-line form: ``name=low:high:scale``, ``name=low:high:int[:log]`` or
+        ``name=a,b,c``."""
+        if self.kind == "categorical":
+            return f"{self.name}={','.join(_text(c) for c in self.choices)}"
+        if self.kind == "int":
+            return f"{self.name}={self.low}:{self.high}:int" + (":log" if self.scale == "log"
+                                                               else "")
         return f"{self.name}={self.low!r}:{self.high!r}:{self.scale}"
+
+    def grid_values(self) -> tuple:
+        """Every value of a categorical or int parameter (ConfigError for a float range)."""
+        if self.kind == "categorical":
+            return tuple(self.choices)
+        if self.kind == "int":
+            return tuple(range(self.low, self.high + 1))
+        raise ConfigError(f"space {self.name}: a grid needs listed values (e.g. "
+                          f"{self.name}=0.1,0.01), not a float range")
 
 
 #: The book's search: lr = 10^U(-6, -2), weight decay = 10^U(-8, -4).
@@ -66,6 +141,10 @@ BOOK_SPACE = (
     Param("learning_rate", 1e-6, 1e-2, "log"),
     Param("weight_decay", 1e-8, 1e-4, "log"),
 )
+
+
+def _text(value) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def canonical_name(name: str) -> str:
@@ -97,74 +176,258 @@ def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, .
 
 
 def check_param(param: Param) -> Param:
-    """Validate one range; returns it with float bounds. Raises ConfigError (one line)."""
-    name, low, high, scale = param
+    """Validate one parameter's range or choices (not its name); returns it in canonical
+    form (float or int bounds, normalised choices). Raises ConfigError (one line)."""
+    param = Param(*param)
+    if param.kind == "categorical":
+        return param._replace(choices=_check_choices(param.name, param.choices))
+    if param.kind == "int":
+        return _check_int(param)
+    if param.kind != "float":
+        raise ConfigError(f"space {param.name}: kind must be one of {', '.join(KINDS)}, "
+                          f"got {param.kind!r}")
+    name, low, high, scale = param[:4]
     try:
         low, high = float(low), float(high)
     except (TypeError, ValueError):
-        raise ConfigError(f"--space {name}: bounds must be numbers, got {low!r}:{high!r}") from None
+        raise ConfigError(f"space {name}: bounds must be numbers, got {low!r}:{high!r}") from None
     if scale not in SCALES:
-        raise ConfigError(f"--space {name}: scale must be 'log' or 'lin', got {scale!r}")
+        raise ConfigError(f"space {name}: scale must be 'log' or 'lin', got {scale!r}")
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ConfigError(f"--space {name}: bounds must be finite, got {low!r}:{high!r}")
+        raise ConfigError(f"space {name}: bounds must be finite, got {low!r}:{high!r}")
     if low >= high:
-        raise ConfigError(f"--space {name}: low must be below high, got {low!r}:{high!r}")
+        raise ConfigError(f"space {name}: low must be below high, got {low!r}:{high!r}")
     if scale == "log" and low <= 0:
         raise ConfigError(
-            f"--space {name}: a log range needs 0 < low < high, got {low!r}:{high!r} "
+            f"space {name}: a log range needs 0 < low < high, got {low!r}:{high!r} "
             "(use ':lin' for a linear range)"
         )
     return Param(name, low, high, scale)
 
 
+def _check_int(param: Param) -> Param:
+    name, low, high, scale = param[:4]
+    if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in (low, high)):
+        raise ConfigError(f"space {name}: an int range needs integer bounds, got {low!r}:{high!r}")
+    low, high = int(low), int(high)
+    if scale not in SCALES:
+        raise ConfigError(f"space {name}: scale must be 'log' or 'lin', got {scale!r}")
+    if low > high:
+        raise ConfigError(f"space {name}: low must not exceed high, got {low}:{high}")
+    if scale == "log" and low < 1:
+        raise ConfigError(f"space {name}: a log int range needs 1 <= low, got {low}:{high}")
+    return Param(name, low, high, scale, "int")
+
+
+def _check_choices(name: str, choices) -> tuple:
+    if choices is None or isinstance(choices, str | bytes) or not isinstance(choices, Iterable):
+        raise ConfigError(f"space {name}: choices must be a list of values, got {choices!r}")
+    choices = tuple(_choice_value(name, c) for c in choices)
+    if not choices:
+        raise ConfigError(f"space {name}: no choices given")
+    dup = next((c for i, c in enumerate(choices) if c in choices[:i]), None)
+    if dup is not None:
+        raise ConfigError(f"space {name}: choice {_text(dup)!r} given twice")
+    if len({type(c) for c in choices}) > 1:
+        raise ConfigError(f"space {name}: choices must all be of one type, got "
+                          f"{', '.join(_text(c) for c in choices)}")
+    return choices
+
+
+def _choice_value(name: str, value):
+    """One choice in canonical form: batchnorm ``"on"``/``"off"``, an int for int names, a
+    string for the other static names, a finite float for traced names."""
+    if name == "batchnorm":
+        text = str(value).strip().lower()
+        if text not in _ON + _OFF:
+            raise ConfigError(f"space batchnorm: choices are on and off, got {value!r}")
+        return "on" if text in _ON else "off"
+    if name in INT_NAMES:
+        try:
+            v = int(value) if not isinstance(value, bool | float) else None
+        except (TypeError, ValueError):
+            v = None
+        if v is None or v < 1:
+            raise ConfigError(f"space {name}: choices must be positive integers, got {value!r}")
+        return v
+    if name in STATIC:
+        text = str(value).strip()
+        if not text:
+            raise ConfigError(f"space {name}: an empty choice")
+        return text
+    try:
+        v = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v):
+        raise ConfigError(f"space {name}: choices must be finite numbers, got {value!r}")
+    return v
+
+
 def parse_param(text: str) -> Param:
-    """Parse ``NAME=LOW:HIGH[:log|:lin]`` (default ``log``), e.g. ``lr=1e-6:1e-2:log``."""
+    """Parse one ``--space`` value: ``NAME=LOW:HIGH[:log|:lin]`` (a float range, default
+    ``log``), ``NAME=LOW:HIGH:int[:log|:lin]`` (an int range) or ``NAME=A,B,C`` (choices),
+    e.g. ``lr=1e-6:1e-2``, ``batch_size=16:128:int``, ``optimizer=sgd,adam``."""
     if "=" not in text:
-        raise ConfigError(f"--space {text!r}: expected NAME=LOW:HIGH[:log|:lin]")
+        raise ConfigError(f"space {text!r}: expected NAME=LOW:HIGH[:log|:lin] or NAME=A,B,...")
     name, _, rng = text.partition("=")
     name = canonical_name(name)
     if not name:
-        raise ConfigError(f"--space {text!r}: missing the hyperparameter name")
-    parts = rng.split(":")
-    if len(parts) not in (2, 3):
-        raise ConfigError(f"--space {text!r}: expected NAME=LOW:HIGH[:log|:lin]")
-    scale = parts[2].strip().lower() if len(parts) == 3 else "log"
-    try:
-        low, high = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise ConfigError(
-            f"--space {text!r}: bounds must be numbers, got {parts[0]!r}:{parts[1]!r}"
-        ) from None
-    return check_param(Param(name, low, high, scale))
-
-
-def check_space(space: Iterable[Param], optimizer: str, *,
-                schedule: str = "constant") -> tuple[Param, ...]:
-    """Validate every range and name against ``optimizer``'s (and ``schedule``'s)
-    hyperparameters."""
-    allowed = searchable_names(optimizer, schedule)
-    out: list[Param] = []
-    seen: set[str] = set()
-    for p in space:
-        p = Param(*p) if not isinstance(p, Param) else p
-        p = check_param(p._replace(name=canonical_name(p.name)))
-        if p.name not in allowed:
+        raise ConfigError(f"space {text!r}: missing the hyperparameter name")
+    if ":" not in rng:
+        choices = [c.strip() for c in rng.split(",")]
+        if not any(choices):
+            raise ConfigError(f"space {name}: no choices given")
+        return check_param(Param.categorical(name, choices))
+    parts = [x.strip() for x in rng.split(":")]
+    if len(parts) == 2 or (len(parts) == 3 and parts[2].lower() in SCALES):
+        scale = parts[2].lower() if len(parts) == 3 else "log"
+        try:
+            low, high = float(parts[0]), float(parts[1])
+        except ValueError:
             raise ConfigError(
-                f"--space {p.name}: not a hyperparameter of optimizer {optimizer!r} "
-                f"(choose from {', '.join(allowed)})"
-            )
-        check_range(p.name, p.low, p.high)
-        if p.name in seen:
-            raise ConfigError(f"--space {p.name}: given twice")
-        seen.add(p.name)
+                f"space {name}: bounds must be numbers, got {parts[0]!r}:{parts[1]!r}"
+            ) from None
+        return check_param(Param(name, low, high, scale))
+    if len(parts) in (3, 4) and parts[2].lower() == "int":
+        scale = parts[3].lower() if len(parts) == 4 else "lin"
+        try:
+            low, high = int(parts[0]), int(parts[1])
+        except ValueError:
+            raise ConfigError(
+                f"space {name}: an int range needs integer bounds, got {parts[0]!r}:{parts[1]!r}"
+            ) from None
+        return check_param(Param(name, low, high, scale, "int"))
+    if len(parts) == 3:
+        raise ConfigError(f"space {name}: scale must be 'log', 'lin' or 'int', got {parts[2]!r}")
+    raise ConfigError(f"space {text!r}: expected NAME=LOW:HIGH[:log|:lin] or NAME=A,B,...")
+
+
+def check_space(space: Iterable[Param], optimizer: str, *, schedule: str = "constant",
+                dropout: bool | None = None) -> tuple[Param, ...]:
+    """Validate every parameter: its range or choices, its name against the optimizers it may
+    meet (``optimizer``, or every choice of a searched ``optimizer``) and ``schedule``, its
+    kind (static names: choices, or an int range for :data:`INT_NAMES`; traced names: a float
+    range or numeric choices). ``dropout`` (when not None): whether dropout is on, which
+    ``dropout_ratio`` needs. Raises ConfigError (one line naming the parameter)."""
+    params = [Param(*p) for p in space]
+    params = [p._replace(name=canonical_name(p.name)) for p in params]
+    if not params:
+        raise ConfigError("the search space is empty: give at least one parameter")
+    opt = next((check_param(p) for p in params if p.name == "optimizer"), None)
+    if opt is not None and opt.kind == "categorical":
+        _check_static_choices(opt)
+    optimizers = opt.choices if opt is not None and opt.kind == "categorical" else (optimizer,)
+    allowed = tuple({n: None for o in optimizers for n in searchable_names(o, schedule)})
+    out: list[Param] = []
+    for p in params:
+        if p.name not in STATIC and p.name not in allowed:
+            which = (f"optimizer {optimizer!r}" if optimizers == (optimizer,)
+                     else f"any searched optimizer ({', '.join(optimizers)})")
+            raise ConfigError(f"space {p.name}: not a hyperparameter of {which} (choose from "
+                              f"{', '.join((*allowed, *STATIC))})")
+        if p.name in {q.name for q in out}:
+            raise ConfigError(f"space {p.name}: given twice")
+        p = check_param(p)
+        _check_kind(p)
         out.append(p)
-    if not out:
-        raise ConfigError("the search space is empty: give at least one --space")
+    by_name = {p.name: p for p in out}
+    if "hidden" in by_name and "width" in by_name:
+        raise ConfigError("space hidden and width: search one of them (width sets every "
+                          "hidden layer's size)")
+    if dropout is False and "dropout_ratio" in by_name:
+        raise ConfigError("space dropout_ratio: needs dropout on (dropout=True)")
     return tuple(out)
 
 
+def _check_kind(p: Param) -> None:
+    if p.name in STATIC:
+        if p.kind == "float" or (p.kind == "int" and p.name not in INT_NAMES):
+            how = "choices or an int range" if p.name in INT_NAMES else "choices (a,b,...)"
+            raise ConfigError(f"space {p.name}: takes {how}, not a {p.kind} range")
+        if p.kind == "categorical":
+            _check_static_choices(p)
+    elif p.kind == "int":
+        raise ConfigError(f"space {p.name}: a float hyperparameter: give a float range or "
+                          "numbers, not an int range")
+    elif p.kind == "categorical":
+        for c in p.choices:
+            check_range(p.name, c, c)
+    else:
+        check_range(p.name, p.low, p.high)
+
+
+def _check_static_choices(p: Param) -> None:
+    if p.name == "optimizer":
+        try:
+            for c in p.choices:
+                searchable_names(c)
+        except ConfigError as exc:
+            raise ConfigError(f"space optimizer: {exc}") from None
+    elif p.name == "activation":
+        from jaxch6.sweep.config import ACTIVATIONS
+
+        bad = [c for c in p.choices if c not in ACTIVATIONS]
+        if bad:
+            raise ConfigError(f"space activation: unknown activation {bad[0]!r} (choose from "
+                              f"{', '.join(ACTIVATIONS)})")
+    elif p.name == "hidden":
+        for c in p.choices:
+            hidden_sizes(c)
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """A hidden choice's layer sizes: ``"100x6"`` → (100,)*6, ``"100/50"`` → (100, 50)
+    (``/`` separates layers, since ``,`` separates choices)."""
+    sizes: list[int] = []
+    try:
+        for part in str(text).replace(" ", "").replace("/", ",").split(","):
+            width, _, count = part.partition("x")
+            sizes += [int(width)] * (int(count) if count else 1)
+    except ValueError:
+        sizes = []
+    if not sizes or any(s < 1 for s in sizes) or len(sizes) > 1000:
+        raise ConfigError(f"space hidden: choice {text!r} is not like 100x6 or 100/50")
+    return tuple(sizes)
+
+
 def space_from_dicts(items: Sequence[Mapping]) -> tuple[Param, ...]:
-    return tuple(Param(d["name"], float(d["low"]), float(d["high"]), d["scale"]) for d in items)
+    """The parameters :meth:`Param.to_dict` wrote."""
+    out = []
+    for d in items:
+        kind = d.get("kind", "float")
+        if kind == "categorical":
+            out.append(Param.categorical(d["name"], d["choices"]))
+        elif kind == "int":
+            out.append(Param(d["name"], int(d["low"]), int(d["high"]), d["scale"], "int"))
+        else:
+            out.append(Param(d["name"], float(d["low"]), float(d["high"]), d["scale"]))
+    return tuple(out)
+
+
+def grid_size(space: Sequence[Param]) -> int:
+    """Points of the grid of ``space`` (ConfigError for a float range)."""
+    return math.prod(len(Param(*p).grid_values()) for p in space)
+
+
+def grid(space: Sequence[Param], trial_ids: Sequence[int]) -> dict[str, np.ndarray]:
+    """The grid points of ``trial_ids``: trial ``i`` gets the ``i``-th point of the product of
+    the parameters' values (the first parameter varies slowest). ConfigError past the grid."""
+    values = [Param(*p).grid_values() for p in space]
+    sizes = [len(v) for v in values]
+    total = math.prod(sizes)
+    out: dict[str, list] = {Param(*p).name: [] for p in space}
+    for i in trial_ids:
+        if not 0 <= int(i) < total:
+            raise ConfigError(f"trial {i} is outside the grid of {total} points")
+        rest = int(i)
+        digits = []
+        for size in reversed(sizes):
+            rest, d = divmod(rest, size)
+            digits.append(d)
+        for p, vals, d in zip(space, values, reversed(digits), strict=True):
+            out[Param(*p).name].append(vals[d])
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def trial_keys(seed: int, trial_ids: Sequence[int]):
@@ -195,11 +458,25 @@ def _uniforms(seed: int, trial_ids: Sequence[int], n_params: int) -> np.ndarray:
 
 
 def values_from_uniforms(space: Sequence[Param], u: np.ndarray) -> dict[str, np.ndarray]:
-    """Map uniforms ``u`` (n, len(space)) to hyperparameter values (float64), per the scales."""
+    """Map uniforms ``u`` (n, len(space)) to hyperparameter values per the kinds and scales
+    (see the module docstring): float64 for float ranges, int64 for int ranges, the choices'
+    own type for categorical."""
     u = np.asarray(u, dtype=np.float64)
     out = {}
     for j, p in enumerate(space):
-        if p.scale == "log":
+        p = Param(*p)
+        if p.kind == "categorical":
+            k = len(p.choices)
+            idx = np.minimum(np.floor(u[:, j] * k).astype(np.int64), k - 1)
+            out[p.name] = np.asarray(p.choices)[idx]
+        elif p.kind == "int":
+            if p.scale == "log":
+                lo, hi = math.log(p.low), math.log(p.high + 1)
+                v = np.floor(np.exp(lo + u[:, j] * (hi - lo)))
+            else:
+                v = p.low + np.floor(u[:, j] * (p.high - p.low + 1))
+            out[p.name] = np.clip(v, p.low, p.high).astype(np.int64)
+        elif p.scale == "log":
             lo, hi = math.log10(p.low), math.log10(p.high)
             out[p.name] = 10.0 ** (lo + u[:, j] * (hi - lo))
         else:
@@ -215,21 +492,50 @@ def sample(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int) -> di
     return values_from_uniforms(space, _uniforms(seed, trial_ids, len(space)))
 
 
-def narrow(space: Sequence[Param], best: Sequence[Mapping[str, float]]) -> tuple[Param, ...]:
+def draw(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int,
+         sampler: str = "random", schedule: str = "constant") -> dict[int, dict[str, Any]]:
+    """Each trial's hyperparameters as plain Python values (float, int or the choice), by
+    ``sampler`` (``"random"``: :func:`sample`; ``"grid"``: :func:`grid`). When the space
+    searches ``optimizer``, a trial keeps only the traced names its optimizer uses."""
+    ids = [int(i) for i in trial_ids]
+    if sampler == "grid":
+        values = grid(space, ids)
+    elif sampler == "random":
+        values = sample(space, ids, seed=seed)
+    else:
+        raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    columns = {k: v.tolist() for k, v in values.items()}
+    out = {i: {k: col[j] for k, col in columns.items()} for j, i in enumerate(ids)}
+    if "optimizer" in columns:
+        for hp in out.values():
+            used = set(searchable_names(hp["optimizer"], schedule)) | set(STATIC)
+            for k in [k for k in hp if k not in used]:
+                del hp[k]
+    return out
+
+
+def narrow(space: Sequence[Param], best: Sequence[Mapping[str, Any]]) -> tuple[Param, ...]:
     """Shrink each range to the span of the given trials' values (the book's step 3).
 
     ``best`` holds the hyperparameters of the top trials. A log parameter's new range is
-    ``[min, max]`` of those values (the span in log space); a linear one likewise. A parameter
-    whose values coincide (fewer than two distinct values) keeps its range.
+    ``[min, max]`` of those values (the span in log space); a linear one likewise; an int
+    range likewise (both ends included). A parameter whose values coincide (fewer than two
+    distinct values), and every categorical parameter, keeps its range or choices.
     """
     out = []
     for p in space:
-        vals = [float(b[p.name]) for b in best if p.name in b]
-        lo, hi = (min(vals), max(vals)) if vals else (p.low, p.high)
-        if not lo < hi:
+        p = Param(*p)
+        vals = [b[p.name] for b in best if p.name in b]
+        if p.kind == "categorical" or not vals:
             out.append(p)
             continue
-        out.append(Param(p.name, lo, hi, p.scale))
+        lo, hi = min(vals), max(vals)
+        if not lo < hi:
+            out.append(p)
+        elif p.kind == "int":
+            out.append(Param(p.name, int(lo), int(hi), p.scale, "int"))
+        else:
+            out.append(Param(p.name, float(lo), float(hi), p.scale))
     return tuple(out)
 
 

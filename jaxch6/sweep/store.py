@@ -46,6 +46,8 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 KINDS = ("sweep", "optuna")
 REQUIRED = ("id", "round", "hparams", "val_acc", "train_acc", "final_val_acc", "diverged")
+#: Manifest field with :func:`manifest_digest` (optional: manifests of older versions lack it).
+DIGEST = "digest"
 MANIFEST_FIELDS = ("kind", "config", "data_fingerprint", "versions", "lanes", "command_line",
                    "created_at")
 #: Packages whose versions a manifest records; a different version on resume is a warning.
@@ -316,7 +318,7 @@ def make_manifest(kind: str, config: Any, fingerprint: str, *, lanes: int,
         The manifest dict.
     """
     cfg = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    return {
+    manifest = {
         "kind": _check_kind(kind),
         "config": to_json_safe(cfg),
         "data_fingerprint": str(fingerprint),
@@ -325,6 +327,15 @@ def make_manifest(kind: str, config: Any, fingerprint: str, *, lanes: int,
         "command_line": list(sys.argv if command_line is None else command_line),
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    manifest[DIGEST] = manifest_digest(manifest)
+    return manifest
+
+
+def manifest_digest(manifest: Mapping) -> str:
+    """sha256 over what defines a run (kind, config, data fingerprint, lanes), canonical JSON:
+    :func:`read_manifest` refuses a manifest edited after it was written."""
+    defining = {k: manifest.get(k) for k in ("kind", "config", "data_fingerprint", "lanes")}
+    return hashlib.sha256(_dumps(defining, sort_keys=True).encode()).hexdigest()
 
 
 def _check_manifest_fields(path: Path, manifest: Any) -> None:
@@ -374,6 +385,9 @@ def read_manifest(out_dir: str | os.PathLike) -> dict:
         raise ConfigError(f"{out_dir}: no {MANIFEST} there (not a jaxch6 run directory)")
     manifest = _read_json(path)
     _check_manifest_fields(path, manifest)
+    if DIGEST in manifest and manifest[DIGEST] != manifest_digest(manifest):
+        raise ConfigError(f"{path} was edited after the run wrote it (its {DIGEST} does not "
+                          "match its config, data fingerprint and lanes)")
     return dict(manifest)
 
 

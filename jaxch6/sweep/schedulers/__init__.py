@@ -28,17 +28,19 @@ def make(config) -> Scheduler:
     Raises:
         ConfigError: an unknown scheduler or impossible settings.
     """
-    common = {"epochs": config.epochs, "seed": config.seed}
+    common = {"epochs": config.epochs, "seed": config.seed,
+              "schedule": getattr(config, "schedule", "constant")}
+    sampler = getattr(config, "sampler", "random")
     if config.scheduler == "random":
         return RandomSearch(config.space, trials=config.trials, rounds=config.rounds,
-                            keep=config.keep, **common)
+                            keep=config.keep, sampler=sampler, **common)
     if config.scheduler == "halving":
-        return SuccessiveHalving(config.space, trials=config.trials,
-                                 min_epochs=config.min_epochs, eta=config.eta, **common)
+        return SuccessiveHalving(config.space, trials=config.trials, min_epochs=config.min_epochs,
+                                 eta=config.eta, sampler=sampler, **common)
     if config.scheduler == "hyperband":
         return Hyperband(config.space, min_epochs=config.min_epochs, eta=config.eta, **common)
     if config.scheduler == "pbt":
         return PopulationBasedTraining(config.space, trials=config.trials,
-                                       interval=config.pbt_interval, **common)
+                                       interval=config.pbt_interval, sampler=sampler, **common)
     raise ConfigError(f"unknown scheduler {config.scheduler!r} (choose from "
                       f"{', '.join(SCHEDULERS)})")

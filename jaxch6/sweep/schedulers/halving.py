@@ -20,7 +20,7 @@ from typing import Any
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
 from jaxch6.sweep.schedulers.base import Step, members_at
-from jaxch6.sweep.space import sample
+from jaxch6.sweep.space import draw
 
 
 def rungs(min_epochs: int, eta: int, epochs: int) -> tuple[int, ...]:
@@ -74,12 +74,13 @@ class Bracket:
 
 
 class _Sampling:
-    def __init__(self, space, seed: int):
+    def __init__(self, space, seed: int, sampler: str = "random", schedule: str = "constant"):
         self.space, self.seed = tuple(space), seed
+        self.sampler, self.schedule = sampler, schedule
 
     def new_values(self, ids):
-        values = sample(self.space, ids, seed=self.seed)
-        return {i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(ids)}
+        return draw(self.space, ids, seed=self.seed, sampler=self.sampler,
+                    schedule=self.schedule)
 
 
 class SuccessiveHalving(_Sampling):
@@ -88,8 +89,8 @@ class SuccessiveHalving(_Sampling):
     name = "halving"
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, min_epochs: int = 1,
-                 eta: int = 3):
-        super().__init__(space, seed)
+                 eta: int = 3, sampler: str = "random", schedule: str = "constant"):
+        super().__init__(space, seed, sampler, schedule)
         self.epochs, self.min_epochs, self.eta = epochs, min_epochs, eta
         self.bracket = Bracket(range(trials), rungs(min_epochs, eta, epochs), eta)
 
@@ -113,8 +114,8 @@ class Hyperband(_Sampling):
     name = "hyperband"
 
     def __init__(self, space, *, epochs: int, seed: int, min_epochs: int = 1, eta: int = 3,
-                 trials: int | None = None):
-        super().__init__(space, seed)
+                 trials: int | None = None, schedule: str = "constant"):
+        super().__init__(space, seed, "random", schedule)
         rungs(min_epochs, eta, epochs)  # validates
         self.epochs, self.min_epochs, self.eta = epochs, min_epochs, eta
         s_max = int(math.floor(math.log(epochs / min_epochs, eta) + 1e-9))

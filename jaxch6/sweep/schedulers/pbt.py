@@ -4,9 +4,13 @@ A population of ``trials`` members trains in intervals of ``interval`` epochs. A
 each interval (before the last epoch) the members are ranked by validation accuracy (mean over
 repeats; diverged last; ties by id); each member of the bottom quartile copies the whole run
 state (parameters, optimizer state, batch-norm statistics) of a member of the top quartile
-(*exploit*) and perturbs its hyperparameters (*explore*): each value is multiplied by 0.8 or
-1.2, or, with probability ``resample``, drawn afresh from its range; every value stays within
-its range. The copy continues with a fresh training key (:func:`jaxch6.sweep.space.child_key`).
+(*exploit*) and perturbs its hyperparameters (*explore*): each float value is multiplied by 0.8
+or 1.2, or, with probability ``resample``, drawn afresh from its range; every value stays within
+its range. A categorical value (numeric choices, e.g. ``lr=0.1,0.01``) is drawn afresh among its
+choices with probability ``resample`` and otherwise kept. Names that change the network or the
+optimizer (:data:`jaxch6.sweep.space.STATIC`) cannot be searched by PBT: a copied run state
+keeps its structure (:meth:`jaxch6.sweep.SweepConfig.validate` refuses them). The copy
+continues with a fresh training key (:func:`jaxch6.sweep.space.child_key`).
 
 Every decision is drawn from ``numpy.random.default_rng((seed, epoch, member))``, and every
 copy is recorded in the member's lineage (epoch, parent, new values), so a run is reproducible
@@ -24,7 +28,7 @@ import numpy as np
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
 from jaxch6.sweep.schedulers.base import Copy, Step
-from jaxch6.sweep.space import sample, values_from_uniforms
+from jaxch6.sweep.space import Param, draw, values_from_uniforms
 
 FACTORS = (0.8, 1.2)
 
@@ -40,12 +44,15 @@ class PopulationBasedTraining:
         interval: epochs between exploit/explore decisions.
         quantile: the fraction that copies (bottom) and is copied (top).
         resample: probability of drawing a value afresh instead of perturbing it.
+        sampler: how the first population is drawn (``"random"`` or ``"grid"``).
+        schedule: the learning-rate schedule (which names a trial's optimizer uses).
     """
 
     name = "pbt"
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, interval: int = 5,
-                 quantile: float = 0.25, resample: float = 0.25):
+                 quantile: float = 0.25, resample: float = 0.25, sampler: str = "random",
+                 schedule: str = "constant"):
         if trials < 4:
             raise ConfigError(f"pbt needs a population (trials) of at least 4, got {trials}")
         if not 1 <= interval <= epochs:
@@ -54,6 +61,7 @@ class PopulationBasedTraining:
             raise ConfigError("pbt quantile must be in (0, 0.5] and resample in [0, 1]")
         self.space, self.trials, self.epochs, self.seed = tuple(space), trials, epochs, seed
         self.interval, self.quantile, self.resample = interval, quantile, resample
+        self.sampler, self.schedule = sampler, schedule
 
     def boundaries(self) -> list[int]:
         """The epochs where intervals end: ``interval, 2·interval, …, epochs``."""
@@ -73,8 +81,8 @@ class PopulationBasedTraining:
         keep = stop < self.epochs
         label = f"epochs {start}..{stop} of {self.epochs}, population {self.trials}"
         if start == 0:
-            values = sample(self.space, todo, seed=self.seed)
-            new = {i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(todo)}
+            new = draw(self.space, todo, seed=self.seed, sampler=self.sampler,
+                       schedule=self.schedule)
             return Step(0, stop, new=new, keep=keep, label=label)
         exploit = self.exploit(trials, start)
         copies = tuple(exploit[i] for i in todo if i in exploit)
@@ -96,9 +104,15 @@ class PopulationBasedTraining:
         return out
 
     def explore(self, hparams: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        """Perturb (×0.8 / ×1.2) or resample each searched value, within its range."""
+        """Perturb (×0.8 / ×1.2) or resample each searched float value, within its range;
+        a categorical value is drawn afresh among its choices with probability ``resample``
+        and otherwise kept."""
         out = dict(hparams)
-        for p in self.space:
+        for p in (Param(*q) for q in self.space):
+            if p.kind != "float":
+                if rng.random() < self.resample:
+                    out[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+                continue
             if rng.random() < self.resample:
                 out[p.name] = float(values_from_uniforms([p], rng.random((1, 1)))[p.name][0])
             else:

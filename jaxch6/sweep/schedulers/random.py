@@ -12,7 +12,7 @@ from typing import Any
 
 from jaxch6.sweep.records import Trial, rank
 from jaxch6.sweep.schedulers.base import Step
-from jaxch6.sweep.space import narrow, sample
+from jaxch6.sweep.space import draw, narrow
 
 
 class RandomSearch:
@@ -25,14 +25,17 @@ class RandomSearch:
         seed: the sweep's seed (sampling).
         rounds: rounds; each after the first narrows the ranges.
         keep: trials that set the next round's ranges.
+        sampler: ``"random"`` or ``"grid"`` (:func:`jaxch6.sweep.space.draw`).
+        schedule: the learning-rate schedule (which names a trial's optimizer uses).
     """
 
     name = "random"
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, rounds: int = 1,
-                 keep: int = 10):
+                 keep: int = 10, sampler: str = "random", schedule: str = "constant"):
         self.space, self.trials, self.epochs = tuple(space), trials, epochs
         self.seed, self.rounds, self.keep = seed, rounds, keep
+        self.sampler, self.schedule = sampler, schedule
 
     def round_ids(self, r: int) -> range:
         return range(r * self.trials, (r + 1) * self.trials)
@@ -50,8 +53,8 @@ class RandomSearch:
         for r in range(self.rounds):
             todo = [i for i in self.round_ids(r) if i not in trials]
             if todo:
-                values = sample(self.round_space(trials, r), todo, seed=self.seed)
-                new = {i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(todo)}
+                new = draw(self.round_space(trials, r), todo, seed=self.seed,
+                           sampler=self.sampler, schedule=self.schedule)
                 return Step(0, self.epochs, new=new, round=r,
                             label=f"round {r + 1}/{self.rounds}")
         return None

@@ -1,0 +1,202 @@
+"""Progress reports on a terminal (tqdm bars) or as plain lines (logs, CI, pipes).
+
+:class:`TqdmProgress` is a callable taking a :class:`jaxch6.sweep.Progress`, the reports that
+:func:`jaxch6.sweep.run` (and ``jaxch6 sweep``, ``jaxch6 experiment``) send:
+
+1. a report labelled ``"compiling"`` while the programs compile: shown as ``compiling… 3.1 s``,
+   counting up on a terminal;
+2. a ``step_start`` report when a step (a round, a rung) begins: its label on a line of its own;
+3. one report per chunk of lanes: a bar with lanes done, the rate, the ETA and the best
+   validation accuracy so far (one plain line per chunk when the output is not a terminal).
+
+Example:
+    ```python
+    import jaxch6
+    from jaxch6.progress import TqdmProgress
+
+    config = jaxch6.sweep.SweepConfig(trials=100)
+    with TqdmProgress() as progress:
+        result = jaxch6.sweep.run(config, progress=progress)
+    ```
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from tqdm import tqdm
+
+#: The label of the report sent before the programs are compiled.
+COMPILING = "compiling"
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    """Whether ``stream`` is an interactive terminal (``isatty``; False if it cannot say)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class TqdmProgress:
+    """A progress reporter: a tqdm bar per step on a terminal, plain lines elsewhere.
+
+    A lane is one training run (one trial, or one of its repeats). Call :meth:`close` (or use
+    the reporter as a context manager) when the run ends or fails, so that a bar still open is
+    finished and the compile counter stops.
+
+    Args:
+        file: where to write; standard error by default.
+        unit: what a lane is called in the bar (``"trial"``, or ``"lane"`` when trials have
+            several repeats).
+        plain: one line per report instead of bars; by default, when ``file`` is not a
+            terminal.
+        refresh_seconds: how often the compile counter is redrawn on a terminal.
+
+    Example:
+        >>> import io
+        >>> from jaxch6.sweep import Progress
+        >>> out = io.StringIO()
+        >>> progress = TqdmProgress(out, plain=True)
+        >>> progress(Progress("round 1/1", 0, 4, 0, 0.0, step_start=True))
+        >>> print(out.getvalue().strip())
+        round 1/1
+    """
+
+    def __init__(self, file: IO[str] | None = None, *, unit: str = "trial",
+                 plain: bool | None = None, refresh_seconds: float = 0.2):
+        self.file = file if file is not None else sys.stderr
+        self.unit = unit
+        self.plain = not _is_terminal(self.file) if plain is None else plain
+        self.refresh_seconds = refresh_seconds
+        self._bar: Any = None
+        self._compile_start: float | None = None
+        self._step_start = 0.0
+        self._ticker: tuple[threading.Thread, threading.Event] | None = None
+
+    def __call__(self, p: Any) -> None:
+        """Show one report (a :class:`jaxch6.sweep.Progress`)."""
+        if p.step_start:
+            self._end_phase()
+            if p.label == COMPILING:
+                self._begin_compile()
+            else:
+                self._begin_step(p)
+            return
+        self._chunk(p)
+
+    def close(self) -> None:
+        """Finish the open bar or compile counter, if any (safe to call more than once)."""
+        self._end_phase()
+
+    def __enter__(self) -> TqdmProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- phases -----------------------------------------------------------------------------
+    def _begin_compile(self) -> None:
+        self._compile_start = time.perf_counter()
+        if self.plain:
+            return
+        self._bar = tqdm(file=self.file, bar_format="{desc}", desc="compiling…", leave=True)
+        self._start_ticker()
+
+    def _start_ticker(self) -> None:
+        """Redraw the open bar every ``refresh_seconds`` (its clock runs between reports)."""
+        stop = threading.Event()
+        thread = threading.Thread(target=self._tick, args=(self._bar, stop), daemon=True)
+        self._ticker = (thread, stop)
+        thread.start()
+
+    def _tick(self, bar: Any, stop: threading.Event) -> None:
+        """Redraw ``bar`` (the compile counter's text, or the bar's clock) until ``stop``."""
+        while not stop.wait(self.refresh_seconds):
+            if self._compile_start is not None:
+                bar.set_description_str(self._compile_text())
+            else:
+                bar.refresh()
+
+    def _compile_text(self) -> str:
+        return f"compiling… {time.perf_counter() - (self._compile_start or 0.0):.1f} s"
+
+    def _begin_step(self, p: Any) -> None:
+        self._step_start = time.perf_counter()
+        self._write(p.label)
+        if not self.plain:
+            self._bar = tqdm(total=p.total, unit=self.unit, file=self.file, leave=True,
+                             dynamic_ncols=True)
+            self._start_ticker()
+
+    def _chunk(self, p: Any) -> None:
+        note = self._note(p)
+        if self.plain:
+            self._write(f"{p.label}: {p.done}/{p.total} {self.unit}s  {self._rate(p)}  {note}")
+            return
+        if self._bar is None:  # a chunk without its step's opening report
+            self._begin_step(p)
+        self._bar.set_postfix_str(note, refresh=False)
+        self._bar.update(max(p.done - self._bar.n, 0))
+        if p.done >= p.total:
+            self._end_phase()
+
+    def _note(self, p: Any) -> str:
+        """The end of a chunk's line: the best accuracy so far and the time spent running."""
+        best = f"best val {p.best_val_acc:.4f}  " if p.best_val_acc == p.best_val_acc else ""
+        return f"{best}run {p.run_seconds:.1f} s"
+
+    def _rate(self, p: Any) -> str:
+        """``12.3 trials/s  ETA 00:04`` from the wall-clock time since the step began."""
+        elapsed = time.perf_counter() - self._step_start
+        if p.done <= 0 or elapsed <= 0:
+            return f"? {self.unit}s/s"
+        rate = p.done / elapsed
+        eta = tqdm.format_interval((p.total - p.done) / rate)
+        return f"{rate:.1f} {self.unit}s/s  ETA {eta}"
+
+    def _end_phase(self) -> None:
+        """Close the bar or compile counter that is open (writing the compile time)."""
+        if self._ticker is not None:
+            thread, stop = self._ticker
+            stop.set()
+            thread.join()
+            self._ticker = None
+        if self._compile_start is not None:
+            text = self._compile_text()
+            self._compile_start = None
+            if self._bar is not None:
+                self._bar.set_description_str(text)
+            else:
+                self._write(text)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _write(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=self.file)
+        else:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+
+def make(quiet: bool = False, *, unit: str = "trial", file: IO[str] | None = None
+         ) -> TqdmProgress | None:
+    """The command line's reporter: None when ``quiet``, else a :class:`TqdmProgress`.
+
+    Args:
+        quiet: report nothing.
+        unit: what a lane is called (see :class:`TqdmProgress`).
+        file: where to write; standard error by default.
+
+    Returns:
+        A reporter to pass as ``progress=``, or None.
+    """
+    return None if quiet else TqdmProgress(file, unit=unit)
+
+
+__all__ = ["COMPILING", "TqdmProgress", "make"]

@@ -1,0 +1,154 @@
+"""A finished sweep as an Optuna study, so optuna-dashboard and ``optuna.visualization`` work
+on it.
+
+Written with Optuna's public API only: ``optuna.create_study`` (maximise), one
+``optuna.trial.create_trial`` per trial and ``study.add_trials``:
+
+- ``params``: the trial's hyperparameters (for population-based training: its final values);
+  ``distributions`` from the sweep's space (``FloatDistribution(low, high, log=...)``;
+  ``CategoricalDistribution`` for a space entry with ``choices``; ``IntDistribution`` for one
+  whose ``kind``/``scale`` says int), widened to hold a value outside the range;
+- ``value``: the final validation accuracy (mean over repeats; 0.0 for a diverged trial, as
+  the Optuna driver tells it); ``intermediate_values``: step ``e`` is the validation accuracy
+  after epoch ``e + 1`` (the driver's steps);
+- ``state``: COMPLETE, or PRUNED for a trial a scheduler stopped early;
+- ``user_attrs``: ``key_id`` (the sweep's trial id), ``round``, ``status``, ``rung``,
+  ``diverged``, ``train_acc``, ``val_acc`` (and ``val_acc_std``, ``lineage`` when present);
+  the study's ``jaxch6_config`` is the sweep's config.
+
+Optuna is imported when called (extra ``jaxch6[optuna]``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from jaxch6.errors import ConfigError
+
+
+def _field(entry: Any, name: str, default: Any = None) -> Any:
+    if isinstance(entry, Mapping):
+        return entry.get(name, default)
+    return getattr(entry, name, default)
+
+
+def distribution(entry: Any, values=()):
+    """The Optuna distribution of one space entry, widened to hold ``values``.
+
+    Args:
+        entry: a :class:`jaxch6.sweep.Param` or its dict (``choices`` makes it categorical;
+            ``kind`` or ``scale`` ``"int"`` an integer range; ``scale == "log"`` a log range).
+        values: the values the sweep's trials took.
+
+    Returns:
+        A ``FloatDistribution``, ``IntDistribution`` or ``CategoricalDistribution``.
+    """
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    values = [v for v in values if v is not None]
+    choices = _field(entry, "choices")
+    if choices is not None or any(isinstance(v, str | bool) for v in values):
+        cats = list(choices or ())
+        cats += [v for v in dict.fromkeys(values) if v not in cats]
+        return CategoricalDistribution(cats)
+    log = _field(entry, "scale") == "log" or bool(_field(entry, "log", False))
+    nums = [float(v) for v in values]
+    low = min([float(_field(entry, "low", min(nums, default=0.0))), *nums])
+    high = max([float(_field(entry, "high", max(nums, default=1.0))), *nums])
+    if "int" in (_field(entry, "kind"), _field(entry, "scale"), _field(entry, "type")):
+        return IntDistribution(math.floor(low), math.ceil(high), log=log)
+    return FloatDistribution(low, high, log=log)
+
+
+def _finite(x: float, default: float = 0.0) -> float:
+    return float(x) if x is not None and math.isfinite(x) else default
+
+
+def frozen_trials(result) -> list:
+    """The sweep's trials as Optuna ``FrozenTrial`` objects (``optuna.trial.create_trial``)."""
+    import optuna
+    from optuna.distributions import IntDistribution
+    from optuna.trial import TrialState
+
+    space = {_field(p, "name"): p for p in result.config.space}
+    names = result.hparam_names
+    dists = {n: distribution(space.get(n, {}),
+                             [t.hparams.get(n) for t in result.trials]) for n in names}
+    out = []
+    for t in sorted(result.trials, key=lambda t: t.id):
+        if t.status == "running" or not t.val_acc:
+            continue
+        params = {n: (int(v) if isinstance(dists[n], IntDistribution) else v)
+                  for n, v in t.hparams.items()}
+        attrs = {"key_id": t.id, "round": t.round, "status": t.status, "rung": t.rung,
+                 "diverged": t.diverged, "train_acc": [_finite(a) for a in t.train_acc],
+                 "val_acc": [_finite(a) for a in t.val_acc]}
+        if t.repeats:
+            attrs["val_acc_std"] = t.val_acc_std
+        if t.lineage:
+            attrs["lineage"] = t.lineage
+        value = 0.0 if t.diverged else _finite(t.final_val_acc)
+        out.append(optuna.trial.create_trial(
+            state=TrialState.PRUNED if t.status == "stopped" else TrialState.COMPLETE,
+            value=value, params=params, distributions={n: dists[n] for n in params},
+            user_attrs=attrs,
+            intermediate_values={e: _finite(a) for e, a in enumerate(t.val_acc)}))
+    return out
+
+
+def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None):
+    """Write a finished sweep into a new Optuna study.
+
+    Args:
+        source: a run directory, or a :class:`jaxch6.sweep.SweepResult`.
+        storage: an Optuna storage URL (``sqlite:///FILE``, ``postgresql://…``) or a file path
+            (SQLite).
+        study_name: the new study's name (default: the run directory's name, else
+            ``jaxch6-export``).
+
+    Returns:
+        The ``optuna.study.Study``.
+
+    Raises:
+        ConfigError: Optuna is missing, the study exists already, the storage cannot be opened
+            (messages never show a password), or the source is not a sweep.
+    """
+    from jaxch6.sweep import optuna_storage as S
+    from jaxch6.sweep.result import SweepResult, load
+
+    optuna = S.require_optuna()
+    result = source if isinstance(source, SweepResult) else load(source)
+    if study_name is None:
+        base = os.path.basename(os.path.normpath(result.out_dir)) if result.out_dir else ""
+        study_name = base or "jaxch6-export"
+    S.check_study_name(study_name)
+    url = S.storage_url(str(storage))
+    trials = frozen_trials(result)
+    try:
+        with S.quiet_optuna():
+            study = optuna.create_study(storage=url, study_name=study_name,
+                                        direction="maximize")
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ConfigError(f"study {study_name!r} already exists in {S.redact(url)}: choose "
+                          "another study name") from None
+    except Exception as exc:  # noqa: BLE001 - a driver's error may hold the URL
+        raise ConfigError(f"cannot open storage {S.redact(url)}: "
+                          f"{S.scrub(str(exc).splitlines()[0] if str(exc) else '', url)}"
+                          ) from None
+    study.set_user_attr("jaxch6_config", result.config.to_dict())
+    study.set_user_attr("jaxch6_export", {"kind": result.info.get("kind", "sweep"),
+                                          "scheduler": _scheduler_name(result)})
+    study.add_trials(trials)
+    return study
+
+
+def _scheduler_name(result) -> str | None:
+    sched = result.info.get("scheduler")
+    return sched.get("name") if isinstance(sched, Mapping) else result.config.scheduler

@@ -1,0 +1,142 @@
+"""The sweep figures: built with matplotlib's object API (the user's backend and pyplot are left
+alone), titles carry the hyperparameter values, log axes for log ranges, categories as strips."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import matplotlib
+import pytest
+from matplotlib.figure import Figure
+
+from jaxch6 import plots
+from jaxch6.sweep import Param, SweepConfig, SweepResult, Trial, rank
+
+SPACE = (Param("learning_rate", 1e-4, 1.0, "log"), Param("weight_decay", 0.0, 0.1, "lin"))
+
+
+def _trial(i, lr, wd, acc, *, epochs=4, status="complete", rung=None, lineage=None, **hp):
+    val = [acc * (e + 1) / epochs for e in range(epochs)]
+    return Trial(i, 0, {"learning_rate": lr, "weight_decay": wd, **hp}, [v + 0.05 for v in val],
+                 val, diverged=False, status=status, rung=rung, lineage=lineage)
+
+
+TRIALS = [_trial(0, 0.01, 0.02, 0.5), _trial(1, 0.3, 0.07, 0.8),
+          _trial(2, 2e-4, 0.001, 0.1, epochs=1, status="stopped", rung=0)]
+
+
+def test_top_grid_titles_carry_the_values_and_epochs(tmp_path):
+    fig = plots.sweep_top_grid(rank(TRIALS), tmp_path / "top.png", n=20, cols=5, title="T")
+    assert isinstance(fig, Figure) and (tmp_path / "top.png").read_bytes()[:4] == b"\x89PNG"
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0] == "Best-1 (0.800)\nlr=0.3\nweight decay=0.07"
+    assert titles[1] == "Best-2 (0.500)\nlr=0.01\nweight decay=0.02"
+    assert "lr=0.0002" in titles[2]
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 4]
+    assert ticks == [1, 2, 3, 4] and fig.axes[0].get_xlim()[1] >= 4
+    assert fig.get_suptitle() == "T"
+
+
+def test_scatter_has_log_axes_for_log_ranges_and_strips_for_categories():
+    trials = [_trial(0, 0.01, 0.02, 0.5, activation="relu"),
+              _trial(1, 0.3, 0.07, 0.8, activation="tanh"),
+              _trial(2, 0.02, 0.05, 0.6, activation="relu")]
+    space = (*SPACE, {"name": "activation", "choices": ["tanh", "relu", "sigmoid"]})
+    fig = plots.sweep_scatter(trials, space=space)
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert list(panels) == ["lr", "weight decay", "activation"]
+    assert panels["lr"].get_xscale() == "log"
+    assert panels["weight decay"].get_xscale() == "linear"
+    act = panels["activation"]
+    assert [t.get_text() for t in act.get_xticklabels()] == ["tanh", "relu", "sigmoid"]
+    xs = sorted(x for c in act.collections for x, _ in c.get_offsets())
+    assert [round(x) for x in xs] == [0, 1, 1]  # tanh strip, then two relu points
+
+
+def test_scatter_without_a_space_takes_string_values_as_categories():
+    trials = [_trial(0, 0.01, 0.02, 0.5, act="b"), _trial(1, 0.3, 0.07, 0.8, act="a")]
+    fig = plots.sweep_scatter(trials)
+    ax = [a for a in fig.axes if a.get_title() == "act"][0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert fig.axes[0].get_xscale() == "linear"  # no space: no scale known
+
+
+def test_parallel_coordinates_of_the_top_trials():
+    fig = plots.sweep_parallel(rank(TRIALS), space=SPACE, top=2)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == \
+        ["lr (log)", "weight decay", "final_val_acc"]
+    assert len(ax.lines) == 2 + 3  # two trials, three vertical axes
+    assert ax.get_title().startswith("top 2 trials")
+    best = ax.lines[1].get_ydata()  # drawn last: the best (lr 0.3 of 1e-4..1 in log space)
+    assert best[0] == pytest.approx((-0.523 + 4) / 4, abs=1e-3) and best[2] == 1.0
+
+
+def test_rungs_fade_stopped_trials():
+    fig = plots.sweep_rungs(TRIALS)
+    (ax,) = fig.axes
+    assert ax.get_title() == "round 0: 3 trials, 2 trained to 4 epochs"
+    grey = [ln for ln in ax.lines if ln.get_color() == "0.5"]
+    assert grey and all(ln.get_alpha() < 0.5 for ln in grey)
+    assert all((ln.get_alpha() or 1) > 0.5 for ln in ax.lines if ln.get_color() == "C0")
+
+
+def test_pbt_schedules_follow_the_lineage():
+    lineage = [{"epoch": 0, "parent": None, "hparams": {"learning_rate": 0.01,
+                                                        "weight_decay": 0.02}},
+               {"epoch": 2, "parent": 1, "hparams": {"learning_rate": 0.1,
+                                                     "weight_decay": 0.02}}]
+    t = _trial(0, 0.1, 0.02, 0.5, lineage=lineage)
+    fig = plots.sweep_pbt([t, _trial(1, 0.3, 0.07, 0.8)], space=SPACE)
+    lr = [ax for ax in fig.axes if ax.get_title() == "lr"][0]
+    assert lr.get_yscale() == "log"
+    assert [a.get_yscale() for a in fig.axes if a.get_title() == "weight decay"] == ["linear"]
+    schedule = [ln for ln in lr.lines if len(ln.get_ydata()) == 4][0]
+    assert list(schedule.get_ydata()) == [0.01, 0.01, 0.1, 0.1]
+
+
+@pytest.mark.parametrize("scheduler, files", [
+    ("random", ["top20.png", "scatter.png", "parallel.png"]),
+    ("halving", ["top20.png", "scatter.png", "parallel.png", "rungs.png"]),
+    ("pbt", ["top20.png", "scatter.png", "parallel.png", "pbt.png"]),
+])
+def test_write_sweep_figures(tmp_path, scheduler, files):
+    trials = TRIALS if scheduler == "halving" else TRIALS[:2]
+    if scheduler == "pbt":
+        trials = [_trial(0, 0.1, 0.02, 0.5, lineage=[{"epoch": 0, "parent": None,
+                                                      "hparams": trials[0].hparams}])]
+    result = SweepResult(SweepConfig(space=SPACE, scheduler=scheduler), trials, [], {},
+                         {"scheduler": {"name": scheduler}}, tmp_path)
+    assert plots.write_sweep_figures(result) == files
+    for f in files:
+        assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plotting_leaves_the_backend_and_pyplot_alone(tmp_path):
+    before = matplotlib.get_backend()
+    plots.sweep_top_grid(TRIALS, tmp_path / "a.png")
+    plots.sweep_rungs(TRIALS, tmp_path / "b.png")
+    assert matplotlib.get_backend() == before
+    code = textwrap.dedent(f"""
+        import sys, matplotlib
+        matplotlib.use("svg")
+        from jaxch6 import plots
+        from jaxch6.sweep import Trial
+        t = [Trial(0, 0, {{"learning_rate": 0.1}}, [0.5, 0.6], [0.4, 0.5], False)]
+        plots.sweep_top_grid(t, {str(tmp_path / 'c.png')!r})
+        plots.sweep_scatter(t)
+        plots.sweep_parallel(t)
+        assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+        assert "matplotlib.pyplot" not in sys.modules
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plots_module_never_selects_a_backend():
+    import inspect
+
+    source = inspect.getsource(plots)
+    assert "matplotlib.use(" not in source and "import matplotlib.pyplot" not in source

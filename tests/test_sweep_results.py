@@ -1,0 +1,222 @@
+"""A sweep directory read back as a table: ``jaxch6.sweep.load``, ``trials.csv``,
+``to_dataframe``, ``jaxch6 sweep show``, and the export of a finished sweep to an Optuna study."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import sys
+
+import pytest
+from _sweep_toy import toy_data, toy_make_run
+
+from jaxch6.cli import build_parser, main
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import Param, SweepConfig, load, run
+from jaxch6.sweep.tables import COLUMNS
+
+TOY = SweepConfig(trials=9, epochs=4, batch_size=8, hidden=(4,), seed=2, lanes=2, chunk_size=4,
+                  space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2, "lin")))
+HP = ["learning_rate", "weight_decay"]
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    """``{scheduler: (result returned by run, its run directory)}``."""
+    out = {}
+    for name, kw in (("random", {"repeats": 2}), ("halving", {"scheduler": "halving"}),
+                     ("pbt", {"scheduler": "pbt", "pbt_interval": 2})):
+        d = tmp_path_factory.mktemp(name) / "run"
+        res = run(dataclasses.replace(TOY, **kw), out=d, data=toy_data(), make_run=toy_make_run)
+        out[name] = (res, d)
+    return out
+
+
+def _same(a, b):
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@pytest.mark.parametrize("name", ["random", "halving", "pbt"])
+def test_load_gives_back_what_run_returned(sweeps, name):
+    res, d = sweeps[name]
+    got = load(d)
+    assert got.config == res.config and got.out_dir == d
+    assert got.info["status"] == "complete" and got.info["kind"] == "sweep"
+    assert got.info["scheduler"]["name"] == res.config.scheduler
+    assert got.rounds == json.loads(json.dumps(res.rounds))
+    assert [t.id for t in got.trials] == [t.id for t in res.trials] == list(range(9))
+    for a, b in zip(got.trials, res.trials, strict=True):
+        assert (a.hparams, a.val_acc, a.train_acc) == (b.hparams, b.val_acc, b.train_acc)
+        assert (a.status, a.rung, a.round, a.diverged) == (b.status, b.rung, b.round, b.diverged)
+        assert a.lineage == b.lineage and a.repeats == b.repeats
+    assert got.ranking_lines(5) == res.ranking_lines(5)
+
+
+def test_load_keeps_the_last_record_of_a_trial_trained_in_steps(sweeps):
+    res, d = sweeps["halving"]
+    lines = (d / "trials.jsonl").read_text().splitlines()
+    assert len(lines) > 9  # survivors were recorded after each rung
+    got = {t.id: t.epochs for t in load(d).trials}
+    assert got == {t.id: t.epochs for t in res.trials}
+    assert sorted(set(got.values())) == [1, 3, 4]
+
+
+def test_load_refuses_a_directory_that_is_no_sweep(tmp_path):
+    with pytest.raises(ConfigError, match="no manifest.json there"):
+        load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["random", "halving"])
+def test_every_sweep_writes_trials_csv(sweeps, name):
+    res, d = sweeps[name]
+    with open(d / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == [*COLUMNS, *("hp." + k for k in HP)]
+    ranks = {t.id: i + 1 for i, t in enumerate(res.ranked)}
+    assert [int(r["id"]) for r in rows] == list(range(9))
+    for row, t in zip(rows, res.trials, strict=True):
+        assert float(row["hp.learning_rate"]) == t.hparams["learning_rate"]
+        assert float(row["hp.weight_decay"]) == t.hparams["weight_decay"]
+        assert float(row["final_val_acc"]) == t.val_acc[-1]
+        assert float(row["final_train_acc"]) == t.train_acc[-1]
+        assert int(row["epochs"]) == t.epochs and row["status"] == t.status
+        assert int(row["rank"]) == ranks[t.id] and row["diverged"] == str(t.diverged)
+        assert row["rung"] == ("" if t.rung is None else str(t.rung))
+        assert row["val_acc_std"] == ("" if t.val_acc_std is None else repr(t.val_acc_std))
+
+
+def test_to_dataframe_one_row_per_trial(sweeps):
+    pytest.importorskip("pandas")
+    res, d = sweeps["random"]
+    df = load(d).to_dataframe()
+    assert list(df.columns) == [*COLUMNS, "hp.learning_rate", "hp.weight_decay"]
+    assert len(df) == 9 and df["id"].tolist() == list(range(9))
+    assert df["hp.learning_rate"].tolist() == [t.hparams["learning_rate"] for t in res.trials]
+    assert df["final_val_acc"].tolist() == [t.final_val_acc for t in res.trials]
+    assert df["val_acc_std"].tolist() == pytest.approx([t.val_acc_std for t in res.trials])
+    assert df["rung"].isna().all() and str(df["rung"].dtype) == "Int64"
+    assert df.sort_values("rank")["id"].tolist() == [t.id for t in res.ranked]
+    halving = load(sweeps["halving"][1]).to_dataframe()
+    assert halving["rung"].tolist() == [t.rung for t in sweeps["halving"][0].trials]
+    assert set(halving["status"]) == {"stopped", "complete"}
+
+
+def test_to_dataframe_without_pandas_names_the_extra(sweeps, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ConfigError, match=r"pip install 'jaxch6\[pandas\]'"):
+        sweeps["random"][0].to_dataframe()
+
+
+def test_loading_an_optuna_worker_directory(tmp_path):
+    import jax
+
+    from jaxch6.sweep import optuna as jo
+
+    config = SweepConfig(trials=4, epochs=3, batch_size=10, seed=0, lanes=1).validate()
+    res = jo.run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+                 batch_trials=4, out=tmp_path / "opt")
+    got = load(tmp_path / "opt")
+    assert got.info["kind"] == "optuna" and got.info["optuna"]["n_trials"] == 4
+    assert [(t.id, t.val_acc, t.hparams) for t in got.trials] == \
+        [(t.id, t.val_acc, t.hparams) for t in res.trials]
+    assert (tmp_path / "opt" / "trials.csv").read_text().count("\n") == 5
+
+
+# -- jaxch6 sweep show ------------------------------------------------------------------------
+def test_sweep_show_prints_the_ranking_and_renders_the_figures(sweeps, capsys):
+    res, d = sweeps["halving"]
+    for f in ("top20.png", "trials.csv"):
+        (d / f).unlink(missing_ok=True)
+    assert main(["sweep", "show", str(d), "--top", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("=========== Hyper-Parameter Optimization Result ===========")
+    assert out[start + 1:start + 4] == res.ranking_lines(3)
+    for f in ("top20.png", "scatter.png", "parallel.png", "rungs.png", "trials.csv"):
+        assert (d / f).read_bytes()[:2] in (b"\x89P", b"id")
+    assert not (d / "pbt.png").exists()
+
+
+def test_sweep_show_no_plot_writes_nothing(sweeps, capsys, tmp_path):
+    _, d = sweeps["random"]
+    before = sorted(p.name for p in d.iterdir())
+    assert main(["sweep", "show", str(d), "--no-plot", "--top", "1"]) == 0
+    assert capsys.readouterr().out.count("Best-") == 1
+    assert sorted(p.name for p in d.iterdir()) == before
+    assert main(["sweep", "show", str(tmp_path)]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_sweep_without_an_action_still_runs_a_sweep():
+    from jaxch6.commands import sweep as cmd
+    from jaxch6.commands import sweep_actions
+
+    args = build_parser().parse_args(["sweep", "--trials", "5", "--top", "3"])
+    assert args.action is None and args._run is cmd.run and args.trials == 5
+    args = build_parser().parse_args(["sweep", "show", "DIR", "--top", "3"])
+    assert (args.action, args.dir, args.top, args._run) == ("show", "DIR", 3,
+                                                             sweep_actions.run_show)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sweep", "show", "DIR", "--trials", "5"])
+
+
+# -- export to Optuna -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["random", "halving"])
+def test_export_optuna_holds_every_trial(sweeps, name, tmp_path, capsys):
+    optuna = pytest.importorskip("optuna")
+    res, d = sweeps[name]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert main(["sweep", "export-optuna", str(d), "--storage", url, "--study", name]) == 0
+    assert f"exported 9 trials of {d} to study '{name}'" in capsys.readouterr().out
+    study = optuna.load_study(study_name=name, storage=url)
+    assert study.user_attrs["jaxch6_config"]["scheduler"] == res.config.scheduler
+    trials = {t.user_attrs["key_id"]: t for t in study.get_trials()}
+    assert sorted(trials) == list(range(9))
+    for t in res.trials:
+        ot = trials[t.id]
+        assert ot.params == t.hparams
+        assert ot.value == (0.0 if t.diverged else t.final_val_acc)
+        assert ot.intermediate_values == dict(enumerate(t.val_acc))
+        stopped = optuna.trial.TrialState.PRUNED
+        assert (ot.state == stopped) == (t.status == "stopped")
+        assert ot.user_attrs["train_acc"] == t.train_acc and ot.user_attrs["rung"] == t.rung
+        lr = ot.distributions["learning_rate"]
+        assert (lr.low, lr.high, lr.log) == (1e-3, 1.0, True)
+        assert ot.distributions["weight_decay"].log is False
+    assert study.best_trial.user_attrs["key_id"] == res.ranked[0].id
+    with pytest.raises(ConfigError, match=f"study '{name}' already exists"):
+        from jaxch6.sweep.export import to_optuna
+
+        to_optuna(d, url, name)
+
+
+def test_export_optuna_default_study_name_and_hidden_password(sweeps, tmp_path, capsys):
+    optuna = pytest.importorskip("optuna")
+    from jaxch6.sweep.export import to_optuna
+
+    _, d = sweeps["pbt"]
+    study = to_optuna(d, tmp_path / "file.db")
+    assert study.study_name == "run" and len(study.trials) == 9
+    assert optuna.load_study(study_name="run", storage=f"sqlite:///{tmp_path / 'file.db'}")
+    code = main(["sweep", "export-optuna", str(d), "--storage", "mysql://me:s3cret@/nowhere"])
+    err = capsys.readouterr().err
+    assert code == 2 and "s3cret" not in err and err.count("\n") == 1
+
+
+def test_distributions_for_categorical_and_integer_spaces():
+    pytest.importorskip("optuna")
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    from jaxch6.sweep.export import distribution
+
+    assert distribution({"name": "act", "choices": ["relu", "tanh"]}, ["tanh"]) == \
+        CategoricalDistribution(["relu", "tanh"])
+    assert distribution({}, ["relu", "gelu", "relu"]) == CategoricalDistribution(["relu", "gelu"])
+    assert distribution({"name": "n", "low": 2, "high": 8, "kind": "int"}, [4]) == \
+        IntDistribution(2, 8)
+    assert distribution(Param("lr", 1e-3, 1e-1), [0.5]) == FloatDistribution(1e-3, 0.5, log=True)
