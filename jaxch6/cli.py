@@ -58,12 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    old_term = _on_sigterm(raise_interrupt)  # first: a SIGTERM while starting up exits 143
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt as exc:
+        _on_sigterm(old_term)
+        print("jaxch6: interrupted", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     if getattr(args, "_run", None) is None:
+        _on_sigterm(old_term)
         parser.print_help()
         return 2
-    old_term = _on_sigterm(raise_interrupt)
     try:
         return int(args._run(args) or 0)
     except Jaxch6Error as exc:

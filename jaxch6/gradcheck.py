@@ -72,20 +72,35 @@ def _numerical(f: Callable, params, h):
 
 
 def numerical_gradient(f: Callable, params, *, h=H):
-    """Central-difference gradient of the scalar ``f(params)`` w.r.t. every element of every leaf
-    of ``params`` (book ``numerical_gradient``: (f(θ+h) − f(θ−h)) / 2h, one element at a time).
+    """Central-difference gradient of a scalar function (book ``numerical_gradient``).
 
-    ``f`` must be hashable (a function, not a fresh lambda per call, for the compile cache).
+    For every element θ_i of every leaf, one at a time: (f(θ + h e_i) − f(θ − h e_i)) / 2h.
     Cost: 2 evaluations of ``f`` per parameter element, in one compiled program.
+
+    Args:
+        f: the scalar function; hashable (a function, not a fresh lambda per call, for the
+            compile cache).
+        params: a pytree of arrays.
+        h: the step.
+
+    Returns:
+        A pytree like ``params``.
     """
     return _numerical(f, params, float(h))
 
 
 def check(f: Callable, params, *, h=H) -> dict[str, float]:
-    """``{name: mean |jax.grad(f)(params) − numerical_gradient(f, params)|}`` per leaf.
+    """Compare ``jax.grad`` with :func:`numerical_gradient`, leaf by leaf.
 
-    Names are the dict keys for a flat dict (in its order, e.g. ``W1, b1, gamma1, …``), else
-    ``jax.tree_util.keystr`` paths.
+    Args:
+        f: as in :func:`numerical_gradient`.
+        params: as in :func:`numerical_gradient`.
+        h: as in :func:`numerical_gradient`.
+
+    Returns:
+        ``{name: mean |jax.grad(f)(params) − numerical_gradient(f, params)|}``; names are the
+        dict keys for a flat dict (in its order, e.g. ``W1, b1, gamma1, …``), else
+        ``jax.tree_util.keystr`` paths.
     """
     auto = jax.jit(jax.grad(f))(params)
     num = numerical_gradient(f, params, h=h)
@@ -112,12 +127,32 @@ def book_network_check(
     x, t, *, key: jax.Array, sizes=BOOK_SIZES, use_batchnorm=True, weight_init="he", h=H,
     ce_eps: float = 0.0,
 ) -> dict[str, float]:
-    """The book's gradient check: a ``sizes`` network (book: 784-100-100-10, batch norm, He init)
-    in float64, loss of the batch ``(x, t)`` in training mode; returns :func:`check`'s dict.
+    """Run the book's gradient check on a fresh network.
 
-    ``x`` (N, sizes[0]) and ``t`` (N,) labels; N >= 2 with batch norm (see the module doc).
-    Enables float64 for the duration of the call. ``ce_eps``: the epsilon inside the loss's log
-    for the numerical side (0: the function backprop differentiates; 1e-7: the book's value).
+    A ``sizes`` network (book: 784-100-100-10, batch norm, He init) in float64, the loss of
+    the batch ``(x, t)`` in training mode. Enables float64 for the duration of the call.
+
+    Args:
+        x: inputs ``(N, sizes[0])``; N >= 2 with batch norm (see the module doc).
+        t: labels ``(N,)``.
+        key: the initialisation key.
+        sizes: the layer widths.
+        use_batchnorm: batch norm after the hidden layers.
+        weight_init: the initializer (:func:`jaxch6.initializers.get`).
+        h: the central-difference step.
+        ce_eps: the epsilon inside the loss's log for the numerical side (0: the function
+            backprop differentiates; 1e-7: the book's value).
+
+    Returns:
+        :func:`check`'s dict.
+
+    Raises:
+        ConfigError: ``x`` and ``t`` of the wrong shapes, or one sample with batch norm.
+
+    Example::
+
+        diffs = book_network_check(x[:3], t[:3], key=jax.random.key(0))
+        max(diffs.values())  # small: backprop agrees with the numerical gradient
     """
     x, t = np.asarray(x), np.asarray(t)
     if x.ndim != 2 or x.shape[1] != sizes[0] or t.shape != (x.shape[0],):

@@ -83,7 +83,15 @@ def _is_one(scale) -> bool:
 
 
 def normal(std=0.01, scale=1.0) -> Initializer:
-    """N(0, (scale·std)²): the book's ``weight_init_std=<number>``; ``std`` may be traced."""
+    """Normal weights N(0, (scale·std)²): the book's ``weight_init_std=<number>``.
+
+    Args:
+        std: the standard deviation (may be traced).
+        scale: multiplies it (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``.
+    """
 
     def init(key, shape, dtype=jnp.float32) -> jax.Array:
         s = std if _is_one(scale) else std * scale
@@ -93,32 +101,74 @@ def normal(std=0.01, scale=1.0) -> Initializer:
 
 
 def xavier_normal(scale=1.0) -> Initializer:
-    """The book's "Xavier" (``'sigmoid'``/``'xavier'``): N(0, 1/n_in) (= LeCun, untruncated)."""
+    """The book's "Xavier" (``'sigmoid'``/``'xavier'``): N(0, 1/n_in) (= LeCun, untruncated).
+
+    Args:
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``, which raises ConfigError for a shape of rank < 2.
+    """
     return _variance_scaling(1.0, "fan_in", "normal", scale)
 
 
 def he_normal(scale=1.0) -> Initializer:
-    """The book's He (``'relu'``/``'he'``): N(0, 2/n_in), untruncated (JAX's truncates)."""
+    """The book's He (``'relu'``/``'he'``): N(0, 2/n_in), untruncated (JAX's truncates).
+
+    Args:
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``, which raises ConfigError for a shape of rank < 2.
+    """
     return _variance_scaling(2.0, "fan_in", "normal", scale)
 
 
 def glorot_normal(scale=1.0) -> Initializer:
-    """Glorot normal (slides): N(0, 2/(n_in + n_out)), untruncated."""
+    """Glorot normal (slides): N(0, 2/(n_in + n_out)), untruncated.
+
+    Args:
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``, which raises ConfigError for a shape of rank < 2.
+    """
     return _variance_scaling(1.0, "fan_avg", "normal", scale)
 
 
 def glorot_uniform(scale=1.0) -> Initializer:
-    """Glorot uniform (slides): U(−b, b), b = √(6/(n_in + n_out)); = JAX's ``glorot_uniform``."""
+    """Glorot uniform (slides): U(−b, b), b = √(6/(n_in + n_out)); = JAX's ``glorot_uniform``.
+
+    Args:
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``, which raises ConfigError for a shape of rank < 2.
+    """
     return _variance_scaling(1.0, "fan_avg", "uniform", scale)
 
 
 def he_uniform(scale=1.0) -> Initializer:
-    """He uniform (slides): U(−b, b), b = √(6/n_in); = JAX's ``he_uniform``."""
+    """He uniform (slides): U(−b, b), b = √(6/n_in); = JAX's ``he_uniform``.
+
+    Args:
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``, which raises ConfigError for a shape of rank < 2.
+    """
     return _variance_scaling(2.0, "fan_in", "uniform", scale)
 
 
 def zeros(scale=1.0) -> Initializer:
-    """All weights 0: every hidden unit stays identical (the symmetry problem of book 6.2.1)."""
+    """All weights 0: every hidden unit stays identical (the symmetry problem of book 6.2.1).
+
+    Args:
+        scale: ignored.
+
+    Returns:
+        ``init(key, shape, dtype=float32)``.
+    """
     del scale
 
     def init(key, shape, dtype=jnp.float32) -> jax.Array:
@@ -141,9 +191,22 @@ NAMES: dict[str, Callable[..., Initializer]] = {
 
 
 def get(spec, scale=1.0) -> Initializer:
-    """The initialiser named by ``spec`` (a key of :data:`NAMES`, case-insensitive), or
-    N(0, spec²) when ``spec`` is a number (an array, even traced, works): the book's
-    ``weight_init_std``.
+    """Look up an initialiser by name or standard deviation.
+
+    Args:
+        spec: a key of :data:`NAMES` (case-insensitive), or a number ``σ`` for N(0, σ²) (the
+            book's ``weight_init_std``; an array, even traced, works).
+        scale: multiplies the standard deviation (may be traced).
+
+    Returns:
+        ``init(key, shape, dtype=float32)``.
+
+    Raises:
+        ConfigError: an unknown name, a non-number, or a negative std.
+
+    Example::
+
+        w = get("he")(jax.random.key(0), (784, 100))
     """
     if isinstance(spec, str):
         factory = NAMES.get(spec.lower())

@@ -54,18 +54,41 @@ def affine(params: dict, x: jax.Array, *, precision: str = "fp32") -> jax.Array:
 
 
 def relu(x: jax.Array) -> jax.Array:
-    """max(0, x), with gradient 0 at x = 0 like the book's ``Relu`` (mask ``x <= 0``) and
-    ``jax.nn.relu`` (``jnp.maximum(x, 0)`` would give 0.5 there)."""
+    """The rectifier max(0, x) (book ``Relu``).
+
+    Its gradient is 0 at x = 0, like the book's (mask ``x <= 0``) and ``jax.nn.relu``'s
+    (``jnp.maximum(x, 0)`` would give 0.5 there).
+
+    Args:
+        x: any array.
+
+    Returns:
+        An array like ``x``.
+    """
     return jnp.where(x > 0, x, 0)
 
 
 def sigmoid(x: jax.Array) -> jax.Array:
-    """1 / (1 + exp(−x)) (book ``Sigmoid``)."""
+    """The logistic function 1 / (1 + exp(−x)) (book ``Sigmoid``).
+
+    Args:
+        x: any array.
+
+    Returns:
+        An array like ``x``.
+    """
     return jax.nn.sigmoid(x)
 
 
 def tanh(x: jax.Array) -> jax.Array:
-    """tanh(x) (slides; not in the book's ``MultiLayerNetExtend``)."""
+    """The hyperbolic tangent tanh(x) (slides; not in the book's ``MultiLayerNetExtend``).
+
+    Args:
+        x: any array.
+
+    Returns:
+        An array like ``x``.
+    """
     return jnp.tanh(x)
 
 
@@ -73,10 +96,18 @@ ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
 
 
 def batch_norm_init(n: int, dtype=jnp.float32) -> tuple[dict, dict]:
-    """Parameters ``{"gamma": 1, "beta": 0}`` and running statistics ``{"mean": 0, "var": 0}``.
+    """Initialise a batch-norm layer of ``n`` units.
 
     The book starts its running mean *and variance* at zeros (``np.zeros(D)``), not at 1 as
     ``flax.linen.BatchNorm`` does.
+
+    Args:
+        n: the units.
+        dtype: the arrays' dtype.
+
+    Returns:
+        ``(params, stats)``: ``{"gamma": 1, "beta": 0}`` and ``{"mean": 0, "var": 0}``, each
+        of shape ``(n,)``.
     """
     params = {"gamma": jnp.ones((n,), dtype), "beta": jnp.zeros((n,), dtype)}
     stats = {"mean": jnp.zeros((n,), dtype), "var": jnp.zeros((n,), dtype)}
@@ -104,8 +135,20 @@ def batch_norm(
 
     Defaults are the book's: eps = 1e-6 (written ``10e-7``), momentum = 0.9. The running
     statistics are returned as a new pytree (never part of the trained parameters) and carry no
-    gradient. ``train`` must be a Python bool (it changes the computation).
-    vs optax/flax: ``flax.linen.BatchNorm`` uses eps 1e-5, momentum 0.99 and starts var at 1.
+    gradient. For comparison, ``flax.linen.BatchNorm`` uses eps 1e-5, momentum 0.99 and
+    starts var at 1.
+
+    Args:
+        params: ``{"gamma", "beta"}``, each ``(D,)``.
+        stats: the running ``{"mean", "var"}``, each ``(D,)``.
+        x: ``(N, D)``.
+        train: batch statistics (True) or running ones (False); a Python bool, since it
+            changes the computation.
+        momentum: the running averages' momentum.
+        eps: added to the variance.
+
+    Returns:
+        ``(y, stats)``: the normalised ``(N, D)`` and the new running statistics.
     """
     if train:
         mu = jnp.mean(x, axis=0)
@@ -136,6 +179,19 @@ def dropout(
     ``u ~ U[0, 1)`` drawn from ``key``; test ``x · (1 − ratio)``.
     ``form="inverted"`` (PyTorch, Keras, Flax): training ``x · m / (1 − ratio)``; test ``x``.
     Both have the same expected activation in training and at test time.
+
+    Args:
+        x: the activations.
+        ratio: the fraction dropped (may be traced).
+        train: training (masks) or test (scaling).
+        key: the mask's PRNG key (needed in training).
+        form: ``"book"`` or ``"inverted"``.
+
+    Returns:
+        An array like ``x``.
+
+    Raises:
+        ConfigError: an unknown form, or training without a key.
     """
     if form not in DROPOUT_FORMS:
         raise ConfigError(f"unknown dropout form {form!r}; use one of {DROPOUT_FORMS}")

@@ -61,7 +61,14 @@ class MLPState:
 
 
 def n_hidden(params: dict) -> int:
-    """Number of hidden layers L of an MLP's params (it has L + 1 affine layers)."""
+    """Count the hidden layers L of an MLP's params (it has L + 1 affine layers).
+
+    Args:
+        params: the parameters :func:`init` made.
+
+    Returns:
+        L.
+    """
     return sum(1 for k in params if k.startswith("W")) - 1
 
 
@@ -75,12 +82,32 @@ def init(
     init_scale=1.0,
     dtype=jnp.float32,
 ) -> tuple[dict, MLPState]:
-    """Parameters and state of a network ``sizes = (n_in, *hidden, n_out)``.
+    """Initialise the parameters and state of a network ``sizes = (n_in, *hidden, n_out)``.
 
-    Weights ``W_l`` ~ ``initializers.get(weight_init, init_scale)`` with its own key per layer
-    (a number is the std, like the book's ``weight_init_std``; book default ``'relu'`` = He);
-    biases 0; with batch norm γ = 1, β = 0 and running mean = var = 0. ``init_scale``
-    multiplies the std and may be traced.
+    Weights ``W_l`` ~ ``initializers.get(weight_init, init_scale)`` with its own key per layer;
+    biases 0; with batch norm γ = 1, β = 0 and running mean = var = 0.
+
+    Args:
+        sizes: the layer widths, input and output included.
+        key: the PRNG key (layer ``l`` uses the ``l``-th of ``split(key, len(sizes) - 1)``).
+        activation: the hidden layers' activation (:data:`jaxch6.layers.ACTIVATIONS`).
+        weight_init: an initializer name or a number, the std (like the book's
+            ``weight_init_std``; the book's default ``'relu'`` is He).
+        use_batchnorm: add batch norm after every hidden affine layer.
+        init_scale: multiplies the std; may be traced.
+        dtype: the parameters' dtype.
+
+    Returns:
+        ``(params, state)``: ``{"W1", "b1", …}`` (and ``gamma``/``beta``) and an
+        :class:`MLPState`.
+
+    Raises:
+        ConfigError: bad sizes, an unknown activation or initializer.
+
+    Example::
+
+        params, state = init((784, 100, 10), key=jax.random.key(0))
+        logits, _ = apply(params, state, x, train=False)
     """
     sizes = tuple(sizes)
     if len(sizes) < 2 or not all(isinstance(n, int) and n >= 1 for n in sizes):
@@ -128,13 +155,27 @@ def apply(
     dropout_form: str = "book",
     precision: str = "fp32",
 ) -> tuple[jax.Array, MLPState]:
-    """Logits (N, n_out) for inputs ``x`` (N, n_in), and the new state (book ``predict``).
+    """Run the network forward (the book's ``predict``).
 
-    ``train=True``: batch norm on batch statistics (updating the running ones), dropout masks
-    drawn from ``key`` (layer l uses ``fold_in(key, l)``). ``train=False``: running statistics,
-    dropout as ``× (1 − ratio)`` (book form). ``dropout_ratio=None``: no dropout layers.
-    ``precision``: the affine layers' matmul policy, ``"fp32"`` (default), ``"tf32"`` or
-    ``"bf16"`` (:mod:`jaxch6.precision`; parameters, state and logits stay float32).
+    Args:
+        params: the parameters (:func:`init`).
+        state: the batch-norm statistics and activation (:func:`init`).
+        x: inputs ``(N, n_in)``.
+        train: True: batch norm on batch statistics (updating the running ones), dropout
+            masks drawn from ``key`` (layer l uses ``fold_in(key, l)``); False: running
+            statistics, dropout as ``× (1 − ratio)`` (book form).
+        key: the dropout key (needed when training with dropout).
+        dropout_ratio: the dropout ratio; None: no dropout layers.
+        dropout_form: ``"book"`` or another form of :func:`jaxch6.layers.dropout`.
+        precision: the affine layers' matmul policy, ``"fp32"`` (default), ``"tf32"`` or
+            ``"bf16"`` (:mod:`jaxch6.precision`; parameters, state and logits stay float32).
+
+    Returns:
+        ``(logits, state)``: logits ``(N, n_out)`` and the new state.
+
+    Raises:
+        ConfigError: params, state and ``x`` that do not match, or dropout training without
+            a key.
     """
     _precision.check(precision)
     L = _check(params, state, x)
@@ -169,8 +210,10 @@ def _labels(t: jax.Array, logits: jax.Array) -> jax.Array:
 
 
 def cross_entropy(logits: jax.Array, t: jax.Array, *, eps: float | None = None) -> jax.Array:
-    """Book ``SoftmaxWithLoss``: value −mean_n log(y[n, t_n] + 1e-7) with y = softmax(logits);
-    gradient the book's backward, (y − onehot(t)) / N.
+    """The book's ``SoftmaxWithLoss``: softmax cross-entropy with the book's gradient.
+
+    Value −mean_n log(y[n, t_n] + 1e-7) with y = softmax(logits); gradient the book's
+    backward, (y − onehot(t)) / N.
 
     The book's ``backward`` ignores the 1e-7 of its ``forward``; so does this function: the value
     is the book's (``cross_entropy_error``), and ``jax.grad`` gives exactly the book's
@@ -180,10 +223,20 @@ def cross_entropy(logits: jax.Array, t: jax.Array, *, eps: float | None = None) 
     numerical gradient of the value therefore differs from ``jax.grad`` by the same ~1e-7 as the
     book's own gradient check shows (set :data:`CE_EPS` to 0 to make them agree exactly).
 
-    ``t`` is int labels (N,) or one-hot (N, C). vs ``optax.softmax_cross_entropy_with_integer_
-    labels``: the same gradient; its value has no 1e-7 (within ~1e-7 per sample).
-    ``eps`` (default :data:`CE_EPS`) replaces the 1e-7; ``eps=0`` is the plain cross-entropy,
-    whose exact gradient this is.
+    Compared with ``optax.softmax_cross_entropy_with_integer_labels``: the same gradient; its
+    value has no 1e-7 (within ~1e-7 per sample).
+
+    Args:
+        logits: ``(N, C)``.
+        t: int labels ``(N,)`` or one-hot ``(N, C)``.
+        eps: replaces the 1e-7 (default :data:`CE_EPS`); ``eps=0`` is the plain
+            cross-entropy, whose exact gradient this is.
+
+    Returns:
+        The scalar loss.
+
+    Raises:
+        ConfigError: labels of the wrong shape.
     """
     eps = CE_EPS if eps is None else eps
     t = _labels(t, logits)
@@ -195,7 +248,15 @@ def cross_entropy(logits: jax.Array, t: jax.Array, *, eps: float | None = None) 
 
 
 def weight_penalty(params: dict, weight_decay) -> jax.Array:
-    """½ λ Σ_l ‖W_l‖² over the weights only (not biases, not γ/β), like the book."""
+    """The weight-decay penalty ½ λ Σ_l ‖W_l‖², over the weights only (not biases, not γ/β).
+
+    Args:
+        params: the parameters.
+        weight_decay: λ (may be traced).
+
+    Returns:
+        The scalar penalty.
+    """
     total = sum(jnp.sum(v**2) for k, v in params.items() if k.startswith("W"))
     return 0.5 * weight_decay * total
 
@@ -214,13 +275,31 @@ def loss(
     ce_eps: float | None = None,
     precision: str = "fp32",
 ) -> tuple[jax.Array, MLPState]:
-    """(cross_entropy(apply(x), t) + ½λΣ‖W‖², new state); use with ``value_and_grad(has_aux=True)``.
+    """The training loss ``cross_entropy(apply(x), t) + ½ λ Σ_l ‖W_l‖²`` and the new state.
 
-    ``train`` defaults to False as in the book's ``MultiLayerNetExtend.loss(train_flg=False)``;
-    the book's ``gradient`` uses ``train=True``. ``weight_decay`` (λ) may be traced. ``ce_eps``:
-    the epsilon inside the cross-entropy's log (default the book's 1e-7; it changes the value
-    only, see :func:`cross_entropy`). ``precision``: the matmul policy (see :func:`apply`); the
-    loss itself is always computed in float32.
+    Use with ``jax.value_and_grad(loss, has_aux=True)``.
+
+    Args:
+        params: as in :func:`apply`.
+        state: as in :func:`apply`.
+        x: as in :func:`apply`.
+        t: int labels ``(N,)`` or one-hot ``(N, C)``.
+        train: False by default, as in the book's ``MultiLayerNetExtend.loss(train_flg=False)``;
+            the book's ``gradient`` uses True.
+        weight_decay: λ (may be traced).
+        key: as in :func:`apply`.
+        dropout_ratio: as in :func:`apply`.
+        dropout_form: as in :func:`apply`.
+        ce_eps: the epsilon inside the cross-entropy's log (default the book's 1e-7; it
+            changes the value only, see :func:`cross_entropy`).
+        precision: the matmul policy (see :func:`apply`); the loss itself is always computed
+            in float32.
+
+    Returns:
+        ``(value, state)``.
+
+    Raises:
+        ConfigError: as :func:`apply` and :func:`cross_entropy`.
     """
     logits, state = apply(
         params, state, x, train=train, key=key, dropout_ratio=dropout_ratio,
@@ -242,8 +321,20 @@ def accuracy(
     dropout_form: str = "book",
     precision: str = "fp32",
 ) -> jax.Array:
-    """Fraction of ``argmax(logits) == t`` in evaluation mode (book ``accuracy``);
-    ``precision``: the matmul policy (see :func:`apply`)."""
+    """The fraction of ``argmax(logits) == t`` in evaluation mode (book ``accuracy``).
+
+    Args:
+        params: as in :func:`apply`.
+        state: as in :func:`apply`.
+        x: as in :func:`apply`.
+        t: int labels ``(N,)`` or one-hot ``(N, C)``.
+        dropout_ratio: as in :func:`apply`.
+        dropout_form: as in :func:`apply`.
+        precision: as in :func:`apply`.
+
+    Returns:
+        The scalar accuracy.
+    """
     logits, _ = apply(
         params, state, x, train=False, dropout_ratio=dropout_ratio, dropout_form=dropout_form,
         precision=precision,

@@ -107,8 +107,19 @@ class History(NamedTuple):
 
 
 def default_hparams(config: TrainConfig) -> dict[str, float]:
-    """The book's defaults of the chosen optimizer, plus ``weight_decay=0``, ``init_scale=1`` and
-    ``dropout_ratio=0.5`` (only when ``use_dropout``; the book's ``dropout_ration``)."""
+    """The default hyperparameters of a configuration.
+
+    Args:
+        config: the run's static settings (its optimizer, dropout and schedule).
+
+    Returns:
+        The book's defaults of the chosen optimizer, plus ``weight_decay=0``,
+        ``init_scale=1``, ``dropout_ratio=0.5`` (only when ``use_dropout``; the book's
+        ``dropout_ration``) and the schedule's defaults.
+
+    Raises:
+        ConfigError: an unknown optimizer.
+    """
     name = str(config.optimizer).lower()
     if name not in optimizers.DEFAULTS:
         raise ConfigError(
@@ -251,6 +262,12 @@ def make_run(
 
     Raises:
         ConfigError: an invalid config or an unknown or out-of-range (concrete) hyperparameter.
+
+    Example::
+
+        run = make_run(TrainConfig(epochs=10), n_train=400, n_eval=100, n_features=784)
+        state = run.init(jax.random.key(0), {"learning_rate": 0.01})
+        state, history = run.advance(state, {"learning_rate": 0.01}, data, 10)
     """
     _validate(config, n_train, n_eval)
     default_hparams(config)  # an unknown optimizer or schedule fails here
@@ -507,7 +524,22 @@ def init_run(
     n_features: int,
     n_classes: int = N_CLASSES,
 ) -> RunState:
-    """A fresh :class:`RunState` (see :func:`make_run`; ``config=None`` is ``TrainConfig()``).
+    """Start a run: a fresh :class:`RunState` (see :func:`make_run`).
+
+    Args:
+        key: the run's training key.
+        hparams: the hyperparameters (missing ones take :func:`default_hparams`).
+        config: the static settings (default ``TrainConfig()``).
+        n_train: training rows.
+        n_eval: evaluation rows.
+        n_features: the network's input width.
+        n_classes: the output width.
+
+    Returns:
+        The run state before the first step.
+
+    Raises:
+        ConfigError: an invalid config or hyperparameter.
 
     Example::
 
@@ -529,7 +561,15 @@ def advance(
     *,
     n_classes: int = N_CLASSES,
 ) -> tuple[RunState, History]:
-    """Train ``run_state`` for ``epochs`` more epochs (a static int); see :func:`make_run`.
+    """Train ``run_state`` for ``epochs`` more epochs; see :func:`make_run`.
+
+    Args:
+        run_state: from :func:`init_run` or an earlier :func:`advance`.
+        hparams: the hyperparameters (as given to :func:`init_run`).
+        data: the training and evaluation sets.
+        epochs: how many epochs to train (a static Python int).
+        config: the static settings the run was started with (default ``TrainConfig()``).
+        n_classes: the output width.
 
     Returns:
         ``(run_state, history)``: ``history`` covers the ``epochs`` epochs just trained;
@@ -610,8 +650,29 @@ def _compiled(config: TrainConfig, n_train: int, n_eval: int, n_classes: int = N
 
 
 def train(key: jax.Array, hparams: dict, data: Data, config: TrainConfig | None = None) -> History:
-    """One run: ``jax.jit(make_train_fn(config, n_train, n_eval))(key, hparams, data)`` (cached;
-    ``config=None`` is ``TrainConfig()``)."""
+    """Train one network: ``jax.jit(make_train_fn(config, n_train, n_eval))(key, hparams, data)``.
+
+    The compiled function is cached per config and data shape.
+
+    Args:
+        key: the run's training key.
+        hparams: the hyperparameters (missing ones take :func:`default_hparams`).
+        data: the training and evaluation sets.
+        config: the static settings (default ``TrainConfig()``).
+
+    Returns:
+        The run's :class:`History`.
+
+    Raises:
+        ConfigError: an invalid config or hyperparameter.
+        DataError: ``data`` that is not a :class:`Data` or has bad labels.
+
+    Example::
+
+        history = train(jax.random.key(0), {"learning_rate": 0.01}, data,
+                        TrainConfig(epochs=10))
+        history.eval_acc[-1]
+    """
     config = TrainConfig() if config is None else config
     config = config._replace(hidden_sizes=tuple(config.hidden_sizes))
     if not isinstance(data, Data):
@@ -624,8 +685,14 @@ def train(key: jax.Array, hparams: dict, data: Data, config: TrainConfig | None 
 
 
 def n_classes_of(data: Data) -> int:
-    """The number of classes of concrete data: ``max(label) + 1`` over both sets, at least
-    :data:`N_CLASSES` (the book's 10 outputs; a subset that misses a digit keeps them).
+    """Count the classes of concrete data.
+
+    Args:
+        data: the training and evaluation sets (concrete arrays).
+
+    Returns:
+        ``max(label) + 1`` over both sets, at least :data:`N_CLASSES` (the book's 10
+        outputs; a subset that misses a digit keeps them).
 
     Raises:
         DataError: labels that are not integers, or negative.

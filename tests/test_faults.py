@@ -86,7 +86,11 @@ def test_interrupts_at_random_moments_lose_nothing_and_resume_equals_a_straight_
                  "--no-plot", "--quiet"] if (out / store.MANIFEST).exists()
                 else ["sweep", *SMALL, "--out", out])
         proc = _start(args)
-        time.sleep(rng.uniform(0.5, 4.0))
+        deadline = time.perf_counter() + 60  # the sweep has started: it owns its directory
+        while not (out / ".lock").exists() and proc.poll() is None \
+                and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 3.5))
         proc.send_signal(sig)
         t0 = time.perf_counter()
         _, err = proc.communicate(timeout=30)

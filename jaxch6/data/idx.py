@@ -194,9 +194,17 @@ def read_idx_pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read and cross-check an images file and its labels file.
 
-    Returns ``(images uint8 (N, rows, cols), labels uint8 (N,))``. Raises DataError if the images
-    are not a 3-D uint8 array, the labels not a 1-D uint8 array, their counts differ, or a label
-    is outside ``0..num_classes-1``.
+    Args:
+        images_path: the images' IDX file (plain or ``.gz``).
+        labels_path: the labels' IDX file.
+        num_classes: labels must lie in ``0..num_classes-1``.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(N, rows, cols)`` and uint8 ``(N,)``.
+
+    Raises:
+        DataError: the images are not a 3-D uint8 array, the labels not a 1-D uint8 array,
+            their counts differ, or a label is out of range.
     """
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -219,7 +227,16 @@ def read_idx_pair(
 
 
 def find_idx_file(directory: Path, split: str, kind: str) -> Path | None:
-    """The existing file for (split, kind) in ``directory`` (plain or ``.gz``), else None."""
+    """Find the file of one split and kind in ``directory``.
+
+    Args:
+        directory: the data directory.
+        split: ``"train"`` or ``"test"``.
+        kind: ``"images"`` or ``"labels"``.
+
+    Returns:
+        The existing file (plain or ``.gz``), or None.
+    """
     for base in IDX_FILES[(split, kind)]:
         for name in (base, base + ".gz"):
             candidate = directory / name
@@ -229,9 +246,16 @@ def find_idx_file(directory: Path, split: str, kind: str) -> Path | None:
 
 
 def find_idx_files(directory: str | os.PathLike) -> dict[tuple[str, str], Path] | None:
-    """The four standard files in ``directory``; None if there are none at all.
+    """Find the four standard IDX files in ``directory``.
 
-    Raises DataError if the directory holds some of the four files but not all of them.
+    Args:
+        directory: the data directory.
+
+    Returns:
+        ``(split, kind)`` to each file, or None when there are none at all.
+
+    Raises:
+        DataError: the directory holds some of the four files but not all of them.
     """
     directory = Path(directory)
     found = {key: find_idx_file(directory, *key) for key in IDX_FILES}
@@ -246,8 +270,14 @@ def find_idx_files(directory: str | os.PathLike) -> dict[tuple[str, str], Path] 
 def load_idx_directory(directory: str | os.PathLike):
     """Read the four standard IDX files of ``directory``.
 
-    Returns ``((x_train, t_train), (x_test, t_test))`` as uint8 arrays (images (N, 28, 28)).
-    Raises DataError if the directory does not exist, lacks the files, or they are bad.
+    Args:
+        directory: the data directory.
+
+    Returns:
+        ``((x_train, t_train), (x_test, t_test))`` as uint8 arrays (images ``(N, 28, 28)``).
+
+    Raises:
+        DataError: the directory does not exist, lacks the files, or they are bad.
     """
     directory = Path(directory)
     if not directory.is_dir():

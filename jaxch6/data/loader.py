@@ -42,10 +42,14 @@ logger = logging.getLogger("jaxch6.data")
 class LoadedData(NamedTuple):
     """A loaded dataset and where it came from.
 
-    ``train`` / ``test``: ``(x, t)`` pairs, formatted as asked (see :func:`load`).
-    ``source``: "idx", "tfds" or "sample" (the one actually used, also under ``"auto"``).
-    ``location``: the directory or resource read. ``note``: why ``"auto"`` skipped earlier
-    sources ("" otherwise).
+    Attributes:
+        train: the ``(x, t)`` training pair, formatted as asked (see :func:`load`).
+        test: the ``(x, t)`` test pair.
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        source: ``"idx"``, ``"tfds"`` or ``"sample"`` (the one actually used, also under
+            ``"auto"``).
+        location: the directory or resource read.
+        note: why ``"auto"`` skipped earlier sources (``""`` otherwise).
     """
 
     train: tuple[np.ndarray, np.ndarray]
@@ -167,19 +171,33 @@ def load(
     download: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> LoadedData:
-    """Load ``dataset`` ("mnist" | "fashion_mnist") and say where it came from.
+    """Load a dataset and say where it came from.
 
-    Images: ``normalize`` → float32 ``x / 255`` in [0, 1], else uint8 0..255; ``flatten`` →
-    shape (N, 784), else (N, 1, 28, 28). Labels: int32 (N,) class indices 0..9, or with
-    ``one_hot_label`` float32 (N, 10) one-hot rows. All NumPy (no JAX here).
+    All NumPy (no JAX here).
 
-    ``source``: "auto" | "idx" | "tfds" | "sample" (module docstring). ``data_dir`` (default
-    ``$JAXCH6_DATA_DIR``): the IDX directory, or tfds' data directory. ``download``: let tfds
-    download (the only path that may use the network). ``log``: called with the one-line
-    :meth:`LoadedData.describe` (default: ``logging.getLogger("jaxch6.data").info``).
+    Args:
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        normalize: float32 ``x / 255`` in [0, 1], else uint8 0..255.
+        flatten: images of shape ``(N, 784)``, else ``(N, 1, 28, 28)``.
+        one_hot_label: labels as float32 ``(N, 10)`` one-hot rows, else int32 ``(N,)`` class
+            indices 0..9.
+        source: ``"auto"``, ``"idx"``, ``"tfds"`` or ``"sample"`` (module docstring).
+        data_dir: the IDX directory, or tfds' data directory (default ``$JAXCH6_DATA_DIR``).
+        download: let tfds download (the only path that may use the network).
+        log: called with the one-line :meth:`LoadedData.describe` (default:
+            ``logging.getLogger("jaxch6.data").info``).
 
-    Raises ConfigError for an unknown dataset or source, DataError (one line naming the file or
-    source) for missing, unavailable or corrupt data.
+    Returns:
+        A :class:`LoadedData`.
+
+    Raises:
+        ConfigError: an unknown dataset or source.
+        DataError: missing, unavailable or corrupt data (one line naming the file or source).
+
+    Example::
+
+        loaded = load("mnist", source="sample")
+        (x_train, t_train), (x_test, t_test) = loaded.train, loaded.test
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -204,14 +222,33 @@ def load_mnist(
     download: bool = False,
     log: Callable[[str], None] | None = None,
 ):
-    """MNIST as ``((x_train, t_train), (x_test, t_test))`` NumPy arrays — the book's signature.
+    """Load MNIST with the book's signature.
 
     Full MNIST is 60,000 + 10,000 images; the embedded sample (``source="sample"``, or
-    ``"auto"`` with nothing else available) is 4,000 + 1,000. See :func:`load` for formats,
-    sources and errors; use :func:`load` to also get which source was used.
-
-    vs book: ``dataset/mnist.py`` downloads from the web into a pickle; here nothing is downloaded
+    ``"auto"`` with nothing else available) is 4,000 + 1,000. Unlike the book's
+    ``dataset/mnist.py``, which downloads from the web into a pickle, nothing is downloaded
     unless ``download=True`` (tfds), and labels are int32 (book: uint8).
+
+    Args:
+        normalize: as in :func:`load`.
+        flatten: as in :func:`load`.
+        one_hot_label: as in :func:`load`.
+        source: as in :func:`load`.
+        data_dir: as in :func:`load`.
+        download: as in :func:`load`.
+        log: as in :func:`load`.
+
+    Returns:
+        ``((x_train, t_train), (x_test, t_test))`` NumPy arrays; use :func:`load` to also get
+        which source was used.
+
+    Raises:
+        ConfigError: as in :func:`load`.
+        DataError: as in :func:`load`.
+
+    Example::
+
+        (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
     """
     data = load(
         "mnist", normalize=normalize, flatten=flatten, one_hot_label=one_hot_label,
@@ -230,10 +267,25 @@ def load_fashion_mnist(
     download: bool = False,
     log: Callable[[str], None] | None = None,
 ):
-    """Fashion-MNIST (60,000 + 10,000 28×28 images, 10 classes) like :func:`load_mnist`.
+    """Load Fashion-MNIST (60,000 + 10,000 28×28 images, 10 classes) like :func:`load_mnist`.
 
-    No embedded sample: ``source="sample"`` raises DataError, and ``"auto"`` raises DataError
-    when neither IDX files nor prepared tfds data are available.
+    Args:
+        normalize: as in :func:`load`.
+        flatten: as in :func:`load`.
+        one_hot_label: as in :func:`load`.
+        source: as in :func:`load`.
+        data_dir: as in :func:`load`.
+        download: as in :func:`load`.
+        log: as in :func:`load`.
+
+    Returns:
+        ``((x_train, t_train), (x_test, t_test))`` NumPy arrays.
+
+    Raises:
+        ConfigError: as in :func:`load`.
+        DataError: as in :func:`load`; also, as there is no embedded sample, for
+            ``source="sample"``, and for ``"auto"`` when neither IDX files nor prepared tfds
+            data are available.
     """
     data = load(
         "fashion_mnist", normalize=normalize, flatten=flatten, one_hot_label=one_hot_label,

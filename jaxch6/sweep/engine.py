@@ -67,7 +67,22 @@ def per_trial_bytes(
     Parameters, gradients, updates and ``optimizer_slots`` moment buffers (``4 + slots`` copies
     of the weights), the training batch's activations (kept for the backward pass, ×4 for
     pre-activations, masks and their gradients), and the evaluation activations of all
-    ``n_eval_rows`` rows (×2: a layer's input and output live at once).
+    ``n_eval_rows`` rows (×2: a layer's input and output live at once):
+
+        bytes = itemsize × ((4 + slots) × n_params + 4 × batch_size × units
+                            + 2 × n_eval_rows × units)
+
+    where ``units`` is the sum of ``layer_sizes``.
+
+    Args:
+        layer_sizes: the network's layer widths, input and output included.
+        batch_size: the training batch size.
+        n_eval_rows: the rows evaluated each epoch (training and validation sets).
+        optimizer_slots: moment buffers per weight (0 for SGD, 1 for momentum, 2 for Adam).
+        itemsize: bytes per float.
+
+    Returns:
+        The estimate in bytes.
     """
     n_params = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
     units = sum(layer_sizes)
@@ -76,7 +91,14 @@ def per_trial_bytes(
 
 
 def device_memory_bytes(device) -> int:
-    """The memory a device offers (accelerators: the allocator's limit; CPU: physical RAM)."""
+    """The memory a device offers (accelerators: the allocator's limit; CPU: physical RAM).
+
+    Args:
+        device: a JAX device.
+
+    Returns:
+        Bytes; 8 GiB when neither is known.
+    """
     try:
         stats = device.memory_stats() or {}
     except Exception:  # noqa: BLE001 - backends without memory stats
@@ -90,10 +112,21 @@ def device_memory_bytes(device) -> int:
 
 
 def default_lanes(trials_per_round: int, trial_bytes: int, devices: Sequence) -> int:
-    """Trials per lane group (one ``vmap``): on the CPU as many as fit in
-    :data:`CPU_LANE_BYTES` (2 for the book's network); on accelerators as many as fit in
-    ``MEMORY_FRACTION`` of one device's memory, at most :data:`CHUNK_CAP` and at most one round.
-    Never depends on the number of devices, so neither do the results."""
+    """Choose the trials per lane group (one ``vmap``).
+
+    On the CPU as many as fit in :data:`CPU_LANE_BYTES` (2 for the book's network); on
+    accelerators as many as fit in ``MEMORY_FRACTION`` of one device's memory, at most
+    :data:`CHUNK_CAP` and at most one round. Never depends on the number of devices, so
+    neither do the results.
+
+    Args:
+        trials_per_round: lanes in one round (trials × repeats).
+        trial_bytes: one lane's memory (:func:`per_trial_bytes`).
+        devices: the devices the lanes are sharded over (only the first is consulted).
+
+    Returns:
+        The lanes per group, at least 1.
+    """
     platform = devices[0].platform
     if platform == "cpu":
         lanes = CPU_LANE_BYTES // max(trial_bytes, 1)
@@ -111,11 +144,24 @@ def default_chunk_size(
     lanes: int | None = None,
     max_trials: int | None = None,
 ) -> int:
-    """Trials per compiled call: a multiple of ``lanes × devices`` (each device runs whole lane
-    groups; ``lanes`` default: :func:`default_lanes` of ``trial_bytes``), at most
-    ``max_trials`` (CPU: :data:`CPU_CHUNK_TRIALS`, so progress and the results on disk advance
-    every few seconds; accelerators: one group per device), with the number of groups per call
-    chosen to waste the fewest padded lanes over a round."""
+    """Choose the trials per compiled call.
+
+    The chunk is a multiple of ``lanes × devices`` (each device runs whole lane groups), at
+    most ``max_trials``, with the number of groups per call chosen to waste the fewest padded
+    lanes over a round.
+
+    Args:
+        trials_per_round: lanes in one round (trials × repeats).
+        trial_bytes: one lane's memory (:func:`per_trial_bytes`).
+        devices: the devices the lanes are sharded over.
+        lanes: lanes per group (default: :func:`default_lanes` of ``trial_bytes``).
+        max_trials: the largest chunk (default on the CPU :data:`CPU_CHUNK_TRIALS`, so
+            progress and the results on disk advance every few seconds; on accelerators one
+            group per device).
+
+    Returns:
+        The chunk size.
+    """
     if lanes is None:
         lanes = default_lanes(trials_per_round, trial_bytes, devices)
     step = lanes * len(devices)
@@ -143,8 +189,10 @@ class Handle(NamedTuple):
 
 
 class Engine:
-    """Compiled programs that start and advance chunks of ``chunk_size`` lanes in groups of
-    ``lanes`` (``chunk_size`` is rounded up to a multiple of ``lanes ×`` the device count).
+    """Compiled programs that start and advance chunks of lanes, one trial a lane.
+
+    A chunk holds ``chunk_size`` lanes in groups of ``lanes`` (``chunk_size`` is rounded up to
+    a multiple of ``lanes ×`` the device count).
 
     Args:
         run: one configuration's training (:func:`jaxch6.train.make_run`: ``init``,
@@ -236,7 +284,11 @@ class Engine:
         return self.run.init(key_data, hparams)
 
     def state_shape(self):
-        """The batched run state of one chunk, as ``jax.ShapeDtypeStruct`` leaves."""
+        """The batched run state of one chunk, as ``jax.ShapeDtypeStruct`` leaves.
+
+        Returns:
+            A pytree shaped like a chunk of ``chunk_size`` run states.
+        """
         import jax
 
         key_spec, hp_spec = self._specs()
@@ -255,7 +307,11 @@ class Engine:
                              (state_spec, hp_spec))
 
     def precompile(self, epochs: Sequence[int] = ()) -> None:
-        """Compile the start program and the programs advancing by each of ``epochs``."""
+        """Compile the start program and the programs advancing by each of ``epochs``.
+
+        Args:
+            epochs: the epoch counts whose advance programs to compile ahead of use.
+        """
         self._init_program()
         for e in epochs:
             self._advance_program(int(e))
@@ -273,6 +329,15 @@ class Engine:
 
         Returns:
             A :class:`Handle` for :meth:`fetch`. Pad lanes repeat the first lane.
+
+        Raises:
+            ValueError: not exactly one of ``key_data`` and ``states``, or ``n`` outside
+                ``1..chunk_size``.
+
+        Example::
+
+            handle = engine.dispatch(10, {"learning_rate": lrs}, key_data=keys)
+            history, states = engine.fetch(handle, states=True)
         """
         import jax
 
@@ -298,6 +363,10 @@ class Engine:
     @staticmethod
     def fetch(handle: Handle, *, states: bool = False):
         """Wait for a dispatched chunk.
+
+        Args:
+            handle: what :meth:`dispatch` returned.
+            states: also bring the new run states to the host.
 
         Returns:
             ``(history, states)``: the History fields as NumPy arrays ``(n, ...)``, and the new

@@ -68,7 +68,15 @@ class _Lane:
 
 
 def quantise(acc, n: int) -> list[float]:
-    """Accuracies as exact fractions k/n in float64 (clean JSON, e.g. 0.7825, not 0.78249997)."""
+    """Round accuracies to exact fractions ``k/n`` in float64.
+
+    Args:
+        acc: accuracies (of ``n`` rows).
+        n: the rows they were measured on.
+
+    Returns:
+        ``round(acc · n) / n`` as floats: clean JSON (0.7825, not 0.78249997).
+    """
     return [float(v) for v in np.round(np.asarray(acc, np.float64) * n) / n]
 
 
@@ -105,10 +113,20 @@ class RunLoop:
         self.best = float("nan")
 
     def run(self, trials: dict[int, Trial]) -> dict[int, Trial]:
-        """Run steps until the scheduler is done; ``trials`` (id to record) is updated.
+        """Run steps until the scheduler is done.
 
         Every program the scheduler's steps need is compiled before the first step (timed
-        apart, as the engine's ``compile_seconds``)."""
+        apart, as the engine's ``compile_seconds``).
+
+        Args:
+            trials: trial id to its record, updated in place (empty, or a resumed sweep's).
+
+        Returns:
+            ``trials``.
+
+        Raises:
+            Interrupted: ``stop`` was set.
+        """
         compiled = False
         while (step := self.scheduler.next(trials)) is not None:
             self._check_stop()
@@ -121,7 +139,16 @@ class RunLoop:
 
     # -- one step -----------------------------------------------------------------------------
     def run_step(self, step: Step, trials: dict[int, Trial], *, record: bool = True) -> None:
-        """Train the step's lanes, record its trials, keep or drop their run states."""
+        """Train the step's lanes, record its trials, keep or drop their run states.
+
+        Args:
+            step: the scheduler's step.
+            trials: trial id to its record, updated in place.
+            record: pass the new records to the ``record`` callback.
+
+        Raises:
+            Interrupted: ``stop`` was set.
+        """
         self._trials = trials
         self._stop_left_behind(step, trials, record)
         lanes = self._lanes(step)

@@ -59,7 +59,13 @@ class StatePool:
         return len(self.where)
 
     def put(self, entries: Sequence[Entry], states, *, group: tuple = ()) -> None:
-        """Store a batched run state whose rows are ``entries`` (of ``group``)."""
+        """Store a batched run state (written to disk when the pool has a directory).
+
+        Args:
+            entries: each row's ``(trial, repeat, epoch)``.
+            states: the batched run state, one row per entry.
+            group: the static-choice group the states belong to.
+        """
         import jax
 
         leaves = [np.asarray(a) for a in jax.tree.leaves(states)]
@@ -74,8 +80,19 @@ class StatePool:
             self.where[tuple(int(v) for v in e)] = (block, row)
 
     def take(self, entries: Sequence[Entry], keys: dict[int, np.ndarray] | None = None):
-        """The batched run state of ``entries`` (rows in that order); ``keys`` replaces the
-        training key of the rows given (row index to ``(2,)`` key data)."""
+        """Gather the batched run state of ``entries``.
+
+        Args:
+            entries: the ``(trial, repeat, epoch)`` rows wanted, in order.
+            keys: row index to ``(2,)`` key data replacing that row's training key.
+
+        Returns:
+            The run state, rows in the order of ``entries``.
+
+        Raises:
+            KeyError: an entry not in the pool.
+            ValueError: entries of different groups.
+        """
         import jax
 
         locs = [self.where[tuple(e)] for e in entries]
@@ -96,7 +113,11 @@ class StatePool:
         return state
 
     def retain(self, needed: Iterable[Entry]) -> None:
-        """Forget every entry not in ``needed``; delete blocks no entry uses any more."""
+        """Forget every entry not in ``needed``; delete blocks no entry uses any more.
+
+        Args:
+            needed: the entries to keep.
+        """
         needed = {tuple(e) for e in needed}
         self.where = {e: loc for e, loc in self.where.items() if e in needed}
         used = {b for b, _ in self.where.values()}

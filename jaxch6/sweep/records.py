@@ -55,6 +55,7 @@ class Trial:
 
     @property
     def final_val_acc(self) -> float:
+        """Validation accuracy after the last epoch trained (NaN before any)."""
         return self.val_acc[-1] if self.val_acc else float("nan")
 
     @property
@@ -79,6 +80,7 @@ class Trial:
         return dict(current)
 
     def to_record(self) -> dict[str, Any]:
+        """The JSON-ready line ``trials.jsonl`` holds (read back by :meth:`from_record`)."""
         rec = {
             "id": self.id,
             "round": self.round,
@@ -100,6 +102,14 @@ class Trial:
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> Trial:
+        """Rebuild a trial from its :meth:`to_record` line.
+
+        Args:
+            rec: the record (a parsed line of ``trials.jsonl``).
+
+        Returns:
+            The :class:`Trial`.
+        """
         return cls(
             id=int(rec["id"]),
             round=int(rec["round"]),
@@ -121,13 +131,30 @@ def _value(v):
 
 
 def rank(trials: Sequence[Trial]) -> list[Trial]:
-    """Best first: trained longest first (a scheduler's survivors), then by final validation
-    accuracy (the book's key, mean over repeats); diverged trials last; ties by id."""
+    """Sort trials best first.
+
+    Trained longest first (a scheduler's survivors), then by final validation accuracy (the
+    book's key, mean over repeats); diverged trials last; ties by id.
+
+    Args:
+        trials: the trials.
+
+    Returns:
+        A new list, best first.
+    """
     return sorted(trials, key=lambda t: (t.diverged, -t.epochs, -_finite(t.final_val_acc), t.id))
 
 
 def rank_at(trials: Sequence[Trial], epoch: int) -> list[Trial]:
-    """Best first by validation accuracy after ``epoch`` epochs (diverged last, ties by id)."""
+    """Sort trials best first by validation accuracy after ``epoch`` epochs.
+
+    Args:
+        trials: trials trained at least ``epoch`` epochs.
+        epoch: the epoch compared (1-based).
+
+    Returns:
+        A new list, best first (diverged last, ties by id).
+    """
     return sorted(trials, key=lambda t: (t.diverged, -_finite(t.val_acc_at(epoch)), t.id))
 
 
@@ -136,7 +163,16 @@ def _finite(x: float) -> float:
 
 
 def format_trial(rank_index: int, trial: Trial) -> str:
-    """The book's line: ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06``."""
+    """Format a trial as the book's line.
+
+    Args:
+        rank_index: its 1-based rank.
+        trial: the trial.
+
+    Returns:
+        e.g. ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06``, with notes on
+        repeats, early stopping and divergence.
+    """
     hp = ", ".join(f"{display_name(k)}:{v if isinstance(v, str) else repr(v)}"
                    for k, v in trial.hparams.items())
     flags = ""
@@ -150,8 +186,15 @@ def format_trial(rank_index: int, trial: Trial) -> str:
 
 
 def format_space(space) -> str:
-    """``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``; an int range
-    ``batch_size 16..128 (int, lin)``; choices ``optimizer {sgd, adam}``."""
+    """Format a search space on one line.
+
+    Args:
+        space: the parameters.
+
+    Returns:
+        e.g. ``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``; an int range reads
+        ``batch_size 16..128 (int, lin)``, choices ``optimizer {sgd, adam}``.
+    """
     from jaxch6.sweep.space import Param
 
     def one(p) -> str:

@@ -32,11 +32,18 @@ STATES, MODELS = "states", "models"
 
 # -- data ---------------------------------------------------------------------------------------
 def load_data(config: SweepConfig):
-    """The sweep's (train, validation) split as a :class:`jaxch6.train.Data` of NumPy arrays,
-    and a description of where it came from.
+    """Load the sweep's (train, validation) split.
 
-    The book: the first ``train_size`` training digits, shuffled with the seed and split
-    ``val_fraction`` for validation (500 → 400 / 100).
+    The book's split: the first ``train_size`` training digits, shuffled with the seed and
+    split ``val_fraction`` for validation (500 → 400 / 100).
+
+    Args:
+        config: the sweep's settings (``dataset``, ``source``, ``data_dir``, ``train_size``,
+            ``val_fraction``, ``seed``, ``dtype``).
+
+    Returns:
+        ``(data, info)``: a :class:`jaxch6.train.Data` of NumPy arrays and a dict describing
+        where it came from (``dataset``, ``source``, ``location``, ``n_train``, ``n_val``).
 
     Raises:
         ConfigError: ``train_size`` exceeds the training set.
@@ -63,11 +70,22 @@ def load_data(config: SweepConfig):
 
 # -- engine -------------------------------------------------------------------------------------
 def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None):
-    """``(trial_bytes, lanes)``: the estimated memory of one lane and the lanes per group
-    (``config.lanes``, else ``lanes`` — e.g. a resumed sweep's —, else :func:`default_lanes`).
+    """Plan the lane width: the estimated memory of one lane and the lanes per group.
+
     Every driver of the engine must use this: the lane width is part of what makes a trial's
     result bit-identical between them. A space of static choices plans for its largest
-    (:func:`jaxch6.sweep.groups.footprint_config`)."""
+    (:func:`jaxch6.sweep.groups.footprint_config`).
+
+    Args:
+        config: the sweep's settings.
+        data: the sweep's :class:`jaxch6.train.Data`.
+        devices: the devices the lanes are sharded over.
+        lanes: the lanes per group to use when ``config.lanes`` is unset (e.g. a resumed
+            sweep's); when both are unset, :func:`default_lanes` chooses.
+
+    Returns:
+        ``(trial_bytes, lanes)``: the estimated bytes of one lane and the lanes per group.
+    """
     config = footprint_config(config)
     n_rows = len(data[0]) + len(data[2])
     layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *config.hidden, _n_classes(data))
@@ -88,12 +106,25 @@ def _n_classes(data) -> int:
 
 def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
                  make_run: Callable | None = None) -> Engine:
-    """The compiled programs for ``config`` on ``data``: the config's training (with the
-    all-zero input columns skipped when ``config.skip_zero_inputs``), ``chunk`` lanes a call in
-    groups of ``lanes``, sharded over ``devices``.
+    """Build the :class:`Engine` that trains ``config``'s trials on ``data``.
 
-    ``make_run(train_config, n_train, n_eval, *, n_features, n_classes, **kw)``: a factory of
-    :class:`jaxch6.train.Run` other than :func:`jaxch6.train.make_run` (same contract)."""
+    The engine runs the config's training (with the all-zero input columns skipped when
+    ``config.skip_zero_inputs``), ``chunk`` lanes a call in groups of ``lanes``, sharded over
+    ``devices``.
+
+    Args:
+        config: the sweep's settings.
+        data: the sweep's :class:`jaxch6.train.Data`.
+        chunk: lanes per call.
+        lanes: lanes per vmapped group (from :func:`plan_lanes`).
+        devices: the devices to shard over.
+        make_run: ``make_run(train_config, n_train, n_eval, *, n_features, n_classes, **kw)``,
+            a factory of :class:`jaxch6.train.Run` other than :func:`jaxch6.train.make_run`
+            (same contract).
+
+    Returns:
+        The :class:`Engine`, with ``input_columns`` set to the number of input columns used.
+    """
     from jaxch6 import train
 
     kwargs: dict[str, Any] = {}
@@ -113,9 +144,22 @@ def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
 
 def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
                   make_run: Callable | None = None) -> GroupedEngine:
-    """One :func:`build_engine` per group of static choices (:mod:`jaxch6.sweep.groups`),
-    each built when its group first runs, all with ``chunk`` lanes a call in groups of
-    ``lanes``."""
+    """Build one :func:`build_engine` per group of static choices (:mod:`jaxch6.sweep.groups`).
+
+    Each engine is built when its group first runs, all with ``chunk`` lanes a call in groups
+    of ``lanes``.
+
+    Args:
+        config: as in :func:`build_engine`.
+        data: as in :func:`build_engine`.
+        chunk: as in :func:`build_engine`.
+        lanes: as in :func:`build_engine`.
+        devices: as in :func:`build_engine`.
+        make_run: as in :func:`build_engine`.
+
+    Returns:
+        A :class:`jaxch6.sweep.groups.GroupedEngine`.
+    """
     import math
 
     step = lanes * len(devices)
@@ -218,6 +262,10 @@ def run(
 ) -> SweepResult:
     """Run a sweep; every trial comes back, best first via :attr:`SweepResult.ranked`.
 
+    A trial's hyperparameters and results depend only on the config (seed included) and its
+    id, not on ``chunk_size`` or the number of devices (2 or more: see
+    :func:`jaxch6.sweep.devices.configure_cpu_devices` for the one-device exception).
+
     Args:
         config: what to search and how (default: the book's search).
         out: a run directory for ``manifest.json``, ``trials.jsonl``, ``summary.json`` (and
@@ -242,9 +290,13 @@ def run(
             the directory is created), or a run directory that is in use or not empty.
         Interrupted: ``stop`` was set.
 
-    A trial's hyperparameters and results depend only on the config (seed included) and its
-    id, not on ``chunk_size`` or the number of devices (2 or more: see
-    :func:`jaxch6.sweep.devices.configure_cpu_devices` for the one-device exception).
+    Example::
+
+        import jaxch6.sweep
+
+        config = jaxch6.sweep.SweepConfig(trials=100)
+        result = jaxch6.sweep.run(config, out="runs/book")
+        print(result.ranked[0].hparams)
     """
     config = (config or SweepConfig()).validate()
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
@@ -261,11 +313,24 @@ def resume(
     top: int = 20,
     stop: Any = None,
 ) -> SweepResult:
-    """Finish the sweep in ``out``: its config comes from ``manifest.json``; the manifest is
-    re-checked against the data and library now; the trials already recorded are kept (a
-    partial last line is dropped) and the scheduler continues from them, with the run states
-    kept under ``states/``. The result equals that of an uninterrupted run. ``stop``: as in
-    :func:`run`.
+    """Finish the interrupted sweep in ``out``.
+
+    Its config comes from ``manifest.json``; the manifest is re-checked against the data and
+    library now; the trials already recorded are kept (a partial last line is dropped) and the
+    scheduler continues from them, with the run states kept under ``states/``. The result
+    equals that of an uninterrupted run.
+
+    Args:
+        out: the run directory of the sweep to finish.
+        progress: as in :func:`run`.
+        data: as in :func:`run`.
+        make_run: as in :func:`run`.
+        devices: as in :func:`run`.
+        top: as in :func:`run`.
+        stop: as in :func:`run`.
+
+    Returns:
+        A :class:`SweepResult` over all the sweep's trials.
 
     Raises:
         ConfigError: not a sweep directory, a changed input, or a bad record (one line).

@@ -111,14 +111,18 @@ class Param(NamedTuple):
         return cls(name, None, None, "", "categorical", tuple(choices))
 
     def to_dict(self) -> dict:
+        """The JSON form :func:`space_from_dicts` reads back."""
         if self.kind == "categorical":
             return {"name": self.name, "kind": self.kind, "choices": list(self.choices)}
         d = {"name": self.name, "low": self.low, "high": self.high, "scale": self.scale}
         return d if self.kind == "float" else {**d, "kind": self.kind}
 
     def spec(self) -> str:
-        """The command-line form: ``name=low:high:scale``, ``name=low:high:int[:log]`` or
-        ``name=a,b,c``."""
+        """The command-line form :func:`parse_param` reads back.
+
+        Returns:
+            ``name=low:high:scale``, ``name=low:high:int[:log]`` or ``name=a,b,c``.
+        """
         if self.kind == "categorical":
             return f"{self.name}={','.join(_text(c) for c in self.choices)}"
         if self.kind == "int":
@@ -127,7 +131,11 @@ class Param(NamedTuple):
         return f"{self.name}={self.low!r}:{self.high!r}:{self.scale}"
 
     def grid_values(self) -> tuple:
-        """Every value of a categorical or int parameter (ConfigError for a float range)."""
+        """Every value of a categorical or int parameter.
+
+        Raises:
+            ConfigError: a float range.
+        """
         if self.kind == "categorical":
             return tuple(self.choices)
         if self.kind == "int":
@@ -153,12 +161,23 @@ def canonical_name(name: str) -> str:
 
 
 def display_name(name: str) -> str:
+    """The short name reports print for a hyperparameter (``learning_rate`` → ``lr``)."""
     return DISPLAY_NAMES.get(name, name)
 
 
 def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, ...]:
-    """The float hyperparameters a sweep with ``optimizer`` (and a learning-rate
-    ``schedule``) may search."""
+    """The float hyperparameters a sweep with ``optimizer`` may search.
+
+    Args:
+        optimizer: the optimizer's name.
+        schedule: the learning-rate schedule (its own hyperparameters are added).
+
+    Returns:
+        The names: the optimizer's, the training ones, and the schedule's.
+
+    Raises:
+        ConfigError: an unknown optimizer or schedule.
+    """
     from jaxch6.optimizers import HYPERPARAMETERS
 
     if optimizer not in HYPERPARAMETERS:
@@ -176,8 +195,17 @@ def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, .
 
 
 def check_param(param: Param) -> Param:
-    """Validate one parameter's range or choices (not its name); returns it in canonical
-    form (float or int bounds, normalised choices). Raises ConfigError (one line)."""
+    """Validate one parameter's range or choices (not its name).
+
+    Args:
+        param: the parameter.
+
+    Returns:
+        The parameter in canonical form (float or int bounds, normalised choices).
+
+    Raises:
+        ConfigError: a bad range or choices (one line).
+    """
     param = Param(*param)
     if param.kind == "categorical":
         return param._replace(choices=_check_choices(param.name, param.choices))
@@ -265,9 +293,24 @@ def _choice_value(name: str, value):
 
 
 def parse_param(text: str) -> Param:
-    """Parse one ``--space`` value: ``NAME=LOW:HIGH[:log|:lin]`` (a float range, default
-    ``log``), ``NAME=LOW:HIGH:int[:log|:lin]`` (an int range) or ``NAME=A,B,C`` (choices),
-    e.g. ``lr=1e-6:1e-2``, ``batch_size=16:128:int``, ``optimizer=sgd,adam``."""
+    """Parse one parameter's text form.
+
+    The forms: ``NAME=LOW:HIGH[:log|:lin]`` (a float range, default ``log``),
+    ``NAME=LOW:HIGH:int[:log|:lin]`` (an int range) or ``NAME=A,B,C`` (choices).
+
+    Args:
+        text: e.g. ``lr=1e-6:1e-2``, ``batch_size=16:128:int``, ``optimizer=sgd,adam``.
+
+    Returns:
+        The validated :class:`Param` (aliases canonicalised).
+
+    Raises:
+        ConfigError: text not in one of the forms, or a bad range or choices.
+
+    Example::
+
+        assert parse_param("lr=1e-6:1e-2") == Param("learning_rate", 1e-6, 1e-2, "log")
+    """
     if "=" not in text:
         raise ConfigError(f"space {text!r}: expected NAME=LOW:HIGH[:log|:lin] or NAME=A,B,...")
     name, _, rng = text.partition("=")
@@ -305,11 +348,25 @@ def parse_param(text: str) -> Param:
 
 def check_space(space: Iterable[Param], optimizer: str, *, schedule: str = "constant",
                 dropout: bool | None = None) -> tuple[Param, ...]:
-    """Validate every parameter: its range or choices, its name against the optimizers it may
-    meet (``optimizer``, or every choice of a searched ``optimizer``) and ``schedule``, its
-    kind (static names: choices, or an int range for :data:`INT_NAMES`; traced names: a float
-    range or numeric choices). ``dropout`` (when not None): whether dropout is on, which
-    ``dropout_ratio`` needs. Raises ConfigError (one line naming the parameter)."""
+    """Validate every parameter of a search space.
+
+    Checks each parameter's range or choices, its name against the optimizers it may meet
+    (``optimizer``, or every choice of a searched ``optimizer``) and ``schedule``, and its kind
+    (static names: choices, or an int range for :data:`INT_NAMES`; traced names: a float range
+    or numeric choices).
+
+    Args:
+        space: the parameters.
+        optimizer: the sweep's optimizer (when the space does not search ``optimizer``).
+        schedule: the learning-rate schedule.
+        dropout: when not None, whether dropout is on (which ``dropout_ratio`` needs).
+
+    Returns:
+        The parameters in canonical form.
+
+    Raises:
+        ConfigError: an invalid parameter (one line naming it).
+    """
     params = [Param(*p) for p in space]
     params = [p._replace(name=canonical_name(p.name)) for p in params]
     if not params:
@@ -377,8 +434,18 @@ def _check_static_choices(p: Param) -> None:
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
-    """A hidden choice's layer sizes: ``"100x6"`` → (100,)*6, ``"100/50"`` → (100, 50)
-    (``/`` separates layers, since ``,`` separates choices)."""
+    """Parse a hidden choice's layer sizes.
+
+    Args:
+        text: ``"100x6"`` (six layers of 100) or ``"100/50"`` (``/`` separates layers, since
+            ``,`` separates choices).
+
+    Returns:
+        The sizes, e.g. ``(100,) * 6`` or ``(100, 50)``.
+
+    Raises:
+        ConfigError: text not of that form.
+    """
     sizes: list[int] = []
     try:
         for part in str(text).replace(" ", "").replace("/", ",").split(","):
@@ -392,7 +459,14 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def space_from_dicts(items: Sequence[Mapping]) -> tuple[Param, ...]:
-    """The parameters :meth:`Param.to_dict` wrote."""
+    """Rebuild the parameters :meth:`Param.to_dict` wrote.
+
+    Args:
+        items: the dicts.
+
+    Returns:
+        The :class:`Param` tuple.
+    """
     out = []
     for d in items:
         kind = d.get("kind", "float")
@@ -406,13 +480,30 @@ def space_from_dicts(items: Sequence[Mapping]) -> tuple[Param, ...]:
 
 
 def grid_size(space: Sequence[Param]) -> int:
-    """Points of the grid of ``space`` (ConfigError for a float range)."""
+    """Count the points of the grid of ``space``.
+
+    Raises:
+        ConfigError: a float range (a grid needs listed values).
+    """
     return math.prod(len(Param(*p).grid_values()) for p in space)
 
 
 def grid(space: Sequence[Param], trial_ids: Sequence[int]) -> dict[str, np.ndarray]:
-    """The grid points of ``trial_ids``: trial ``i`` gets the ``i``-th point of the product of
-    the parameters' values (the first parameter varies slowest). ConfigError past the grid."""
+    """The grid points of ``trial_ids``.
+
+    Trial ``i`` gets the ``i``-th point of the product of the parameters' values (the first
+    parameter varies slowest).
+
+    Args:
+        space: the parameters (categorical or int).
+        trial_ids: the trials.
+
+    Returns:
+        Each parameter's name to an array of its values, one per trial id.
+
+    Raises:
+        ConfigError: a float range, or a trial id past the grid.
+    """
     values = [Param(*p).grid_values() for p in space]
     sizes = [len(v) for v in values]
     total = math.prod(sizes)
@@ -431,7 +522,11 @@ def grid(space: Sequence[Param], trial_ids: Sequence[int]) -> dict[str, np.ndarr
 
 
 def trial_keys(seed: int, trial_ids: Sequence[int]):
-    """``fold_in(key(seed), i)`` for each trial id, as raw key data of shape ``(n, 2)`` uint32."""
+    """Each trial's base key, ``fold_in(key(seed), i)``.
+
+    Returns:
+        Raw key data of shape ``(n, 2)`` uint32.
+    """
     import jax
 
     ids = np.asarray(trial_ids, dtype=np.uint32)
@@ -458,9 +553,19 @@ def _uniforms(seed: int, trial_ids: Sequence[int], n_params: int) -> np.ndarray:
 
 
 def values_from_uniforms(space: Sequence[Param], u: np.ndarray) -> dict[str, np.ndarray]:
-    """Map uniforms ``u`` (n, len(space)) to hyperparameter values per the kinds and scales
-    (see the module docstring): float64 for float ranges, int64 for int ranges, the choices'
-    own type for categorical."""
+    """Map uniforms to hyperparameter values per the kinds and scales.
+
+    A log float range maps ``u`` to ``10 ** (log10(low) + u (log10(high) - log10(low)))``, a
+    linear one to ``low + u (high - low)`` (see the module docstring for the others).
+
+    Args:
+        space: the parameters.
+        u: uniforms in ``[0, 1)`` of shape ``(n, len(space))``.
+
+    Returns:
+        Each name to ``n`` values: float64 for float ranges, int64 for int ranges, the
+        choices' own type for categorical.
+    """
     u = np.asarray(u, dtype=np.float64)
     out = {}
     for j, p in enumerate(space):
@@ -485,18 +590,46 @@ def values_from_uniforms(space: Sequence[Param], u: np.ndarray) -> dict[str, np.
 
 
 def sample(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int) -> dict[str, np.ndarray]:
-    """Hyperparameter values (float64 arrays, one entry per trial id) for the given trials.
+    """Sample hyperparameter values for the given trials.
 
     A trial's values depend only on ``seed``, its id and the ranges (see the module docstring).
+
+    Args:
+        space: the parameters.
+        trial_ids: the trials.
+        seed: the sweep's seed.
+
+    Returns:
+        Each name to an array with one value per trial id (see :func:`values_from_uniforms`).
+
+    Example::
+
+        values = sample(BOOK_SPACE, range(100), seed=0)
+        values["learning_rate"].shape  # (100,)
     """
     return values_from_uniforms(space, _uniforms(seed, trial_ids, len(space)))
 
 
 def draw(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int,
          sampler: str = "random", schedule: str = "constant") -> dict[int, dict[str, Any]]:
-    """Each trial's hyperparameters as plain Python values (float, int or the choice), by
-    ``sampler`` (``"random"``: :func:`sample`; ``"grid"``: :func:`grid`). When the space
-    searches ``optimizer``, a trial keeps only the traced names its optimizer uses."""
+    """Draw each trial's hyperparameters as plain Python values.
+
+    When the space searches ``optimizer``, a trial keeps only the traced names its optimizer
+    uses.
+
+    Args:
+        space: the parameters.
+        trial_ids: the trials.
+        seed: the sweep's seed.
+        sampler: ``"random"`` (:func:`sample`) or ``"grid"`` (:func:`grid`).
+        schedule: the learning-rate schedule.
+
+    Returns:
+        Trial id to its hyperparameters (float, int or the choice).
+
+    Raises:
+        ConfigError: an unknown sampler, or a grid the trials do not fit.
+    """
     ids = [int(i) for i in trial_ids]
     if sampler == "grid":
         values = grid(space, ids)
@@ -521,6 +654,13 @@ def narrow(space: Sequence[Param], best: Sequence[Mapping[str, Any]]) -> tuple[P
     ``[min, max]`` of those values (the span in log space); a linear one likewise; an int
     range likewise (both ends included). A parameter whose values coincide (fewer than two
     distinct values), and every categorical parameter, keeps its range or choices.
+
+    Args:
+        space: the parameters.
+        best: the top trials' hyperparameters.
+
+    Returns:
+        The narrowed parameters.
     """
     out = []
     for p in space:
@@ -540,9 +680,19 @@ def narrow(space: Sequence[Param], best: Sequence[Mapping[str, Any]]) -> tuple[P
 
 
 def lane_keys(seed: int, trial_ids: Sequence[int], repeats: Sequence[int] | None = None):
-    """Raw training keys ``(n, 2)`` uint32 of lanes: trial ``i``'s is
-    ``fold_in(fold_in(key(seed), i), 1)``; its repeat ``r >= 1`` folds ``r`` in once more
-    (repeat 0 is the trial's own key, so one repeat is the plain sweep)."""
+    """The training keys of lanes.
+
+    Trial ``i``'s key is ``fold_in(fold_in(key(seed), i), 1)``; its repeat ``r >= 1`` folds
+    ``r`` in once more (repeat 0 is the trial's own key, so one repeat is the plain sweep).
+
+    Args:
+        seed: the sweep's seed.
+        trial_ids: each lane's trial.
+        repeats: each lane's repeat (default: all 0).
+
+    Returns:
+        Raw key data ``(n, 2)`` uint32.
+    """
     import jax
 
     ids = np.asarray(trial_ids, dtype=np.uint32)
@@ -559,10 +709,22 @@ def lane_keys(seed: int, trial_ids: Sequence[int], repeats: Sequence[int] | None
 
 
 def child_key(seed: int, parent: int, epoch: int, child: int, repeat: int = 0) -> np.ndarray:
-    """The training key ``(2,)`` a population-based-training child continues with when it
-    copies ``parent``'s run state at ``epoch``: ``fold_in`` of the parent's id, the epoch and
-    the child's id into ``fold_in(key(seed), 2)`` (and the repeat, for ``repeat >= 1``), so a
-    PBT run is reproducible."""
+    """The training key a population-based-training child continues with.
+
+    When the child copies ``parent``'s run state at ``epoch``, its key is ``fold_in`` of the
+    parent's id, the epoch and the child's id into ``fold_in(key(seed), 2)`` (and the repeat,
+    for ``repeat >= 1``), so a PBT run is reproducible.
+
+    Args:
+        seed: the sweep's seed.
+        parent: the trial whose state is copied.
+        epoch: the epoch of the copy.
+        child: the trial that continues.
+        repeat: the lane's repeat.
+
+    Returns:
+        Raw key data ``(2,)`` uint32.
+    """
     import jax
 
     k = jax.random.fold_in(jax.random.key(int(seed)), 2)

@@ -23,7 +23,13 @@ __all__ = ["SCHEDULERS", "Copy", "Hyperband", "PopulationBasedTraining", "Random
 
 
 def make(config) -> Scheduler:
-    """The scheduler a :class:`jaxch6.sweep.SweepConfig` names, with its settings.
+    """Build the scheduler a :class:`jaxch6.sweep.SweepConfig` names, with its settings.
+
+    Args:
+        config: the sweep's settings (``scheduler`` and the fields that scheduler reads).
+
+    Returns:
+        A :class:`Scheduler`.
 
     Raises:
         ConfigError: an unknown scheduler or impossible settings.

@@ -55,10 +55,12 @@ class Step:
 
     @property
     def epochs(self) -> int:
+        """The epochs the step trains, ``stop - start``."""
         return self.stop - self.start
 
     @property
     def size(self) -> int:
+        """The lanes the step trains (new, continuing and copied trials)."""
         return len(self.new) + len(self.cont) + len(self.copies)
 
 
@@ -69,7 +71,14 @@ class Scheduler(Protocol):
     name: str
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
-        """The next step given every trial recorded so far, or None when the sweep is done."""
+        """Plan the next step from every trial recorded so far.
+
+        Args:
+            trials: trial id to its record.
+
+        Returns:
+            The next :class:`Step`, or None when the sweep is done.
+        """
 
     def settings(self) -> dict[str, Any]:
         """The scheduler's settings and plan, for ``summary.json``."""
@@ -79,5 +88,14 @@ class Scheduler(Protocol):
 
 
 def members_at(trials: Mapping[int, Trial], ids, epoch: int) -> list[Trial]:
-    """The recorded trials among ``ids`` that were trained at least ``epoch`` epochs."""
+    """Select the recorded trials among ``ids`` that were trained at least ``epoch`` epochs.
+
+    Args:
+        trials: trial id to its record.
+        ids: the candidates.
+        epoch: the least number of epochs.
+
+    Returns:
+        The trials, in the order of ``ids``.
+    """
     return [trials[i] for i in ids if i in trials and trials[i].epochs >= epoch]

@@ -24,7 +24,19 @@ from jaxch6.sweep.space import draw
 
 
 def rungs(min_epochs: int, eta: int, epochs: int) -> tuple[int, ...]:
-    """``(r, rη, rη², …, epochs)``: every rung below ``epochs``, then ``epochs``."""
+    """The rungs of successive halving: ``(r, rη, rη², …, epochs)``.
+
+    Args:
+        min_epochs: ``r``, the first rung.
+        eta: ``η``, the factor between rungs (an integer >= 2).
+        epochs: the last rung.
+
+    Returns:
+        Every rung ``r ηᵏ`` below ``epochs``, then ``epochs``.
+
+    Raises:
+        ConfigError: ``min_epochs`` outside ``[1, epochs]`` or ``eta < 2``.
+    """
     if not 1 <= min_epochs <= epochs:
         raise ConfigError(f"min_epochs must be in [1, epochs={epochs}], got {min_epochs}")
     if eta < 2:
@@ -37,13 +49,23 @@ def rungs(min_epochs: int, eta: int, epochs: int) -> tuple[int, ...]:
 
 
 class Bracket:
-    """One successive-halving run over the trial ids ``ids`` (a plan, no state)."""
+    """One successive-halving run over the trial ids ``ids`` (a plan, no state).
+
+    Rung ``k`` trains the best ``max(1, len(ids) // eta**k)`` trials of rung ``k - 1`` to
+    ``rung_epochs[k]`` epochs.
+
+    Args:
+        ids: the bracket's trial ids.
+        rung_epochs: the epochs of each rung (:func:`rungs`).
+        eta: the factor between rungs.
+        index: the bracket's index (its round).
+    """
 
     def __init__(self, ids: range, rung_epochs: tuple[int, ...], eta: int, index: int = 0):
         self.ids, self.rungs, self.eta, self.index = ids, rung_epochs, eta, index
 
     def survivors(self, k: int) -> int:
-        """How many trials train to rung ``k``."""
+        """How many trials train to rung ``k``: ``max(1, len(ids) // eta**k)``."""
         return max(1, len(self.ids) // self.eta**k)
 
     def members(self, trials: Mapping[int, Trial], k: int) -> list[int] | None:
@@ -56,6 +78,15 @@ class Bracket:
         return [t.id for t in rank_at(below, self.rungs[k - 1])[: self.survivors(k)]]
 
     def next(self, trials: Mapping[int, Trial], new_values) -> Step | None:
+        """The bracket's next step.
+
+        Args:
+            trials: trial id to its record.
+            new_values: draws the hyperparameters of a list of new trial ids.
+
+        Returns:
+            The first rung's unfinished work as a :class:`Step`, or None when done.
+        """
         for k, stop in enumerate(self.rungs):
             members = self.members(trials, k)
             todo = [i for i in members if i not in trials or trials[i].epochs < stop]
@@ -84,7 +115,21 @@ class _Sampling:
 
 
 class SuccessiveHalving(_Sampling):
-    """Synchronous successive halving of ``trials`` trials (see the module docstring)."""
+    """Synchronous successive halving of ``trials`` trials (see the module docstring).
+
+    Args:
+        space: the search space.
+        trials: the trials of the first rung.
+        epochs: the epochs of the last rung.
+        seed: the sweep's seed.
+        min_epochs: the epochs of the first rung.
+        eta: the factor between rungs (each keeps the best ``1/eta``).
+        sampler: ``"random"`` or ``"grid"``.
+        schedule: the learning-rate schedule.
+
+    Raises:
+        ConfigError: impossible rungs (:func:`rungs`).
+    """
 
     name = "halving"
 
@@ -95,21 +140,41 @@ class SuccessiveHalving(_Sampling):
         self.bracket = Bracket(range(trials), rungs(min_epochs, eta, epochs), eta)
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        """The next step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
         return self.bracket.next(trials, self.new_values)
 
     def settings(self) -> dict[str, Any]:
+        """The scheduler's settings and plan, for ``summary.json``."""
         b = self.bracket
         return {"name": self.name, "min_epochs": self.min_epochs, "eta": self.eta,
                 "epochs": self.epochs, "rungs": list(b.rungs),
                 "survivors": [b.survivors(k) for k in range(len(b.rungs))]}
 
     def stop_epochs(self) -> tuple[int, ...]:
+        """Every epoch count a step advances by (one compiled program each)."""
         r = self.bracket.rungs
         return tuple(sorted({r[0], *(b - a for a, b in zip(r, r[1:], strict=False))}))
 
 
 class Hyperband(_Sampling):
-    """Hyperband's brackets, one successive halving each, run one after the other."""
+    """Hyperband's brackets, one successive halving each, run one after the other.
+
+    With ``s_max = floor(log_eta(epochs / min_epochs))``, bracket ``s = s_max … 0`` starts
+    ``ceil((s_max + 1) eta^s / (s + 1))`` trials at ``max(min_epochs, round(epochs eta^-s))``
+    epochs.
+
+    Args:
+        space: the search space.
+        epochs: the epochs of every bracket's last rung.
+        seed: the sweep's seed.
+        min_epochs: the smallest first rung.
+        eta: the factor between rungs.
+        trials: ignored (Hyperband's brackets fix the number of trials).
+        schedule: the learning-rate schedule.
+
+    Raises:
+        ConfigError: impossible rungs (:func:`rungs`).
+    """
 
     name = "hyperband"
 
@@ -129,6 +194,7 @@ class Hyperband(_Sampling):
         self.trials = first
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        """The next step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
         for b in self.brackets:
             step = b.next(trials, self.new_values)
             if step is not None:
@@ -136,6 +202,7 @@ class Hyperband(_Sampling):
         return None
 
     def settings(self) -> dict[str, Any]:
+        """The scheduler's settings and plan, for ``summary.json``."""
         return {"name": self.name, "min_epochs": self.min_epochs, "eta": self.eta,
                 "epochs": self.epochs, "trials": self.trials,
                 "brackets": [{"trial_ids": [b.ids.start, b.ids.stop], "rungs": list(b.rungs),
@@ -143,6 +210,7 @@ class Hyperband(_Sampling):
                              for b in self.brackets]}
 
     def stop_epochs(self) -> tuple[int, ...]:
+        """Every epoch count a step advances by (one compiled program each)."""
         out = set()
         for b in self.brackets:
             r = b.rungs

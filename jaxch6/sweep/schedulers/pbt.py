@@ -46,6 +46,10 @@ class PopulationBasedTraining:
         resample: probability of drawing a value afresh instead of perturbing it.
         sampler: how the first population is drawn (``"random"`` or ``"grid"``).
         schedule: the learning-rate schedule (which names a trial's optimizer uses).
+
+    Raises:
+        ConfigError: fewer than 4 trials, ``interval`` outside ``[1, epochs]``, or
+            ``quantile``/``resample`` out of range.
     """
 
     name = "pbt"
@@ -68,6 +72,7 @@ class PopulationBasedTraining:
         return [*range(self.interval, self.epochs, self.interval), self.epochs]
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        """The next interval's step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
         ids = range(self.trials)
         start = 0
         for stop in self.boundaries():
@@ -90,7 +95,18 @@ class PopulationBasedTraining:
         return Step(start, stop, cont=cont, copies=copies, keep=keep, label=label)
 
     def exploit(self, trials: Mapping[int, Trial], epoch: int) -> dict[int, Copy]:
-        """The copies made at ``epoch``: bottom-quartile member id to its :class:`Copy`."""
+        """Decide the copies made at ``epoch``.
+
+        Each member of the bottom ``quantile`` copies a member of the top ``quantile`` chosen
+        at random, with :meth:`explore`'d hyperparameters.
+
+        Args:
+            trials: trial id to its record (the whole population).
+            epoch: the interval boundary.
+
+        Returns:
+            Bottom member id to its :class:`Copy`.
+        """
         population = [trials[i] for i in range(self.trials)]
         ranked = rank_at(population, epoch)
         q = max(1, math.floor(self.quantile * len(ranked)))
@@ -104,9 +120,19 @@ class PopulationBasedTraining:
         return out
 
     def explore(self, hparams: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        """Perturb (×0.8 / ×1.2) or resample each searched float value, within its range;
-        a categorical value is drawn afresh among its choices with probability ``resample``
-        and otherwise kept."""
+        """Perturb or resample each searched value.
+
+        A float value is drawn afresh with probability ``resample``, else multiplied by 0.8 or
+        1.2 and clipped into its range; a categorical value is drawn afresh among its choices
+        with probability ``resample`` and otherwise kept.
+
+        Args:
+            hparams: the parent's hyperparameters.
+            rng: the random generator of this decision.
+
+        Returns:
+            The child's hyperparameters.
+        """
         out = dict(hparams)
         for p in (Param(*q) for q in self.space):
             if p.kind != "float":
@@ -121,10 +147,12 @@ class PopulationBasedTraining:
         return out
 
     def settings(self) -> dict[str, Any]:
+        """The scheduler's settings, for ``summary.json``."""
         return {"name": self.name, "population": self.trials, "epochs": self.epochs,
                 "interval": self.interval, "quantile": self.quantile,
                 "resample": self.resample, "factors": list(FACTORS)}
 
     def stop_epochs(self) -> tuple[int, ...]:
+        """Every epoch count a step advances by (one compiled program each)."""
         b = [0, *self.boundaries()]
         return tuple(sorted({y - x for x, y in zip(b, b[1:], strict=False)}))

@@ -38,10 +38,19 @@ class RandomSearch:
         self.sampler, self.schedule = sampler, schedule
 
     def round_ids(self, r: int) -> range:
+        """The trial ids of round ``r``: ``r·trials … (r + 1)·trials - 1``."""
         return range(r * self.trials, (r + 1) * self.trials)
 
     def round_space(self, trials: Mapping[int, Trial], r: int):
-        """Round ``r``'s ranges (needs every trial of the earlier rounds)."""
+        """Round ``r``'s ranges: the space narrowed to the ``keep`` best of each earlier round.
+
+        Args:
+            trials: trial id to its record (every trial of the earlier rounds).
+            r: the round.
+
+        Returns:
+            The round's parameters.
+        """
         space = self.space
         for prev in range(r):
             done = [trials[i] for i in self.round_ids(prev)]
@@ -50,6 +59,7 @@ class RandomSearch:
         return space
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
+        """The next round's unrecorded trials as a :class:`Step`, or None when done."""
         for r in range(self.rounds):
             todo = [i for i in self.round_ids(r) if i not in trials]
             if todo:
@@ -60,7 +70,15 @@ class RandomSearch:
         return None
 
     def rounds_info(self, trials: Mapping[int, Trial]) -> list[dict[str, Any]]:
-        """Each round's ranges, trial ids, best validation accuracy and divergences."""
+        """Describe each round so far, for ``summary.json``.
+
+        Args:
+            trials: trial id to its record.
+
+        Returns:
+            One dict a round: its ranges, trial ids and, once complete, its best validation
+            accuracy and number of diverged trials.
+        """
         out = []
         for r in range(self.rounds):
             ids = self.round_ids(r)
@@ -76,8 +94,10 @@ class RandomSearch:
         return out
 
     def settings(self) -> dict[str, Any]:
+        """The scheduler's settings, for ``summary.json``."""
         return {"name": self.name, "rounds": self.rounds, "keep": self.keep,
                 "trials_per_round": self.trials, "epochs": self.epochs}
 
     def stop_epochs(self) -> tuple[int, ...]:
+        """Every epoch count a step advances by: only ``epochs``."""
         return (self.epochs,)
