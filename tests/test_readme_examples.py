@@ -42,7 +42,9 @@ def test_pbt_with_repeats_and_categorical_halving(tmp_path, capsys):
     out = tmp_path / "c"
     assert main(["sweep", "--scheduler", "halving", "--trials", "6", "--min-epochs", "1",
                  "--space", "optimizer=sgd,momentum", "--space", "lr=1e-3:1e-1",
-                 "--out", str(out), *SMALL]) == 0
+                 "--save-best", "1", "--out", str(out), *SMALL]) == 0
     res = load(out)
     assert {t.hparams["optimizer"] for t in res.trials} <= {"sgd", "momentum"}
+    best = res.ranked[0]
+    assert load_model(out, best.id).meta["hparams"]["optimizer"] == best.hparams["optimizer"]
     assert (out / "trials.csv").read_text().splitlines()[0].startswith("id,")
