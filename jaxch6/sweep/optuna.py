@@ -122,6 +122,45 @@ def run(
     wall0 = time.perf_counter()
     config = (config or SweepConfig()).validate()
     optuna = S.require_optuna()
+    n_trials = _check_arguments(config, study, storage, sampler, pruner, study_name, n_trials,
+                                batch_trials)
+    out_dir = Path(out) if out is not None else None
+    lock = store.lock(out_dir) if out_dir is not None else None
+    try:
+        recorded = None
+        if out_dir is not None:
+            resume = (out_dir / store.MANIFEST).exists()
+            recorded = store.claim(out_dir, "optuna", resume=resume)
+        if study is None:
+            study, url = _open(config, storage, study_name, sampler, pruner, storage_options)
+        else:
+            url = None
+            D.check_study(study, config)
+        pinned = study.user_attrs.get("jaxch6_pin") or {}
+        trainer = D.EngineTrainer(config, batch_trials, devices=devices, data=data,
+                                  make_run=make_run, lanes=pinned.get("lanes"))
+        D.pin_study(study, trainer.pin, study.study_name)
+        batch = batch_trials or trainer.chunk_size
+        pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
+        rungs = rungs_for(config) if pruning else None
+        trainer.precompile(_advance_epochs(rungs) if rungs else (config.epochs,))
+        info = _info(study, trainer, url, sampler_name, rungs, batch, n_trials)
+        summary, warnings = _open_dir(out_dir, recorded, config, trainer, info, command_line)
+        reporter = _Reporter(study, trainer, out_dir, summary, progress, n_trials, top)
+        reporter.report(0, True)
+        mine = D.run_worker(study, trainer, config.space, n_trials=n_trials, batch_trials=batch,
+                            poll_seconds=poll_seconds, n_train=trainer.n_train,
+                            n_val=trainer.n_val, on_batch=reporter.on_batch, rungs=rungs)
+        return _finish(study, trainer, config, out_dir, summary, info, warnings, mine, top,
+                       wall0)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _check_arguments(config, study, storage, sampler, pruner, study_name, n_trials,
+                     batch_trials) -> int:
+    """The number of trials the study should hold; ConfigError for contradictory arguments."""
     if study is not None and (storage is not None or sampler is not None or pruner is not None
                               or study_name is not None):
         raise ConfigError("pass either a study or storage/study_name/sampler/pruner, not both")
@@ -135,89 +174,80 @@ def run(
         raise ConfigError(f"n_trials must be positive, got {n_trials}")
     if batch_trials is not None and batch_trials < 1:
         raise ConfigError(f"batch_trials must be positive, got {batch_trials}")
-    out_dir = Path(out) if out is not None else None
-    lock = store.lock(out_dir) if out_dir is not None else None
-    try:
-        recorded = None
-        if out_dir is not None:
-            resume = (out_dir / store.MANIFEST).exists()
-            recorded = store.claim(out_dir, "optuna", resume=resume)
-        if study is None:
-            study, url = _open(config, storage, study_name, sampler, pruner, storage_options)
-        else:
-            url = None
-            D.check_study(study, config)
-        name = study.study_name
-        pinned = study.user_attrs.get("jaxch6_pin") or {}
-        trainer = D.EngineTrainer(config, batch_trials, devices=devices, data=data,
-                                  make_run=make_run, lanes=pinned.get("lanes"))
-        D.pin_study(study, trainer.pin, name)
-        batch = batch_trials or trainer.chunk_size
-        pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
-        rungs = rungs_for(config) if pruning else None
-        trainer.precompile(_advance_epochs(rungs) if rungs else (config.epochs,))
-        warnings: list[str] = []
-        info = {**trainer.info(),
-                "optuna": {"study": name, "storage": S.redact(url) if url else None,
-                           "sampler": sampler_name or type(study.sampler).__name__,
-                           "pruner": type(study.pruner).__name__,
-                           "rungs": list(rungs) if rungs else None,
-                           "batch_trials": batch, "n_trials": n_trials,
-                           "worker": D.worker_name()}}
-        summary: dict[str, Any] = {"status": "running", "config": config.to_dict(),
-                                   "seed": config.seed, **info}
-        if out_dir is not None:
-            current = store.make_manifest("optuna", config, trainer.pin["data_sha256"],
-                                          lanes=trainer.lanes, command_line=command_line)
-            if recorded is None:
-                store.write_manifest(out_dir, current)
-                summary["started_at"] = _now()
-            else:
-                warnings = store.check_manifest(recorded, current,
-                                                allow=D._STUDY_FIELDS_IGNORED)
-                summary["started_at"] = recorded.get("created_at")
-            store.write_summary(out_dir, summary)
+    return n_trials
 
-        def report(done: int, step_start: bool, mine: int) -> None:
-            if progress is None:
-                return
-            rs = trainer.run_seconds
-            progress(Progress(label=f"study {name!r}", done=done, total=n_trials, ran=mine,
-                              run_seconds=rs, step_start=step_start,
-                              lanes_per_second=trainer.trials_run / rs if rs > 0 else 0.0))
 
-        ran = 0
+def _info(study, trainer, url, sampler_name, rungs, batch, n_trials) -> dict[str, Any]:
+    """Devices and data (the trainer's) and the study's settings, for the summary."""
+    return {**trainer.info(),
+            "optuna": {"study": study.study_name, "storage": S.redact(url) if url else None,
+                       "sampler": sampler_name or type(study.sampler).__name__,
+                       "pruner": type(study.pruner).__name__,
+                       "rungs": list(rungs) if rungs else None,
+                       "batch_trials": batch, "n_trials": n_trials,
+                       "worker": D.worker_name()}}
 
-        def on_batch(b: dict) -> None:
-            nonlocal ran
-            ran += len(b["trials"])
-            if out_dir is not None:
-                D.export(study, out_dir, summary, top=top)
-            report(b["complete"] + b.get("pruned", 0), False, ran)
 
-        report(0, True, 0)
-        mine = D.run_worker(study, trainer, config.space, n_trials=n_trials, batch_trials=batch,
-                            poll_seconds=poll_seconds, n_train=trainer.n_train,
-                            n_val=trainer.n_val, on_batch=on_batch, rungs=rungs)
-        timings = {"data_seconds": trainer.data_seconds,
-                   "compile_seconds": trainer.compile_seconds,
-                   "run_seconds": trainer.run_seconds,
-                   "trials_run_by_this_worker": len(mine),
-                   "wall_seconds": time.perf_counter() - wall0}
-        summary.update(status="complete", finished_at=_now(), timings=timings)
-        if out_dir is not None:
-            trials = D.export(study, out_dir, summary, top=top)
-        else:
-            trials = D.study_trials(study)
-        info["warnings"] = warnings
-        result = SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info,
-                             out_dir)
-        if out_dir is not None:
-            result.write_csv()  # trials.csv: the flat table (jaxch6.sweep.tables)
-        return result
-    finally:
-        if lock is not None:
-            lock.release()
+def _open_dir(out_dir, recorded, config, trainer, info, command_line):
+    """Write (first worker) or re-check (a later one) the manifest; the running summary and
+    the manifest check's warnings."""
+    summary: dict[str, Any] = {"status": "running", "config": config.to_dict(),
+                               "seed": config.seed, **info}
+    warnings: list[str] = []
+    if out_dir is None:
+        return summary, warnings
+    current = store.make_manifest("optuna", config, trainer.pin["data_sha256"],
+                                  lanes=trainer.lanes, command_line=command_line)
+    if recorded is None:
+        store.write_manifest(out_dir, current)
+        summary["started_at"] = _now()
+    else:
+        warnings = store.check_manifest(recorded, current, allow=D._STUDY_FIELDS_IGNORED)
+        summary["started_at"] = recorded.get("created_at")
+    store.write_summary(out_dir, summary)
+    return summary, warnings
+
+
+class _Reporter:
+    """Progress reports, and the run directory's files rewritten after each batch."""
+
+    def __init__(self, study, trainer, out_dir, summary, progress, n_trials, top):
+        self.study, self.trainer, self.out_dir, self.summary = study, trainer, out_dir, summary
+        self.progress, self.n_trials, self.top, self.ran = progress, n_trials, top, 0
+
+    def report(self, done: int, step_start: bool) -> None:
+        if self.progress is None:
+            return
+        rs = self.trainer.run_seconds
+        self.progress(Progress(label=f"study {self.study.study_name!r}", done=done,
+                               total=self.n_trials, ran=self.ran, run_seconds=rs,
+                               step_start=step_start,
+                               lanes_per_second=self.trainer.trials_run / rs if rs > 0 else 0.0))
+
+    def on_batch(self, b: dict) -> None:
+        self.ran += len(b["trials"])
+        if self.out_dir is not None:
+            D.export(self.study, self.out_dir, self.summary, top=self.top)
+        self.report(b["complete"] + b.get("pruned", 0), False)
+
+
+def _finish(study, trainer, config, out_dir, summary, info, warnings, mine, top, wall0):
+    """The final summary and files; the study's finished trials as a SweepResult."""
+    timings = {"data_seconds": trainer.data_seconds,
+               "compile_seconds": trainer.compile_seconds,
+               "run_seconds": trainer.run_seconds,
+               "trials_run_by_this_worker": len(mine),
+               "wall_seconds": time.perf_counter() - wall0}
+    summary.update(status="complete", finished_at=_now(), timings=timings)
+    if out_dir is not None:
+        trials = D.export(study, out_dir, summary, top=top)
+    else:
+        trials = D.study_trials(study)
+    info["warnings"] = warnings
+    result = SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info, out_dir)
+    if out_dir is not None:
+        result.write_csv()  # trials.csv: the flat table (jaxch6.sweep.tables)
+    return result
 
 
 def _advance_epochs(rungs: Sequence[int]) -> tuple[int, ...]:

@@ -422,79 +422,107 @@ def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) 
 
     Uses Optuna's public API only (``report``, ``should_prune``, ``set_user_attr``, ``tell``);
     a trial finished meanwhile by another worker (failed as stale) is skipped."""
-    import optuna
     from optuna.trial import TrialState
 
-    from jaxch6.sweep.records import Trial
+    batch = _RungBatch(study, trials, trainer, space, n_train, n_val)
+    for rung, stop in enumerate(rungs):
+        last = rung == len(rungs) - 1
+        batch.train_to(stop, keep_states=not last)
+        if last:
+            break
+        if not batch.prune(rung):
+            return batch.results
+    for j in batch.alive:
+        if j not in batch.lost:
+            batch.finish(j, TrialState.COMPLETE, len(rungs) - 1)
+    return batch.results
 
-    hparams, ids = _suggest(study, trials, space)
-    n = len(trials)
-    train_acc: list[list[float]] = [[] for _ in range(n)]
-    val_acc: list[list[float]] = [[] for _ in range(n)]
-    diverged = [False] * n
-    alive, lost = list(range(n)), set()
-    states, done_epochs = None, 0
-    results = []
-    worker = worker_name()
-    t0 = time.perf_counter()
 
-    def finish(j, state, rung):
-        rec = Trial(id=ids[j], round=0, hparams={k: float(v[j]) for k, v in hparams.items()},
-                    train_acc=train_acc[j], val_acc=val_acc[j], diverged=diverged[j],
+class _RungBatch:
+    """A batch of Optuna trials trained in rungs: their curves, survivors and results."""
+
+    def __init__(self, study, trials, trainer, space, n_train, n_val):
+        self.study, self.trials, self.trainer = study, trials, trainer
+        self.n_train, self.n_val = n_train, n_val
+        self.hparams, self.ids = _suggest(study, trials, space)
+        n = len(trials)
+        self.train_acc: list[list[float]] = [[] for _ in range(n)]
+        self.val_acc: list[list[float]] = [[] for _ in range(n)]
+        self.diverged = [False] * n
+        self.alive, self.lost = list(range(n)), set()
+        self.states, self.done_epochs, self.results = None, 0, []
+        self.worker, self.t0 = worker_name(), time.perf_counter()
+
+    def train_to(self, stop: int, *, keep_states: bool) -> None:
+        """Train the surviving lanes to epoch ``stop`` and report each epoch."""
+        import optuna
+
+        sub = {k: v[self.alive] for k, v in self.hparams.items()}
+        epochs = stop - self.done_epochs
+        if self.states is None:
+            hist, self.states = self.trainer.start(sub, [self.ids[j] for j in self.alive],
+                                                   epochs, keep_states=keep_states)
+        else:
+            hist, self.states = self.trainer.resume(self.states, sub, epochs,
+                                                    keep_states=keep_states)
+        for pos, j in enumerate(self.alive):
+            self.train_acc[j] += _fractions(hist["train_acc"][pos], self.n_train)
+            va = _fractions(hist["eval_acc"][pos], self.n_val)
+            self.val_acc[j] += va
+            self.diverged[j] = self.diverged[j] or bool(hist["diverged"][pos])
+            try:
+                for e, v in enumerate(va):
+                    self.trials[j].report(v if np.isfinite(v) else 0.0, self.done_epochs + e)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self.lost.add(j)
+        self.done_epochs = stop
+
+    def prune(self, rung: int) -> bool:
+        """Ask the pruner about every survivor; keep the others' states (compaction). False
+        when none is left."""
+        from optuna.trial import TrialState
+
+        keep = []
+        for pos, j in enumerate(self.alive):
+            if j in self.lost:
+                continue
+            if self.trials[j].should_prune():
+                self.finish(j, TrialState.PRUNED, rung)
+            else:
+                keep.append(pos)
+        self.alive = [self.alive[p] for p in keep]
+        if not self.alive:
+            return False
+        self.states = _take(self.states, keep)  # compaction: only the survivors train on
+        return True
+
+    def finish(self, j: int, state, rung: int) -> None:
+        """Record trial ``j`` and tell the study (COMPLETE with its value, or PRUNED)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        from jaxch6.sweep.records import Trial
+
+        rec = Trial(id=self.ids[j], round=0,
+                    hparams={k: float(v[j]) for k, v in self.hparams.items()},
+                    train_acc=self.train_acc[j], val_acc=self.val_acc[j],
+                    diverged=self.diverged[j],
                     status="complete" if state == TrialState.COMPLETE else "stopped", rung=rung)
         final = rec.final_val_acc
         value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": worker, "rung": rung,
-                 "batch_seconds": round(time.perf_counter() - t0, 3)}
+                 "key_id": rec.id, "worker": self.worker, "rung": rung,
+                 "batch_seconds": round(time.perf_counter() - self.t0, 3)}
         try:
             for k, v in attrs.items():
-                trials[j].set_user_attr(k, v)
+                self.trials[j].set_user_attr(k, v)
             if state == TrialState.COMPLETE:
-                study.tell(trials[j], value)
+                self.study.tell(self.trials[j], value)
             else:
-                study.tell(trials[j], state=TrialState.PRUNED)
+                self.study.tell(self.trials[j], state=TrialState.PRUNED)
         except optuna.exceptions.UpdateFinishedTrialError:
             return
-        results.append(rec)
-
-    for rung, stop in enumerate(rungs):
-        sub = {k: v[alive] for k, v in hparams.items()}
-        last = rung == len(rungs) - 1
-        if states is None:
-            hist, states = trainer.start(sub, [ids[j] for j in alive], stop - done_epochs,
-                                         keep_states=not last)
-        else:
-            hist, states = trainer.resume(states, sub, stop - done_epochs, keep_states=not last)
-        for pos, j in enumerate(alive):
-            train_acc[j] += _fractions(hist["train_acc"][pos], n_train)
-            va = _fractions(hist["eval_acc"][pos], n_val)
-            val_acc[j] += va
-            diverged[j] = diverged[j] or bool(hist["diverged"][pos])
-            try:
-                for e, v in enumerate(va):
-                    trials[j].report(v if np.isfinite(v) else 0.0, done_epochs + e)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                lost.add(j)
-        done_epochs = stop
-        if last:
-            break
-        keep = []
-        for pos, j in enumerate(alive):
-            if j in lost:
-                continue
-            if trials[j].should_prune():
-                finish(j, TrialState.PRUNED, rung)
-            else:
-                keep.append(pos)
-        alive = [alive[p] for p in keep]
-        if not alive:
-            return results
-        states = _take(states, keep)  # compaction: only the survivors train on
-    for j in alive:
-        if j not in lost:
-            finish(j, TrialState.COMPLETE, len(rungs) - 1)
-    return results
+        self.results.append(rec)
 
 
 def _take(tree, rows):
