@@ -456,6 +456,33 @@ def test_python_entry_point_with_a_random_sampler_equals_plain_sweep(tmp_path):
     assert [r["id"] for r in store.read_trials(tmp_path / "opt")] == list(range(6))
 
 
+def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
+    """A categorical optimizer (one compiled program per group, trials of both groups in one
+    batch) and a float rate: every trial COMPLETE, choices stay strings, and each trial equals
+    the plain sweep's trial of the same id."""
+    import jax
+    from _sweep_toy import toy_data, toy_make_run
+
+    from jaxch6.sweep import Param, run
+
+    config = _toy_config(trials=6, epochs=2, space=(
+        Param.categorical("optimizer", ("sgd", "momentum")),
+        Param.float("learning_rate", 1e-3, 0.3)))
+    res = _toy_run(config, batch_trials=6)
+    plain = run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices())
+    got = {t.id: t for t in res.trials}
+    assert sorted(got) == [t.id for t in plain.trials] == list(range(6))
+    assert all(t.status == "complete" for t in res.trials)
+    assert {t.hparams["optimizer"] for t in res.trials} == {"sgd", "momentum"}
+    for t in plain.trials:
+        g = got[t.id]
+        assert type(g.hparams["optimizer"]) is str and type(g.hparams["learning_rate"]) is float
+        assert g.hparams["optimizer"] == t.hparams["optimizer"]
+        assert g.hparams["learning_rate"] == pytest.approx(t.hparams["learning_rate"], rel=1e-12)
+        assert g.val_acc == t.val_acc and g.train_acc == t.train_acc
+        assert g.diverged == t.diverged
+
+
 def test_plain_sweeps_and_optuna_never_share_a_directory(tmp_path):
     import jax
     from _sweep_toy import toy_data, toy_make_run

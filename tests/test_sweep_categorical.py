@@ -231,7 +231,6 @@ CLI_TINY = ["--epochs", "2", "--hidden", "8", "--batch-size", "10", "--train-siz
         (["--space", "lr=1:5:int"], "--space learning_rate: a float hyperparameter"),
         (["--trials", "0"], "--trials must be a positive integer"),
         (["--sampler", "grid", "--space", "lr=1e-3:1e-1"], "--space learning_rate: a grid"),
-        (["--sampler", "tpe", "--space", "optimizer=sgd,adam"], "searches float ranges only"),
     ],
 )
 def test_cli_errors_name_the_options(argv, words, capsys, tmp_path):

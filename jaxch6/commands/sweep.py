@@ -195,11 +195,6 @@ def _build_config(args):
         precision=args.precision,
         sampler="grid" if getattr(args, "sampler", None) == "grid" else "random",
     )
-    optuna_sampler = getattr(args, "sampler", None) not in (None, "grid")
-    odd = next((p for p in config.space if optuna_sampler and p.kind != "float"), None)
-    if odd is not None:
-        raise ConfigError(f"--sampler {args.sampler}: an Optuna study searches float ranges "
-                          f"only; --space {odd.name} is {odd.kind}")
     return config.validate()
 
 

@@ -43,6 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxch6.sweep.plan import per_trial_bytes  # noqa: F401 - the one memory estimate
+
 #: Upper bounds of the default chunk size per device, by platform.
 CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
 #: On the CPU, a lane group holds about this many bytes of trials, so that it stays near the
@@ -52,42 +54,6 @@ CPU_LANE_BYTES = 24 << 20
 CPU_CHUNK_TRIALS = 24
 #: Fraction of a device's memory the default chunk may plan to use.
 MEMORY_FRACTION = 0.4
-
-
-def per_trial_bytes(
-    layer_sizes: Sequence[int],
-    *,
-    batch_size: int,
-    n_eval_rows: int,
-    optimizer_slots: int = 2,
-    itemsize: int = 4,
-) -> int:
-    """A rough upper estimate of one trial's device memory while it trains.
-
-    Parameters, gradients, updates and ``optimizer_slots`` moment buffers (``4 + slots`` copies
-    of the weights), the training batch's activations (kept for the backward pass, ×4 for
-    pre-activations, masks and their gradients), and the evaluation activations of all
-    ``n_eval_rows`` rows (×2: a layer's input and output live at once):
-
-        bytes = itemsize × ((4 + slots) × n_params + 4 × batch_size × units
-                            + 2 × n_eval_rows × units)
-
-    where ``units`` is the sum of ``layer_sizes``.
-
-    Args:
-        layer_sizes: the network's layer widths, input and output included.
-        batch_size: the training batch size.
-        n_eval_rows: the rows evaluated each epoch (training and validation sets).
-        optimizer_slots: moment buffers per weight (0 for SGD, 1 for momentum, 2 for Adam).
-        itemsize: bytes per float.
-
-    Returns:
-        The estimate in bytes.
-    """
-    n_params = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=False))
-    units = sum(layer_sizes)
-    floats = (4 + optimizer_slots) * n_params + 4 * batch_size * units + 2 * n_eval_rows * units
-    return int(floats * itemsize)
 
 
 def device_memory_bytes(device) -> int:

@@ -164,11 +164,6 @@ def _check_arguments(config, study, storage, sampler, pruner, study_name, n_tria
     if study is not None and (storage is not None or sampler is not None or pruner is not None
                               or study_name is not None):
         raise ConfigError("pass either a study or storage/study_name/sampler/pruner, not both")
-    kinds = sorted({p.kind for p in config.space if getattr(p, "kind", "float") != "float"})
-    if kinds:
-        raise ConfigError(f"Optuna-driven sweeps search float ranges only; the space has "
-                          f"{', '.join(kinds)} parameters (use the random, halving, hyperband, "
-                          "pbt schedulers or sampler='grid' for those)")
     n_trials = config.trials if n_trials is None else int(n_trials)
     if n_trials < 1:
         raise ConfigError(f"n_trials must be positive, got {n_trials}")

@@ -71,16 +71,27 @@ BatchTrainer = Callable[[Mapping[str, np.ndarray], Sequence[int]], Mapping[str, 
 
 # -- samplers -----------------------------------------------------------------------------------
 def _distribution(param):
-    from optuna.distributions import FloatDistribution
+    """The Optuna distribution :func:`_suggest` asks for ``param`` (by its kind)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
+    kind = getattr(param, "kind", "float")
+    if kind == "categorical":
+        return CategoricalDistribution(tuple(param.choices))
+    if kind == "int":
+        return IntDistribution(int(param.low), int(param.high), log=param.scale == "log")
     return FloatDistribution(float(param.low), float(param.high), log=param.scale == "log")
 
 
 def book_random_sampler(space, *, seed: int):
-    """An Optuna sampler drawing trial ``i``'s values with :func:`jaxch6.sweep.space.sample`:
-    ``value = 10 ** U(log10 low, log10 high)`` (log) or ``U(low, high)`` (lin) from
-    ``fold_in(fold_in(key(seed), i), 0)`` — the book's random search, per trial number, so the
-    values do not depend on which worker asks or in which batch."""
+    """An Optuna sampler drawing trial ``i``'s values with :func:`jaxch6.sweep.space.sample`
+    (as :func:`jaxch6.sweep.space.draw` does): e.g. ``value = 10 ** U(log10 low, log10 high)``
+    (log) or ``U(low, high)`` (lin), an int of an int range, one of a categorical's choices,
+    from ``fold_in(fold_in(key(seed), i), 0)`` — the book's random search, per trial number, so
+    the values do not depend on which worker asks or in which batch."""
     optuna = S.require_optuna()
     from jaxch6.sweep.space import sample
 
@@ -107,11 +118,13 @@ def book_random_sampler(space, *, seed: int):
             if trial.number not in self._cache:  # one JAX call per block of trial numbers
                 start = trial.number - trial.number % _SAMPLE_BLOCK
                 ids = list(range(start, start + _SAMPLE_BLOCK))
-                values = sample(order, ids, seed=seed)
+                columns = {k: v.tolist() for k, v in sample(order, ids, seed=seed).items()}
                 self._cache = {
-                    i: {k: float(v[j]) for k, v in values.items()} for j, i in enumerate(ids)
+                    i: {k: col[j] for k, col in columns.items()} for j, i in enumerate(ids)
                 }
             value = self._cache[trial.number][param_name]
+            if getattr(p, "kind", "float") != "float":  # an int or one of the choices
+                return value
             return float(np.clip(value, p.low, p.high))
 
     return BookRandomSampler()
@@ -376,15 +389,69 @@ def _give_back(study, storage, trials) -> None:
 
 
 def _suggest(study, trials, space):
-    """Suggest ``space`` for each trial; returns the hyperparameters (name -> array) and each
-    trial's :func:`key_id`."""
+    """Suggest ``space`` for each trial, each parameter by its kind (``suggest_float``,
+    ``suggest_int``, ``suggest_categorical``); the static names first and, when ``optimizer``
+    is searched, only the traced names the trial's optimizer uses (as
+    :func:`jaxch6.sweep.space.draw` keeps).
+
+    Returns:
+        ``(hparams, ids)``: each name to an array of one value per trial (float64 for a space
+        of float ranges only; else objects, None where a trial's optimizer does not use the
+        name), and each trial's :func:`key_id`.
+    """
+    from jaxch6.sweep.space import STATIC
+
     frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
-    hp = {p.name: [] for p in space}
+    order = sorted(space, key=lambda p: p.name not in STATIC)  # static names first
+    hp: dict[str, list] = {p.name: [] for p in space}
     for t in trials:
-        for p in space:
-            hp[p.name].append(t.suggest_float(p.name, p.low, p.high, log=p.scale == "log"))
+        got = {}
+        for p in order:
+            if "optimizer" in got and not _uses(got["optimizer"], p.name, space):
+                continue
+            got[p.name] = _suggest_one(t, p)
+        for name, col in hp.items():
+            col.append(got.get(name))
     ids = [key_id(frozen[t.number]) if t.number in frozen else t.number for t in trials]
-    return {k: np.asarray(v, np.float64) for k, v in hp.items()}, ids
+    if all(getattr(p, "kind", "float") == "float" for p in space):
+        return {k: np.asarray(v, np.float64) for k, v in hp.items()}, ids
+    return {k: _objects(v) for k, v in hp.items()}, ids
+
+
+def _suggest_one(trial, p):
+    kind = getattr(p, "kind", "float")
+    if kind == "categorical":
+        return trial.suggest_categorical(p.name, tuple(p.choices))
+    if kind == "int":
+        return trial.suggest_int(p.name, int(p.low), int(p.high), log=p.scale == "log")
+    return trial.suggest_float(p.name, p.low, p.high, log=p.scale == "log")
+
+
+def _uses(optimizer: str, name: str, space) -> bool:
+    """Whether a trial with ``optimizer`` uses the searched ``name``: a static name, one of the
+    optimizer's or a training or schedule hyperparameter (no optimizer's own)."""
+    from jaxch6.optimizers import HYPERPARAMETERS
+    from jaxch6.sweep.space import STATIC, searchable_names
+
+    if name in STATIC or name in searchable_names(optimizer):
+        return True
+    return not any(name in names for names in HYPERPARAMETERS.values())
+
+
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _row(hparams: Mapping[str, np.ndarray], j: int) -> dict[str, Any]:
+    """Trial ``j``'s hyperparameters as plain Python values (names it does not use left out)."""
+    out = {}
+    for k, v in hparams.items():
+        x = v[j]
+        if x is not None:
+            out[k] = x.item() if isinstance(x, np.generic) else x
+    return out
 
 
 def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
@@ -400,7 +467,7 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
         rec = Trial(
             id=ids[j],
             round=0,
-            hparams={k: float(v[j]) for k, v in hparams.items()},
+            hparams=_row(hparams, j),
             train_acc=_fractions(out["train_acc"][j], n_train),
             val_acc=_fractions(out["eval_acc"][j], n_val),
             diverged=bool(out["diverged"][j]),
@@ -504,7 +571,7 @@ class _RungBatch:
         from jaxch6.sweep.records import Trial
 
         rec = Trial(id=self.ids[j], round=0,
-                    hparams={k: float(v[j]) for k, v in self.hparams.items()},
+                    hparams=_row(self.hparams, j),
                     train_acc=self.train_acc[j], val_acc=self.val_acc[j],
                     diverged=self.diverged[j],
                     status="complete" if state == TrialState.COMPLETE else "stopped", rung=rung)
@@ -525,9 +592,42 @@ class _RungBatch:
         self.results.append(rec)
 
 
+class _GroupStates:
+    """A batch's run states, one batched pytree per group of static choices: ``parts`` holds
+    ``(group, rows, tree)``, ``rows`` the lanes' positions in the batch."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @classmethod
+    def of(cls, fetched):
+        """From ``(group, rows, (history, states))`` chunks."""
+        import jax
+
+        by: dict[tuple, list] = {}
+        for g, rows, (_, st) in fetched:
+            by.setdefault(g, []).append((rows, st))
+        return cls([(g, np.concatenate([r for r, _ in got]),
+                     jax.tree.map(lambda *a: np.concatenate(a), *[st for _, st in got]))
+                    for g, got in by.items()])
+
+    def take(self, keep):
+        """The states of the batch positions ``keep`` (ascending), renumbered 0.."""
+        new = {p: i for i, p in enumerate(keep)}
+        parts = []
+        for g, rows, tree in self.parts:
+            sel = [k for k, r in enumerate(rows) if int(r) in new]
+            if sel:
+                parts.append((g, np.asarray([new[int(rows[k])] for k in sel], np.int64),
+                              _take(tree, sel)))
+        return _GroupStates(parts)
+
+
 def _take(tree, rows):
     import jax
 
+    if isinstance(tree, _GroupStates):
+        return tree.take(rows)
     idx = np.asarray(rows, np.int64)
     return jax.tree.map(lambda a: np.asarray(a)[idx], tree)
 
@@ -560,7 +660,8 @@ def study_trials(study) -> list:
             Trial(
                 id=int(ua.get("key_id", t.number)),
                 round=0,
-                hparams={k: float(v) for k, v in t.params.items()},
+                hparams={k: float(v) if isinstance(v, float) else v
+                         for k, v in t.params.items()},
                 train_acc=[float(a) for a in ua.get("train_acc", [])],
                 val_acc=[float(a) for a in ua["val_acc"]],
                 diverged=bool(ua.get("diverged", False)),
@@ -624,7 +725,7 @@ class EngineTrainer:
         import jax
 
         from jaxch6.sweep.engine import default_chunk_size
-        from jaxch6.sweep.runner import build_engine, load_data, plan_lanes
+        from jaxch6.sweep.runner import build_engines, load_data, plan_lanes
 
         self.config = config
         t0 = time.perf_counter()
@@ -640,7 +741,8 @@ class EngineTrainer:
         trial_bytes, lanes = plan_lanes(config, data, self.devices, lanes=lanes)
         chunk = batch_trials or config.chunk_size or default_chunk_size(
             config.trials, trial_bytes, self.devices, lanes=lanes)
-        self.engine = build_engine(config, data, chunk, lanes, self.devices, make_run=make_run)
+        #: One engine per group of static choices, all of the same lane width and chunk size.
+        self.engine = build_engines(config, data, chunk, lanes, self.devices, make_run=make_run)
         self.lanes = int(lanes)
         #: What every worker of a study must share beyond the config: the data actually loaded
         #: (``source="auto"`` may resolve differently on another machine) and the lane width.
@@ -660,25 +762,48 @@ class EngineTrainer:
         """Compile the start program and one advancing by each of ``epochs``."""
         self.engine.precompile(epochs)
 
-    def _chunks(self, n: int):
-        c = self.engine.chunk_size
-        return [slice(s, min(s + c, n)) for s in range(0, n, c)]
+    def _split(self, hparams, n: int) -> list[tuple[tuple, np.ndarray]]:
+        """The batch's rows by group of static choices (first appearance order)."""
+        names = self.engine.names
+        out: dict[tuple, list[int]] = {}
+        for j in range(n):
+            group = tuple((k, _row({k: hparams[k]}, j)[k]) for k in names)
+            out.setdefault(group, []).append(j)
+        return [(g, np.asarray(rows, np.int64)) for g, rows in out.items()]
 
-    def _run(self, n, dispatch, keep_states: bool):
+    def _run(self, n, parts, keep_states: bool):
+        """Dispatch ``parts`` (``(group, rows, dispatch(engine, slice of rows))``) in chunks,
+        all in flight, then fetch; history rows in batch order, states by group."""
         t0 = time.perf_counter()
-        handles = [dispatch(sl) for sl in self._chunks(n)]  # all in flight, then fetched
-        parts = [self.engine.fetch(h, states=keep_states) for h in handles]
-        hist = {k: np.concatenate([np.asarray(p[0][k]) for p in parts]) for k in parts[0][0]}
-        states = None
-        if keep_states:
-            import jax
-
-            states = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
+        c = self.engine.chunk_size
+        jobs = []
+        for group, rows, dispatch in parts:
+            eng = self.engine.engine(group)
+            for s in range(0, len(rows), c):
+                sl = slice(s, min(s + c, len(rows)))
+                jobs.append((group, rows[sl], dispatch(eng, sl)))
+        fetched = [(g, rows, self.engine.fetch(h, states=keep_states)) for g, rows, h in jobs]
+        got: dict[str, list] = {}
+        for _, rows, (h, _) in fetched:
+            for k, v in h.items():
+                got.setdefault(k, []).append((rows, np.asarray(v)))
+        hist: dict[str, np.ndarray] = {}
+        for k, pieces in got.items():
+            if len({v.shape[1:] for _, v in pieces}) > 1:
+                continue  # per-step fields (loss) differ in length between batch sizes
+            hist[k] = np.zeros((n, *pieces[0][1].shape[1:]), pieces[0][1].dtype)
+            for rows, v in pieces:
+                hist[k][rows] = v
+        states = _GroupStates.of(fetched) if keep_states else None
         self.run_seconds += time.perf_counter() - t0
         return hist, states
 
+    def _hp(self, engine, hparams, rows) -> dict[str, np.ndarray]:
+        return {k: np.asarray([float(hparams[k][r]) for r in rows]) for k in engine.hparam_names}
+
     def start(self, hparams, trial_ids, epochs: int, *, keep_states: bool = False):
-        """Start fresh lanes for ``trial_ids`` and train them ``epochs`` epochs.
+        """Start fresh lanes for ``trial_ids`` and train them ``epochs`` epochs (each group of
+        static choices on its own engine).
 
         Returns:
             ``(history, states)``: NumPy ``train_acc``/``eval_acc`` ``(n, epochs)``,
@@ -688,20 +813,23 @@ class EngineTrainer:
 
         ids = list(trial_ids)
         keys = lane_keys(self.config.seed, ids)
-        hp = {k: np.asarray(v) for k, v in hparams.items()}
         self.trials_run += len(ids)
-        return self._run(len(ids), lambda sl: self.engine.dispatch(
-            epochs, {k: v[sl] for k, v in hp.items()}, key_data=keys[sl]), keep_states)
+        parts = [(g, rows, lambda eng, sl, rows=rows: eng.dispatch(
+            epochs, self._hp(eng, hparams, rows[sl]), key_data=keys[rows[sl]]))
+            for g, rows in self._split(hparams, len(ids))]
+        return self._run(len(ids), parts, keep_states)
 
     def resume(self, states, hparams, epochs: int, *, keep_states: bool = False):
-        """Train the given run states (a batched pytree, ``(n, ...)``) ``epochs`` more."""
+        """Train the given run states (from :meth:`start` or :meth:`resume`, rows in the order
+        of ``hparams``) ``epochs`` more."""
         import jax
 
-        hp = {k: np.asarray(v) for k, v in hparams.items()}
-        n = len(jax.tree.leaves(states)[0])
-        return self._run(n, lambda sl: self.engine.dispatch(
-            epochs, {k: v[sl] for k, v in hp.items()},
-            states=jax.tree.map(lambda a: a[sl], states)), keep_states)
+        n = sum(len(rows) for _, rows, _ in states.parts)
+        parts = [(g, rows, lambda eng, sl, rows=rows, tree=tree: eng.dispatch(
+            epochs, self._hp(eng, hparams, rows[sl]),
+            states=jax.tree.map(lambda a: a[sl], tree)))
+            for g, rows, tree in states.parts]
+        return self._run(n, parts, keep_states)
 
     def __call__(self, hparams, trial_ids):
         return self.start(hparams, trial_ids, self.config.epochs)[0]

@@ -142,8 +142,7 @@ def per_trial_bytes(
     optimizer_slots: int = 2,
     itemsize: int = 4,
 ) -> int:
-    """A rough upper estimate of one trial's device memory while it trains (the formula of
-    :func:`jaxch6.sweep.engine.per_trial_bytes`).
+    """A rough upper estimate of one trial's device memory while it trains.
 
     Args:
         layer_sizes: ``(n_in, *hidden, n_out)``.
