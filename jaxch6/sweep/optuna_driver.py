@@ -16,10 +16,12 @@ Each worker loops (:func:`run_worker`):
    back), start their heartbeats, keep those whose rank among the live (COMPLETE, RUNNING,
    WAITING) trials is below ``n_trials`` and give the others back (WAITING): so the study never
    holds more than ``n_trials`` live trials however many workers race, and none is lost;
-4. sample their hyperparameters (``trial.suggest_float`` on the :class:`~jaxch6.sweep.Param`
-   ranges), train all K in one call of the sweep engine (the batch is sharded over all local
-   devices), ``report`` each epoch's validation accuracy as an intermediate value, store the
-   curves and the diverged flag as user attributes, ``tell`` the final validation accuracy.
+4. sample their hyperparameters (``trial.suggest_float``, ``suggest_int`` or
+   ``suggest_categorical`` by each :class:`~jaxch6.sweep.Param`'s kind), train all K in one call
+   of the sweep engine per group of static choices (:mod:`jaxch6.sweep.groups`; the batch is
+   sharded over all local devices), ``report`` each epoch's validation accuracy as an
+   intermediate value, store the curves and the diverged flag as user attributes, ``tell`` the
+   final validation accuracy.
 
 A trial's training key is :func:`jaxch6.sweep.space.lane_keys` of ``i``, its Optuna number (for
 a retried trial: the number of the trial it retries), so re-running a trial gives the same result.
