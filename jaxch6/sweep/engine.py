@@ -36,14 +36,13 @@ The engine is given each lane's training key (:func:`jaxch6.sweep.space.lane_key
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxch6.sweep.plan import per_trial_bytes  # noqa: F401 - the one memory estimate
+from jaxch6.sweep.plan import device_memory_bytes, per_trial_bytes  # noqa: F401 - one of each
 
 #: Upper bounds of the default chunk size per device, by platform.
 CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
@@ -54,27 +53,6 @@ CPU_LANE_BYTES = 24 << 20
 CPU_CHUNK_TRIALS = 24
 #: Fraction of a device's memory the default chunk may plan to use.
 MEMORY_FRACTION = 0.4
-
-
-def device_memory_bytes(device) -> int:
-    """The memory a device offers (accelerators: the allocator's limit; CPU: physical RAM).
-
-    Args:
-        device: a JAX device.
-
-    Returns:
-        Bytes; 8 GiB when neither is known.
-    """
-    try:
-        stats = device.memory_stats() or {}
-    except Exception:  # noqa: BLE001 - backends without memory stats
-        stats = {}
-    if "bytes_limit" in stats:
-        return int(stats["bytes_limit"])
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
 
 
 def default_lanes(trials_per_round: int, trial_bytes: int, devices: Sequence) -> int:
