@@ -88,6 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         _on_sigterm(old_term)
 
 
+def entry() -> None:
+    """The process entry point (the ``jaxch6`` script, ``python -m jaxch6``): :func:`main`, exit.
+
+    Once the command has returned, its results are written: a late Ctrl-C or SIGTERM while the
+    interpreter tears down (JAX's threads and caches) is ignored instead of killing the process
+    with a status that would read as a failure.
+    """
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
+
+
 def _on_sigterm(handler):
     """Install ``handler`` for SIGTERM (main thread only); the previous handler, or None."""
     if handler is None or threading.current_thread() is not threading.main_thread():
@@ -96,4 +109,4 @@ def _on_sigterm(handler):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

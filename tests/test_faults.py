@@ -76,6 +76,14 @@ def _start(args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _owns(proc, out: Path) -> bool:
+    """Whether ``proc`` holds the lock of ``out`` (a killed run leaves its ``.lock`` file)."""
+    try:
+        return (out / store.LOCK).read_text().strip() == str(proc.pid)
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
 def test_interrupts_at_random_moments_lose_nothing_and_resume_equals_a_straight_run(
         finished, tmp_path):
@@ -87,8 +95,7 @@ def test_interrupts_at_random_moments_lose_nothing_and_resume_equals_a_straight_
                 else ["sweep", *SMALL, "--out", out])
         proc = _start(args)
         deadline = time.perf_counter() + 60  # the sweep has started: it owns its directory
-        while not (out / ".lock").exists() and proc.poll() is None \
-                and time.perf_counter() < deadline:
+        while not _owns(proc, out) and proc.poll() is None and time.perf_counter() < deadline:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 3.5))
         proc.send_signal(sig)

@@ -11,8 +11,11 @@ number of ``lanes`` lanes (the data unbatched, shared by all), inside a ``lax.ma
 groups, inside ``shard_map`` over a 1-D mesh named ``"trials"`` spanning all local devices (the
 lane axis is sharded, the data replicated). Every chunk has the same size (a short one is padded
 with copies of a real lane, whose results are dropped), so a sweep compiles one program to start
-lanes and one per number of epochs it advances them by, each ahead of time
-(``lower(...).compile()``) and timed apart from the run.
+lanes and one that advances them by the greatest common divisor of the epoch counts its
+scheduler asks for (:meth:`Engine.precompile`), each ahead of time (``lower(...).compile()``)
+and timed apart from the run. A longer advance is several calls of that program, chained on the
+device: training in pieces equals training at once, bit for bit, so a halving run with rungs
+of 1, 2 and 6 epochs compiles one program, not three.
 
 Why fixed lane groups: XLA compiles a ``vmap`` of 2 lanes and one of 50 with different
 reduction and fusion strategies, so the same trial's gradients can differ in the last bit
@@ -125,11 +128,14 @@ def default_chunk_size(
 
 
 class Handle(NamedTuple):
-    """A dispatched chunk: ``n`` real lanes (the rest is padding), device arrays in flight."""
+    """A dispatched chunk: ``n`` real lanes (the rest is padding), device arrays in flight.
+
+    ``history`` holds one History per program call, in order (see :meth:`Engine.fetch`).
+    """
 
     n: int
     states: Any
-    history: Any
+    history: tuple
 
 
 class Engine:
@@ -166,6 +172,7 @@ class Engine:
         self.sharded = NamedSharding(self.mesh, PartitionSpec("trials"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.compile_seconds = 0.0
+        self.unit: int | None = None
         self._programs: dict = {}
         self._jitted: dict = {}
         self.data = jax.device_put(data, self.replicated)
@@ -251,14 +258,25 @@ class Engine:
                              (state_spec, hp_spec))
 
     def precompile(self, epochs: Sequence[int] = ()) -> None:
-        """Compile the start program and the programs advancing by each of ``epochs``.
+        """Compile the start program and one advance program for every count in ``epochs``.
+
+        The advance program trains the greatest common divisor of ``epochs`` (the engine's
+        ``unit``); :meth:`dispatch` advances by a multiple of it in as many chained calls.
 
         Args:
-            epochs: the epoch counts whose advance programs to compile ahead of use.
+            epochs: the epoch counts the sweep will advance lanes by.
         """
         self._init_program()
-        for e in epochs:
-            self._advance_program(int(e))
+        counts = [int(e) for e in epochs]
+        if counts:
+            self.unit = math.gcd(*counts)
+            self._advance_program(self.unit)
+
+    def _pieces(self, epochs: int) -> list[int]:
+        """``epochs`` as the program lengths to call: multiples of ``unit`` use its program."""
+        if self.unit is not None and epochs % self.unit == 0:
+            return [self.unit] * (epochs // self.unit)
+        return [epochs]
 
     # -- running --------------------------------------------------------------------------------
     def dispatch(self, epochs: int, hparams: Mapping[str, np.ndarray], *,
@@ -266,7 +284,8 @@ class Engine:
         """Advance one chunk of ``n <= chunk_size`` lanes by ``epochs`` epochs, asynchronously.
 
         Args:
-            epochs: epochs to train (one compiled program per value).
+            epochs: epochs to train (a multiple of ``unit``: chained calls of its program;
+                another count compiles a program of its own).
             hparams: each name of ``hparam_names`` to an array ``(n,)``.
             key_data: ``(n, 2)`` uint32 training keys of fresh lanes (started here), or
             states: their run states (a batched pytree of host or device arrays, ``(n, ...)``).
@@ -301,8 +320,11 @@ class Engine:
             states = jax.device_put(
                 jax.tree.map(lambda a: _pad(np.asarray(a), self.chunk_size), states),
                 self.sharded)
-        new_states, history = self._advance_program(int(epochs))(states, hp, self.data)
-        return Handle(n, new_states, history)
+        histories = []
+        for piece in self._pieces(int(epochs)):
+            states, history = self._advance_program(piece)(states, hp, self.data)
+            histories.append(history)
+        return Handle(n, states, tuple(histories))
 
     @staticmethod
     def fetch(handle: Handle, *, states: bool = False):
@@ -318,14 +340,22 @@ class Engine:
         """
         import jax
 
-        host = jax.device_get(handle.history)
-        fields = host._asdict() if hasattr(host, "_asdict") else dict(host)
-        history = {k: np.asarray(v)[: handle.n] for k, v in fields.items()}
+        pieces = [h._asdict() if hasattr(h, "_asdict") else dict(h)
+                  for h in jax.device_get(handle.history)]
+        history = {k: _join([np.asarray(p[k])[: handle.n] for p in pieces]) for k in pieces[0]}
         out_states = None
         if states:
             out_states = jax.tree.map(lambda a: np.asarray(a)[: handle.n],
                                       jax.device_get(handle.states))
         return history, out_states
+
+
+def _join(pieces: list[np.ndarray]) -> np.ndarray:
+    """One History field over chained calls: curves ``(n, steps)`` joined along time, a
+    per-lane flag ``(n,)`` (``diverged``, carried in the run state) taken from the last call."""
+    if len(pieces) == 1 or pieces[0].ndim < 2:
+        return pieces[-1]
+    return np.concatenate(pieces, axis=1)
 
 
 def _pad(a: np.ndarray, size: int) -> np.ndarray:
