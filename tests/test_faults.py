@@ -299,6 +299,7 @@ def _resume_error(run, capsys, *needles):
     return err
 
 
+@pytest.mark.slow
 def test_resume_refuses_options_next_to_it(finished, capsys):
     assert cli.main(["sweep", "--resume", str(finished), "--epochs", "5"]) == 2
     assert "--resume takes no --epochs" in capsys.readouterr().err
@@ -324,6 +325,7 @@ def _append(run: Path, **changes):
         f.write(json.dumps(rec) + "\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tamper, needles", [
     (lambda run: _edit_json(run / store.MANIFEST, seed=9), ("was edited",)),
     (lambda run: _edit_json(run / store.MANIFEST, epochs=5), ("was edited",)),
@@ -338,6 +340,7 @@ def test_resume_refuses_a_tampered_directory(finished, tmp_path, capsys, tamper,
     _resume_error(run, capsys, *needles)
 
 
+@pytest.mark.slow
 def test_an_edited_summary_is_not_trusted(finished, tmp_path, capsys):
     """The run is defined by the manifest: a summary's seed or epochs changes nothing."""
     run = _copy(finished, tmp_path)
@@ -349,6 +352,7 @@ def test_an_edited_summary_is_not_trusted(finished, tmp_path, capsys):
     assert json.loads((run / store.MANIFEST).read_text())["config"]["seed"] == 0
 
 
+@pytest.mark.slow
 def test_resume_refuses_records_of_other_epochs(finished, tmp_path, capsys):
     """A manifest edited together with its digest still cannot pass off 3-epoch trials."""
     run = _copy(finished, tmp_path)
@@ -359,6 +363,7 @@ def test_resume_refuses_records_of_other_epochs(finished, tmp_path, capsys):
     _resume_error(run, capsys, "line 1", "expected one per epoch (5)")
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_data(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     doc = json.loads((run / store.MANIFEST).read_text())
@@ -368,6 +373,7 @@ def test_resume_refuses_changed_data(finished, tmp_path, capsys):
     _resume_error(run, capsys, "the data changed")
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_sweep_keeps_its_timings(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     before = json.loads((run / store.SUMMARY).read_text())["timings"]
@@ -379,6 +385,7 @@ def test_resume_of_a_finished_sweep_keeps_its_timings(finished, tmp_path, capsys
     assert after["trials_run"] == before["trials_run"] == 8
 
 
+@pytest.mark.slow
 def test_summary_and_records_are_standard_json(finished):
     for path in (finished / store.SUMMARY, finished / store.MANIFEST):
         json.loads(path.read_text(), parse_constant=pytest.fail)

@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 
 from jaxch6 import functions
 
@@ -17,6 +18,7 @@ def test_f_and_closed_form_gradient_match_autodiff():
     assert np.isclose(functions.f_params({"x": x, "y": y}), functions.f(x, y))
 
 
+@pytest.mark.slow
 def test_contour_grid_clips_like_the_book():
     gx, gy, gz = functions.contour_grid(step=0.5)
     assert gx.shape == gy.shape == gz.shape == (20, 40)

@@ -15,6 +15,7 @@ KEY = jax.random.key(42)
 VS = jax.nn.initializers.variance_scaling
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(784, 100), (50, 10)])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 @pytest.mark.parametrize(
@@ -68,6 +69,7 @@ def test_uniform_bounds(spec, bound):
     assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.01)
 
 
+@pytest.mark.slow
 def test_zeros_and_scale():
     assert not np.any(np.asarray(ini.get("zeros")(KEY, (3, 4))))
     base = ini.get("he")(KEY, (20, 30))
@@ -76,6 +78,7 @@ def test_zeros_and_scale():
                                3 * ini.normal(0.1)(KEY, (5, 5)), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_traced_std_and_scale_under_jit_and_vmap():
     def draw(std, scale):
         return ini.get(std, scale)(KEY, (200, 100)).std()

@@ -27,6 +27,7 @@ def test_affine_and_activations(x64):
     np.testing.assert_array_equal(jax.grad(lambda v: layers.relu(v).sum())(z), [0.0, 0.0, 1.0])
 
 
+@pytest.mark.slow
 def test_batch_norm_train_matches_book_forward_backward_and_running_stats(x64):
     x, dout = _rand((6, 4)) * 3 + 1, _rand((6, 4), 1)
     gamma, beta = _rand((4,), 2), _rand((4,), 3)
@@ -84,6 +85,7 @@ def test_batch_norm_statistics_carry_no_gradient():
     assert not np.any(np.asarray(g))
 
 
+@pytest.mark.slow
 def test_dropout_book_and_inverted_forms(x64):
     x = jnp.asarray(np.abs(_rand((200, 50))) + 0.1)
     key = jax.random.key(5)
@@ -107,6 +109,7 @@ def test_dropout_book_and_inverted_forms(x64):
     np.testing.assert_array_equal(g, ref.backward(dout))
 
 
+@pytest.mark.slow
 def test_dropout_traced_ratio_and_errors():
     x = jnp.ones((1000, 10))
     fracs = jax.jit(jax.vmap(lambda r: jnp.mean(

@@ -35,6 +35,7 @@ def _pair(activation="relu", use_batchnorm=True, weight_decay=0.0, seed=0):
     return params, state, net
 
 
+@pytest.mark.slow
 def test_init_structure_names_and_state():
     params, state = mlp.init(SIZES, key=jax.random.key(0), use_batchnorm=True)
     assert list(params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2",
@@ -95,6 +96,7 @@ def test_forward_loss_and_gradient_match_the_books_network(x64, activation, use_
     np.testing.assert_allclose(mlp.accuracy(params, st, x, t), fresh.accuracy(x, t))
 
 
+@pytest.mark.slow
 def test_gradient_equals_hand_written_backward(x64):
     """jax.grad of mlp.loss is the book's backward, (y − t)/N through every layer, although the
     loss value keeps the book's 1e-7 inside the log (which the book's backward ignores)."""
@@ -107,6 +109,7 @@ def test_gradient_equals_hand_written_backward(x64):
     assert worst < 1e-12
 
 
+@pytest.mark.slow
 def test_dropout_eval_matches_book_and_zero_ratio_is_identity(x64):
     params, state = mlp.init(SIZES, key=jax.random.key(1), dtype=jnp.float64)
     net = MultiLayerNetExtend(SIZES[0], list(SIZES[1:-1]), SIZES[-1], use_dropout=True,
@@ -123,6 +126,7 @@ def test_dropout_eval_matches_book_and_zero_ratio_is_identity(x64):
     assert not np.allclose(a, b)
 
 
+@pytest.mark.slow
 def test_weight_decay_on_weights_only_and_one_hot_labels(x64):
     params, state = mlp.init(SIZES, key=jax.random.key(2), use_batchnorm=True,
                              dtype=jnp.float64)
@@ -140,6 +144,7 @@ def test_weight_decay_on_weights_only_and_one_hot_labels(x64):
     np.testing.assert_allclose(mlp.cross_entropy(logits, jnp.array([1])), -np.log(0.2 + 1e-7))
 
 
+@pytest.mark.slow
 def test_one_sample_batch_norm_is_degenerate(x64):
     """The book's single-sample check: batch norm outputs β exactly (variance 0), so no gradient
     reaches anything before it; β = 0 puts every ReLU input on the kink, where backprop (book and
@@ -162,6 +167,7 @@ def test_one_sample_batch_norm_is_degenerate(x64):
     np.testing.assert_allclose(central, right / 2, rtol=1e-3, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_jit_and_vmap_over_params():
     keys = jax.random.split(jax.random.key(0), 3)
     params, state = jax.jit(jax.vmap(lambda k: mlp.init(SIZES, key=k, use_batchnorm=True)))(keys)
@@ -175,6 +181,7 @@ def test_jit_and_vmap_over_params():
     np.testing.assert_allclose(values[1], single, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_config_errors():
     params, state = mlp.init(SIZES, key=jax.random.key(0))
     x, t = _batch()
@@ -195,6 +202,7 @@ def test_errors_are_one_line_config_errors():
         assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_confidently_wrong_gradient_does_not_vanish():
     """The book's backward is (y − t)/N whatever y_t is; differentiating the 1e-7 inside the log
     would instead scale it by y_t/(y_t + 1e-7) ≈ 1e-6 here (the reviewer's repro)."""

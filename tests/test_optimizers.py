@@ -241,6 +241,7 @@ LANES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", [*RULES, "nesterov_standard"])
 def test_jit_vmap_over_every_hyperparameter_compiles_once(x64, label):
     name, fixed, _ = RULES.get(label, ("nesterov", {"form": "standard"}, None))
@@ -335,6 +336,7 @@ def test_momentum_schedule_carries_each_steps_lr(x64):
 # ----------------------------------------------------------------------------- pytrees, dtypes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(O.OPTIMIZERS))
 def test_nested_pytree_structure_and_dtype_are_preserved(x64, name):
     """dict/tuple/list nesting survives; float32 params stay float32 (updates and state) even

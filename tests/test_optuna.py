@@ -75,6 +75,7 @@ def test_storage_url_and_redact(tmp_path):
 
 
 # -- one worker, in process ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     study = _study(f"sqlite:///{tmp_path}/s.db", "one")
     trials = D.run_worker(study, _fake_trainer(epochs=3), BOOK_SPACE, n_trials=7,
@@ -98,6 +99,7 @@ def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     assert any(ft.user_attrs["diverged"] for ft in done) or max(ref["learning_rate"]) <= 5e-3
 
 
+@pytest.mark.slow
 def test_in_memory_study_equals_the_sqlite_one(tmp_path):
     """The same worker loop on an in-memory storage (no heartbeats) gives the same study."""
     rdb = _study(f"sqlite:///{tmp_path}/a.db", "rdb")
@@ -135,6 +137,7 @@ def test_open_study_checks_the_name(tmp_path):
     assert D.open_study(st, "ok", None).study_name == "ok"
 
 
+@pytest.mark.slow
 def test_a_silent_trial_is_adopted_and_fails(tmp_path):
     """A trial asked by a worker that died before its first heartbeat goes stale too."""
     study = _study(f"sqlite:///{tmp_path}/s.db", "silent", hb=1, grace=2)
@@ -177,6 +180,7 @@ def test_export_writes_the_sweep_store_format(tmp_path):
         r["final_val_acc"] for r in recs if not r["diverged"])
 
 
+@pytest.mark.slow
 def test_other_samplers_run_batches(tmp_path):
     names = ["tpe", "qmc"] + (["cmaes"] if _has("cmaes") else [])
     for name in names:
@@ -435,6 +439,7 @@ def _toy_run(config, **kw):
                   **kw)
 
 
+@pytest.mark.slow
 def test_python_entry_point_with_a_random_sampler_equals_plain_sweep(tmp_path):
     """``jaxch6.sweep.optuna.run`` (book sampler) trains the very trials of a plain sweep."""
     import jax
@@ -456,6 +461,7 @@ def test_python_entry_point_with_a_random_sampler_equals_plain_sweep(tmp_path):
     assert [r["id"] for r in store.read_trials(tmp_path / "opt")] == list(range(6))
 
 
+@pytest.mark.slow
 def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
     """A categorical optimizer (one compiled program per group, trials of both groups in one
     batch) and a float rate: every trial COMPLETE, choices stay strings, and each trial equals
@@ -483,6 +489,7 @@ def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
         assert g.diverged == t.diverged
 
 
+@pytest.mark.slow
 def test_plain_sweeps_and_optuna_never_share_a_directory(tmp_path):
     import jax
     from _sweep_toy import toy_data, toy_make_run
@@ -500,6 +507,7 @@ def test_plain_sweeps_and_optuna_never_share_a_directory(tmp_path):
         _toy_run(config, out=tmp_path / "other")
 
 
+@pytest.mark.slow
 def test_a_second_worker_continues_an_optuna_directory(tmp_path):
     url = f"sqlite:///{tmp_path}/s.db"
     config = _toy_config(trials=3, epochs=1)
@@ -512,6 +520,7 @@ def test_a_second_worker_continues_an_optuna_directory(tmp_path):
                  out=tmp_path / "o")
 
 
+@pytest.mark.slow
 def test_user_sampler_and_median_pruner_prune_some_trials(tmp_path):
     """A user's TPE sampler and MedianPruner: trials train in rungs (1, 2, 4 epochs); some
     end PRUNED (fewer epochs, status stopped), the rest COMPLETE with every epoch."""
@@ -537,6 +546,7 @@ def test_user_sampler_and_median_pruner_prune_some_trials(tmp_path):
     assert {i: r["status"] for i, r in recs.items()} == states
 
 
+@pytest.mark.slow
 def test_pruned_rungs_equal_one_long_run(tmp_path):
     """Training in rungs (states continued, survivors compacted) gives each surviving trial
     the very curves of training it all at once."""

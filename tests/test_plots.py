@@ -97,6 +97,7 @@ def test_pbt_schedules_follow_the_lineage():
     assert list(schedule.get_ydata()) == [0.01, 0.01, 0.1, 0.1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheduler, files", [
     ("random", ["top20.png", "scatter.png", "parallel.png"]),
     ("halving", ["top20.png", "scatter.png", "parallel.png", "rungs.png"]),
@@ -114,6 +115,7 @@ def test_write_sweep_figures(tmp_path, scheduler, files):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_plotting_leaves_the_backend_and_pyplot_alone(tmp_path):
     before = matplotlib.get_backend()
     plots.sweep_top_grid(TRIALS, tmp_path / "a.png")

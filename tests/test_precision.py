@@ -37,6 +37,7 @@ def _loss_and_grads(prec):
     return fn(params)
 
 
+@pytest.mark.slow
 def test_names_and_unknown_precision_is_a_one_line_config_error():
     assert precision.PRECISIONS == ("fp32", "tf32", "bf16")
     assert precision.lax_precision("fp32") == jax.lax.Precision.HIGHEST
@@ -53,6 +54,7 @@ def test_names_and_unknown_precision_is_a_one_line_config_error():
         assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_fp32_is_bit_identical_to_the_plain_matmul_code():
     params, state, x, t = _net()
     w = params["W1"]
@@ -73,6 +75,7 @@ def test_fp32_is_bit_identical_to_the_plain_matmul_code():
                                                              precision="fp32")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="tf32 differs from fp32 on GPUs")
 def test_tf32_is_float32_on_the_cpu():
     v32, g32 = _loss_and_grads("fp32")
@@ -82,6 +85,7 @@ def test_tf32_is_float32_on_the_cpu():
         np.testing.assert_array_equal(g32[k], gtf[k])
 
 
+@pytest.mark.slow
 def test_bf16_is_close_to_fp32_and_keeps_float32_values_and_gradients():
     params, state, x, t = _net()
     l32, _ = mlp.apply(params, state, x, train=False)
@@ -125,6 +129,7 @@ def _sub_jaxprs(params):
                 yield inner
 
 
+@pytest.mark.slow
 def test_matmul_batched_inputs_and_float64(x64):
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.normal(size=(3, 5, 8)), jnp.float32)
@@ -144,6 +149,7 @@ def test_matmul_batched_inputs_and_float64(x64):
         precision.matmul(x, x, "bf16")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prec", precision.PRECISIONS)
 def test_jit_and_vmap_over_networks(prec):
     params, state, x, t = _net()

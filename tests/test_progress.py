@@ -78,6 +78,7 @@ def test_make_is_none_when_quiet():
     assert isinstance(make(), TqdmProgress)
 
 
+@pytest.mark.slow
 def test_python_api_reports_through_the_reporter(tmp_path):
     out = io.StringIO()
     with TqdmProgress(out) as progress:
@@ -99,6 +100,7 @@ def toy_cli(monkeypatch):
             "--cpu-devices", "1", "--space", "lr=1e-3:1e-1"]
 
 
+@pytest.mark.slow
 def test_sweep_cli_plain_lines_and_quiet(toy_cli, tmp_path, capsys):
     assert main([*toy_cli, "--out", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err.splitlines()

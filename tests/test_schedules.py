@@ -68,6 +68,7 @@ def test_values_match_the_closed_forms(x64, name):
     assert float(sched(0)) == pytest.approx(0.0 if name == "warmup_cosine" else lr)
 
 
+@pytest.mark.slow
 def test_values_match_optax_schedules(x64):
     c = jnp.arange(T + 5, dtype=jnp.float64)  # optax divides an int32 count in float32
     cases = [
@@ -166,6 +167,7 @@ def _max_diff(a, b):
                for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", list(PAIRS))
 def test_every_rule_with_every_schedule_equals_optax(x64, label):
     ours, ref = PAIRS[label]

@@ -148,6 +148,7 @@ def test_a_server_that_never_answers_times_out():
     assert "s3cret" not in msg and elapsed < 2.0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_PG_DRIVER, reason="no PostgreSQL driver")
 def test_a_server_that_hangs_up_is_a_one_line_error():
     pytest.importorskip("optuna")
@@ -234,6 +235,7 @@ def _cli(args, cwd):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_PG_DRIVER, reason="no PostgreSQL driver")
 def test_cli_storage_timeout_and_study_path(tmp_path):
     pytest.importorskip("optuna")

@@ -103,6 +103,7 @@ def test_invalid_spaces_are_one_line_errors_naming_fields(change, words):
     assert words in msg and "\n" not in msg and "--" not in msg
 
 
+@pytest.mark.slow
 def test_categorical_index_is_floor_of_the_params_uniform():
     space = (LR, Param.categorical("activation", ["relu", "tanh", "sigmoid"]),
              Param.int("batch_size", 2, 9), Param.int("width", 3, 300, log=True))
@@ -120,6 +121,7 @@ def test_categorical_index_is_floor_of_the_params_uniform():
     assert set(one["activation"].tolist()) == {"tanh"}
 
 
+@pytest.mark.slow
 def test_draw_gives_plain_values_and_drops_names_the_optimizer_does_not_use():
     hp = draw((OPT, BS, LR, MOM), range(40), seed=0)
     for h in hp.values():
@@ -156,6 +158,7 @@ def _curves(res):
     return {t.id: (t.train_acc, t.val_acc, t.hparams) for t in res.trials}
 
 
+@pytest.mark.slow
 def test_mixed_sweep_equals_each_group_swept_alone(tmp_path):
     mixed = _run(MIXED, out=tmp_path / "mixed")
     got = _curves(mixed)
@@ -173,6 +176,7 @@ def test_mixed_sweep_equals_each_group_swept_alone(tmp_path):
     assert {type(r["hparams"]["batch_size"]) for r in rec} == {int}
 
 
+@pytest.mark.slow
 def test_halving_across_optimizers_and_batch_sizes_keeps_straight_training(tmp_path):
     straight = _curves(_run(MIXED))
     cfg = dataclasses.replace(MIXED, scheduler="halving", eta=2, min_epochs=1)
@@ -184,6 +188,7 @@ def test_halving_across_optimizers_and_batch_sizes_keeps_straight_training(tmp_p
         assert (t.train_acc, t.val_acc, t.hparams) == (tr[: t.epochs], va[: t.epochs], hp)
 
 
+@pytest.mark.slow
 def test_interrupted_mixed_halving_resumes_to_the_same_result(tmp_path):
     cfg = dataclasses.replace(MIXED, scheduler="halving", eta=2, min_epochs=1)
     full = _curves(_run(cfg))
@@ -200,6 +205,7 @@ def test_interrupted_mixed_halving_resumes_to_the_same_result(tmp_path):
     assert _curves(res) == full
 
 
+@pytest.mark.slow
 def test_grid_sweep_runs_every_combination_once():
     cfg = dataclasses.replace(MIXED, space=(OPT, BS, Param.categorical("lr", [0.05, 0.2])),
                               sampler="grid", trials=1)
@@ -209,6 +215,7 @@ def test_grid_sweep_runs_every_combination_once():
     assert len(res.trials) == 8 and len(set(combos)) == 8
 
 
+@pytest.mark.slow
 def test_pbt_keeps_categorical_values_among_their_choices():
     cfg = dataclasses.replace(MIXED, space=(Param.categorical("lr", [0.3, 0.1, 0.01]),
                                             Param.float("weight_decay", 1e-6, 1e-2)),
@@ -242,6 +249,7 @@ def test_cli_errors_name_the_options(argv, words, capsys, tmp_path):
     assert code == 2 and words in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_cli_grid_over_optimizers_and_listed_rates(capsys, tmp_path):
     from jaxch6.cli import main
 

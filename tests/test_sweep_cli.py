@@ -45,6 +45,7 @@ def test_bad_options_exit_2_with_one_line(argv, words, capsys, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_tiny_sweep_prints_the_books_ranking_and_writes_files(capsys, tmp_path):
     out = tmp_path / "run"
     code = main(["sweep", *TINY, "--top", "3", "--out", str(out),
@@ -118,6 +119,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert summary["best"] == store.read_summary(ref)["best"]
 
 
+@pytest.mark.slow
 def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
     from jaxch6.errors import ConfigError
     from jaxch6.sweep.devices import configure_cpu_devices

@@ -81,6 +81,7 @@ def test_per_trial_bytes_of_the_book_net():
     assert b == 4 * (4 * n_params + 4 * 100 * units + 2 * 500 * units)
 
 
+@pytest.mark.slow
 def test_chunking_and_padding_do_not_change_results():
     ref = _arrays(_toy_run(chunk_size=100))  # one padded chunk of 100 for 12 trials
     for c in (7,):
@@ -90,6 +91,7 @@ def test_chunking_and_padding_do_not_change_results():
     assert len(accs) > 3
 
 
+@pytest.mark.slow
 def test_engine_lane_results_match_single_trial():
     data = toy_data()
     fn = toy_make_train_fn(TOY.train_config(), 40, 20)
@@ -108,6 +110,7 @@ def test_engine_lane_results_match_single_trial():
         np.testing.assert_allclose(out["loss"][j], np.asarray(single.loss), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_diverged_toy_lanes_are_isolated():
     import dataclasses
 
@@ -134,6 +137,7 @@ REAL = SweepConfig(trials=8, epochs=5, batch_size=10, hidden=(8,), train_size=50
                    space=(Param("lr", 1e-3, 10.0), Param("weight_decay", 1e-3, 1e2)))
 
 
+@pytest.mark.slow
 def test_real_training_divergence_isolated_and_chunk_invariant():
     import dataclasses
 
@@ -176,6 +180,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_four_host_devices_give_the_same_trials():
     cfg = {"trials": 6, "epochs": 2, "batch_size": 10, "hidden": [8], "train_size": 50,
            "source": "sample", "seed": 2, "chunk_size": 4}
@@ -194,6 +199,7 @@ def test_four_host_devices_give_the_same_trials():
 BOOKISH = {"trials": 12, "epochs": 3, "source": "sample", "seed": 4, "lanes": 2}
 
 
+@pytest.mark.slow
 def test_book_network_chunk_invariance():
     """The book's network and data (3 epochs): chunk 4 and chunk 12 give bit-identical trials
     (without fixed lane groups, a vmap of 2 and one of 50 lanes differed in the last bit)."""
@@ -229,6 +235,7 @@ def test_engine_shards_over_devices(n_dev):
 
 
 # -- train.py options the sweep uses --------------------------------------------------------------
+@pytest.mark.slow
 def test_skipping_zero_input_columns_is_the_same_training():
     from jaxch6.sweep.runner import _drop_zero_columns
     from jaxch6.train import Data, TrainConfig, make_train_fn
@@ -259,13 +266,14 @@ def test_skipping_zero_input_columns_is_the_same_training():
     assert bool(a_fn(k1, wild, full).diverged[0]) and bool(b_fn(k1, wild, pruned).diverged[0])
 
 
+@pytest.mark.slow
 def test_grouped_init_equals_mlp_init():
     import jax.numpy as jnp
 
     from jaxch6 import mlp
     from jaxch6.train import TrainConfig, _init
 
-    sizes = (30, 16, 16, 16, 8, 8, 10)
+    sizes = (30, 16, 16, 16, 10)  # two 16×16 layers: drawn in one vectorised call
     keys = jax.random.split(jax.random.key(3), 3)
     for wi, bn in (("he", False), (0.01, True), ("glorot_uniform", False)):
         cfg = TrainConfig(weight_init=wi, use_batchnorm=bn)

@@ -38,6 +38,7 @@ def _same(a, b):
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["random", "halving", "pbt"])
 def test_load_gives_back_what_run_returned(sweeps, name):
     res, d = sweeps[name]
@@ -54,6 +55,7 @@ def test_load_gives_back_what_run_returned(sweeps, name):
     assert got.ranking_lines(5) == res.ranking_lines(5)
 
 
+@pytest.mark.slow
 def test_load_keeps_the_last_record_of_a_trial_trained_in_steps(sweeps):
     res, d = sweeps["halving"]
     lines = (d / "trials.jsonl").read_text().splitlines()
@@ -109,6 +111,7 @@ def test_to_dataframe_without_pandas_names_the_extra(sweeps, monkeypatch):
         sweeps["random"][0].to_dataframe()
 
 
+@pytest.mark.slow
 def test_loading_an_optuna_worker_directory(tmp_path):
     import jax
 
@@ -125,6 +128,7 @@ def test_loading_an_optuna_worker_directory(tmp_path):
 
 
 # -- jaxch6 sweep show ------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sweep_show_prints_the_ranking_and_renders_the_figures(sweeps, capsys):
     res, d = sweeps["halving"]
     for f in ("top20.png", "trials.csv"):

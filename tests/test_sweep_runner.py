@@ -21,6 +21,7 @@ def _run(config=TOY, **kw):
     return run(config, data=toy_data(), make_run=toy_make_run, **kw)
 
 
+@pytest.mark.slow
 def test_run_records_trials_and_summary(tmp_path):
     seen = []
     res = _run(out=tmp_path, progress=seen.append)
@@ -48,6 +49,7 @@ def test_run_records_trials_and_summary(tmp_path):
     assert s["rounds"][0]["space"] == [p.to_dict() for p in TOY.validate().space]
 
 
+@pytest.mark.slow
 def test_out_dir_with_a_sweep_is_refused(tmp_path):
     _run(out=tmp_path)
     with pytest.raises(ConfigError, match="is not empty"):
@@ -64,6 +66,7 @@ def test_rank_and_book_format():
     assert format_trial(4, b).endswith("(diverged)")
 
 
+@pytest.mark.slow
 def test_rounds_narrow_to_the_best_trials_span():
     cfg = dataclasses.replace(TOY, rounds=3, keep=3)
     res = _run(cfg)
@@ -90,6 +93,7 @@ def test_rounds_narrow_to_the_best_trials_span():
                                                by_id[21].hparams["learning_rate"]]
 
 
+@pytest.mark.slow
 def test_resume_after_a_partial_write_matches_an_uninterrupted_run(tmp_path):
     cfg = dataclasses.replace(TOY, rounds=2, keep=3)
     full = _run(cfg, out=tmp_path / "full")

@@ -78,6 +78,7 @@ def test_values_from_uniforms_formula():
     np.testing.assert_allclose(v["momentum"], [0.5, 0.7, 0.8], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_sample_in_range_and_log_uniform():
     v = sample(BOOK_SPACE, range(4000), seed=0)
     lr, wd = np.log10(v["learning_rate"]), np.log10(v["weight_decay"])
@@ -89,6 +90,7 @@ def test_sample_in_range_and_log_uniform():
     assert abs(np.corrcoef(lr, wd)[0, 1]) < 0.1
 
 
+@pytest.mark.slow
 def test_sample_depends_only_on_seed_and_trial_id():
     all_ = sample(BOOK_SPACE, range(20), seed=3)
     part = sample(BOOK_SPACE, [13, 5, 7], seed=3)

@@ -22,6 +22,7 @@ def data(mnist_test_set):
     return Data(x[:1000], t[:1000], x[1000:1500], t[1000:1500])
 
 
+@pytest.mark.slow
 def test_learns_real_mnist_digits(data):
     h = train(jax.random.key(0), {"learning_rate": 0.1, "weight_decay": 0.0}, data, SMALL)
     assert isinstance(h, History)
@@ -32,6 +33,7 @@ def test_learns_real_mnist_digits(data):
     assert float(jnp.mean(h.loss[-10:])) < 0.5 * float(jnp.mean(h.loss[:5]))
 
 
+@pytest.mark.slow
 def test_first_step_matches_book_trainer_semantics(data):
     """loss[0] = eval-mode loss of batch 0 after one SGD step; accuracies after that step."""
     key, lr = jax.random.key(3), 0.05
@@ -56,6 +58,7 @@ def test_first_step_matches_book_trainer_semantics(data):
     np.testing.assert_allclose(h.eval_acc[0], eval_acc, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_record_loss_and_eval_position(data):
     key, hp = jax.random.key(1), {"learning_rate": 0.1}
     book = train(key, hp, data, TINY)
@@ -70,6 +73,7 @@ def test_record_loss_and_eval_position(data):
     assert not np.allclose(book.train_acc, none.train_acc)
 
 
+@pytest.mark.slow
 def test_vmap_over_learning_rates_equals_separate_runs(data, x64):
     config = TINY._replace(dtype="float64")
     data64 = Data(*(np.asarray(a, np.float64) if a.dtype.kind == "f" else a for a in data))
@@ -85,6 +89,7 @@ def test_vmap_over_learning_rates_equals_separate_runs(data, x64):
     assert len(set(np.round(np.asarray(hv.loss[:, -1]), 6))) == 4
 
 
+@pytest.mark.slow
 def test_diverged_flag_and_lane_isolation(data):
     """lr=10 with weight decay 3 (W ← (1 − lr·λ)W − …: |1 − 30| > 1, W grows geometrically) ends in
     NaN; lr=0.01 does not; the NaN lane leaves the other lanes exactly as they are without it.
@@ -105,6 +110,7 @@ def test_diverged_flag_and_lane_isolation(data):
         np.testing.assert_array_equal(hb.eval_acc[i], h.eval_acc[i])
 
 
+@pytest.mark.slow
 def test_vmap_over_keys_and_every_hparam_of_adam_with_bn_and_dropout(data):
     config = TINY._replace(epochs=1, optimizer="adam", use_batchnorm=True, use_dropout=True,
                             dropout_form="inverted", record_loss="before_update")
@@ -133,6 +139,7 @@ def test_default_hparams_follow_the_book():
         TrainConfig(optimizer="adam")))
 
 
+@pytest.mark.slow
 def test_errors_are_one_line(data):
     key = jax.random.key(0)
     cases = [

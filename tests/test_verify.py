@@ -13,6 +13,7 @@ from jaxch6 import optimizers as O
 from jaxch6.errors import ConfigError
 
 
+@pytest.mark.slow
 def test_cli_end_to_end_all_rows_pass(tmp_path, capsys):
     out = tmp_path / "verify.json"
     assert cli.main(["verify", "--json", str(out)]) == 0
