@@ -396,7 +396,7 @@ def make_storage(
 
 def _sqlite_wal(engine) -> None:
     """Write-ahead log and ``synchronous=NORMAL`` on every connection: a commit no longer waits
-    for an fsync (about 8 ms here), readers do not block the writer; a killed process loses
+    for an fsync, readers do not block the writer; a killed process loses
     nothing committed (a power cut may lose the last commits). The file must be on a local
     disk (SQLite's WAL does not work over network file systems)."""
     import sqlalchemy

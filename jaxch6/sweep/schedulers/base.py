@@ -84,7 +84,8 @@ class Scheduler(Protocol):
         """The scheduler's settings and plan, for ``summary.json``."""
 
     def stop_epochs(self) -> tuple[int, ...]:
-        """Every number of epochs a step may advance by (one compiled program each)."""
+        """Every number of epochs a step may advance by (the engine compiles one program, of
+        their greatest common divisor)."""
 
 
 def members_at(trials: Mapping[int, Trial], ids, epoch: int) -> list[Trial]:

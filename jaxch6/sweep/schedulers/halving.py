@@ -151,7 +151,8 @@ class SuccessiveHalving(_Sampling):
                 "survivors": [b.survivors(k) for k in range(len(b.rungs))]}
 
     def stop_epochs(self) -> tuple[int, ...]:
-        """Every epoch count a step advances by (one compiled program each)."""
+        """Every epoch count a step advances by (the engine compiles one program, of
+        their greatest common divisor)."""
         r = self.bracket.rungs
         return tuple(sorted({r[0], *(b - a for a, b in zip(r, r[1:], strict=False))}))
 
@@ -210,7 +211,8 @@ class Hyperband(_Sampling):
                              for b in self.brackets]}
 
     def stop_epochs(self) -> tuple[int, ...]:
-        """Every epoch count a step advances by (one compiled program each)."""
+        """Every epoch count a step advances by (the engine compiles one program, of
+        their greatest common divisor)."""
         out = set()
         for b in self.brackets:
             r = b.rungs

@@ -153,6 +153,7 @@ class PopulationBasedTraining:
                 "resample": self.resample, "factors": list(FACTORS)}
 
     def stop_epochs(self) -> tuple[int, ...]:
-        """Every epoch count a step advances by (one compiled program each)."""
+        """Every epoch count a step advances by (the engine compiles one program, of
+        their greatest common divisor)."""
         b = [0, *self.boundaries()]
         return tuple(sorted({y - x for x, y in zip(b, b[1:], strict=False)}))
