@@ -272,6 +272,11 @@ class Engine:
             self.unit = math.gcd(*counts)
             self._advance_program(self.unit)
 
+    @property
+    def compiled(self) -> tuple:
+        """The programs compiled so far: ``"init"`` and ``("advance", epochs)`` entries."""
+        return tuple(self._programs)
+
     def _pieces(self, epochs: int) -> list[int]:
         """``epochs`` as the program lengths to call: multiples of ``unit`` use its program."""
         if self.unit is not None and epochs % self.unit == 0:
