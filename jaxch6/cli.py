@@ -95,7 +95,11 @@ def entry() -> None:
     interpreter tears down (JAX's threads and caches) is ignored instead of killing the process
     with a status that would read as a failure.
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt as exc:  # a signal in the instant between main's handlers and here
+        print("jaxch6: interrupted", file=sys.stderr)
+        code = getattr(exc, "exit_code", 130)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     sys.exit(code)
