@@ -233,7 +233,7 @@ def test_unwritable_places_are_one_line(tmp_path, small_fs):
 @pytest.mark.slow
 def test_a_disk_that_fills_mid_run_is_one_line_and_resume_completes(finished, small_fs):
     out = small_fs / "run"
-    proc = _start(["sweep", *SMALL[:1], "24", *SMALL[2:], "--out", out])
+    proc = _start(["sweep", *SMALL[:1], "96", *SMALL[2:], "--out", out])  # seconds of chunks
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         if (out / store.TRIALS).exists() and (out / store.TRIALS).stat().st_size:
@@ -252,7 +252,7 @@ def test_a_disk_that_fills_mid_run_is_one_line_and_resume_completes(finished, sm
                 "--no-plot", "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
     after = _results(out)
-    assert len(after) == 24 and all(after[i] == before[i] for i in before)
+    assert len(after) == 96 and all(after[i] == before[i] for i in before)
 
 
 # -- 1./2. the reproductions of the issue -------------------------------------------------------

@@ -27,9 +27,8 @@ def test_book_trial_bytes_is_the_engine_formula():
     assert BOOK_TRIAL == 4 * (4 * n_params + 4 * 100 * units + 2 * 500 * units)
     from jaxch6.sweep import engine
 
-    if hasattr(engine, "per_trial_bytes"):
-        assert BOOK_TRIAL == engine.per_trial_bytes(BOOK_NET, batch_size=100, n_eval_rows=500,
-                                                    optimizer_slots=0)
+    assert BOOK_TRIAL == engine.per_trial_bytes(BOOK_NET, batch_size=100, n_eval_rows=500,
+                                                optimizer_slots=0)
 
 
 @pytest.mark.parametrize("memory", [80 * GiB, 16 * GiB])
@@ -99,17 +98,13 @@ def test_cpu_plan_is_todays_rule():
         == 32
     from jaxch6.sweep import engine
 
-    if hasattr(engine, "default_lanes") and hasattr(engine, "default_chunk_size"):
-        for n_dev, trials, tb in ((1, 100, BOOK_TRIAL), (2, 100, BOOK_TRIAL), (4, 100, BOOK_TRIAL),
-                                  (2, 7, BOOK_TRIAL), (2, 500, 1 << 20), (1, 3, 1 << 30)):
-            devs = [types.SimpleNamespace(platform="cpu")] * n_dev
-            try:
-                lanes = engine.default_lanes(trials, tb, devs)
-                chunk = engine.default_chunk_size(trials, tb, devs, lanes=lanes)
-            except TypeError:  # the engine's signatures are being rewritten
-                pytest.skip("engine.default_lanes has a new signature")
-            p = plan_lanes_and_chunk(trials, tb, n_devices=n_dev, **cpu)
-            assert (p.lanes, p.chunk_size) == (lanes, chunk), (n_dev, trials, tb)
+    for n_dev, trials, tb in ((1, 100, BOOK_TRIAL), (2, 100, BOOK_TRIAL), (4, 100, BOOK_TRIAL),
+                              (2, 7, BOOK_TRIAL), (2, 500, 1 << 20), (1, 3, 1 << 30)):
+        devs = [types.SimpleNamespace(platform="cpu")] * n_dev
+        lanes = engine.default_lanes(trials, tb, devs)
+        chunk = engine.default_chunk_size(trials, tb, devs, lanes=lanes)
+        p = plan_lanes_and_chunk(trials, tb, n_devices=n_dev, **cpu)
+        assert (p.lanes, p.chunk_size) == (lanes, chunk), (n_dev, trials, tb)
 
 
 def test_device_memory_from_the_device_the_override_or_the_environment(monkeypatch):
