@@ -372,8 +372,6 @@ def _parser():
 
     p = argparse.ArgumentParser()
     sweep_cmd.add_arguments(p)
-    if "--sampler" not in p._option_string_actions:  # until the sweep command has the hook
-        D.add_optuna_arguments(p)
     return p
 
 
@@ -387,10 +385,11 @@ def test_cli_random_study_equals_plain_sweep(tmp_path, capsys):
               "--batch-size", "20", "--source", "sample", "--no-compile-cache", "--no-plot"]
     args = _parser().parse_args([*common, "--sampler", "random", "--batch-trials", "3",
                                  "--out", str(tmp_path / "opt")])
+    from jaxch6.commands import sweep_optuna
     from jaxch6.commands.sweep import build_config
     from jaxch6.sweep import store
 
-    assert D.run_optuna(args, config=build_config(args)) == 0
+    assert sweep_optuna.run(args, config=build_config(args)) == 0
     assert "Best-1(val acc:" in capsys.readouterr().out
 
     plain = run(build_config(_parser().parse_args(common)))
@@ -562,8 +561,10 @@ def test_pruned_rungs_equal_one_long_run(tmp_path):
 
 
 def test_pruner_option_and_default_directory_stays_in_runs():
+    from jaxch6.commands import sweep_optuna
+
     p = argparse.ArgumentParser()
-    D.add_optuna_arguments(p)
+    sweep_optuna.add_arguments(p)
     assert p.parse_args([]).pruner == "none"
     config = _toy_config(trials=2)
     assert D.make_pruner("none", config) is None

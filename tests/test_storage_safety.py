@@ -164,10 +164,10 @@ def test_timeout_values_and_option(tmp_path):
         with pytest.raises(ConfigError, match="storage timeout must be"):
             S.check_timeout(bad)
     assert S.check_timeout("2.5") == 2.5
-    from jaxch6.sweep import optuna_driver as D
+    from jaxch6.commands import sweep_optuna
 
     p = argparse.ArgumentParser()
-    D.add_optuna_arguments(p)
+    sweep_optuna.add_arguments(p)
     assert p.parse_args([]).storage_timeout == S.CONNECT_TIMEOUT_S == 10.0
     assert p.parse_args(["--storage-timeout", "2.5"]).storage_timeout == 2.5
     optuna = pytest.importorskip("optuna")

@@ -41,7 +41,21 @@ DEFAULT_CACHE = default_directory()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    s = p.add_argument_group("search")
+    """The options of ``jaxch6 sweep`` (its actions ``show`` and ``export-optuna`` too)."""
+    _search_arguments(p.add_argument_group("search"))
+    _network_arguments(p.add_argument_group("network and training"))
+    _data_arguments(p.add_argument_group("data"))
+    _run_arguments(p.add_argument_group("run"))
+    from jaxch6.commands import sweep_optuna
+
+    sweep_optuna.add_arguments(p)  # --sampler, --batch-trials, --storage, --study, ...
+
+    from jaxch6.commands.sweep_actions import add_actions
+
+    add_actions(p)  # jaxch6 sweep show DIR | export-optuna DIR
+
+
+def _search_arguments(s) -> None:
     s.add_argument("--space", action="append", metavar="NAME=LOW:HIGH[:log|:lin]|NAME=A,B,..",
                    default=None,
                    help="a searched hyperparameter: a float range (default log), an int range "
@@ -72,7 +86,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of sampling, training and the split")
     s.add_argument("--top", type=int, default=20, help="how many best trials to print (20)")
 
-    n = p.add_argument_group("network and training")
+
+def _network_arguments(n) -> None:
     n.add_argument("--optimizer", default="sgd",
                    help="sgd | momentum | nesterov | adagrad | rmsprop | adadelta | adam")
     n.add_argument("--hidden", default="100x6", help="hidden sizes, e.g. 100x6 or 100,50")
@@ -89,7 +104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "--space warmup_fraction=0.01:0.3:lin)")
     n.add_argument("--precision", default="fp32", help="matmul precision: fp32 | tf32 | bf16")
 
-    d = p.add_argument_group("data")
+
+def _data_arguments(d) -> None:
     d.add_argument("--dataset", default="mnist", help="mnist | fashion_mnist")
     d.add_argument("--source", default="auto", help="auto | sample | idx | tfds")
     d.add_argument("--data-dir", default=None, help="IDX files or tfds data directory")
@@ -98,7 +114,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--val-fraction", type=float, default=0.2,
                    help="fraction of them held out for validation (book: 0.2)")
 
-    r = p.add_argument_group("run")
+
+def _run_arguments(r) -> None:
     r.add_argument("--out", default=None,
                    help="output directory (default ./runs/sweep-YYYYmmdd-HHMMSS)")
     r.add_argument("--resume", metavar="DIR", default=None,
@@ -121,14 +138,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--no-plot", action="store_true",
                    help="skip the figures (top20.png, scatter.png, parallel.png, ...)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    from jaxch6.sweep.optuna_driver import add_optuna_arguments
-
-    add_optuna_arguments(p)  # --sampler, --batch-trials, --storage, --study, --retry-failed, ...
-
-    from jaxch6.commands.sweep_actions import add_actions
-
-    add_actions(p)  # jaxch6 sweep show DIR | export-optuna DIR
 
 
 def build_config(args):
@@ -262,13 +271,13 @@ def run(args) -> int:
     except ConfigError:
         raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got "
                           f"{args.cpu_devices!r}") from None
-    if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker (optuna_driver)
-        from jaxch6.sweep.optuna_driver import run_optuna
+    if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker
+        from jaxch6.commands import sweep_optuna
 
         config = build_config(args)
         if not args.no_compile_cache:
             enable_compile_cache(args.compile_cache)
-        return run_optuna(args, config=config)
+        return sweep_optuna.run(args, config=config)
     if args.top < 0:
         raise ConfigError(f"--top must be >= 0, got {args.top}")
     if args.resume is None:

@@ -25,7 +25,7 @@ The study is driven through Optuna's public ask-and-tell API only (``study.ask``
 ``trial.report``, ``trial.should_prune``, ``study.tell``); heartbeats and re-queued trials go
 through the public methods of the storage object (:mod:`jaxch6.sweep.optuna_storage`).
 
-``jaxch6 sweep --sampler …`` (:func:`jaxch6.sweep.optuna_driver.run_optuna`) calls :func:`run`.
+``jaxch6 sweep --sampler …`` (:func:`jaxch6.commands.sweep_optuna.run`) calls :func:`run`.
 """
 
 from __future__ import annotations

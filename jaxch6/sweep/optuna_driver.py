@@ -32,9 +32,9 @@ workers and batch sizes.
 
 Objective: the final validation accuracy (the book's ranking key), maximised. A diverged trial is
 told 0.0 (ranked last, as in :func:`jaxch6.sweep.rank`); its measured curves stay in its user
-attributes. Results also land in ``--out``: ``trials.jsonl`` (the engine's record format, one
-line per complete trial of the whole study, rewritten atomically after each batch) and
-``summary.json``.
+attributes. Results also land in the run directory (``out``): ``trials.jsonl`` (the engine's
+record format, one line per complete trial of the whole study, rewritten atomically after each
+batch) and ``summary.json``.
 
 vs Optuna's ``study.optimize``: one trial per call of an objective, heartbeats per trial; here a
 batch is asked and told explicitly (Optuna's ask-and-tell interface) because K trials are one
@@ -43,7 +43,6 @@ compiled program. Optuna is imported lazily (extra ``jaxch6[optuna]``).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import socket
@@ -133,7 +132,7 @@ def book_random_sampler(space, *, seed: int):
 
 
 def make_sampler(name: str, space, *, seed: int, worker_seed: int | None = None):
-    """The Optuna sampler for ``--sampler NAME``.
+    """The Optuna sampler named ``name``.
 
     - ``random``: :func:`book_random_sampler` (reproducible per trial number).
     - ``tpe``: ``TPESampler(constant_liar=True)``: the K trials of a batch (and other workers'
@@ -154,12 +153,12 @@ def make_sampler(name: str, space, *, seed: int, worker_seed: int | None = None)
             return optuna.samplers.TPESampler(seed=worker_seed, constant_liar=True)
     if name == "cmaes":
         if importlib.util.find_spec("cmaes") is None:
-            raise ConfigError("--sampler cmaes needs the cmaes package: pip install cmaes")
+            raise ConfigError("sampler cmaes needs the cmaes package: pip install cmaes")
         return optuna.samplers.CmaEsSampler(seed=worker_seed)
     if name == "qmc":
         with S.quiet_optuna():
             return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
-    raise ConfigError(f"--sampler: unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
+    raise ConfigError(f"sampler: unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
 
 
 def _worker_seed(seed: int) -> int:
@@ -227,7 +226,7 @@ def check_study(study, config=None) -> None:
 
     name = study.study_name
     if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
-        raise ConfigError(f"--study {name}: an existing study that is not maximised")
+        raise ConfigError(f"study {name}: an existing study that is not maximised")
     if config is not None:
         mine = study_config(config)
         theirs = study.user_attrs.get("jaxch6_config")
@@ -236,8 +235,8 @@ def check_study(study, config=None) -> None:
         elif theirs != mine:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ConfigError(
-                f"--study {name}: this study was started with a different sweep config "
-                f"(differs in: {', '.join(diff)}); use another --study or the same options"
+                f"study {name}: this study was started with a different sweep config "
+                f"(differs in: {', '.join(diff)}); use another study or the same config"
             )
 
 
@@ -306,7 +305,7 @@ def run_worker(
     from optuna.trial import TrialState
 
     if n_trials < 1 or batch_trials < 1:
-        raise ConfigError("--trials and --batch-trials must be positive")
+        raise ConfigError("n_trials and batch_trials must be positive")
     storage = storage if storage is not None else S.storage_of(study)
     mine = []
     batches = 0
@@ -858,47 +857,10 @@ def pin_study(study, pin: Mapping[str, Any], study_name: str) -> None:
         study.set_user_attr("jaxch6_pin", dict(pin))
     elif theirs.get("data_sha256") != pin.get("data_sha256"):
         raise ConfigError(
-            f"--study {study_name}: this worker loaded different data than the study's first "
-            "worker (check --source/--data-dir: 'auto' may pick another source on this machine)"
+            f"study {study_name}: this worker loaded different data than the study's first "
+            "worker (check the data source and directory: 'auto' may pick another source "
+            "on this machine)"
         )
-
-
-# -- command line -------------------------------------------------------------------------------
-def add_optuna_arguments(parser: argparse.ArgumentParser) -> None:
-    """The Optuna options of ``jaxch6 sweep`` (standard library only)."""
-    g = parser.add_argument_group(
-        "Optuna (samplers, shared studies, many workers; needs jaxch6[optuna])"
-    )
-    g.add_argument("--sampler", choices=(*SAMPLERS, "grid"), default=None,
-                   help="drive trials through an Optuna study with this sampler: random (the "
-                        "book's method, same trials as without --sampler), tpe, cmaes, qmc; "
-                        "or grid: every combination of the --space choices, no study")
-    g.add_argument("--pruner", choices=PRUNERS, default="none",
-                   help="stop unpromising trials early: median (optuna MedianPruner) or "
-                        "hyperband (HyperbandPruner from --min-epochs by --eta); trials train "
-                        "in rungs --min-epochs, x--eta, ... and the pruner is asked after each "
-                        "(default none)")
-    g.add_argument("--batch-trials", type=int, default=None, metavar="K",
-                   help="trials asked, trained as one vmapped program, and told at a time "
-                        "(default: --chunk-size, or the engine's choice for the devices)")
-    g.add_argument("--storage", default=None, metavar="URL",
-                   help="study database: sqlite:///FILE (default: sqlite:///OUT/study.db) or "
-                        "postgresql://USER:PASSWORD@HOST:PORT/DB for workers on many machines")
-    g.add_argument("--storage-timeout", type=float, default=S.CONNECT_TIMEOUT_S, metavar="S",
-                   help="seconds to wait for the storage's database server to answer "
-                        "(default %(default)s)")
-    g.add_argument("--study", default=DEFAULT_STUDY, metavar="NAME",
-                   help="study name in the storage (default %(default)s); --trials is the "
-                        "number of COMPLETE trials the study should end with")
-    g.add_argument("--retry-failed", action="store_true",
-                   help="re-queue the trials of dead workers (same parameters) for any worker")
-    g.add_argument("--max-retry", type=int, default=3, metavar="N",
-                   help="retries of one trial with --retry-failed (default 3)")
-    g.add_argument("--heartbeat-interval", type=int, default=S.HEARTBEAT_INTERVAL_S, metavar="S",
-                   help="seconds between heartbeats of running trials (default %(default)s)")
-    g.add_argument("--grace-period", type=int, default=S.GRACE_PERIOD_S, metavar="S",
-                   help="a running trial with no heartbeat for S seconds belongs to a dead "
-                        "worker and is failed (default %(default)s)")
 
 
 def default_storage(out_dir) -> str:
@@ -907,7 +869,7 @@ def default_storage(out_dir) -> str:
 
 
 def make_pruner(name: str | None, config):
-    """The Optuna pruner for ``--pruner NAME`` (None for ``none``): ``MedianPruner`` (prunes a
+    """The Optuna pruner named ``name`` (None for ``none``): ``MedianPruner`` (prunes a
     trial whose accuracy is below the median of earlier trials' at the same epoch) or
     ``HyperbandPruner`` (min resource ``config.min_epochs``, max ``config.epochs``, reduction
     factor ``config.eta``)."""
@@ -920,62 +882,4 @@ def make_pruner(name: str | None, config):
         return optuna.pruners.HyperbandPruner(min_resource=config.min_epochs,
                                               max_resource=config.epochs,
                                               reduction_factor=config.eta)
-    raise ConfigError(f"--pruner: unknown pruner {name!r} (choose from {', '.join(PRUNERS)})")
-
-
-def run_optuna(args, *, config) -> int:
-    """``jaxch6 sweep --sampler …``: one worker of a study, through :func:`jaxch6.sweep.optuna.run`.
-
-    ``config``: the sweep's :class:`~jaxch6.sweep.SweepConfig`, built by the caller (the
-    command's ``build_config(args)``); the caller also enables the compilation cache."""
-    from jaxch6.sweep import optuna as api
-
-    if getattr(args, "resume", None):
-        raise ConfigError("--resume is for plain sweeps; an Optuna study resumes by running "
-                          "the same --storage/--study again")
-    if config.rounds > 1:
-        raise ConfigError("--rounds narrows a plain random search; with --sampler use tpe, "
-                          "cmaes or qmc to focus the search instead")
-    batch = args.batch_trials
-    if batch is not None and batch < 1:
-        raise ConfigError(f"--batch-trials must be a positive integer, got {batch}")
-    if args.max_retry is not None and args.max_retry < 0:
-        raise ConfigError(f"--max-retry must be >= 0, got {args.max_retry}")
-    S.check_study_name(args.study)
-    out = Path(args.out or Path("runs") / f"study-{S.safe_path_component(args.study)}")
-    url = args.storage or default_storage(out)  # checked once ``out`` exists (claimed)
-    options = {"heartbeat_interval": args.heartbeat_interval,
-               "timeout": getattr(args, "storage_timeout", S.CONNECT_TIMEOUT_S),
-               "grace_period": args.grace_period, "retry_failed": args.retry_failed,
-               "max_retry": args.max_retry}
-    sampler = make_sampler(args.sampler, config.space, seed=config.seed)
-    pruner = make_pruner(getattr(args, "pruner", None), config)
-    quiet = getattr(args, "quiet", False)
-    name = worker_name()
-
-    def progress(p):
-        if quiet:
-            return
-        if p.step_start:
-            print(f"worker {name}: {p.label}", flush=True)
-        else:
-            print(f"{p.label}: {p.done}/{p.total} finished in the study; this worker ran "
-                  f"{p.ran} trials in {p.run_seconds:.1f} s", flush=True)
-
-    result = api.run(config, storage=url, storage_options=options, study_name=args.study,
-                     sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
-                     progress=progress, sampler_name=args.sampler,
-                     poll_seconds=min(5.0, float(args.heartbeat_interval)),
-                     top=max(getattr(args, "top", 20), 20))
-    print("=========== Hyper-Parameter Optimization Result ===========")
-    for line in result.ranking_lines(getattr(args, "top", 20)):
-        print(line)
-    written = ["manifest.json", "trials.jsonl", "trials.csv", "summary.json"]
-    if not getattr(args, "no_plot", False) and result.trials:
-        from jaxch6.plots import write_sweep_figures
-
-        written += write_sweep_figures(result, out)
-    print(f"this worker ran {result.timings.get('trials_run_by_this_worker', 0)} trials; wrote "
-          f"{out}/: {', '.join(written)} (study {args.study!r}: "
-          f"{len(result.trials)} finished)")
-    return 0
+    raise ConfigError(f"pruner: unknown pruner {name!r} (choose from {', '.join(PRUNERS)})")
