@@ -67,5 +67,5 @@ def check_range(name: str, low: float, high: float) -> None:
         return
     lo, hi, _ = BOUNDS[name]
     if low < lo or (hi is not None and high > hi) or not math.isfinite(high):
-        raise ConfigError(f"--space {name}: the range {low!r}:{high!r} leaves its admissible "
+        raise ConfigError(f"space {name}: the range {low!r}:{high!r} leaves its admissible "
                           f"values ({name} {describe(name)})")
