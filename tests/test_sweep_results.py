@@ -70,6 +70,7 @@ def test_load_refuses_a_directory_that_is_no_sweep(tmp_path):
         load(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["random", "halving"])
 def test_every_sweep_writes_trials_csv(sweeps, name):
     res, d = sweeps[name]
@@ -89,6 +90,7 @@ def test_every_sweep_writes_trials_csv(sweeps, name):
         assert row["val_acc_std"] == ("" if t.val_acc_std is None else repr(t.val_acc_std))
 
 
+@pytest.mark.slow
 def test_to_dataframe_one_row_per_trial(sweeps):
     pytest.importorskip("pandas")
     res, d = sweeps["random"]
@@ -105,6 +107,7 @@ def test_to_dataframe_one_row_per_trial(sweeps):
     assert set(halving["status"]) == {"stopped", "complete"}
 
 
+@pytest.mark.slow
 def test_to_dataframe_without_pandas_names_the_extra(sweeps, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ConfigError, match=r"pip install 'jaxch6\[pandas\]'"):
@@ -142,6 +145,7 @@ def test_sweep_show_prints_the_ranking_and_renders_the_figures(sweeps, capsys):
     assert not (d / "pbt.png").exists()
 
 
+@pytest.mark.slow
 def test_sweep_show_no_plot_writes_nothing(sweeps, capsys, tmp_path):
     _, d = sweeps["random"]
     before = sorted(p.name for p in d.iterdir())
@@ -166,6 +170,7 @@ def test_sweep_without_an_action_still_runs_a_sweep():
 
 
 # -- export to Optuna -------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["random", "halving"])
 def test_export_optuna_holds_every_trial(sweeps, name, tmp_path, capsys):
     optuna = pytest.importorskip("optuna")
@@ -195,6 +200,7 @@ def test_export_optuna_holds_every_trial(sweeps, name, tmp_path, capsys):
         to_optuna(d, url, name)
 
 
+@pytest.mark.slow
 def test_export_optuna_default_study_name_and_hidden_password(sweeps, tmp_path, capsys):
     optuna = pytest.importorskip("optuna")
     from jaxch6.sweep.export import to_optuna
