@@ -149,8 +149,15 @@ def build_config(args):
         raise ConfigError(flag_words(str(exc))) from None
 
 
+#: Arguments of :func:`jaxch6.sweep.optuna.run` that are options too (beside the config's
+#: fields), and the names whose option is not ``--`` + the name with dashes.
+OPTUNA_ARGUMENTS = {"study", "pruner", "batch_trials", "n_trials"}
+RENAMED = {"n_trials": "--trials"}
+
+
 def flag_words(message: str) -> str:
-    """A library message that starts with a config field, with the field as its option."""
+    """A library message that starts with a config field (or an argument of the Optuna
+    driver), with it as its option: ``space lr: …`` → ``--space lr: …``."""
     import dataclasses
     import re
 
@@ -159,9 +166,10 @@ def flag_words(message: str) -> str:
     head = re.match(r"[a-z_]+", message)
     fields = {f.name for f in dataclasses.fields(SweepConfig)} - {"record_loss", "dtype",
                                                                  "skip_zero_inputs"}
-    if head is None or head.group() not in fields:
+    if head is None or head.group() not in fields | OPTUNA_ARGUMENTS:
         return message
-    return "--" + head.group().replace("_", "-") + message[head.end():]
+    name = head.group()
+    return RENAMED.get(name, "--" + name.replace("_", "-")) + message[head.end():]
 
 
 def _build_config(args):

@@ -2,23 +2,19 @@
 
 The work is :func:`jaxch6.sweep.optuna.run`; this module parses its options, checks the ones
 only the command line has, and turns the library's argument names in error messages into the
-options (``study x: …`` → ``--study x: …``).
+options (:func:`jaxch6.commands.sweep.flag_words`: ``study x: …`` → ``--study x: …``).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
+from jaxch6.commands.sweep import flag_words
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
 from jaxch6.sweep.optuna_driver import DEFAULT_STUDY, PRUNERS, SAMPLERS
-
-#: Library argument names (as error messages start) to the command's options.
-FLAGS = {"study": "--study", "sampler": "--sampler", "pruner": "--pruner",
-         "n_trials": "--trials", "batch_trials": "--batch-trials"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,15 +69,6 @@ def run(args, *, config) -> int:
         return _run(args, config)
     except ConfigError as exc:
         raise ConfigError(flag_words(str(exc))) from None
-
-
-def flag_words(message: str) -> str:
-    """A library message that starts with an argument of :func:`jaxch6.sweep.optuna.run` (or
-    ``sampler``/``pruner``), with the argument as its option (``study x: …`` → ``--study x: …``)."""
-    head = re.match(r"[a-z_]+", message)
-    if head is None or head.group() not in FLAGS:
-        return message
-    return FLAGS[head.group()] + message[head.end():]
 
 
 def _run(args, config) -> int:
