@@ -325,25 +325,23 @@ def parse_param(text: str) -> Param:
     parts = [x.strip() for x in rng.split(":")]
     if len(parts) == 2 or (len(parts) == 3 and parts[2].lower() in SCALES):
         scale = parts[2].lower() if len(parts) == 3 else "log"
-        try:
-            low, high = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise ConfigError(
-                f"space {name}: bounds must be numbers, got {parts[0]!r}:{parts[1]!r}"
-            ) from None
+        low, high = _bounds(name, parts, float, "bounds must be numbers")
         return check_param(Param(name, low, high, scale))
     if len(parts) in (3, 4) and parts[2].lower() == "int":
         scale = parts[3].lower() if len(parts) == 4 else "lin"
-        try:
-            low, high = int(parts[0]), int(parts[1])
-        except ValueError:
-            raise ConfigError(
-                f"space {name}: an int range needs integer bounds, got {parts[0]!r}:{parts[1]!r}"
-            ) from None
+        low, high = _bounds(name, parts, int, "an int range needs integer bounds")
         return check_param(Param(name, low, high, scale, "int"))
     if len(parts) == 3:
         raise ConfigError(f"space {name}: scale must be 'log', 'lin' or 'int', got {parts[2]!r}")
     raise ConfigError(f"space {text!r}: expected NAME=LOW:HIGH[:log|:lin] or NAME=A,B,...")
+
+
+def _bounds(name: str, parts: list[str], cast, need: str):
+    """``(cast(parts[0]), cast(parts[1]))``, or the one-line ConfigError ``space NAME: need``."""
+    try:
+        return cast(parts[0]), cast(parts[1])
+    except ValueError:
+        raise ConfigError(f"space {name}: {need}, got {parts[0]!r}:{parts[1]!r}") from None
 
 
 def check_space(space: Iterable[Param], optimizer: str, *, schedule: str = "constant",
