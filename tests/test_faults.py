@@ -181,18 +181,9 @@ def test_config_fields_out_of_range_are_one_line_end_to_end(tmp_path, option):
 
 # -- 5. files -----------------------------------------------------------------------------------
 @pytest.fixture
-def small_fs(tmp_path):
+def small_fs(tmpfs):
     """A 256 KiB tmpfs (root and mount needed; skipped otherwise)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    return tmpfs("256k")
 
 
 def _fill(directory: Path) -> None:
