@@ -348,7 +348,8 @@ def _optimizer(spec: _Spec, hp: dict):
         from jaxch6 import schedules
 
         total = config.epochs * spec.ipe
-        kwargs["learning_rate"] = schedules.make(config.schedule, hp["learning_rate"], total, hp)
+        own = {k: hp[k] for k in schedules.SCHEDULE_HYPERPARAMETERS[config.schedule] if k in hp}
+        kwargs["learning_rate"] = schedules.make(config.schedule, hp["learning_rate"], total, own)
     if name == "nesterov":
         kwargs["form"] = config.nesterov_form
     return optimizers.get_optimizer(name, **kwargs)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+from pathlib import Path
 
 import pytest
 
 from jaxch6.cli import main
+from jaxch6.schedules import SCHEDULE_HYPERPARAMETERS, SCHEDULES
 from jaxch6.sweep import load, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "20", "--train-size", "100",
          "--source", "sample", "--no-compile-cache", "--quiet", "--cpu-devices", "1", "--no-plot"]
@@ -48,3 +54,79 @@ def test_pbt_with_repeats_and_categorical_halving(tmp_path, capsys):
     best = res.ranked[0]
     assert load_model(out, best.id).meta["hparams"]["optimizer"] == best.hparams["optimizer"]
     assert (out / "trials.csv").read_text().splitlines()[0].startswith("id,")
+
+
+# ------------------------------------------------ every sweep the docs show, in a quick form
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+# options whose value is shrunk to a quick one; the rest of each command is kept as written
+QUICK = {"--trials": "9", "--epochs": "3", "--min-epochs": "1", "--pbt-interval": "1",
+         "--batch-trials": "3", "--keep": "2", "--rounds": "2"}
+TINY = ["--hidden", "8", "--batch-size", "20", "--train-size", "100", "--source", "sample",
+        "--no-compile-cache", "--quiet", "--cpu-devices", "1", "--no-plot"]
+
+
+def _doc_sweeps() -> list[tuple[str, str]]:
+    """Every ``jaxch6 sweep`` command inside a code block of the README and the docs pages."""
+    found = []
+    for path in DOCS:
+        blocks = re.findall(r"```[a-z]*\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+        for block in blocks:
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.strip().removeprefix("$ ")
+                cmd = line[line.find("jaxch6 sweep"):] if "jaxch6 sweep" in line else ""
+                if cmd and not line.startswith("#") and "--resume" not in cmd:
+                    found.append((path.name, cmd))
+    return found
+
+
+def _quick(cmd: str, tmp: Path) -> list[str]:
+    words = shlex.split(cmd)[2:]  # after "jaxch6 sweep"
+    out = ["sweep"]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in QUICK or word in ("--out", "--storage"):
+            value = {"--out": str(tmp / "run"), "--storage": f"sqlite:///{tmp / 'study.db'}"}
+            out += [word, value.get(word, QUICK.get(word))]
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    for word in ("--epochs", "--trials"):
+        if word not in out:
+            out += [word, QUICK[word]]
+    if "--out" not in out:
+        out += ["--out", str(tmp / "run")]
+    return out + TINY
+
+
+def test_the_docs_show_sweeps():
+    """The extraction below finds the sweeps (a change of format would silently test none)."""
+    commands = [c for _, c in _doc_sweeps()]
+    assert len(commands) >= 5 and any("--scheduler halving" in c for c in commands)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where, command", _doc_sweeps())
+def test_every_documented_sweep_runs(tmp_path, capsys, where, command):
+    """Each sweep command of the README and the docs, shrunk, exits 0 with a ranking."""
+    assert main(_quick(command, tmp_path)) == 0, (where, command)
+    assert "Best-1(val acc:" in capsys.readouterr().out
+    assert load(tmp_path / "run").trials
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_a_scheduled_sweep_end_to_end(tmp_path, schedule):
+    """``--schedule`` for every schedule, its numbers searched (issue 19 item 1: never worked)."""
+    space = [w for name in SCHEDULE_HYPERPARAMETERS[schedule]
+             for w in ("--space", f"{name}={'0.01:0.3:lin' if 'fraction' in name else '0.05:0.5'}")]
+    out = tmp_path / "s"
+    argv = ["sweep", "--schedule", schedule, "--trials", "4", "--space", "lr=1e-2:1e-1", *space,
+            "--out", str(out), *SMALL]
+    assert main(argv) == 0
+    res = load(out)
+    assert len(res.trials) == 4 and res.config.schedule == schedule
+    for t in res.trials:
+        assert set(SCHEDULE_HYPERPARAMETERS[schedule]) <= set(t.hparams)
+        assert len(t.val_acc) == 3

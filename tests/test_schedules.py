@@ -253,3 +253,21 @@ def test_float32_params_keep_their_dtype_under_a_traced_float64_schedule(x64, ru
     assert {leaf.dtype for leaf in jax.tree.leaves(state)} <= {jnp.dtype(jnp.float32),
                                                                jnp.dtype(jnp.int32)}
     assert int(state.count) == 10 and float(p["b"]) < 0
+
+
+# ----------------------------------------------------------------- schedules inside training
+@pytest.mark.parametrize("name", S.SCHEDULES)
+def test_train_with_every_schedule(name):
+    """train.train under a schedule: the schedule gets only its own numbers (issue 19 item 1:
+    every hyperparameter of the run used to reach schedules.make and be refused)."""
+    from jaxch6 import train
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.random((40, 784), np.float32))
+    t = jnp.asarray(rng.integers(0, 10, 40).astype(np.int32))
+    data = train.Data(x[:30], t[:30], x[30:], t[30:])
+    config = train.TrainConfig(hidden_sizes=(8,), epochs=2, batch_size=10, schedule=name)
+    hp = {"learning_rate": 0.05, "weight_decay": 1e-4, **S.DEFAULTS[name]}
+    hist = train.train(jax.random.key(0), hp, data, config)
+    assert hist.train_acc.shape == (2,) and not bool(hist.diverged)
+    assert np.all((np.asarray(hist.eval_acc) >= 0) & (np.asarray(hist.eval_acc) <= 1))
