@@ -38,6 +38,14 @@ They are validated only when concrete (Python / NumPy numbers, concrete arrays);
 raises :class:`jaxch6.errors.ConfigError` (a ``ValueError``) at construction. Schedules are not
 called at construction and so not checked.
 
+Complex parameters work as in optax: the rules that square a gradient (AdaGrad, RMSprop,
+AdaDelta, Adam) square its modulus, g² = g·conj(g) = |g|² (optax's ``abs_sq``); pass the
+conjugate of JAX's complex gradient, as optax's own tests do. For real parameters this is the
+book's g·g, unchanged to the bit.
+
+Every rule is an ``optax.GradientTransformationExtraArgs``: ``update`` accepts and ignores
+extra keyword arguments (``tx.update(g, state, params, value=loss)``), as optax's aliases do.
+
 Updates have the dtype of the params (of the state buffers made from them by ``init``, or of the
 gradients when neither exists), and the state keeps its dtype, so a ``lax.scan`` carry is
 stable even when a hyperparameter arrives as a float64 array beside float32 params.
@@ -195,10 +203,29 @@ def _map(fn, *trees):
     return jax.tree.map(fn, *trees)
 
 
+def _sq(g, scale=None):
+    """``scale·|g|²``: for real ``g`` exactly the book's ``scale·g·g``; for complex ``g`` the
+    real part of ``scale·g·conj(g)``, optax's ``abs_sq`` (a real, non-negative moment)."""
+    if jnp.iscomplexobj(g):
+        return (g * jnp.conj(g) if scale is None else scale * g * jnp.conj(g)).real
+    return g * g if scale is None else scale * g * g
+
+
+def _rule(init, update) -> optax.GradientTransformationExtraArgs:
+    """``init``/``update`` as optax's ``GradientTransformationExtraArgs``: ``update`` accepts
+    and ignores extra keyword arguments (``value=loss``, …), as optax's own aliases do."""
+
+    def update_fn(updates, state, params=None, **extra_args):
+        del extra_args
+        return update(updates, state, params)
+
+    return optax.GradientTransformationExtraArgs(init, update_fn)
+
+
 # ----------------------------------------------------------------------------- rules
 
 
-def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransformation:
+def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransformationExtraArgs:
     """Stochastic gradient descent, the book's ``SGD``.
 
     Math: ``p ← p − lr_c·g``, lr_c the learning rate (or schedule value) of update c.
@@ -210,7 +237,7 @@ def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransform
             schedule ``count -> lr``.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`SGDState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`SGDState`.
 
     Raises:
         ConfigError: a concrete learning rate that is not a finite number ≥ 0.
@@ -231,12 +258,12 @@ def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransform
         updates = _map(lambda g: -lr * g, grads)
         return _cast(updates, _dtype_ref(grads, params)), SGDState(_increment(state.count))
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def momentum(
     learning_rate: optax.ScalarOrSchedule = 0.01, momentum: jax.typing.ArrayLike = 0.9
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Momentum SGD, the book's ``Momentum``.
 
     Math: ``v ← μ·v − lr_c·g;  p ← p + v``, with ``v = 0`` at start.
@@ -252,7 +279,7 @@ def momentum(
         momentum: μ in [0, 1) (book default 0.9), possibly traced.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`MomentumState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`MomentumState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range.
@@ -274,14 +301,14 @@ def momentum(
         new_state = MomentumState(count=_increment(state.count), v=v)
         return _cast(v, _dtype_ref(grads, params, state.v)), new_state
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def nesterov(
     learning_rate: optax.ScalarOrSchedule = 0.01,
     momentum: jax.typing.ArrayLike = 0.9,
     form: Literal["book", "standard"] = "book",
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Nesterov's accelerated gradient, the book's ``Nesterov`` (``form="book"``, default).
 
     Math (book code, http://arxiv.org/abs/1212.0901)::
@@ -305,7 +332,7 @@ def nesterov(
         form: ``"book"`` (default) or ``"standard"``; static.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`NesterovState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`NesterovState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range, or an unknown ``form``.
@@ -334,12 +361,12 @@ def nesterov(
         new_state = NesterovState(count=_increment(state.count), v=_cast(v, state.v))
         return _cast(updates, _dtype_ref(grads, params, state.v)), new_state
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def adagrad(
     learning_rate: optax.ScalarOrSchedule = 0.01, eps: jax.typing.ArrayLike = 1e-7
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """AdaGrad, the book's ``AdaGrad``.
 
     Math: ``h ← h + g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start (the slides'
@@ -355,7 +382,7 @@ def adagrad(
         eps: ε ≥ 0 (book default 1e-7), possibly traced.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`AdaGradState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`AdaGradState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range.
@@ -372,19 +399,19 @@ def adagrad(
     def update(grads: optax.Updates, state: AdaGradState,
                params: optax.Params | None = None) -> tuple[optax.Updates, AdaGradState]:
         lr = _lr(learning_rate, state.count)
-        h = _cast(_map(lambda h, g: h + g * g, state.h, grads), state.h)
+        h = _cast(_map(lambda h, g: h + _sq(g), state.h, grads), state.h)
         updates = _map(lambda h, g: -lr * g / (jnp.sqrt(h) + eps), h, grads)
         new_state = AdaGradState(count=_increment(state.count), h=h)
         return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def rmsprop(
     learning_rate: optax.ScalarOrSchedule = 0.01,
     decay_rate: jax.typing.ArrayLike = 0.99,
     eps: jax.typing.ArrayLike = 1e-7,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """RMSprop, the book's ``RMSprop``.
 
     Math: ``h ← ρ·h + (1 − ρ)·g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start.
@@ -400,7 +427,7 @@ def rmsprop(
         eps: ε ≥ 0 (book default 1e-7), possibly traced.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`RMSpropState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`RMSpropState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range.
@@ -419,19 +446,19 @@ def rmsprop(
     def update(grads: optax.Updates, state: RMSpropState,
                params: optax.Params | None = None) -> tuple[optax.Updates, RMSpropState]:
         lr = _lr(learning_rate, state.count)
-        h = _cast(_map(lambda h, g: rho * h + (1 - rho) * g * g, state.h, grads), state.h)
+        h = _cast(_map(lambda h, g: rho * h + _sq(g, 1 - rho), state.h, grads), state.h)
         updates = _map(lambda h, g: -lr * g / (jnp.sqrt(h) + eps), h, grads)
         new_state = RMSpropState(count=_increment(state.count), h=h)
         return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def adadelta(
     learning_rate: optax.ScalarOrSchedule = 1.0,
     rho: jax.typing.ArrayLike = 0.95,
     eps: jax.typing.ArrayLike = 1e-7,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """AdaDelta (Zeiler 2012), as in the chapter's slides, with a learning rate.
 
     Math::
@@ -446,8 +473,10 @@ def adadelta(
     so it fails on the first); this rule follows the slides' formulas and Zeiler's paper.
 
     vs optax: equals ``optax.adadelta(learning_rate=lr, rho=ρ, eps=ε)`` to rounding, schedules
-    included. Pass optax's ``learning_rate`` explicitly: its default ``None`` leaves the sign
-    of the update unflipped, which steps uphill.
+    included, for real parameters. For complex ones this rule squares moduli (|g|², |Δ|²)
+    while optax's adadelta squares g itself (optax does not support it on complex
+    parameters). Pass optax's ``learning_rate`` explicitly: its default ``None`` leaves the
+    sign of the update unflipped, which steps uphill.
 
     Args:
         learning_rate: a number ≥ 0 (default 1.0, pure AdaDelta: the slides' code has no
@@ -456,7 +485,7 @@ def adadelta(
         eps: ε ≥ 0 (default 1e-7), possibly traced.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`AdaDeltaState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`AdaDeltaState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range.
@@ -474,14 +503,14 @@ def adadelta(
     def update(grads: optax.Updates, state: AdaDeltaState,
                params: optax.Params | None = None) -> tuple[optax.Updates, AdaDeltaState]:
         lr = _lr(learning_rate, state.count)
-        h = _cast(_map(lambda h, g: rho * h + (1 - rho) * g * g, state.h, grads), state.h)
+        h = _cast(_map(lambda h, g: rho * h + _sq(g, 1 - rho), state.h, grads), state.h)
         dx = _map(lambda s, h, g: jnp.sqrt((s + eps) / (h + eps)) * g, state.s, h, grads)
-        s = _cast(_map(lambda s, d: rho * s + (1 - rho) * d * d, state.s, dx), state.s)
+        s = _cast(_map(lambda s, d: rho * s + _sq(d, 1 - rho), state.s, dx), state.s)
         updates = _map(lambda d: -lr * d, dx)
         new_state = AdaDeltaState(count=_increment(state.count), h=h, s=s)
         return _cast(updates, _dtype_ref(grads, params, state.h)), new_state
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 def adam(
@@ -489,7 +518,7 @@ def adam(
     beta1: jax.typing.ArrayLike = 0.9,
     beta2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-7,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Adam (http://arxiv.org/abs/1412.6980v8), the book's ``Adam``.
 
     Math (book code; c = ``count`` before the update, the book's ``iter``)::
@@ -515,7 +544,7 @@ def adam(
         eps: ε ≥ 0 (book default 1e-7), possibly traced.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`AdamState`.
+        An ``optax.GradientTransformationExtraArgs`` with state :class:`AdamState`.
 
     Raises:
         ConfigError: a concrete hyperparameter outside its range.
@@ -537,7 +566,7 @@ def adam(
         lr = _lr(learning_rate, state.count)
         count = _increment(state.count)
         m = _cast(_map(lambda m, g: m + (1 - b1) * (g - m), state.m, grads), state.m)
-        v = _cast(_map(lambda v, g: v + (1 - b2) * (g * g - v), state.v, grads), state.v)
+        v = _cast(_map(lambda v, g: v + (1 - b2) * (_sq(g) - v), state.v, grads), state.v)
 
         def step(m, v):
             t = count.astype(jnp.result_type(m))
@@ -548,7 +577,7 @@ def adam(
         ref = _dtype_ref(grads, params, state.m)
         return _cast(updates, ref), AdamState(count=count, m=m, v=v)
 
-    return optax.GradientTransformation(init, update)
+    return _rule(init, update)
 
 
 # ----------------------------------------------------------------------------- registry
@@ -589,7 +618,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
 _STATIC_OPTIONS: dict[str, tuple[str, ...]] = {"nesterov": ("form",)}
 
 
-def get_optimizer(name: str, **hparams: Any) -> optax.GradientTransformation:
+def get_optimizer(name: str, **hparams: Any) -> optax.GradientTransformationExtraArgs:
     """The rule called ``name`` (a key of :data:`OPTIMIZERS`, case-insensitive) with ``hparams``.
 
     Args:

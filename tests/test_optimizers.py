@@ -440,3 +440,110 @@ def test_get_optimizer_is_case_insensitive_and_applies_hparams():
     assert float(tx.update(g, tx.init(g))[0]["w"][0]) == pytest.approx(-0.5)
     tx = O.get_optimizer("nesterov", form="standard")
     assert float(tx.update(g, tx.init(g))[0]["w"][0]) == pytest.approx(-0.01 * 1.9)
+
+
+# ------------------------------------------------- optax parity at the edges (optax alias_test)
+
+
+def _abs_sq(x):
+    return (x.conj() * x).real
+
+
+def _parabola(dtype):
+    """optax alias_test's ``_setup_parabola``."""
+    p0 = jnp.array([-1.0, 10.0, 1.0], dtype=dtype)
+    final = jnp.array([1.0, -1.0, 1.0], dtype=dtype)
+    if jnp.iscomplexobj(dtype):
+        final = final * (1 + 1j)
+    return p0, final, lambda p: jnp.sum(_abs_sq(p - final))
+
+
+def _rosenbrock(dtype):
+    """optax alias_test's ``_setup_rosenbrock``."""
+    a, b = (1.0 + 1j if jnp.iscomplexobj(dtype) else 1.0), 100.0
+    p0 = jnp.array([0.0, 0.0], dtype=dtype)
+    final = jnp.array([a, a**2], dtype=dtype)
+    return p0, final, lambda p: _abs_sq(a - p[0]) + b * _abs_sq(p[1] - p[0] ** 2)
+
+
+#: optax alias_test's cases for the rules with an optax counterpart, optax's learning rates:
+#: (our rule, its keywords, optax's alias with the same keywords, dtypes optax runs it on).
+#: AdaDelta takes optax's ρ = 0.9 and ε = 1e-6 (at the book's ρ = 0.95, ε = 1e-7 and lr 0.1 it
+#: has not reached the parabola's minimum after 10,000 steps); optax skips it on complex numbers.
+_ALIAS_CASES = {
+    "sgd(momentum=0.9)": (O.momentum, {"learning_rate": 1e-3, "momentum": 0.9},
+                          optax.sgd(1e-3, momentum=0.9), (jnp.float32, jnp.complex64)),
+    "adagrad": (O.adagrad, {"learning_rate": 1.0}, optax.adagrad(1.0),
+                (jnp.float32, jnp.complex64)),
+    "adam": (O.adam, {"learning_rate": 1e-1}, optax.adam(1e-1), (jnp.float32, jnp.complex64)),
+    "rmsprop": (O.rmsprop, {"learning_rate": 5e-3}, optax.rmsprop(5e-3),
+                (jnp.float32, jnp.complex64)),
+    "adadelta": (O.adadelta, {"learning_rate": 0.1, "rho": 0.9, "eps": 1e-6},
+                 optax.adadelta(0.1, rho=0.9, eps=1e-6), (jnp.float32,)),
+}
+
+
+def _run_alias_scenario(tx, target, dtype, steps=10_000):
+    """optax alias_test's ``test_optimization`` loop: jitted steps on the conjugated gradient,
+    passing an extra keyword argument as a training loop would (``value=loss``)."""
+    params0, final, objective = target(dtype)
+
+    def body(_, carry):
+        params, state = carry
+        value, grads = jax.value_and_grad(objective)(params)
+        grads = jax.tree.map(jnp.conj, grads)
+        updates, state = tx.update(grads, state, params, value=value)
+        return optax.apply_updates(params, updates), state
+
+    run = jax.jit(lambda p: jax.lax.fori_loop(0, steps, body, (p, tx.init(p)))[0])
+    return run(params0), final
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [_parabola, _rosenbrock], ids=["parabola", "rosenbrock"])
+@pytest.mark.parametrize("case", list(_ALIAS_CASES))
+def test_optax_alias_scenarios(case, target):
+    rule, kwargs, optax_tx, dtypes = _ALIAS_CASES[case]
+    for dtype in dtypes:
+        ours, final = _run_alias_scenario(rule(**kwargs), target, dtype)
+        theirs, _ = _run_alias_scenario(optax_tx, target, dtype)
+        assert ours.dtype == jnp.dtype(dtype)
+        # optax's own tolerance for these scenarios
+        np.testing.assert_allclose(np.asarray(theirs), np.asarray(final), rtol=3e-2, atol=3e-2)
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(final), rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("name", sorted(O.OPTIMIZERS))
+def test_every_rule_accepts_and_ignores_extra_arguments(name):
+    tx = O.get_optimizer(name)
+    assert isinstance(tx, optax.GradientTransformationExtraArgs)
+    params = {"w": jnp.array([0.5, -1.0])}
+    grads = {"w": jnp.array([0.1, 0.2])}
+    state = tx.init(params)
+    plain = tx.update(grads, state, params)
+    extra = jax.jit(lambda g, s, p: tx.update(g, s, p, value=1.0, unexpected_extra_arg=1))(
+        grads, state, params)
+    jax.tree.map(np.testing.assert_array_equal, extra, plain)
+    # inside optax.chain, extra arguments reach every link (optax's own alias contract)
+    chained = optax.chain(optax.clip(1.0), tx)
+    updates, _ = chained.update(grads, chained.init(params), params, value=1.0)
+    np.testing.assert_array_equal(updates["w"], plain[0]["w"])
+
+
+@pytest.mark.slow
+def test_complex_gradients_square_their_modulus_like_optax(x64):
+    """Gradient 1j: optax's Adam steps along −i (|g|² = 1); g² = −1 would make it real."""
+    params = jnp.array([0.0 + 0.0j])
+    grads = jnp.array([1j])
+    pairs = {
+        "adam": (O.adam(0.1, eps=0.0), optax.adam(0.1, eps=0.0)),
+        "rmsprop": (O.rmsprop(0.1), optax.rmsprop(0.1, eps=1e-7, eps_in_sqrt=False,
+                                                  decay=0.99)),
+        "adagrad": (O.adagrad(0.1, eps=0.0), optax.adagrad(0.1, initial_accumulator_value=0.0,
+                                                           eps=0.0)),
+    }
+    for name, (ours, theirs) in pairs.items():
+        u, _ = ours.update(grads, ours.init(params), params)
+        v, _ = theirs.update(grads, theirs.init(params), params)
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-12, err_msg=name)
+        assert abs(u[0].real) < 1e-15 and u[0].imag < 0, name

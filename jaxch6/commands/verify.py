@@ -9,9 +9,10 @@ from jaxch6.errors import ConfigError
 
 HELP = "check every update rule against optax and a NumPy port of the book (float64)"
 DESCRIPTION = """\
-Run each update rule of jaxch6.optimizers for --steps steps in float64 on three gradient
+Run each update rule of jaxch6.optimizers for --steps steps in float64 on four gradient
 streams (the book's quadratic f(x,y)=x^2/20+y^2 from (-7,2); N(0,1) gradients on a nested dict
-of arrays; the same times 1e-4) beside optax in the equivalent configuration and beside a NumPy
+of arrays; the same times 1e-4; complex N(0,1) parameters and gradients, against optax
+only) beside optax in the equivalent configuration and beside a NumPy
 port of the book's classes, and print max |delta params| per rule x learning rate x stream x
 reference. Each rule runs with a constant learning rate and with a learning-rate schedule
 (optax.exponential_decay(lr, 50, 0.5), lr column "exp_decay") given to both sides.
