@@ -151,6 +151,37 @@ def test_a_silent_trial_is_adopted_and_fails(tmp_path):
     assert [t.number for t in _states(study)[TrialState.FAIL]] == [ghost.number]
 
 
+@pytest.mark.slow
+def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
+    """A worker dies holding trials 4-7; the retries are numbered 8-11 and the trials asked
+    after them 12-15: the study still ends with key ids 0-11 and the plain sweep's values."""
+    study = _study(f"sqlite:///{tmp_path}/s.db", "dead", hb=1, grace=2, retry_failed=True)
+    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=12, batch_trials=4, max_batches=1)
+    storage = S.storage_of(study)
+    with S.quiet_optuna():
+        dead = S.ask_batch(study, 4, storage)  # the worker asks, samples, beats once, dies
+        D._suggest(study, dead, BOOK_SPACE)
+    numbers = [t.number for t in dead]
+    beat = S.Heartbeat(storage)
+    beat.add(S.trial_ids(study, storage, numbers), numbers)
+    beat.close()
+    time.sleep(3)  # past the grace period: the next worker re-queues them first
+    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=12, batch_trials=4,
+                 poll_seconds=0.2)
+    st = _states(study)
+    assert sorted(t.number for t in st[TrialState.FAIL]) == numbers
+    done = st[TrialState.COMPLETE]
+    assert sorted(t.number for t in done) == [0, 1, 2, 3, *range(8, 16)]
+    keys = {t.user_attrs["key_id"]: t.params["learning_rate"] for t in done}
+    assert sorted(keys) == list(range(12))
+    np.testing.assert_allclose([keys[i] for i in range(12)],
+                               sample(BOOK_SPACE, range(12), seed=0)["learning_rate"],
+                               rtol=1e-12)
+    assert D.key_ids(study.get_trials()) == {**{i: i for i in range(8)},
+                                             **{8 + j: 4 + j for j in range(4)},
+                                             **{12 + j: 8 + j for j in range(4)}}
+
+
 def test_export_writes_the_sweep_store_format(tmp_path):
     from jaxch6.sweep import store
 

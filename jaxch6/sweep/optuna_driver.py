@@ -23,12 +23,13 @@ Each worker loops (:func:`run_worker`):
    intermediate value, store the curves and the diverged flag as user attributes, ``tell`` the
    final validation accuracy.
 
-A trial's training key is :func:`jaxch6.sweep.space.lane_keys` of ``i``, its Optuna number (for
-a retried trial: the number of the trial it retries), so re-running a trial gives the same result.
-The ``random`` sampler draws trial ``i``'s values exactly as ``jaxch6 sweep`` does
+A trial's training key is :func:`jaxch6.sweep.space.lane_keys` of ``i``, its key id
+(:func:`key_ids`: the trials that are not retries numbered 0, 1, 2, … in order; a retried trial
+takes the key id of the trial it retries), so re-running a trial gives the same result. The
+``random`` sampler draws key id ``i``'s values exactly as ``jaxch6 sweep`` draws trial ``i``'s
 (:func:`jaxch6.sweep.space.sample`): the book's method, and an Optuna random study of N trials
 holds the same trials as ``jaxch6 sweep --trials N`` with the same seed, whatever the number of
-workers and batch sizes.
+workers, batch sizes and (with ``--retry-failed``) dead workers.
 
 Objective: the final validation accuracy (the book's ranking key), maximised. A diverged trial is
 told 0.0 (ranked last, as in :func:`jaxch6.sweep.rank`); its measured curves stay in its user
@@ -88,11 +89,12 @@ def _distribution(param):
 
 
 def book_random_sampler(space, *, seed: int):
-    """An Optuna sampler drawing trial ``i``'s values with :func:`jaxch6.sweep.space.sample`
-    (as :func:`jaxch6.sweep.space.draw` does): e.g. ``value = 10 ** U(log10 low, log10 high)``
-    (log) or ``U(low, high)`` (lin), an int of an int range, one of a categorical's choices,
-    from ``fold_in(fold_in(key(seed), i), 0)`` — the book's random search, per trial number, so
-    the values do not depend on which worker asks or in which batch."""
+    """An Optuna sampler drawing the values of the trial of key id ``i`` (:func:`key_ids`)
+    with :func:`jaxch6.sweep.space.sample` (as :func:`jaxch6.sweep.space.draw` does): e.g.
+    ``value = 10 ** U(log10 low, log10 high)`` (log) or ``U(low, high)`` (lin), an int of an int
+    range, one of a categorical's choices, from ``fold_in(fold_in(key(seed), i), 0)`` — the
+    book's random search, per key id, so the values do not depend on which worker asks, in which
+    batch, or how many trials were retried."""
     optuna = S.require_optuna()
     from jaxch6.sweep.space import sample
 
@@ -103,6 +105,7 @@ def book_random_sampler(space, *, seed: int):
         def __init__(self):
             self._fallback = optuna.samplers.RandomSampler(seed=seed)
             self._cache: dict[int, dict[str, float]] = {}
+            self._keys: dict[int, int] = {}
 
         def infer_relative_search_space(self, study, trial):
             return {}
@@ -116,14 +119,17 @@ def book_random_sampler(space, *, seed: int):
                 return self._fallback.sample_independent(
                     study, trial, param_name, param_distribution
                 )
-            if trial.number not in self._cache:  # one JAX call per block of trial numbers
-                start = trial.number - trial.number % _SAMPLE_BLOCK
+            if trial.number not in self._keys:  # one read of the study per batch asked
+                self._keys = key_ids(study.get_trials(deepcopy=False))
+            key = self._keys.get(trial.number, trial.number)
+            if key not in self._cache:  # one JAX call per block of key ids
+                start = key - key % _SAMPLE_BLOCK
                 ids = list(range(start, start + _SAMPLE_BLOCK))
                 columns = {k: v.tolist() for k, v in sample(order, ids, seed=seed).items()}
                 self._cache = {
                     i: {k: col[j] for k, col in columns.items()} for j, i in enumerate(ids)
                 }
-            value = self._cache[trial.number][param_name]
+            value = self._cache[key][param_name]
             if getattr(p, "kind", "float") != "float":  # an int or one of the choices
                 return value
             return float(np.clip(value, p.low, p.high))
@@ -240,18 +246,31 @@ def check_study(study, config=None) -> None:
             )
 
 
-def key_id(trial) -> int:
-    """The id a trial's key is folded from: its number, or the retried trial's number.
+def key_ids(trials) -> dict[int, int]:
+    """Each trial's key id: the id its values are drawn for and its training key folded from.
+
+    A trial that is no retry (no ``failed_trial`` system attribute) takes the next key id in
+    trial-number order (0, 1, 2, …), and a retry (made by Optuna's retry callback for a dead
+    worker's trial) the key id of the trial it retries. So the key ids of a study are those of
+    ``jaxch6 sweep --trials N`` however many trials were retried: a retry does not consume a key
+    (its Optuna number does not count), and the trials asked after it are numbered on.
 
     Args:
-        trial: an ``optuna.trial.FrozenTrial`` (e.g. from ``study.get_trials()``).
+        trials: every ``optuna.trial.FrozenTrial`` of the study (e.g. ``study.get_trials()``).
 
     Returns:
-        ``failed_trial`` of its system attributes (set on a retry by Optuna's retry callback),
-        else its number.
+        Trial number to key id.
     """
-    original = trial.system_attrs.get("failed_trial")
-    return int(original) if original is not None else int(trial.number)
+    out: dict[int, int] = {}
+    originals = 0
+    for t in sorted(trials, key=lambda t: t.number):
+        retried = t.system_attrs.get("failed_trial")
+        if retried is None or int(retried) == t.number:
+            out[t.number] = originals
+            originals += 1
+        else:
+            out[t.number] = out.get(int(retried), int(retried))
+    return out
 
 
 def _counts(study) -> dict:
@@ -264,13 +283,17 @@ def _counts(study) -> dict:
 
 
 def _live_ranks(study) -> dict[int, int]:
+    """Trial number to its rank, by key id, among the live (COMPLETE, PRUNED, RUNNING, WAITING)
+    trials: a worker keeps an asked trial only if its rank is below ``n_trials``. Ranking by key
+    id (not number) keeps a dead worker's re-queued trials, numbered after fresh ones that a
+    racing worker asked, ahead of those fresh ones."""
     from optuna.trial import TrialState
 
-    live = study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
-                                TrialState.WAITING)
-    )
-    return {t.number: r for r, t in enumerate(sorted(live, key=lambda t: t.number))}
+    every = study.get_trials(deepcopy=False)
+    keys = key_ids(every)
+    alive = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    live = sorted((keys[t.number], t.number) for t in every if t.state in alive)
+    return {number: r for r, (_, number) in enumerate(live)}
 
 
 # -- one worker ---------------------------------------------------------------------------------
@@ -398,11 +421,11 @@ def _suggest(study, trials, space):
     Returns:
         ``(hparams, ids)``: each name to an array of one value per trial (float64 for a space
         of float ranges only; else objects, None where a trial's optimizer does not use the
-        name), and each trial's :func:`key_id`.
+        name), and each trial's key id (:func:`key_ids`).
     """
     from jaxch6.sweep.space import STATIC
 
-    frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+    keys = key_ids(study.get_trials(deepcopy=False))
     order = sorted(space, key=lambda p: p.name not in STATIC)  # static names first
     hp: dict[str, list] = {p.name: [] for p in space}
     for t in trials:
@@ -413,7 +436,7 @@ def _suggest(study, trials, space):
             got[p.name] = _suggest_one(t, p)
         for name, col in hp.items():
             col.append(got.get(name))
-    ids = [key_id(frozen[t.number]) if t.number in frozen else t.number for t in trials]
+    ids = [keys.get(t.number, t.number) for t in trials]
     if all(getattr(p, "kind", "float") == "float" for p in space):
         return {k: np.asarray(v, np.float64) for k, v in hp.items()}, ids
     return {k: _objects(v) for k, v in hp.items()}, ids
