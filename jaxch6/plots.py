@@ -41,7 +41,10 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
     if path is not None:
-        fig.savefig(path, dpi=dpi)
+        from jaxch6.sweep.store import write_file
+
+        fmt = Path(path).suffix.lstrip(".").lower() or "png"
+        write_file(path, lambda f: fig.savefig(f, dpi=dpi, format=fmt))
     return fig
 
 
@@ -436,10 +439,6 @@ def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
         raise ConfigError("write_sweep_figures: the sweep has no run directory; give out_dir")
     written = []
     for name, fig in sweep_figures(result, top=top).items():
-        path = Path(out) / name
-        try:
-            fig.savefig(path, dpi=100)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        _save(fig, Path(out) / name, dpi=100)
         written.append(name)
     return written

@@ -70,8 +70,10 @@ def test_a_second_process_cannot_lock_a_directory_in_use(tmp_path):
 
 def test_lock_creates_the_directory_and_refuses_files(tmp_path):
     out = tmp_path / "a" / "b"
-    store.lock(out).release()
-    assert (out / store.LOCK).is_file()
+    held = store.lock(out)
+    assert (out / store.LOCK).read_text().strip() == str(os.getpid())  # guards the live run
+    held.release()
+    assert out.is_dir() and not (out / store.LOCK).exists()  # a finished run leaves no .lock
     f = tmp_path / "file"
     f.write_text("x")
     with pytest.raises(ConfigError) as e:

@@ -11,7 +11,6 @@ accuracies, the network's activation and the training config). :func:`load_model
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,15 +56,11 @@ def save_model(out_dir, trial_id: int, repeat: int, params: dict, bn: Any, state
     arrays["step"] = np.asarray(state.step)
     arrays["key"] = np.asarray(state.key)
     arrays["meta"] = np.asarray(json.dumps({**meta, "activation": bn.activation}))
+    from jaxch6.sweep import store
+
     path = model_path(out_dir, trial_id, repeat)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    store.subdir(path.parent)
+    return store.write_file(path, lambda f: np.savez(f, **arrays))
 
 
 def load_model(out_dir, trial_id: int, repeat: int = 0) -> SavedModel:

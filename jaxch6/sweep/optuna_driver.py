@@ -49,7 +49,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -704,8 +703,7 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
     from jaxch6.sweep import store
     from jaxch6.sweep.records import rank
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = store.subdir(out_dir)
     trials = study_trials(study)
     records = [t.to_record() for t in sorted(trials, key=lambda t: t.id)]
     store.replace_trials(out_dir, records)

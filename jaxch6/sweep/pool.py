@@ -49,7 +49,9 @@ class StatePool:
         self.where: dict[Entry, tuple[int, int]] = {}
         self.seq = 0
         if self.dir is not None:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            from jaxch6.sweep import store
+
+            store.subdir(self.dir)
             self._load_index()
 
     def __contains__(self, entry: Entry) -> bool:
@@ -142,19 +144,13 @@ class StatePool:
         return self.dir / f"block-{block:06d}.npz"
 
     def _write_block(self, block: int, leaves, entries, group: tuple = ()) -> None:
-        path = self._block_path(block)
-        tmp = path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **{f"leaf{j}": a for j, a in enumerate(leaves)})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        from jaxch6.sweep import store
+
+        store.write_file(self._block_path(block),
+                         lambda f: np.savez(f, **{f"leaf{j}": a for j, a in enumerate(leaves)}))
         rec = {"block": block, "entries": [list(map(int, e)) for e in entries]}
         line = json.dumps({**rec, "group": [list(x) for x in group]} if group else rec)
-        with open(self.dir / INDEX, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        store.append_file(self.dir / INDEX, line + "\n")
 
     def _load_index(self) -> None:
         path = self.dir / INDEX
@@ -189,12 +185,9 @@ class StatePool:
             rec = {"block": b, "entries": entries}
             group = self.groups.get(b, ())
             lines.append(json.dumps({**rec, "group": [list(x) for x in group]} if group else rec))
-        tmp = self.dir / (INDEX + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(x + "\n" for x in lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / INDEX)
+        from jaxch6.sweep import store
+
+        store.write_file(self.dir / INDEX, "".join(x + "\n" for x in lines))
         for p in self.dir.glob("block-*.npz"):
             if int(p.stem.split("-")[1]) not in used:
                 p.unlink(missing_ok=True)

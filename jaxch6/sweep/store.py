@@ -2,8 +2,9 @@
 
 Files, all standard JSON (non-finite floats are written as ``null``, see :func:`to_json_safe`):
 
-- ``.lock``: held with an exclusive ``flock`` by the process that owns the directory
-  (:func:`lock`); the kernel releases it when that process exits or dies.
+- ``.lock``: held with an exclusive lock (``filelock``: ``flock`` on POSIX, ``LockFileEx`` on
+  Windows) by the process that owns the directory (:func:`lock`); the operating system releases
+  it when that process exits or dies, and a run that ends removes it.
 - ``manifest.json``: written once when a run starts (:func:`write_manifest`): its kind
   (``"sweep"`` or ``"optuna"``), config, data fingerprint, library versions, lane width, command
   line and start time. A resumed run re-checks it (:func:`check_manifest`).
@@ -16,7 +17,11 @@ Files, all standard JSON (non-finite floats are written as ``null``, see :func:`
   reads it with :func:`read_summary` and merges what it must keep (e.g. earlier timings).
 
 A new run may only use a directory that does not exist or is empty (:func:`claim`); files of a
-previous run are never replaced. Every failure to read or write raises
+previous run are never replaced. No file is written through a symbolic link: every file the
+library writes in a run directory is opened with ``O_NOFOLLOW`` (a new name, then renamed over
+the old one, for files replaced whole) and every subdirectory it writes into must be a real
+directory (:func:`write_file`, :func:`subdir`), so a link planted in a run directory is refused
+with one line instead of being followed to a file elsewhere. Every failure to read or write raises
 :class:`jaxch6.errors.ConfigError` with one line naming the file and the reason.
 """
 
@@ -25,12 +30,12 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
-import fcntl
 import hashlib
 import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -112,20 +117,121 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (temporary file, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+#: ``O_NOFOLLOW`` where the platform has it (POSIX); elsewhere links are checked with lstat.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _link_error(path: Path) -> ConfigError:
+    return ConfigError(f"refusing to write {path}: it is a symbolic link (a run writes only its "
+                       "own files)")
+
+
+def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that never follows a symbolic link at ``path`` (the last component).
+
+    Raises:
+        ConfigError: ``path`` is a symbolic link, or cannot be opened (one line naming it).
+    """
+    path = Path(path)
+    if not _NOFOLLOW and path.is_symlink():
+        raise _link_error(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        return os.open(path, flags | _NOFOLLOW | _CLOEXEC | _BINARY, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.EEXIST and path.is_symlink()):
+            raise _link_error(path) from None
+        raise _write_error(path, exc) from None
+
+
+def _not_a_link_dir(path: Path) -> None:
+    if path.is_symlink():
+        raise ConfigError(f"refusing to write into {path}: it is a symbolic link (a run writes "
+                          "only inside its own directory)")
+
+
+def subdir(directory: str | os.PathLike, name: str | None = None) -> Path:
+    """``directory/name`` created if needed, and refused if it is a link or not a directory.
+
+    Raises:
+        ConfigError: one line naming it.
+    """
+    path = Path(directory) / name if name is not None else Path(directory)
+    _not_a_link_dir(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"cannot use {path} as a directory: it is a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {_reason(path, exc)}") from None
+    return path
+
+
+def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], None]) -> Path:
+    """Replace ``path`` atomically and without following links: a new file with a unique name
+    beside it (``O_EXCL``, fsynced), then renamed over ``path`` (a link there is replaced, never
+    followed); concurrent writers never share a temporary file.
+
+    Args:
+        path: the file; its directory must not be a link (see :func:`subdir`).
+        content: text (UTF-8), bytes, or a function that writes into a binary file object
+            (e.g. ``lambda f: np.savez(f, ...)`` or ``lambda f: fig.savefig(f, format="png")``).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ConfigError: "cannot write PATH: <reason>" (the previous file stays), or its directory
+            is a symbolic link.
+    """
+    path = Path(path)
+    _not_a_link_dir(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode("utf-8") if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise _write_error(path, exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     _fsync_dir(path.parent)
+    return path
+
+
+def append_file(path: str | os.PathLike, text: str) -> None:
+    """Append ``text`` to ``path`` (created if needed) without following a link, then fsync.
+
+    Raises:
+        ConfigError: one line naming the file.
+    """
+    path = Path(path)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` atomically (:func:`write_file`)."""
+    write_file(path, text)
 
 
 def _read_json(path: Path) -> Any:
@@ -144,23 +250,27 @@ def _read_json(path: Path) -> Any:
 
 # -- the lock -----------------------------------------------------------------------------------
 class DirLock:
-    """An exclusive ``flock`` on ``directory/.lock``, held until :meth:`release` or exit."""
+    """An exclusive lock on ``directory/.lock`` (a ``filelock.FileLock``), held until
+    :meth:`release` or exit; a released lock's file is removed."""
 
-    def __init__(self, directory: Path, fd: int):
+    def __init__(self, directory: Path, handle: Any, *, remove: bool = True):
         self.directory = directory
-        self._fd: int | None = fd
+        self._handle = handle
+        self._remove = remove  # False for a marker-file lock, which removes its own file
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._handle is not None
 
     def release(self) -> None:
-        """Release the lock (the ``.lock`` file stays, so the next owner locks the same file)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        """Remove ``.lock`` (while still holding it: a process that opened the old file sees it
+        unlinked and tries again) and release the lock."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            if self._remove:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.directory / LOCK)
+            handle.release(force=True)
 
     def __enter__(self) -> DirLock:
         return self
@@ -178,11 +288,29 @@ def _make_dir(directory: Path) -> None:
         raise ConfigError(f"cannot create {directory}: {_reason(directory, exc)}") from None
 
 
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def _holder(path: Path) -> str:
+    """The pid written in a held lock file, or ``"unknown"``."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        try:
+            return os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        finally:
+            os.close(fd)
+    return "unknown"
+
+
 def lock(out_dir: str | os.PathLike) -> DirLock:
-    """Own ``out_dir`` for the life of a run: create it if needed and ``flock`` its ``.lock``.
+    """Own ``out_dir`` for the life of a run: create it if needed and lock its ``.lock``.
 
     Non-blocking: a directory locked by another process (or another open of this one) is an
-    error at once. The kernel drops the lock when the owning process exits, even on a crash.
+    error at once. The operating system drops the lock when the owning process exits, even on
+    a crash; :meth:`DirLock.release` removes the file. The lock is ``filelock``'s (portable; it
+    opens the file with ``O_NOFOLLOW``), and its file holds the owner's pid.
 
     Args:
         out_dir: the run directory.
@@ -191,32 +319,30 @@ def lock(out_dir: str | os.PathLike) -> DirLock:
         A :class:`DirLock`; use it as a context manager or call ``release()``.
 
     Raises:
-        ConfigError: "DIR is in use by another sweep (pid N)", or the directory or its lock
-            file cannot be created or written.
+        ConfigError: "DIR is in use by another sweep (pid N)", ``.lock`` is a symbolic link, or
+            the directory or its lock file cannot be created or written.
     """
+    import filelock
+
     directory = Path(out_dir)
     _make_dir(directory)
     path = directory / LOCK
+    if path.is_symlink():
+        raise _link_error(path)
+    # the pid goes into the file where the lock is a descriptor lock (flock, LockFileEx); the
+    # marker-file lock filelock uses elsewhere records its owner itself
+    native = filelock.has_fcntl or sys.platform == "win32"
+    handle = filelock.FileLock(path, timeout=0, thread_local=False, fallback_to_soft=False,
+                               on_acquired=_write_pid if native else None)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        handle.acquire(timeout=0)
+    except filelock.Timeout:
+        raise ConfigError(f"{directory} is in use by another sweep (pid {_holder(path)})") from None
     except OSError as exc:
-        raise _write_error(path, exc) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-        os.close(fd)
-        raise ConfigError(f"{directory} is in use by another sweep (pid {holder})") from None
-    except OSError as exc:
-        os.close(fd)
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise _link_error(path) from None
         raise ConfigError(f"cannot lock {path}: {_reason(path, exc)}") from None
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    except OSError as exc:
-        os.close(fd)
-        raise _write_error(path, exc) from None
-    return DirLock(directory, fd)
+    return DirLock(directory, handle, remove=native)
 
 
 # -- claiming a directory -----------------------------------------------------------------------
@@ -467,10 +593,7 @@ def append_trials(out_dir: str | os.PathLike, records: Iterable[Mapping]) -> Non
     data = "".join(_dumps(r, separators=(",", ":")) + "\n" for r in records).encode("utf-8")
     if not data:
         return
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise _write_error(path, exc) from None
+    fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -587,13 +710,14 @@ def read_trials(out_dir: str | os.PathLike, *, repair: bool = False,
 
 
 def _truncate(path: Path, size: int) -> None:
+    fd = open_nofollow(path, os.O_RDWR)
     try:
-        with open(path, "r+b") as f:
-            f.truncate(size)
-            f.flush()
-            os.fsync(f.fileno())
+        os.ftruncate(fd, size)
+        os.fsync(fd)
     except OSError as exc:
         raise _write_error(path, exc) from None
+    finally:
+        os.close(fd)
 
 
 # -- record validation --------------------------------------------------------------------------

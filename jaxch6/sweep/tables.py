@@ -102,13 +102,9 @@ def write_csv(path: str | os.PathLike, trials: Sequence, names: Sequence[str] = 
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row[c]) for c in columns])
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    from jaxch6.sweep import store
+
+    return store.write_file(path, buf.getvalue())
 
 
 def require_pandas():

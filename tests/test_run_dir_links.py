@@ -1,0 +1,140 @@
+"""No file of a run is written through a symbolic link or outside the run directory (issue 19,
+item 2), the lock file leaves with the run (issue 21, item 7), and the store imports where
+``fcntl`` does not exist. Real files; every planted link points at an outside file that must
+keep its bytes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import store
+from jaxch6.sweep.pool import StatePool
+
+OUTSIDE = b"outside: not the run's\n"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A file outside the run directory that a planted link points at."""
+    path = tmp_path / "outside.txt"
+    path.write_bytes(OUTSIDE)
+    yield path
+    assert path.read_bytes() == OUTSIDE  # never truncated, appended to or replaced
+
+
+@pytest.fixture
+def run(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    return out
+
+
+def _one_line(exc_info, *needles):
+    msg = str(exc_info.value)
+    assert "\n" not in msg, msg
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def _rec(i):
+    return {"id": i, "round": 0, "hparams": {"learning_rate": 0.1}, "final_val_acc": 0.5,
+            "diverged": False, "train_acc": [0.5], "val_acc": [0.5]}
+
+
+def test_a_lock_link_is_refused(run, outside):
+    (run / store.LOCK).symlink_to(outside)
+    with pytest.raises(ConfigError) as e:
+        store.lock(run)
+    _one_line(e, f"refusing to write {run / store.LOCK}: it is a symbolic link")
+
+
+def test_records_are_never_appended_through_a_link(run, outside):
+    (run / store.TRIALS).symlink_to(outside)
+    with pytest.raises(ConfigError) as e:
+        store.append_trials(run, [_rec(0)])
+    _one_line(e, "it is a symbolic link")
+
+
+@pytest.mark.parametrize("name", [store.SUMMARY, store.MANIFEST, store.TRIALS])
+def test_replaced_files_replace_a_link_and_never_follow_it(run, outside, name):
+    (run / name).symlink_to(outside)
+    (run / f"{name}.tmp").symlink_to(outside)  # the old fixed temporary name
+    if name == store.MANIFEST:
+        (run / name).unlink()  # a manifest is written once: only its temporary is planted
+        store.write_manifest(run, store.make_manifest("sweep", {"epochs": 1}, "ab", lanes=2))
+    elif name == store.SUMMARY:
+        store.write_summary(run, {"status": "running"})
+    else:
+        store.replace_trials(run, [_rec(0)])
+    assert not (run / name).is_symlink() and (run / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("sub", ["states", "models"])
+def test_a_linked_subdirectory_is_refused(run, tmp_path, sub):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run / sub).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ConfigError) as e:
+        if sub == "states":
+            StatePool(None, run / sub)
+        else:
+            store.write_file(run / sub / "trial-0.npz", b"x")
+    _one_line(e, f"refusing to write into {run / sub}: it is a symbolic link")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_state_blocks_and_index_never_follow_links(run, outside):
+    import jax
+
+    states = run / "states"
+    states.mkdir()
+    (states / "index.jsonl").symlink_to(outside)
+    (states / "block-000000.npz").symlink_to(outside)
+    pool = StatePool(jax.tree.structure((0,)), states)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        pool.put([(0, 0, 0)], (np.zeros((1, 2), np.float32),))
+
+
+def test_a_figure_replaces_a_link_and_never_follows_it(run, outside):
+    from jaxch6 import plots
+
+    (run / "top20.png").symlink_to(outside)
+    fig = plots._figure(2, 2)
+    plots._save(fig, run / "top20.png")
+    assert (run / "top20.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_csv_replaces_a_link(run, outside):
+    from jaxch6.sweep.tables import write_csv
+
+    (run / "trials.csv").symlink_to(outside)
+    write_csv(run, [])
+    assert (run / "trials.csv").read_text().startswith("id,")
+
+
+def test_a_finished_lock_leaves_no_file_and_a_new_owner_can_take_it(run):
+    held = store.lock(run)
+    with pytest.raises(ConfigError, match="in use by another sweep"):
+        store.lock(run)
+    held.release()
+    assert not (run / store.LOCK).exists()
+    store.lock(run).release()
+    assert list(run.iterdir()) == []
+
+
+def test_the_store_imports_and_locks_without_fcntl(tmp_path):
+    """``import jaxch6.sweep`` where there is no fcntl (Windows): the lock is filelock's."""
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "import jaxch6.sweep\n"
+            "from jaxch6.sweep import store\n"
+            "assert 'fcntl' not in sys.modules or sys.modules['fcntl'] is None\n"
+            f"h = store.lock({str(tmp_path / 'r')!r}); h.release(); print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
