@@ -18,7 +18,10 @@ the process's CPU seconds (all threads; less sensitive to other jobs on a shared
 2-lane call is also run (median of 3) and its accuracies compared with ``nested``'s. Writes
 ``experiments/results/bench_compile.{json,md}``::
 
-    python experiments/bench_compile.py [--lanes 2,100] [--out experiments/results]
+    python experiments/bench_compile.py [--lanes 2,100] [--out experiments/results] [--quick]
+
+``--quick`` (a smoke test of this script: 2 epochs, 2 lanes, the library's program and
+``nested`` only) writes ``bench_compile_quick.{json,md}``.
 """
 
 from __future__ import annotations
@@ -151,7 +154,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--lanes", default="2,100")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--quick", action="store_true", help="tiny settings (a smoke test)")
     args = p.parse_args(argv)
+    if args.quick:
+        global EPOCHS
+        EPOCHS, args.lanes = 2, "2"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax
     import numpy as np
@@ -168,7 +175,8 @@ def main(argv=None) -> int:
     data = jax.device_put(Data(x[:N_TRAIN], t[:N_TRAIN], x[N_TRAIN:], t[N_TRAIN:]))
     res = {"device": jax.devices()[0].device_kind, "jax_version": jax.__version__,
            "cpu_count": os.cpu_count(), "load_before": os.getloadavg(), "rows": []}
-    variants = {"library": library_fn(), **{k: make_variant(*v) for k, v in VARIANTS.items()}}
+    chosen = {"nested": VARIANTS["nested"]} if args.quick else VARIANTS
+    variants = {"library": library_fn(), **{k: make_variant(*v) for k, v in chosen.items()}}
     for lanes in (int(n) for n in args.lanes.split(",")):
         ref = None
         for name in ("nested", *[n for n in variants if n != "nested"]):
@@ -177,9 +185,10 @@ def main(argv=None) -> int:
             res["rows"].append(row)
     res["load_after"] = os.getloadavg()
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bench_compile.json"), "w") as f:
+    stem = "bench_compile_quick" if args.quick else "bench_compile"
+    with open(os.path.join(args.out, stem + ".json"), "w") as f:
         json.dump(res, f, indent=1)
-    with open(os.path.join(args.out, "bench_compile.md"), "w") as f:
+    with open(os.path.join(args.out, stem + ".md"), "w") as f:
         f.write(render_md(res))
     return 0
 

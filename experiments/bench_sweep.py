@@ -78,7 +78,8 @@ def bench_loop(jax, config, data, n_trials):
     from jaxch6.train import Data, make_train_fn
 
     pruned, kw = _drop_zero_columns(Data(*data))
-    fn = jax.jit(make_train_fn(config.train_config(), len(data[0]), len(data[2]), **kw))
+    fn = jax.jit(make_train_fn(config.train_config(), len(data[0]), len(data[2]),
+                               n_features=int(np.shape(data[0])[1]), **kw))
     ids = list(range(n_trials))
     values = sample(config.space, ids, seed=config.seed)
     kd = trial_keys(config.seed, ids)
@@ -152,6 +153,7 @@ def main() -> None:
 
         bench(args.quick, args.out, executed_flops)
         return None
+    import dataclasses
     import tempfile
 
     import jax
@@ -162,8 +164,9 @@ def main() -> None:
 
     epochs = 2 if args.quick else 50
     trials = 4 if args.quick else args.trials
-    scaling = [1, 4] if args.quick else [int(s) for s in args.scaling.split(",") if s]
-    config = sweep.SweepConfig(trials=trials, epochs=epochs, seed=0).validate()
+    scaling = [4] if args.quick else [int(s) for s in args.scaling.split(",") if s]
+    hidden = (16, 16) if args.quick else (100,) * 6  # quick: a small net compiles in seconds
+    config = sweep.SweepConfig(trials=trials, epochs=epochs, seed=0, hidden=hidden).validate()
     data, data_info = sweep.load_data(config)
     sizes = (784, *config.hidden, 10)
     steps = epochs * max(config.n_train // config.batch_size, 1)
@@ -226,7 +229,7 @@ def main() -> None:
         if n == trials:  # (a) itself
             r, wall = res, rows[0]["wall_seconds"]
         else:
-            cfg_n = sweep.SweepConfig(trials=n, epochs=epochs, seed=0).validate()
+            cfg_n = dataclasses.replace(config, trials=n).validate()
             t0 = time.perf_counter()
             r = sweep.run(cfg_n, data=data)
             wall = time.perf_counter() - t0

@@ -30,7 +30,7 @@ def cases(quick: bool):
     fashion = dict(trials=500, epochs=50, seed=0, dataset="fashion_mnist", source="idx",
                    data_dir=FASHION_DIR, train_size=2000)
     if quick:
-        book, fashion = dict(trials=27, epochs=6, seed=0), None
+        book, fashion = dict(trials=9, epochs=3, seed=0, hidden=(16, 16)), None
     out = [("book search (500 MNIST digits)", book)]
     if fashion is not None and os.path.isdir(FASHION_DIR):
         out.append(("Fashion-MNIST (2,000 images)", fashion))
