@@ -30,13 +30,36 @@ from pathlib import Path
 from typing import Any
 
 _LINE = {"complete": "C0", "stopped": "0.55", "running": "C1"}
+#: The words every figure uses for the metric (the CSV's ``final_val_acc``).
+ACC_LABEL = "final validation accuracy"
 
 
 # -- helpers ------------------------------------------------------------------------------------
 def _figure(width: float, height: float):
+    """A figure with a fixed layout: margins are set in inches by :func:`_margins`, which is
+    a fraction of the cost of matplotlib's constrained layout (every text measured per draw)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height))
+
+
+def _margins(fig, *, left=0.55, right=0.15, top=0.45, bottom=0.45, wspace=0.0,
+             hspace=0.0) -> None:
+    """Margins and gaps between panels in inches (font sizes are in points, so the room a
+    label needs does not grow with the figure)."""
+    w, h = fig.get_size_inches()
+    rows, cols = _shape(fig)
+    cell_w = max((w - left - right - wspace * (cols - 1)) / cols, 0.1)
+    cell_h = max((h - top - bottom - hspace * (rows - 1)) / rows, 0.1)
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        wspace=wspace / cell_w, hspace=hspace / cell_h)
+
+
+def _shape(fig) -> tuple[int, int]:
+    specs = [ax.get_subplotspec() for ax in fig.axes if ax.get_subplotspec() is not None]
+    if not specs:
+        return 1, 1
+    return specs[0].get_gridspec().get_geometry()
 
 
 def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
@@ -46,6 +69,15 @@ def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
         fmt = Path(path).suffix.lstrip(".").lower() or "png"
         write_file(path, lambda f: fig.savefig(f, dpi=dpi, format=fmt))
     return fig
+
+
+def _colorbar(fig, ax, norm, cmap) -> None:
+    """A colour bar beside ``ax`` named with :data:`ACC_LABEL`."""
+    from matplotlib.cm import ScalarMappable
+
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label(ACC_LABEL, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 
 def _field(entry: Any, name: str, default: Any = None) -> Any:
@@ -58,6 +90,11 @@ def _display(name: str) -> str:
     from jaxch6.sweep.space import display_name
 
     return display_name(name)
+
+
+def _axis_name(axis: Mapping[str, Any]) -> str:
+    """An axis's label: the name the ranking prints, ``(log)`` for a log range."""
+    return _display(axis["name"]) + (" (log)" if axis["kind"] == "log" else "")
 
 
 def format_value(value: Any) -> str:
@@ -130,11 +167,14 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
 
     The first ``n`` of ``trials`` (ranked best first, e.g. :attr:`jaxch6.sweep.SweepResult.ranked`)
     in a grid of ``cols`` columns (book: 20 as 4×5): validation accuracy per epoch solid,
-    training accuracy dashed, y from 0 to 1, epochs on x. Each panel is titled
-    ``Best-k (val acc)`` and the trial's hyperparameter values.
+    training accuracy dashed, y from 0 to 1, epochs on x, both axes labelled on every panel.
+    Each panel is titled ``Best-k (val acc)`` and the trial's hyperparameter values; a trial
+    stopped early (successive halving, a pruner) says ``stopped at epoch E`` in its title and
+    its curves end in a cross.
 
     Args:
-        trials: objects with ``hparams``, ``val_acc``, ``train_acc``, ``diverged``.
+        trials: objects with ``hparams``, ``val_acc``, ``train_acc``, ``diverged`` (and
+            ``status``).
         path: a file to write (None: only return the figure).
         n: how many trials to draw.
         cols: panels per row.
@@ -143,11 +183,14 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
     Returns:
         The :class:`matplotlib.figure.Figure`.
     """
-    from matplotlib.ticker import MaxNLocator
-
     shown = list(trials)[:n]
     longest = max((len(t.val_acc) for t in shown), default=1)
-    fig, axes = _grid(len(shown), cols, 2.9, 2.3)
+    title_h = 0.1 + 0.12 * (1 + max((len(t.hparams) for t in shown), default=0))
+    rows = max(1, math.ceil(max(len(shown), 1) / cols))
+    fig = _figure(2.6 * cols, 0.45 + rows * (1.45 + title_h + 0.3))  # suptitle; row: plot,
+    axes = fig.subplots(rows, cols, squeeze=False)                    # its title, its x label
+    _margins(fig, left=0.45, top=0.45 + title_h, bottom=0.3, wspace=0.35, hspace=title_h + 0.3)
+    xticks = _epoch_ticks(longest)
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
             ax.axis("off")
@@ -158,21 +201,32 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
         ax.plot(x, t.val_acc, marker=marker, label="validation")
         ax.plot(x, t.train_acc, "--", marker=marker, label="train")
         flag = " diverged" if t.diverged else ""
+        if getattr(t, "status", None) == "stopped":
+            flag += f", stopped at epoch {len(t.val_acc)}"
+            ax.plot(x[-1:], t.val_acc[-1:], "x", color="C3", ms=5, label="stopped early")
         ax.set_title(f"Best-{i + 1} ({_acc(t.val_acc[-1] if t.val_acc else math.nan):.3f})"
                      f"{flag}\n{format_hparams(t.hparams, chr(10))}", fontsize=7)
         ax.set_ylim(0.0, 1.0)
         ax.set_xlim(0.8, max(longest, 1) + 0.2)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-        ax.tick_params(labelsize=6)
-        if i % cols:
-            ax.set_yticklabels([])
-        if i >= len(shown) - cols:
-            ax.set_xlabel("epoch", fontsize=7)
+        ax.set_xticks(xticks)
+        ax.set_yticks((0.0, 0.5, 1.0))
+        ax.tick_params(labelsize=6, pad=1, labelleft=i % cols == 0,
+                       labelbottom=i + cols >= len(shown))  # tick labels on the outer panels
+        ax.set_xlabel("epoch", fontsize=6, labelpad=1)
+        ax.set_ylabel("accuracy", fontsize=6, labelpad=1)
     if shown:
         axes.flat[0].legend(fontsize=6, loc="lower right")
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def _epoch_ticks(longest: int) -> list[int]:
+    """At most five round epochs up to ``longest`` (fixed ticks: no locator search)."""
+    for step in (m * 10**k for k in range(9) for m in (1, 2, 5)):
+        if longest <= 5 * step:
+            return list(range(step, longest + 1, step)) or [1]
+    return [longest]
 
 
 # -- accuracy against each hyperparameter -------------------------------------------------------
@@ -198,6 +252,7 @@ def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
     trials = list(trials)
     axes_info = _axes_of(trials, space)
     fig, axes = _grid(len(axes_info), min(cols, max(len(axes_info), 1)), 3.6, 3.0)
+    _margins(fig, left=0.6, top=0.6, bottom=0.5, wspace=0.6, hspace=0.8)
     rng = np.random.default_rng(0)
     for ax, info in zip(axes.flat, axes_info, strict=False):
         name = info["name"]
@@ -220,20 +275,22 @@ def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
                 x = np.asarray(x, float) + rng.uniform(-0.2, 0.2, len(x))
             else:
                 x = [float(t.hparams[name]) for t in ts]
-            ax.scatter(x, y, s=12, label=group, **style)
+            label = "stopped early" if group == "stopped" else group
+            ax.scatter(x, y, s=12, label=label, **style)
         if info["kind"] == "cat":
             ax.set_xticks(range(len(info["cats"])), [str(c) for c in info["cats"]])
         elif info["kind"] == "log":
             ax.set_xscale("log")
         ax.set_title(_display(name), fontsize=9)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_ylabel("final validation accuracy", fontsize=7)
+        ax.set_xlabel(_axis_name(info), fontsize=7)
+        ax.set_ylabel(ACC_LABEL, fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(axes_info):]:
         ax.axis("off")
     if axes_info:
         axes.flat[0].legend(fontsize=6, loc="best")
-    fig.suptitle(f"final validation accuracy of {len(trials)} trials", fontsize=10)
+    fig.suptitle(f"{ACC_LABEL} of {len(trials)} trials", fontsize=10)
     return _save(fig, path)
 
 
@@ -260,10 +317,11 @@ def sweep_parallel(trials: Sequence, path: str | os.PathLike | None = None, *,
     axes_info = _axes_of(shown, space)
     accs = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in shown]
     lo, hi = (min(accs), max(accs)) if accs else (0.0, 1.0)
-    acc_axis = {"name": "final_val_acc", "kind": "lin", "low": lo, "high": hi}
+    acc_axis = {"name": ACC_LABEL, "kind": "lin", "low": lo, "high": hi}
     columns = [*axes_info, acc_axis]
-    fig = _figure(max(4.0, 1.6 * len(columns)), 4.0)
+    fig = _figure(max(5.0, 1.8 * len(columns) + 1.0), 4.2)
     ax = fig.subplots()
+    _margins(fig, left=0.4, right=0.85, top=0.45, bottom=0.75)
     norm, cmap = Normalize(lo, hi if hi > lo else lo + 1e-9), colormaps["viridis"]
     for t, acc in sorted(zip(shown, accs, strict=True), key=lambda p: p[1]):
         ys = [_position(c, t.hparams.get(c["name"])) if c is not acc_axis
@@ -277,36 +335,41 @@ def sweep_parallel(trials: Sequence, path: str | os.PathLike | None = None, *,
         else:
             ax.text(i + 0.03, -0.06, format_value(c["low"]), fontsize=6, va="top")
             ax.text(i + 0.03, 1.06, format_value(c["high"]), fontsize=6, va="bottom")
-    ax.set_xticks(range(len(columns)),
-                  [_display(c["name"]) + (" (log)" if c["kind"] == "log" else "")
-                   for c in columns], fontsize=8)
+    ax.set_xticks(range(len(columns)), [_axis_name(c) for c in columns], fontsize=8)
     ax.set_yticks([])
     ax.set_ylim(-0.15, 1.15)
     ax.set_xlim(-0.2, len(columns) - 0.6)
-    ax.set_title(f"top {len(shown)} trials (colour: final validation accuracy)", fontsize=10)
+    ax.set_xlabel("hyperparameter", fontsize=8)
+    ax.set_ylabel("value within its range (low at the bottom)", fontsize=8)
+    ax.set_title(f"top {len(shown)} trials (colour: {ACC_LABEL})", fontsize=10)
+    _colorbar(fig, ax, norm, cmap)
     return _save(fig, path)
 
 
 # -- successive halving / hyperband -------------------------------------------------------------
-def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols: int = 3):
+def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols: int = 3,
+                unit: str = "round"):
     """Validation accuracy per epoch of every trial of a successive-halving, hyperband or
     pruned run: trials stopped early fade (the earlier, the fainter) and end with a dot;
-    survivors continue in colour. One panel per round (hyperband: per bracket); dotted lines
-    mark the epochs where trials were stopped.
+    survivors continue in colour. One panel per round (hyperband: per bracket), numbered from
+    1 as the command line prints them (``round 1/2``); dotted lines mark the epochs where
+    trials were stopped.
 
     Args:
         trials: objects with ``round``, ``val_acc``, ``status``.
         path: a file to write (None: only return the figure).
         cols: panels per row.
+        unit: what a panel is (``round``; ``bracket`` for hyperband).
 
     Returns:
         The :class:`matplotlib.figure.Figure`; panel titles name the round and its counts.
     """
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.lines import Line2D
 
     trials = list(trials)
     rounds = sorted({t.round for t in trials}) or [0]
-    fig, axes = _grid(len(rounds), min(cols, len(rounds)), 4.2, 3.2)
+    fig, axes = _grid(len(rounds), min(cols, len(rounds)), 6.0, 4.2)
+    _margins(fig, left=0.7, right=0.25, top=0.75, bottom=0.55, wspace=0.7, hspace=0.8)
     for ax, r in zip(axes.flat, rounds, strict=False):
         ts = [t for t in trials if t.round == r]
         longest = max((t.epochs for t in ts), default=1)
@@ -321,16 +384,22 @@ def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols
         for e in sorted({t.epochs for t in ts if t.status == "stopped"}):
             ax.axvline(e, color="0.3", ls=":", lw=0.8)
         survivors = sum(t.status != "stopped" for t in ts)
-        ax.set_title(f"round {r}: {len(ts)} trials, {survivors} trained to {longest} epochs",
-                     fontsize=8)
+        ax.set_title(f"{unit} {r + 1}/{len(rounds)}: {len(ts)} trials, {survivors} trained to "
+                     f"{longest} epochs", fontsize=9)
         ax.set_ylim(0.0, 1.0)
-        ax.set_xlabel("epoch", fontsize=7)
-        ax.set_ylabel("validation accuracy", fontsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.set_ylabel("validation accuracy", fontsize=8)
+        ax.set_xticks(_epoch_ticks(longest))
+        ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(rounds):]:
         ax.axis("off")
-    fig.suptitle("stopped early: grey, fading; survivors: blue", fontsize=9)
+    axes.flat[0].legend(handles=[
+        Line2D([], [], color="0.5", marker="o", ms=3, lw=0.8, label="stopped early"),
+        Line2D([], [], color="C0", lw=1.4, label="trained to the last rung"),
+        Line2D([], [], color="0.3", ls=":", lw=0.8, label="a rung (trials stopped)")],
+        fontsize=7, loc="lower right")
+    fig.suptitle("validation accuracy per epoch: stopped trials fade, survivors continue",
+                 fontsize=10)
     return _save(fig, path)
 
 
@@ -353,11 +422,11 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
     """
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
-    from matplotlib.ticker import MaxNLocator
 
     trials = list(trials)
     axes_info = [a for a in _axes_of(trials, space) if a["kind"] != "cat"]
-    fig, axes = _grid(len(axes_info), min(cols, max(len(axes_info), 1)), 3.8, 3.0)
+    fig, axes = _grid(len(axes_info), min(cols, max(len(axes_info), 1)), 4.2, 3.2)
+    _margins(fig, left=0.75, right=1.0, top=0.6, bottom=0.5, wspace=0.8, hspace=0.8)
     accs = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in trials]
     norm = Normalize(min(accs, default=0.0), max(max(accs, default=1.0), min(accs, default=0.0)
                                                  + 1e-9))
@@ -377,16 +446,39 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
             ax.set_yscale("log")
         ax.set_title(_display(name), fontsize=9)
         ax.set_xlabel("epoch", fontsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(_axis_name(info), fontsize=7)
+        ax.set_xticks(_epoch_ticks(max((t.epochs for t in trials), default=1)))
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(axes_info):]:
         ax.axis("off")
+    if axes_info:
+        _colorbar(fig, list(axes.flat)[:len(axes_info)], norm, cmap)
     fig.suptitle(f"hyperparameter schedules of the final population ({len(trials)} members; "
-                 "colour: final validation accuracy)", fontsize=9)
+                 f"colour: {ACC_LABEL})", fontsize=9)
     return _save(fig, path)
 
 
 # -- a sweep's figures --------------------------------------------------------------------------
+def warm_up() -> None:
+    """Import matplotlib and draw a small figure into memory, so that the first figure of a
+    sweep does not pay for the imports, the font loading and the first text layout.
+
+    ``jaxch6 sweep`` calls it in a thread once training has started (the main thread only
+    waits then), which takes that work off the path between the last trial and the exit.
+    """
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 - the PNG path
+
+    fig = _figure(1.0, 1.0)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("warm-up\nlr=0.1", fontsize=7)
+    ax.set_xlabel("epoch", fontsize=6)
+    fig.savefig(io.BytesIO(), format="png", dpi=20)
+
+
+
 def _scheduler(result) -> str | None:
     sched = (result.info or {}).get("scheduler")
     if isinstance(sched, Mapping):
@@ -416,7 +508,8 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
             "parallel.png": sweep_parallel(ranked, space=space, top=top)}
     scheduler = _scheduler(result)
     if scheduler in ("halving", "hyperband") or any(t.status == "stopped" for t in trials):
-        figs["rungs.png"] = sweep_rungs(trials)
+        figs["rungs.png"] = sweep_rungs(
+            trials, unit="bracket" if scheduler == "hyperband" else "round")
     if scheduler == "pbt" or any(t.lineage for t in trials):
         figs["pbt.png"] = sweep_pbt([t for t in trials if t.status != "stopped"], space=space)
     return figs

@@ -65,9 +65,9 @@ def test_scatter_without_a_space_takes_string_values_as_categories():
 
 def test_parallel_coordinates_of_the_top_trials():
     fig = plots.sweep_parallel(rank(TRIALS), space=SPACE, top=2)
-    (ax,) = fig.axes
+    ax, bar = fig.axes  # the plot and its colour bar
     assert [t.get_text() for t in ax.get_xticklabels()] == \
-        ["lr (log)", "weight decay", "final_val_acc"]
+        ["lr (log)", "weight decay", plots.ACC_LABEL]
     assert len(ax.lines) == 2 + 3  # two trials, three vertical axes
     assert ax.get_title().startswith("top 2 trials")
     best = ax.lines[1].get_ydata()  # drawn last: the best (lr 0.3 of 1e-4..1 in log space)
@@ -77,7 +77,7 @@ def test_parallel_coordinates_of_the_top_trials():
 def test_rungs_fade_stopped_trials():
     fig = plots.sweep_rungs(TRIALS)
     (ax,) = fig.axes
-    assert ax.get_title() == "round 0: 3 trials, 2 trained to 4 epochs"
+    assert ax.get_title() == "round 1/1: 3 trials, 2 trained to 4 epochs"
     grey = [ln for ln in ax.lines if ln.get_color() == "0.5"]
     assert grey and all(ln.get_alpha() < 0.5 for ln in grey)
     assert all((ln.get_alpha() or 1) > 0.5 for ln in ax.lines if ln.get_color() == "C0")
@@ -142,3 +142,62 @@ def test_plots_module_never_selects_a_backend():
 
     source = inspect.getsource(plots)
     assert "matplotlib.use(" not in source and "import matplotlib.pyplot" not in source
+
+
+def _labelled(ax) -> bool:
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", ["random", "halving", "hyperband", "pbt"])
+def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
+    """Issue 21.6: each figure has a title, every data panel both axis labels, a legend or a
+    colour bar naming the metric, stopped trials said to be stopped, rounds counted from 1,
+    and the hyperparameters named as the ranking names them (``lr``, never
+    ``learning_rate``)."""
+    trials = [_trial(0, 0.01, 0.02, 0.5), _trial(1, 0.3, 0.07, 0.8),
+              _trial(2, 2e-4, 0.001, 0.1, epochs=1, status="stopped", rung=0)]
+    if scheduler == "random":
+        trials = trials[:2]
+    if scheduler == "pbt":
+        trials = [_trial(i, lr, 0.02, acc, lineage=[
+            {"epoch": 0, "parent": None, "hparams": {"learning_rate": lr, "weight_decay": 0.02}},
+            {"epoch": 2, "parent": 1, "hparams": {"learning_rate": 0.3, "weight_decay": 0.02}},
+        ])
+            for i, (lr, acc) in enumerate([(0.01, 0.5), (0.3, 0.8)])]
+    result = SweepResult(SweepConfig(space=SPACE, scheduler=scheduler), rank(trials), [], {},
+                         {"scheduler": {"name": scheduler}}, tmp_path)
+    figs = plots.sweep_figures(result)
+    expected = {"top20.png", "scatter.png", "parallel.png"}
+    expected |= {"rungs.png"} if scheduler in ("halving", "hyperband") else set()
+    expected |= {"pbt.png"} if scheduler == "pbt" else set()
+    assert set(figs) == expected
+    ranking_words = {"lr", "weight decay"}
+    for name, fig in figs.items():
+        data_axes = [ax for ax in fig.axes if ax.axison and ax.get_label() != "<colorbar>"]
+        assert fig.get_suptitle() or data_axes[0].get_title(), name
+        assert data_axes and all(_labelled(ax) for ax in data_axes), name
+        text = " ".join([fig.get_suptitle(), *(ax.get_title() for ax in fig.axes),
+                         *(t.get_text() for ax in fig.axes for t in ax.get_xticklabels()),
+                         *(ax.get_xlabel() + " " + ax.get_ylabel() for ax in fig.axes)])
+        assert "learning_rate" not in text and "final_val_acc" not in text, name
+        if name in ("top20.png", "scatter.png", "parallel.png"):  # they name hyperparameters
+            assert all(w in text for w in ranking_words), name
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        if name in ("parallel.png", "pbt.png"):
+            assert [b.get_ylabel() for b in bars] == [plots.ACC_LABEL], name
+        else:
+            assert legends, name
+        w, h = fig.get_size_inches()
+        for ax in data_axes:  # every panel at least 1.8 x 1.1 inches (180 x 110 px at 100 dpi)
+            box = ax.get_position()
+            assert box.width * w >= 1.8 and box.height * h >= 1.1, (name, box, w, h)
+        fig.savefig(tmp_path / name, dpi=100)
+    top = [ax.get_title() for ax in figs["top20.png"].axes if ax.get_title()]
+    if scheduler in ("halving", "hyperband"):
+        assert any("stopped at epoch 1" in t for t in top)
+        legend = [t.get_text() for t in figs["rungs.png"].axes[0].get_legend().get_texts()]
+        assert "stopped early" in legend
+        unit = "bracket" if scheduler == "hyperband" else "round"
+        assert figs["rungs.png"].axes[0].get_title().startswith(f"{unit} 1/1:")

@@ -302,10 +302,13 @@ def run(args) -> int:
     # a lane is a trial unless trials have several repeats
     repeats = config.repeats if args.resume is None else 0
     bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
+    progress = _FiguresWarmUp(bar, enabled=not args.no_plot)
+
     def work(stop):
         if args.resume is None:
-            return sweep.run(config, out=out, progress=bar, top=max(args.top, 20), stop=stop)
-        return sweep.resume(out, progress=bar, top=max(args.top, 20), stop=stop)
+            return sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
+                             stop=stop)
+        return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop)
 
     try:
         result = run_interruptible(work, lambda: interrupted_line(out))
@@ -323,6 +326,28 @@ def run(args) -> int:
         written += write_sweep_figures(result, out)
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
+
+
+class _FiguresWarmUp:
+    """The progress reporter ``bar`` (or none), which also starts :func:`jaxch6.plots.warm_up`
+    in a daemon thread when the first training step starts: matplotlib's imports and first
+    drawing then happen while the devices train and the main thread waits."""
+
+    def __init__(self, bar, *, enabled: bool):
+        self.bar, self.pending = bar, enabled
+
+    def __call__(self, p) -> None:
+        from jaxch6.progress import COMPILING
+
+        if self.pending and p.step_start and p.label != COMPILING:
+            import threading
+
+            from jaxch6.plots import warm_up
+
+            self.pending = False
+            threading.Thread(target=warm_up, name="jaxch6-figures-warm-up", daemon=True).start()
+        if self.bar is not None:
+            self.bar(p)
 
 
 def interrupted_line(out: Path) -> str:
