@@ -1,9 +1,12 @@
-"""Gradient check: autodiff (``jax.grad``) against a central-difference numerical gradient.
+r"""Gradient check: autodiff (``jax.grad``) against a central-difference numerical gradient.
 
 The book (``ch06/batch_norm_gradient_check.py``) checks its hand-written backward of a
-784-100-100-10 batch-norm network against ``numerical_gradient`` (``common/gradient.py``)::
+784-100-100-10 batch-norm network against ``numerical_gradient`` (``common/gradient.py``):
 
-    ∂f/∂θ_i ≈ (f(θ + h·e_i) − f(θ − h·e_i)) / 2h,   h = 1e-4
+$$
+\frac{\partial f}{\partial \theta_i} \approx
+\frac{f(\theta + h e_i) - f(\theta - h e_i)}{2h}, \qquad h = 10^{-4}
+$$
 
 and prints, per parameter array, ``mean |backprop − numerical|``. :func:`check` does the same for
 ``jax.grad``; :func:`book_network_check` builds the book's network. Use float64 (inside
@@ -149,10 +152,11 @@ def book_network_check(
     Raises:
         ConfigError: ``x`` and ``t`` of the wrong shapes, or one sample with batch norm.
 
-    Example::
-
+    Example:
+        ```python
         diffs = book_network_check(x[:3], t[:3], key=jax.random.key(0))
         max(diffs.values())  # small: backprop agrees with the numerical gradient
+        ```
     """
     x, t = np.asarray(x), np.asarray(t)
     if x.ndim != 2 or x.shape[1] != sizes[0] or t.shape != (x.shape[0],):

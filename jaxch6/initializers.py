@@ -1,21 +1,19 @@
-"""Weight initialisers of chapter 6: a fixed std, the book's Xavier and He, Glorot, zeros.
+r"""Weight initialisers of chapter 6: a fixed std, the book's Xavier and He, Glorot, zeros.
 
 Every initialiser is a function ``init(key, shape, dtype=jnp.float32) -> Array`` — the protocol of
 :mod:`jax.nn.initializers`, so each one can be used wherever JAX expects an initialiser (call it
 as ``init(key=k, shape=s)`` to keep the key explicit). Weights are ``(n_in, n_out)`` as in the book
 (``x @ W``): ``n_in = shape[-2]``, ``n_out = shape[-1]``. Biases are zeros.
 
-======================  ===============================  ====================================
-name (``get``)          rule                             source
-======================  ===============================  ====================================
-a number ``s``          N(0, s²)                         book (``weight_init_std=0.01``)
-``"xavier"/"sigmoid"``  N(0, 1/n_in)                     book ("Xavier"; = LeCun normal)
-``"he"/"relu"``         N(0, 2/n_in)                     book (He)
-``"glorot_normal"``     N(0, 2/(n_in + n_out))           slides (Glorot & Bengio)
-``"glorot_uniform"``    U(±√(6/(n_in + n_out)))          slides
-``"he_uniform"``        U(±√(6/n_in))                    slides
-``"zeros"``             0                                the symmetry problem (book 6.2.1)
-======================  ===============================  ====================================
+| name (``get``) | rule | source |
+|---|---|---|
+| a number $s$ | $\mathcal{N}(0, s^2)$ | book (``weight_init_std=0.01``) |
+| ``"xavier"`` / ``"sigmoid"`` | $\mathcal{N}(0, 1/n_{in})$ | book ("Xavier"; = LeCun normal) |
+| ``"he"`` / ``"relu"`` | $\mathcal{N}(0, 2/n_{in})$ | book (He) |
+| ``"glorot_normal"`` | $\mathcal{N}(0, 2/(n_{in} + n_{out}))$ | slides (Glorot & Bengio) |
+| ``"glorot_uniform"`` | $\mathcal{U}(\pm\sqrt{6/(n_{in} + n_{out})})$ | slides |
+| ``"he_uniform"`` | $\mathcal{U}(\pm\sqrt{6/n_{in}})$ | slides |
+| ``"zeros"`` | $0$ | the symmetry problem (book 6.2.1) |
 
 Every factory takes ``scale`` (default 1.0), a multiplier of the standard deviation (or of the
 bounds) that may be a traced array: the ``init_scale`` hyperparameter of a sweep.
@@ -204,9 +202,10 @@ def get(spec, scale=1.0) -> Initializer:
     Raises:
         ConfigError: an unknown name, a non-number, or a negative std.
 
-    Example::
-
+    Example:
+        ```python
         w = get("he")(jax.random.key(0), (784, 100))
+        ```
     """
     if isinstance(spec, str):
         factory = NAMES.get(spec.lower())

@@ -123,15 +123,21 @@ def batch_norm(
     momentum=BN_MOMENTUM,
     eps=BN_EPS,
 ) -> tuple[jax.Array, dict]:
-    """Batch normalisation of ``x`` (N, D) over the batch axis (book ``BatchNormalization``).
+    r"""Batch normalisation of ``x`` (N, D) over the batch axis (book ``BatchNormalization``).
 
-    Training::
+    Training (biased variance; ``m`` the momentum):
 
-        μ = mean(x, 0);  σ² = mean((x − μ)², 0)          (biased variance)
-        y = γ · (x − μ) / √(σ² + eps) + β
-        mean ← momentum · mean + (1 − momentum) · μ;  var ← momentum · var + (1 − momentum) · σ²
+    $$
+    \begin{aligned}
+    \mu &= \operatorname{mean}(x, 0), \qquad \sigma^2 = \operatorname{mean}((x - \mu)^2, 0) \\
+    y &= \gamma\,(x - \mu) / \sqrt{\sigma^2 + \epsilon} + \beta \\
+    \text{mean} &\leftarrow m\,\text{mean} + (1 - m)\,\mu, \qquad
+    \text{var} \leftarrow m\,\text{var} + (1 - m)\,\sigma^2
+    \end{aligned}
+    $$
 
-    Evaluation: ``y = γ · (x − mean) / √(var + eps) + β``; statistics unchanged.
+    Evaluation: $y = \gamma\,(x - \text{mean}) / \sqrt{\text{var} + \epsilon} + \beta$;
+    statistics unchanged.
 
     Defaults are the book's: eps = 1e-6 (written ``10e-7``), momentum = 0.9. The running
     statistics are returned as a new pytree (never part of the trained parameters) and carry no

@@ -1,15 +1,19 @@
 """The book's ``MultiLayerNet`` / ``MultiLayerNetExtend`` as pure functions.
 
-Architecture (book ``common/multi_layer_net_extend.py``), per hidden layer l = 1 … L::
+Architecture (book ``common/multi_layer_net_extend.py``), per hidden layer l = 1 … L:
 
-    Affine_l → [BatchNorm_l] → activation → [Dropout_l]
+```text
+Affine_l → [BatchNorm_l] → activation → [Dropout_l]
+```
 
-then ``Affine_{L+1}`` and softmax cross-entropy. Usage::
+then ``Affine_{L+1}`` and softmax cross-entropy. Usage:
 
-    params, state = mlp.init((784, 100, 100, 10), key=k, weight_init="he", use_batchnorm=True)
-    logits, state = mlp.apply(params, state, x, train=True)
-    (value, state), grads = jax.value_and_grad(mlp.loss, has_aux=True)(
-        params, state, x, t, train=True, weight_decay=1e-4)
+```python
+params, state = mlp.init((784, 100, 100, 10), key=k, weight_init="he", use_batchnorm=True)
+logits, state = mlp.apply(params, state, x, train=True)
+(value, state), grads = jax.value_and_grad(mlp.loss, has_aux=True)(
+    params, state, x, t, train=True, weight_decay=1e-4)
+```
 
 ``params`` is a flat dict with the book's names (``W1``, ``b1``, ``gamma1``, ``beta1``, …, the
 last layer ``W{L+1}``/``b{L+1}``). ``state`` is an :class:`MLPState`: the batch-norm running
@@ -104,10 +108,11 @@ def init(
     Raises:
         ConfigError: bad sizes, an unknown activation or initializer.
 
-    Example::
-
+    Example:
+        ```python
         params, state = init((784, 100, 10), key=jax.random.key(0))
         logits, _ = apply(params, state, x, train=False)
+        ```
     """
     sizes = tuple(sizes)
     if len(sizes) < 2 or not all(isinstance(n, int) and n >= 1 for n in sizes):

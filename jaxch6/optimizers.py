@@ -1,4 +1,4 @@
-"""The chapter's seven update rules as pure JAX functions (``optax.GradientTransformation`` s).
+r"""The chapter's seven update rules as pure JAX functions (``optax.GradientTransformation`` s).
 
 Each factory returns an object with ``init(params) -> state`` and
 ``update(grads, state, params=None) -> (updates, new_state)``; parameters change only through
@@ -11,16 +11,20 @@ The math is the book's code (``common/optimizer.py`` of *Deep Learning from Scra
 from the chapter's slides), g the gradient, p the parameter, every product element-wise, and
 lr = lr_c the learning rate of update number c = ``count`` (0 on the first update):
 
-======== ============================================================================
-SGD      p ← p − lr·g
-Momentum v ← μv − lr·g;  p ← p + v
-Nesterov v ← μv − lr·g;  p ← p + μ²v − (1+μ)·lr·g          (book code; new v)
-AdaGrad  h ← h + g²;  p ← p − lr·g / (√h + ε)
-RMSprop  h ← ρh + (1−ρ)g²;  p ← p − lr·g / (√h + ε)
-AdaDelta h ← ρh + (1−ρ)g²;  Δ = √((s+ε)/(h+ε))·g;  s ← ρs + (1−ρ)Δ²;  p ← p − lr·Δ
-Adam     t ← c+1;  lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  m ← m + (1−β1)(g−m);
-         v ← v + (1−β2)(g²−v);  p ← p − lr_t·m / (√v + ε)
-======== ============================================================================
+| rule | update |
+|---|---|
+| SGD | $p \leftarrow p - \mathrm{lr}\,g$ |
+| Momentum | $v \leftarrow \mu v - \mathrm{lr}\,g;\quad p \leftarrow p + v$ |
+| Nesterov | $v \leftarrow \mu v - \mathrm{lr}\,g$ |
+| | $p \leftarrow p + \mu^2 v - (1+\mu)\,\mathrm{lr}\,g$ (book code; new $v$) |
+| AdaGrad | $h \leftarrow h + g^2;\quad p \leftarrow p - \mathrm{lr}\,g / (\sqrt{h} + \epsilon)$ |
+| RMSprop | $h \leftarrow \rho h + (1-\rho)\,g^2$ |
+| | $p \leftarrow p - \mathrm{lr}\,g / (\sqrt{h} + \epsilon)$ |
+| AdaDelta | $h \leftarrow \rho h + (1-\rho)\,g^2; \Delta = \sqrt{(s+\epsilon)/(h+\epsilon)}\,g$ |
+| | $s \leftarrow \rho s + (1-\rho)\,\Delta^2;\quad p \leftarrow p - \mathrm{lr}\,\Delta$ |
+| Adam | $t = c+1;\quad \mathrm{lr}_t = \mathrm{lr}\,\sqrt{1-\beta_2^t}/(1-\beta_1^t)$ |
+| | $m \leftarrow m + (1-\beta_1)(g-m);\quad v \leftarrow v + (1-\beta_2)(g^2-v)$ |
+| | $p \leftarrow p - \mathrm{lr}_t\,m / (\sqrt{v} + \epsilon)$ |
 
 Book defaults: ε = 1e-7 everywhere; SGD lr 0.01; Momentum/Nesterov lr 0.01, μ 0.9; AdaGrad lr
 0.01; RMSprop lr 0.01, decay 0.99 (``common/optimizer.py``; the slides show 0.95); AdaDelta
@@ -226,9 +230,10 @@ def _rule(init, update) -> optax.GradientTransformationExtraArgs:
 
 
 def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransformationExtraArgs:
-    """Stochastic gradient descent, the book's ``SGD``.
+    r"""Stochastic gradient descent, the book's ``SGD``.
 
-    Math: ``p ← p − lr_c·g``, lr_c the learning rate (or schedule value) of update c.
+    Math: $p \leftarrow p - \mathrm{lr}_c\,g$, $\mathrm{lr}_c$ the learning rate (or schedule
+    value) of update $c$.
 
     vs optax: the same rule as ``optax.sgd(learning_rate)``, schedules included.
 
@@ -264,9 +269,9 @@ def sgd(learning_rate: optax.ScalarOrSchedule = 0.01) -> optax.GradientTransform
 def momentum(
     learning_rate: optax.ScalarOrSchedule = 0.01, momentum: jax.typing.ArrayLike = 0.9
 ) -> optax.GradientTransformationExtraArgs:
-    """Momentum SGD, the book's ``Momentum``.
+    r"""Momentum SGD, the book's ``Momentum``.
 
-    Math: ``v ← μ·v − lr_c·g;  p ← p + v``, with ``v = 0`` at start.
+    Math: $v \leftarrow \mu v - \mathrm{lr}_c\,g;\ p \leftarrow p + v$, with $v = 0$ at start.
 
     vs optax: ``optax.sgd(lr, momentum=μ)`` keeps ``t ← μt + g`` and steps ``−lr_c·t``; with a
     constant learning rate ``v = −lr·t``, so the two agree to rounding. Under a schedule the
@@ -309,12 +314,16 @@ def nesterov(
     momentum: jax.typing.ArrayLike = 0.9,
     form: Literal["book", "standard"] = "book",
 ) -> optax.GradientTransformationExtraArgs:
-    """Nesterov's accelerated gradient, the book's ``Nesterov`` (``form="book"``, default).
+    r"""Nesterov's accelerated gradient, the book's ``Nesterov`` (``form="book"``, default).
 
-    Math (book code, http://arxiv.org/abs/1212.0901)::
+    Math (book code, http://arxiv.org/abs/1212.0901):
 
-        v ← μ·v − lr_c·g
-        p ← p + μ²·v − (1 + μ)·lr_c·g        (v already updated)
+    $$
+    \begin{aligned}
+    v &\leftarrow \mu v - \mathrm{lr}_c\,g \\
+    p &\leftarrow p + \mu^2 v - (1 + \mu)\,\mathrm{lr}_c\,g \qquad (v \text{ already updated})
+    \end{aligned}
+    $$
 
     ``form="standard"`` is optax's ``nesterov=True`` form, ``t ← μt + g;
     p ← p − lr_c·(g + μt)`` (state ``v`` holds ``t``).
@@ -367,9 +376,10 @@ def nesterov(
 def adagrad(
     learning_rate: optax.ScalarOrSchedule = 0.01, eps: jax.typing.ArrayLike = 1e-7
 ) -> optax.GradientTransformationExtraArgs:
-    """AdaGrad, the book's ``AdaGrad``.
+    r"""AdaGrad, the book's ``AdaGrad``.
 
-    Math: ``h ← h + g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start (the slides'
+    Math: $h \leftarrow h + g^2;\ p \leftarrow p - \mathrm{lr}_c\,g / (\sqrt{h} + \epsilon)$,
+    with $h = 0$ at start (the slides'
     formula puts ε inside the root; the book's code, followed here, adds it outside).
 
     vs optax: ``optax.adagrad`` starts ``h`` at 0.1 and puts ε inside the root
@@ -412,9 +422,10 @@ def rmsprop(
     decay_rate: jax.typing.ArrayLike = 0.99,
     eps: jax.typing.ArrayLike = 1e-7,
 ) -> optax.GradientTransformationExtraArgs:
-    """RMSprop, the book's ``RMSprop``.
+    r"""RMSprop, the book's ``RMSprop``.
 
-    Math: ``h ← ρ·h + (1 − ρ)·g²;  p ← p − lr_c·g / (√h + ε)``, with ``h = 0`` at start.
+    Math: $h \leftarrow \rho h + (1 - \rho)\,g^2;\ p \leftarrow p - \mathrm{lr}_c\,g /
+    (\sqrt{h} + \epsilon)$, with $h = 0$ at start.
 
     vs optax: equals ``optax.rmsprop(lr, decay=ρ, eps=ε, eps_in_sqrt=False)`` to rounding,
     schedules included (optax's default ``eps_in_sqrt=True`` puts ε inside the root, and its
@@ -459,14 +470,18 @@ def adadelta(
     rho: jax.typing.ArrayLike = 0.95,
     eps: jax.typing.ArrayLike = 1e-7,
 ) -> optax.GradientTransformationExtraArgs:
-    """AdaDelta (Zeiler 2012), as in the chapter's slides, with a learning rate.
+    r"""AdaDelta (Zeiler 2012), as in the chapter's slides, with a learning rate.
 
-    Math::
+    Math:
 
-        h ← ρ·h + (1 − ρ)·g²
-        Δ = √((s + ε) / (h + ε)) · g          (new h, old s)
-        s ← ρ·s + (1 − ρ)·Δ²
-        p ← p − lr_c·Δ
+    $$
+    \begin{aligned}
+    h &\leftarrow \rho h + (1 - \rho)\,g^2 \\
+    \Delta &= \sqrt{(s + \epsilon) / (h + \epsilon)}\;g \qquad (\text{new } h, \text{ old } s) \\
+    s &\leftarrow \rho s + (1 - \rho)\,\Delta^2 \\
+    p &\leftarrow p - \mathrm{lr}_c\,\Delta
+    \end{aligned}
+    $$
 
     with ``h = s = 0`` at start. The book's ``common/optimizer.py`` has no AdaDelta. The
     slides' code computes Δ *before* updating h (and initialises ``s`` only on the second call,
@@ -519,15 +534,19 @@ def adam(
     beta2: jax.typing.ArrayLike = 0.999,
     eps: jax.typing.ArrayLike = 1e-7,
 ) -> optax.GradientTransformationExtraArgs:
-    """Adam (http://arxiv.org/abs/1412.6980v8), the book's ``Adam``.
+    r"""Adam (http://arxiv.org/abs/1412.6980v8), the book's ``Adam``.
 
-    Math (book code; c = ``count`` before the update, the book's ``iter``)::
+    Math (book code; c = ``count`` before the update, the book's ``iter``):
 
-        t = c + 1
-        lr_t = lr_c · √(1 − β2ᵗ) / (1 − β1ᵗ)
-        m ← m + (1 − β1)·(g − m)
-        v ← v + (1 − β2)·(g² − v)
-        p ← p − lr_t · m / (√v + ε)
+    $$
+    \begin{aligned}
+    t &= c + 1 \\
+    \mathrm{lr}_t &= \mathrm{lr}_c\,\sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \\
+    m &\leftarrow m + (1 - \beta_1)(g - m) \\
+    v &\leftarrow v + (1 - \beta_2)(g^2 - v) \\
+    p &\leftarrow p - \mathrm{lr}_t\,m / (\sqrt{v} + \epsilon)
+    \end{aligned}
+    $$
 
     with ``m = v = 0``, ``c = 0`` at start.
 

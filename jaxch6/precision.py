@@ -17,9 +17,11 @@ the loss and the gradients stay float32 under every policy.
   bfloat16, the results are float32). The standard mixed-precision recipe: float32 master
   weights, bfloat16 tensor-core products.
 
-Usage::
+Usage:
 
-    y = precision.matmul(x, w, "bf16")   # x (..., n), w (n, m) -> float32 (..., m)
+```python
+y = precision.matmul(x, w, "bf16")   # x (..., n), w (n, m) -> float32 (..., m)
+```
 """
 
 from __future__ import annotations

@@ -1,18 +1,18 @@
-"""Named learning-rate schedules for the training loop, with hyperparameters that may be traced.
+r"""Named learning-rate schedules for the training loop, with hyperparameters that may be traced.
 
 :func:`make` turns a name, a peak learning rate, the number of updates of the run and the
 schedule's own numbers into an optax schedule ``count -> lr``, ready for the ``learning_rate``
 of any rule of :mod:`jaxch6.optimizers` (or of optax). With c the update count (0 on the first
-update, optax's convention), T = ``total_steps``, lr the learning rate:
+update, optax's convention), T = ``total_steps``, lr the learning rate; a =
+``final_lr_fraction``, d = ``lr_decay``, f = ``warmup_fraction``, W = round(f·T), D = T − W:
 
-=============== =====================================================================
-constant        lr
-cosine          lr·(a + (1 − a)·½(1 + cos(π·min(c, T)/T)))          a = final_lr_fraction
-exponential     lr·d^(c/T)                                           d = lr_decay
-warmup_cosine   lr·c/W for c < W (linear warm-up from 0), then the cosine decay from lr to
-                a·lr over the remaining D = T − W updates: lr·(a + (1 − a)·½(1 + cos(π·min(c −
-                W, D)/D))), with W = round(f·T), f = warmup_fraction
-=============== =====================================================================
+| name | learning rate at update $c$ |
+|---|---|
+| ``constant`` | $\mathrm{lr}$ |
+| ``cosine`` | $\mathrm{lr}\,\big(a + (1 - a)\,\tfrac12(1 + \cos(\pi \min(c, T)/T))\big)$ |
+| ``exponential`` | $\mathrm{lr}\,d^{c/T}$ |
+| ``warmup_cosine`` | $\mathrm{lr}\,c/W$ for $c < W$ (linear warm-up from 0), then |
+| | $\mathrm{lr}\,\big(a + (1 - a)\,\tfrac12(1 + \cos(\pi \min(c - W, D)/D))\big)$ |
 
 ``cosine`` is ``optax.cosine_decay_schedule(lr, T, alpha=a)``; ``exponential`` has the values
 of ``optax.exponential_decay(lr, T, d)`` and ``warmup_cosine`` those of
@@ -101,10 +101,10 @@ def make(
     total_steps: int,
     hparams: Mapping[str, jax.typing.ArrayLike] | None = None,
 ) -> optax.Schedule:
-    """The learning-rate schedule ``name`` as an optax schedule ``count -> lr``.
+    r"""The learning-rate schedule ``name`` as an optax schedule ``count -> lr``.
 
-    Math (c the update count from 0, T = ``total_steps``): see the module docstring; e.g.
-    ``cosine`` is ``lr·(a + (1 − a)·½(1 + cos(π·min(c, T)/T)))``.
+    Math ($c$ the update count from 0, $T$ = ``total_steps``): see the module docstring; e.g.
+    ``cosine`` is $\mathrm{lr}\,\big(a + (1 - a)\,\tfrac12(1 + \cos(\pi \min(c, T)/T))\big)$.
 
     Args:
         name: one of :data:`SCHEDULES` (case-insensitive); static.

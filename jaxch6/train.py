@@ -7,11 +7,13 @@ composition) returns a pure function ``train(key, hparams, data)``
 whose whole loop is one ``lax.scan`` over epochs with an inner ``lax.scan`` over steps. Every
 hyperparameter (learning rate and the optimizer's other floats, weight decay, dropout ratio,
 init scale) is data, so ``jax.jit(jax.vmap(train, in_axes=(0, 0, None)))`` trains one network per
-lane without recompiling::
+lane without recompiling:
 
-    config = TrainConfig(hidden_sizes=(100,) * 6, epochs=50)
-    train = jax.jit(jax.vmap(make_train_fn(config, 400, 100), in_axes=(0, 0, None)))
-    history = train(keys, {"learning_rate": lrs, "weight_decay": wds}, Data(x, t, xv, tv))
+```python
+config = TrainConfig(hidden_sizes=(100,) * 6, epochs=50)
+train = jax.jit(jax.vmap(make_train_fn(config, 400, 100), in_axes=(0, 0, None)))
+history = train(keys, {"learning_rate": lrs, "weight_decay": wds}, Data(x, t, xv, tv))
+```
 
 Book semantics (``common/trainer.py``): ``iter_per_epoch = max(n_train // batch_size, 1)``
 (the book's float ratio; equal when divisible), ``steps = epochs · iter_per_epoch``; every step
@@ -263,11 +265,12 @@ def make_run(
     Raises:
         ConfigError: an invalid config or an unknown or out-of-range (concrete) hyperparameter.
 
-    Example::
-
+    Example:
+        ```python
         run = make_run(TrainConfig(epochs=10), n_train=400, n_eval=100, n_features=784)
         state = run.init(jax.random.key(0), {"learning_rate": 0.01})
         state, history = run.advance(state, {"learning_rate": 0.01}, data, 10)
+        ```
     """
     _validate(config, n_train, n_eval)
     default_hparams(config)  # an unknown optimizer or schedule fails here
@@ -542,11 +545,12 @@ def init_run(
     Raises:
         ConfigError: an invalid config or hyperparameter.
 
-    Example::
-
+    Example:
+        ```python
         state = init_run(key, {"learning_rate": 0.01}, config, n_train=400, n_eval=100,
                          n_features=784)
         state, history = advance(state, {"learning_rate": 0.01}, data, 10, config)
+        ```
     """
     config = TrainConfig() if config is None else config
     run = make_run(config, n_train, n_eval, n_features=n_features, n_classes=n_classes)
@@ -668,11 +672,12 @@ def train(key: jax.Array, hparams: dict, data: Data, config: TrainConfig | None 
         ConfigError: an invalid config or hyperparameter.
         DataError: ``data`` that is not a :class:`Data` or has bad labels.
 
-    Example::
-
+    Example:
+        ```python
         history = train(jax.random.key(0), {"learning_rate": 0.01}, data,
                         TrainConfig(epochs=10))
         history.eval_acc[-1]
+        ```
     """
     config = TrainConfig() if config is None else config
     config = config._replace(hidden_sizes=tuple(config.hidden_sizes))

@@ -143,3 +143,23 @@ def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
     for bad in ("0", "-2", "many"):
         with pytest.raises(ConfigError, match="cpu_devices"):
             configure_cpu_devices(bad)
+
+
+def test_every_sweep_option_has_help_text_and_shows_its_default():
+    """``jaxch6 sweep --help``: each option says what it does and what it is when not given."""
+    import argparse
+
+    from jaxch6.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sweep = sub.choices["sweep"]
+    actions = [a for a in sweep._actions
+               if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert len(actions) >= 30
+    for action in actions:
+        name = action.option_strings[0]
+        text = (action.help or "") % {"default": action.default}
+        assert len(text.split()) >= 3, name
+        assert "default" in text, name
+        if action.default not in (None, False) and "%(default)" not in (action.help or ""):
+            assert str(action.default) in text, name

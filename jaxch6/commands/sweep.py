@@ -69,7 +69,7 @@ def _search_arguments(s) -> None:
                    help="trials per round; for pbt the population (default 100)")
     s.add_argument("--scheduler", default="random",
                    help="random (the book's search) | halving (successive halving) | "
-                        "hyperband | pbt (population-based training)")
+                        "hyperband | pbt (population-based training) (default %(default)s)")
     s.add_argument("--min-epochs", type=int, default=1,
                    help="halving/hyperband: epochs of the first rung (default 1)")
     s.add_argument("--eta", type=int, default=3,
@@ -81,45 +81,65 @@ def _search_arguments(s) -> None:
     s.add_argument("--save-best", type=int, default=0, metavar="K",
                    help="save the best K trials' run states under DIR/models/ (default 0)")
     s.add_argument("--rounds", type=int, default=1,
-                   help="rounds; after each, the ranges narrow to the best --keep trials' span")
-    s.add_argument("--keep", type=int, default=10, help="trials that set the next round's ranges")
-    s.add_argument("--seed", type=int, default=0, help="seed of sampling, training and the split")
-    s.add_argument("--top", type=int, default=20, help="how many best trials to print (20)")
+                   help="rounds; after each, the ranges narrow to the best --keep trials' span "
+                        "(default %(default)s)")
+    s.add_argument("--keep", type=int, default=10,
+                   help="trials that set the next round's ranges (default %(default)s)")
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed of sampling, training and the split (default %(default)s)")
+    s.add_argument("--top", type=int, default=20,
+                   help="how many best trials to print (default %(default)s)")
 
 
 def _network_arguments(n) -> None:
     n.add_argument("--optimizer", default="sgd",
-                   help="sgd | momentum | nesterov | adagrad | rmsprop | adadelta | adam")
-    n.add_argument("--hidden", default="100x6", help="hidden sizes, e.g. 100x6 or 100,50")
-    n.add_argument("--activation", default="relu", help="relu | sigmoid | tanh")
+                   help="sgd | momentum | nesterov | adagrad | rmsprop | adadelta | adam "
+                        "(default %(default)s)")
+    n.add_argument("--hidden", default="100x6",
+                   help="hidden sizes, e.g. 100x6 or 100,50 (default %(default)s)")
+    n.add_argument("--activation", default="relu",
+                   help="relu | sigmoid | tanh (default %(default)s)")
     n.add_argument("--init", default="he",
-                   help="weight init: he, xavier, glorot_normal, ... or a number (the std)")
-    n.add_argument("--batchnorm", action="store_true", help="batch normalisation")
-    n.add_argument("--dropout", action="store_true", help="dropout (ratio 0.5 unless searched)")
-    n.add_argument("--epochs", type=int, default=50)
-    n.add_argument("--batch-size", type=int, default=100)
+                   help="weight init: he, xavier, glorot_normal, ... or a number (the std) "
+                        "(default %(default)s)")
+    n.add_argument("--batchnorm", action="store_true",
+                   help="batch normalisation (default off)")
+    n.add_argument("--dropout", action="store_true",
+                   help="dropout, ratio 0.5 unless searched (default off)")
+    n.add_argument("--epochs", type=int, default=50,
+                   help="training epochs of a trial; halving/hyperband: of the last rung "
+                        "(default %(default)s)")
+    n.add_argument("--batch-size", type=int, default=100,
+                   help="mini-batch size of every step (default %(default)s)")
     n.add_argument("--schedule", default="constant",
                    help="learning-rate schedule: constant | cosine | exponential | "
                         "warmup_cosine (its numbers are searchable, e.g. "
-                        "--space warmup_fraction=0.01:0.3:lin)")
-    n.add_argument("--precision", default="fp32", help="matmul precision: fp32 | tf32 | bf16")
+                        "--space warmup_fraction=0.01:0.3:lin) (default %(default)s)")
+    n.add_argument("--precision", default="fp32",
+                   help="matmul precision: fp32 | tf32 | bf16 (default %(default)s)")
 
 
 def _data_arguments(d) -> None:
-    d.add_argument("--dataset", default="mnist", help="mnist | fashion_mnist")
-    d.add_argument("--source", default="auto", help="auto | sample | idx | tfds")
-    d.add_argument("--data-dir", default=None, help="IDX files or tfds data directory")
+    d.add_argument("--dataset", default="mnist",
+                   help="mnist | fashion_mnist (default %(default)s)")
+    d.add_argument("--source", default="auto",
+                   help="auto | sample | idx | tfds (default %(default)s)")
+    d.add_argument("--data-dir", default=None,
+                   help="IDX files or tfds data directory (default: $JAXCH6_DATA_DIR; see "
+                        "jaxch6.data)")
     d.add_argument("--train-size", type=int, default=500,
-                   help="first N training digits used (book: 500)")
+                   help="first N training digits used (default %(default)s, the book's)")
     d.add_argument("--val-fraction", type=float, default=0.2,
-                   help="fraction of them held out for validation (book: 0.2)")
+                   help="fraction of them held out for validation (default %(default)s, the "
+                        "book's)")
 
 
 def _run_arguments(r) -> None:
     r.add_argument("--out", default=None,
                    help="output directory (default ./runs/sweep-YYYYmmdd-HHMMSS)")
     r.add_argument("--resume", metavar="DIR", default=None,
-                   help="finish the interrupted sweep in DIR (its config is read from there)")
+                   help="finish the interrupted sweep in DIR (its config is read from there; "
+                        "default: start a new sweep)")
     r.add_argument("--chunk-size", type=int, default=None,
                    help="trials per compiled call (default: from memory and devices); "
                         "results do not depend on it")
@@ -128,16 +148,19 @@ def _run_arguments(r) -> None:
                         "platform; 2 for the book's net on the CPU). Part of the results' "
                         "definition, like the platform")
     r.add_argument("--no-compile-cache", action="store_true",
-                   help="do not use JAX's persistent compilation cache")
+                   help="do not use JAX's persistent compilation cache (default: use it)")
     r.add_argument("--compile-cache", default=str(DEFAULT_CACHE), metavar="DIR",
                    help="persistent compilation cache directory (default %(default)s)")
     r.add_argument("--cpu-devices", default="auto", metavar="N|auto",
                    help="on the CPU, run N single-threaded JAX devices and shard trials over "
                         "them (auto: one per core, at least 2; results are identical for every "
-                        "N >= 2). Ignored when XLA_FLAGS already sets a host device count")
+                        "N >= 2). Ignored when XLA_FLAGS already sets a host device count "
+                        "(default %(default)s)")
     r.add_argument("--no-plot", action="store_true",
-                   help="skip the figures (top20.png, scatter.png, parallel.png, ...)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help="skip the figures (top20.png, scatter.png, parallel.png, ...) "
+                        "(default: write them)")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress bar or progress lines (default: show progress)")
 
 
 def build_config(args):

@@ -23,7 +23,8 @@ def add_actions(p: argparse.ArgumentParser) -> None:
                               "scatter.png, parallel.png (rungs.png, pbt.png) and trials.csv "
                               "written again into DIR.")
     show.add_argument("dir", metavar="DIR", help="a sweep's (or an Optuna worker's) --out")
-    show.add_argument("--top", type=int, default=20, help="how many best trials to print (20)")
+    show.add_argument("--top", type=int, default=20,
+                      help="how many best trials to print (default %(default)s)")
     show.add_argument("--no-plot", action="store_true", help="only print; write no file")
     show.set_defaults(_run=run_show)
     export = actions.add_parser(

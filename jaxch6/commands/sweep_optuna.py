@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=(*SAMPLERS, "grid"), default=None,
                    help="drive trials through an Optuna study with this sampler: random (the "
                         "book's method, same trials as without --sampler), tpe, cmaes, qmc; "
-                        "or grid: every combination of the --space choices, no study")
+                        "or grid: every combination of the --space choices, no study (default: "
+                        "none, the sweep's own sampling)")
     g.add_argument("--pruner", choices=PRUNERS, default="none",
                    help="stop unpromising trials early: median (optuna MedianPruner) or "
                         "hyperband (HyperbandPruner from --min-epochs by --eta); trials train "
@@ -44,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="study name in the storage (default %(default)s); --trials is the "
                         "number of COMPLETE trials the study should end with")
     g.add_argument("--retry-failed", action="store_true",
-                   help="re-queue the trials of dead workers (same parameters) for any worker")
+                   help="re-queue the trials of dead workers (same parameters) for any worker "
+                        "(default off)")
     g.add_argument("--max-retry", type=int, default=3, metavar="N",
                    help="retries of one trial with --retry-failed (default 3)")
     g.add_argument("--heartbeat-interval", type=int, default=S.HEARTBEAT_INTERVAL_S, metavar="S",

@@ -1,13 +1,15 @@
 """MNIST and Fashion-MNIST as NumPy arrays: IDX files, tensorflow-datasets, or an embedded sample.
 
-Public API::
+Public API:
 
-    load_mnist(normalize=True, flatten=True, one_hot_label=False, source="auto", data_dir=None)
-    load_fashion_mnist(...)                 # same signature; no embedded sample
-    load(dataset, ...) -> LoadedData        # the same, plus which source was used (.describe())
-    read_idx(path), read_idx_pair(images_path, labels_path)
-    check_labels(t, n_classes=None) -> int   # number of classes; DataError for bad labels
-    validation_split(x, t, fraction, *, seed)
+```python
+load_mnist(normalize=True, flatten=True, one_hot_label=False, source="auto", data_dir=None)
+load_fashion_mnist(...)                 # same signature; no embedded sample
+load(dataset, ...) -> LoadedData        # the same, plus which source was used (.describe())
+read_idx(path), read_idx_pair(images_path, labels_path)
+check_labels(t, n_classes=None) -> int   # number of classes; DataError for bad labels
+validation_split(x, t, fraction, *, seed)
+```
 
 Nothing here imports JAX; tensorflow_datasets / TensorFlow are imported only by the tfds source.
 Errors: :class:`jaxch6.errors.DataError` (bad or unavailable data), :class:`ConfigError` (bad

@@ -194,10 +194,11 @@ def load(
         ConfigError: an unknown dataset or source.
         DataError: missing, unavailable or corrupt data (one line naming the file or source).
 
-    Example::
-
+    Example:
+        ```python
         loaded = load("mnist", source="sample")
         (x_train, t_train), (x_test, t_test) = loaded.train, loaded.test
+        ```
     """
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -246,9 +247,10 @@ def load_mnist(
         ConfigError: as in :func:`load`.
         DataError: as in :func:`load`.
 
-    Example::
-
+    Example:
+        ```python
         (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
+        ```
     """
     data = load(
         "mnist", normalize=normalize, flatten=flatten, one_hot_label=one_hot_label,

@@ -8,10 +8,12 @@ settings, scaled to the data available offline (the embedded 4,000-digit MNIST s
 book uses 60,000 digits — recorded in each JSON under ``"data"``).
 
 Run one from the shell with ``jaxch6 experiment NAME`` (or ``jaxch6 experiment all``), or from
-Python::
+Python:
 
-    from jaxch6 import experiments
-    summary = experiments.run("optimizer_compare_naive", "figures", seed=0, quick=True)
+```python
+from jaxch6 import experiments
+summary = experiments.run("optimizer_compare_naive", "figures", seed=0, quick=True)
+```
 
 Modules are imported on demand, so importing this package needs neither JAX nor matplotlib.
 """

@@ -1,17 +1,19 @@
 """Vectorised hyperparameter search: many trainings as one compiled program, with schedulers
 that stop losing trials early and hand back the winners.
 
-The book's search (``ch06/hyperparameter_optimization.py``) as an API::
+The book's search (``ch06/hyperparameter_optimization.py``) as an API:
 
-    from jaxch6.sweep import SweepConfig, run
+```python
+from jaxch6.sweep import SweepConfig, run
 
-    result = run(SweepConfig(trials=100, seed=0), out="runs/book")   # the book's defaults
-    for line in result.ranking_lines(5):
-        print(line)            # Best-1(val acc:0.86) | lr:0.0071..., weight decay:3.2e-07
-    best = result.best(1)[0]   # Trial(id, round, hparams, train_acc, val_acc, diverged, ...)
+result = run(SweepConfig(trials=100, seed=0), out="runs/book")   # the book's defaults
+for line in result.ranking_lines(5):
+    print(line)            # Best-1(val acc:0.86) | lr:0.0071..., weight decay:3.2e-07
+best = result.best(1)[0]   # Trial(id, round, hparams, train_acc, val_acc, diverged, ...)
 
-    halving = run(SweepConfig(trials=300, scheduler="halving", min_epochs=2, save_best=3))
-    model = halving.models[halving.best(1)[0].id][0]    # its jaxch6.train.RunState
+halving = run(SweepConfig(trials=300, scheduler="halving", min_epochs=2, save_best=3))
+model = halving.models[halving.best(1)[0].id][0]    # its jaxch6.train.RunState
+```
 
 Modules, one job each: :mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing, keys),
 :mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run

@@ -34,12 +34,13 @@ def configure_cpu_devices(spec: str) -> int | None:
     Raises:
         ConfigError: ``spec`` is not ``"auto"`` or a positive integer.
 
-    Example::
-
+    Example:
+        ```python
         from jaxch6.sweep.devices import configure_cpu_devices
         configure_cpu_devices("auto")      # before `import jax`
         import jaxch6.sweep
         result = jaxch6.sweep.run()        # the same results as `jaxch6 sweep`
+        ```
     """
     spec = str(spec)
     if spec == "auto":  # one per core, at least 2 (see below)

@@ -302,10 +302,11 @@ class Engine:
             ValueError: not exactly one of ``key_data`` and ``states``, or ``n`` outside
                 ``1..chunk_size``.
 
-        Example::
-
+        Example:
+            ```python
             handle = engine.dispatch(10, {"learning_rate": lrs}, key_data=keys)
             history, states = engine.fetch(handle, states=True)
+            ```
         """
         import jax
 

@@ -66,10 +66,11 @@ def save_model(out_dir, trial_id: int, repeat: int, params: dict, bn: Any, state
 def load_model(out_dir, trial_id: int, repeat: int = 0) -> SavedModel:
     """The saved run state of a trial of the sweep in ``out_dir``.
 
-    Example::
-
+    Example:
+        ```python
         model = jaxch6.sweep.load_model("runs/sweep-1", 17)
         logits, _ = jaxch6.mlp.apply(model.params, model.state, x, train=False)
+        ```
 
     Raises:
         ConfigError: no model of that trial was saved (``save_best``).

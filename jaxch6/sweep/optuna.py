@@ -1,16 +1,17 @@
 """Optuna-driven sweeps from Python: your own sampler, pruner or study, the sweep engine's
 batched training, a :class:`~jaxch6.sweep.SweepResult` back.
 
-::
 
-    import optuna
-    from jaxch6.sweep import SweepConfig
-    from jaxch6.sweep import optuna as jo
+```python
+import optuna
+from jaxch6.sweep import SweepConfig
+from jaxch6.sweep import optuna as jo
 
-    result = jo.run(SweepConfig(trials=200, epochs=20, min_epochs=2, eta=3),
-                    sampler=optuna.samplers.TPESampler(constant_liar=True),
-                    pruner=optuna.pruners.MedianPruner(), batch_trials=50)
-    print(result.ranking_lines(5))
+result = jo.run(SweepConfig(trials=200, epochs=20, min_epochs=2, eta=3),
+                sampler=optuna.samplers.TPESampler(constant_liar=True),
+                pruner=optuna.pruners.MedianPruner(), batch_trials=50)
+print(result.ranking_lines(5))
+```
 
 Batches of ``batch_trials`` trials are asked, trained as vmapped lanes on the engine and told
 (:func:`jaxch6.sweep.optuna_driver.run_worker`; several workers may share a study through an

@@ -2,10 +2,12 @@
 
 ``jaxch6 sweep --sampler random|tpe|cmaes|qmc`` hands the choice of hyperparameters to an Optuna
 sampler and the bookkeeping of trials to an Optuna study, so that any number of workers (one per
-GPU machine, or several processes on one) can share one search::
+GPU machine, or several processes on one) can share one search:
 
-    jaxch6 sweep --sampler tpe --trials 1000 --batch-trials 250 \\
-        --storage postgresql://jaxch6:secret@db-host:5432/jaxch6 --study mnist-sgd --retry-failed
+```bash
+jaxch6 sweep --sampler tpe --trials 1000 --batch-trials 250 \\
+    --storage postgresql://jaxch6:secret@db-host:5432/jaxch6 --study mnist-sgd --retry-failed
+```
 
 Each worker loops (:func:`run_worker`):
 

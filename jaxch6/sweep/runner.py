@@ -290,13 +290,14 @@ def run(
             the directory is created), or a run directory that is in use or not empty.
         Interrupted: ``stop`` was set.
 
-    Example::
-
+    Example:
+        ```python
         import jaxch6.sweep
 
         config = jaxch6.sweep.SweepConfig(trials=100)
         result = jaxch6.sweep.run(config, out="runs/book")
         print(result.ranked[0].hparams)
+        ```
     """
     config = (config or SweepConfig()).validate()
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,

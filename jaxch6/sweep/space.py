@@ -1,19 +1,26 @@
-"""Search spaces: which hyperparameters a sweep samples, on which range or choices, and how.
+r"""Search spaces: which hyperparameters a sweep samples, on which range or choices, and how.
 
 A space is a tuple of :class:`Param`, Optuna-style: float ranges (:meth:`Param.float`), integer
 ranges (:meth:`Param.int`) and categorical choices (:meth:`Param.categorical`). Each trial ``i``
 of a sweep with seed ``s`` draws its values from its own key, so a trial's hyperparameters
 depend only on ``(s, i)`` and the space — never on how trials are chunked, grouped or placed on
-devices::
+devices:
 
-    trial_key  = fold_in(key(s), i)
-    sample_key = fold_in(trial_key, 0)        # training uses fold_in(trial_key, 1)
-    u_j        = uniform(fold_in(sample_key, j))  in [0, 1)   for the j-th parameter
-    value_j    = 10 ** (log10 low + u_j (log10 high - log10 low))   (float, "log")
-               = low + u_j (high - low)                             (float, "lin")
-               = low + floor(u_j (high - low + 1))                  (int, "lin": low..high)
-               = floor(exp(ln low + u_j (ln(high + 1) - ln low)))   (int, "log": low..high)
-               = choices[floor(u_j k)]                              (categorical, k choices)
+```python
+trial_key  = fold_in(key(s), i)
+sample_key = fold_in(trial_key, 0)                # training uses fold_in(trial_key, 1)
+u_j        = uniform(fold_in(sample_key, j))      # in [0, 1), for the j-th parameter
+```
+
+and, with $\ell$ = low, $h$ = high, the $j$-th parameter's value is
+
+| kind | value |
+|---|---|
+| float, ``"log"`` | $10^{\log_{10}\ell + u_j(\log_{10} h - \log_{10}\ell)}$ |
+| float, ``"lin"`` | $\ell + u_j(h - \ell)$ |
+| int, ``"lin"`` ($\ell..h$) | $\ell + \lfloor u_j(h - \ell + 1)\rfloor$ |
+| int, ``"log"`` ($\ell..h$) | $\lfloor \exp(\ln\ell + u_j(\ln(h + 1) - \ln\ell))\rfloor$ |
+| categorical, $k$ choices | $\text{choices}[\lfloor u_j k\rfloor]$ |
 
 The grid sampler (``sampler="grid"``) instead gives trial ``i`` the ``i``-th point of the
 product of every parameter's values (categorical choices, every integer of an int range; the
@@ -307,9 +314,10 @@ def parse_param(text: str) -> Param:
     Raises:
         ConfigError: text not in one of the forms, or a bad range or choices.
 
-    Example::
-
+    Example:
+        ```python
         assert parse_param("lr=1e-6:1e-2") == Param("learning_rate", 1e-6, 1e-2, "log")
+        ```
     """
     if "=" not in text:
         raise ConfigError(f"space {text!r}: expected NAME=LOW:HIGH[:log|:lin] or NAME=A,B,...")
@@ -600,10 +608,11 @@ def sample(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int) -> di
     Returns:
         Each name to an array with one value per trial id (see :func:`values_from_uniforms`).
 
-    Example::
-
+    Example:
+        ```python
         values = sample(BOOK_SPACE, range(100), seed=0)
         values["learning_rate"].shape  # (100,)
+        ```
     """
     return values_from_uniforms(space, _uniforms(seed, trial_ids, len(space)))
 
