@@ -4,10 +4,18 @@
 :func:`jaxch6.sweep.run` (and ``jaxch6 sweep``, ``jaxch6 experiment``) send:
 
 1. a report labelled ``"compiling"`` while the programs compile: shown as ``compiling… 3.1 s``,
-   counting up on a terminal;
+   counting up on a terminal (a plain ``compiling…`` line when it starts, elsewhere);
 2. a ``step_start`` report when a step (a round, a rung) begins: its label on a line of its own;
 3. one report per chunk of lanes: a bar with lanes done, the rate, the ETA and the best
-   validation accuracy so far (one plain line per chunk when the output is not a terminal).
+   validation accuracy so far.
+
+and, through :meth:`TqdmProgress.announce`, the lines that say where the data came from and
+which devices train (:func:`setup_lines`), before training starts.
+
+Off a terminal and outside a notebook (a log file, CI, a pipe) the reports are plain lines, a
+log rather than a flood: at most one line per step (when it ends) and one per
+:data:`PLAIN_INTERVAL_S` seconds while a step runs. In a Jupyter notebook the bars are tqdm's
+notebook widgets (``tqdm.auto``).
 
 Example:
     ```python
@@ -31,6 +39,8 @@ from tqdm import tqdm
 
 #: The label of the report sent before the programs are compiled.
 COMPILING = "compiling"
+#: Off a terminal, the least time between two progress lines of a running step.
+PLAIN_INTERVAL_S = 10.0
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -39,6 +49,48 @@ def _is_terminal(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (where tqdm.auto draws notebook widgets)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _bar_class():
+    """tqdm's notebook bar in a Jupyter kernel (``tqdm.auto``), its text bar elsewhere."""
+    if _in_notebook():
+        from tqdm.auto import tqdm as auto_tqdm
+
+        return auto_tqdm
+    return tqdm
+
+
+def setup_lines(info: dict[str, Any]) -> list[str]:
+    """The lines that say where a sweep's data came from and which devices train it.
+
+    Args:
+        info: a sweep's ``result.info`` (or the same keys as known before training): ``data``
+            (``dataset``, ``source``, ``location``, ``n_train``, ``n_val``), ``device_count``,
+            ``device_kind``, ``backend``, ``chunk_size``, ``lanes``, ``jax_version``.
+
+    Returns:
+        ``["data: …", "devices: …"]``.
+    """
+    data = info["data"]
+    return [
+        f"data: {data['dataset']} from source {data['source']!r} "
+        f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation",
+        f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
+        f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
+        f"jax {info['jax_version']}",
+    ]
 
 
 class TqdmProgress:
@@ -52,8 +104,8 @@ class TqdmProgress:
         file: where to write; standard error by default.
         unit: what a lane is called in the bar (``"trial"``, or ``"lane"`` when trials have
             several repeats).
-        plain: one line per report instead of bars; by default, when ``file`` is not a
-            terminal.
+        plain: plain lines instead of bars; by default, when ``file`` is not a terminal and
+            this is not a Jupyter kernel.
         refresh_seconds: how often the compile counter is redrawn on a terminal.
 
     Example:
@@ -62,20 +114,25 @@ class TqdmProgress:
         >>> out = io.StringIO()
         >>> progress = TqdmProgress(out, plain=True)
         >>> progress(Progress("round 1/1", 0, 4, 0, 0.0, step_start=True))
-        >>> print(out.getvalue().strip())
-        round 1/1
+        >>> progress(Progress("round 1/1", 4, 4, 4, 0.5))
+        >>> out.getvalue().startswith("round 1/1: 4/4 trials")
+        True
     """
 
     def __init__(self, file: IO[str] | None = None, *, unit: str = "trial",
                  plain: bool | None = None, refresh_seconds: float = 0.2):
         self.file = file if file is not None else sys.stderr
         self.unit = unit
-        self.plain = not _is_terminal(self.file) if plain is None else plain
+        if plain is None:
+            plain = not (_is_terminal(self.file) or (file is None and _in_notebook()))
+        self.plain = plain
         self.refresh_seconds = refresh_seconds
         self._bar: Any = None
         self._compile_start: float | None = None
         self._step_start = 0.0
         self._ticker: tuple[threading.Thread, threading.Event] | None = None
+        self._last_line = 0.0  # when the last plain progress line was written
+        self._pending: Any = None  # plain mode: the step's last report not yet written
 
     def __call__(self, p: Any) -> None:
         """Show one report (a :class:`jaxch6.sweep.Progress`)."""
@@ -87,6 +144,11 @@ class TqdmProgress:
                 self._begin_step(p)
             return
         self._chunk(p)
+
+    def announce(self, lines: list[str]) -> None:
+        """Write ``lines`` (the data and device lines of :func:`setup_lines`) as they are."""
+        for line in lines:
+            self._write(line)
 
     def close(self) -> None:
         """Finish the open bar or compile counter, if any (safe to call more than once)."""
@@ -102,8 +164,10 @@ class TqdmProgress:
     def _begin_compile(self) -> None:
         self._compile_start = time.perf_counter()
         if self.plain:
+            self._write("compiling…")
             return
-        self._bar = tqdm(file=self.file, bar_format="{desc}", desc="compiling…", leave=True)
+        self._bar = _bar_class()(file=self.file, bar_format="{desc}", desc="compiling…",
+                                 leave=True)
         self._start_ticker()
 
     def _start_ticker(self) -> None:
@@ -125,17 +189,22 @@ class TqdmProgress:
         return f"compiling… {time.perf_counter() - (self._compile_start or 0.0):.1f} s"
 
     def _begin_step(self, p: Any) -> None:
-        self._step_start = time.perf_counter()
+        self._step_start = self._last_line = time.perf_counter()
+        if self.plain:  # its one line comes when it ends (or PLAIN_INTERVAL_S passed)
+            self._pending = None
+            return
         self._write(p.label)
-        if not self.plain:
-            self._bar = tqdm(total=p.total, unit=self.unit, file=self.file, leave=True,
-                             dynamic_ncols=True)
-            self._start_ticker()
+        self._bar = _bar_class()(total=p.total, unit=self.unit, file=self.file, leave=True,
+                                 dynamic_ncols=True)
+        self._start_ticker()
 
     def _chunk(self, p: Any) -> None:
         note = self._note(p)
         if self.plain:
-            self._write(f"{p.label}: {p.done}/{p.total} {self.unit}s  {self._rate(p)}  {note}")
+            self._pending = p
+            now = time.perf_counter()
+            if p.done >= p.total or now - self._last_line >= PLAIN_INTERVAL_S:
+                self._write_pending()
             return
         if self._bar is None:  # a chunk without its step's opening report
             self._begin_step(p)
@@ -158,8 +227,18 @@ class TqdmProgress:
         eta = tqdm.format_interval((p.total - p.done) / rate)
         return f"{rate:.1f} {self.unit}s/s  ETA {eta}"
 
+    def _write_pending(self) -> None:
+        """Plain mode: the line of the step's latest report (once)."""
+        p, self._pending = self._pending, None
+        if p is None or p.done <= 0:
+            return
+        self._last_line = time.perf_counter()
+        self._write(f"{p.label}: {p.done}/{p.total} {self.unit}s  {self._rate(p)}  "
+                    f"{self._note(p)}")
+
     def _end_phase(self) -> None:
         """Close the bar or compile counter that is open (writing the compile time)."""
+        self._write_pending()
         if self._ticker is not None:
             thread, stop = self._ticker
             stop.set()

@@ -37,22 +37,50 @@ def _show(reports, **kw) -> str:
 
 
 def test_plain_lines_off_a_terminal():
+    """A log, not a flood: the compile phase when it starts and ends, one line per step."""
     lines = _show(REPORTS).splitlines()  # a StringIO is not a terminal
-    assert len(lines) == 4
-    seconds = float(re.fullmatch(r"compiling… (\d+\.\d) s", lines[0]).group(1))
+    assert len(lines) == 3
+    assert lines[0] == "compiling…"
+    seconds = float(re.fullmatch(r"compiling… (\d+\.\d) s", lines[1]).group(1))
     assert 0.0 <= seconds < 60
-    assert lines[1] == "round 1/1"
-    assert re.fullmatch(r"round 1/1: 4/10 trials  [\d.]+ trials/s  ETA \d\d:\d\d  "
-                        r"best val 0\.5000  run 0\.5 s", lines[2])
-    assert lines[3].startswith("round 1/1: 10/10 trials") and "ETA 00:00" in lines[3]
-    assert lines[3].endswith("best val 0.7500  run 1.2 s")
+    assert lines[2].startswith("round 1/1: 10/10 trials") and "ETA 00:00" in lines[2]
+    assert lines[2].endswith("best val 0.7500  run 1.2 s")
+
+
+def test_plain_lines_at_most_one_per_interval(monkeypatch):
+    """A long step writes a line per PLAIN_INTERVAL_S, not one per chunk."""
+    import jaxch6.progress as P
+
+    chunks = [Progress("round 1/1", k, 100, k, 0.1 * k, best_val_acc=0.5)
+              for k in range(10, 101, 10)]
+    steps = [Progress("round 1/1", 0, 100, 0, 0.0, step_start=True)]
+    assert len(_show(steps + chunks).splitlines()) == 1  # a fast step: its last line only
+    monkeypatch.setattr(P, "PLAIN_INTERVAL_S", 0.0)
+    lines = _show(steps + chunks).splitlines()
+    assert len(lines) == 10
+    assert re.fullmatch(r"round 1/1: 10/100 trials  [\d.]+ trials/s  ETA \d\d:\d\d  "
+                        r"best val 0\.5000  run 1\.0 s", lines[0])
+
+
+def test_announce_writes_the_setup_lines():
+    from jaxch6.progress import setup_lines
+
+    info = {"data": {"dataset": "mnist", "source": "sample", "location": "embedded",
+                     "n_train": 400, "n_val": 100},
+            "device_count": 2, "device_kind": "cpu", "backend": "cpu", "chunk_size": 8,
+            "lanes": 2, "jax_version": "0.0"}
+    out = io.StringIO()
+    TqdmProgress(out, plain=True).announce(setup_lines(info))
+    assert out.getvalue().splitlines() == [
+        "data: mnist from source 'sample' (embedded): 400 train / 100 validation",
+        "devices: 2 x cpu (cpu), chunk 8 lanes in groups of 2, jax 0.0"]
 
 
 def test_unit_and_no_best_yet():
     lines = _show([Progress("rung 0", 0, 2, 0, 0.0, step_start=True),
                    Progress("rung 0", 2, 2, 1, 0.5)], unit="lane").splitlines()
-    assert lines[0] == "rung 0"
-    assert lines[1].startswith("rung 0: 2/2 lanes") and lines[1].endswith("lanes/s  "
+    assert len(lines) == 1
+    assert lines[0].startswith("rung 0: 2/2 lanes") and lines[0].endswith("lanes/s  "
                                                                           "ETA 00:00  run 0.5 s")
 
 
@@ -84,9 +112,20 @@ def test_python_api_reports_through_the_reporter(tmp_path):
     with TqdmProgress(out) as progress:
         sweep_run(TOY, data=toy_data(), make_run=toy_make_run, progress=progress)
     lines = out.getvalue().splitlines()
-    assert re.fullmatch(r"compiling… \d+\.\d s", lines[0])
-    assert lines[1] == "round 1/1"
-    assert [line.split()[2] for line in lines[2:]] == ["4/6", "6/6"]
+    assert lines[0].startswith("data: custom from source 'given'")
+    assert lines[1].startswith("devices: ")
+    assert lines[2] == "compiling…" and re.fullmatch(r"compiling… \d+\.\d s", lines[3])
+    assert [line.split()[2] for line in lines[4:]] == ["6/6"]
+
+
+@pytest.mark.slow
+def test_python_api_shows_progress_by_default_and_progress_false_silences(tmp_path, capsys):
+    sweep_run(TOY, data=toy_data(), make_run=toy_make_run)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("data: ") and "compiling…" in err
+    assert err[-1].startswith("round 1/1: 6/6 trials")
+    sweep_run(TOY, data=toy_data(), make_run=toy_make_run, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.fixture
@@ -103,11 +142,16 @@ def toy_cli(monkeypatch):
 @pytest.mark.slow
 def test_sweep_cli_plain_lines_and_quiet(toy_cli, tmp_path, capsys):
     assert main([*toy_cli, "--out", str(tmp_path / "a")]) == 0
-    err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r"compiling… \d+\.\d s", err[0]) and err[1] == "round 1/1"
-    assert err[-1].startswith("round 1/1: 6/6 trials")
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert err[0] == "compiling…" and re.fullmatch(r"compiling… \d+\.\d s", err[1])
+    assert err[2:] == [line for line in err[2:] if line.startswith("round 1/1: 6/6 trials")]
+    assert len(err) == 3
+    out = captured.out.splitlines()
+    assert out[0].startswith("data: ") and out[1].startswith("devices: ")
     assert main([*toy_cli, "--out", str(tmp_path / "b"), "--quiet"]) == 0
-    assert capsys.readouterr().err == ""
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out.startswith("data: ")
 
 
 class _FakeExperiment:
@@ -122,8 +166,8 @@ def test_experiment_cli_plain_lines_and_quiet(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(experiments, "NAMES", ("one", "two"))
     assert main(["experiment", "all", "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "one (1/2)" and err[2] == "two (2/2)"
-    assert err[1].startswith("one: 1/1 experiments") and err[3].startswith("two: 1/1")
+    assert len(err) == 2  # one line per step, as it ends
+    assert err[0].startswith("one: 1/1 experiments") and err[1].startswith("two: 1/1")
     assert main(["experiment", "all", "--out", str(tmp_path), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "one:" in captured.out

@@ -129,3 +129,61 @@ def test_result_best_and_ranking_lines():
     lines = res.ranking_lines(3)
     assert lines[0].startswith(f"Best-1(val acc:{accs[0]!r}) | lr:")
     assert np.isfinite(res.timings["run_seconds"])
+
+
+_DEVICE_SCRIPT = """
+import sys
+{before}
+sys.path.insert(0, {tests!r})
+from _sweep_toy import toy_data, toy_make_run
+import jaxch6.sweep as S
+config = S.SweepConfig(trials=4, epochs=1, batch_size=8, chunk_size=4, lanes=2,
+                       space=(S.Param("lr", 1e-3, 1e-1),))
+for _ in range(2):
+    result = S.run(config, data=toy_data(), make_run=toy_make_run, progress=False)
+print(result.info["device_count"])
+"""
+
+
+def _device_run(before: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    script = _DEVICE_SCRIPT.format(before=before, tests=str(Path(__file__).parent))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return int(proc.stdout.split()[-1]), proc.stderr
+
+
+@pytest.mark.slow
+def test_python_run_uses_the_command_lines_devices_unless_jax_started_first():
+    from jaxch6.sweep import devices
+
+    # JAX imported but not yet initialised: the command line's set-up (auto: >= 2 devices)
+    n, err = _device_run("import jax")
+    assert n >= 2 and "configure_cpu_devices" not in err
+    # a JAX operation ran first: one device, and one line (once) saying how to get the set-up
+    n, err = _device_run("import jax; jax.numpy.ones(1).block_until_ready()")
+    line = devices.HOW_TO.format(n=1)
+    assert n == 1 and err.splitlines().count(line) == 1
+
+
+@pytest.mark.slow
+def test_python_run_writes_the_command_lines_figures(tmp_path):
+    from jaxch6.plots import sweep_figures
+
+    config = SweepConfig(trials=6, epochs=2, batch_size=8, seed=1, chunk_size=4, lanes=2,
+                         space=(Param("lr", 1e-3, 1e-1), Param("weight_decay", 1e-6, 1e-2)))
+    result = run(config, out=tmp_path / "r", data=toy_data(), make_run=toy_make_run,
+                 progress=False)
+    names = result.info["figures"]
+    assert names == list(sweep_figures(result)) and "top20.png" in names
+    for name in names:
+        assert (tmp_path / "r" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bare = run(config, out=tmp_path / "s", data=toy_data(), make_run=toy_make_run,
+               progress=False, figures=False)
+    assert "figures" not in bare.info and not list((tmp_path / "s").glob("*.png"))

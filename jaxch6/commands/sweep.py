@@ -327,11 +327,14 @@ def run(args) -> int:
     bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
     progress = _FiguresWarmUp(bar, enabled=not args.no_plot)
 
+    figures = not args.no_plot
+
     def work(stop):
         if args.resume is None:
             return sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
-                             stop=stop)
-        return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop)
+                             stop=stop, figures=figures)
+        return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop,
+                            figures=figures)
 
     try:
         result = run_interruptible(work, lambda: interrupted_line(out))
@@ -343,10 +346,7 @@ def run(args) -> int:
     if result.models:
         written.append(f"models/ ({len(result.models)} trials)")
     written.append("trials.csv")
-    if not args.no_plot and result.trials:
-        from jaxch6.plots import write_sweep_figures
-
-        written += write_sweep_figures(result, out)
+    written += result.info.get("figures", [])
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
 
@@ -372,6 +372,12 @@ class _FiguresWarmUp:
         if self.bar is not None:
             self.bar(p)
 
+    def announce(self, lines) -> None:
+        """The data and device lines, on standard output before training (even ``--quiet``:
+        they are the run's record, not progress)."""
+        for line in lines:
+            print(line, flush=True)
+
 
 def interrupted_line(out: Path) -> str:
     """What an interrupted sweep says: the trials on disk and how to finish."""
@@ -388,21 +394,14 @@ def interrupted_line(out: Path) -> str:
 
 
 def report(result, top: int, wall0: float) -> None:
-    """Print where the data came from, the devices, each round, timings and the ranking."""
-    import jax
-
+    """Print each round, timings and the ranking (the data and device lines came before
+    training, through the reporter's ``announce``)."""
     from jaxch6.sweep.records import format_space
     from jaxch6.sweep.space import space_from_dicts
 
     info, tm, cfg = result.info, result.timings, result.config
     for line in info.get("warnings", []):
         print(f"warning: {line}", file=sys.stderr)
-    data = info["data"]
-    print(f"data: {data['dataset']} from source {data['source']!r} "
-          f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation")
-    print(f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
-          f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
-          f"jax {jax.__version__}")
     for rd in result.rounds:
         if "best_val_acc" in rd:
             print(f"round {rd['round'] + 1}/{cfg.rounds}: "

@@ -1,13 +1,15 @@
-"""The CPU device set-up ``jaxch6 sweep`` uses, for Python callers who want the same results.
+"""The CPU device set-up ``jaxch6 sweep`` uses, and :func:`jaxch6.sweep.run` by default.
 
-Call :func:`configure_cpu_devices` before anything imports JAX; then :func:`jaxch6.sweep.run`
-shards trials over those devices exactly as the command line does.
+:func:`jaxch6.sweep.run` (given no ``devices``) calls :func:`use_command_line_devices`: while
+JAX's backend is not yet initialised (no JAX operation has run), the sweep gets the command
+line's CPU devices and so its results; otherwise it says once, in one line, how to get them.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
 from jaxch6.errors import ConfigError
 
@@ -28,8 +30,8 @@ def configure_cpu_devices(spec: str) -> int | None:
         spec: ``"auto"`` or a positive integer (as a string or int).
 
     Returns:
-        N, or None where nothing was changed (JAX already imported, or ``XLA_FLAGS`` already
-        choosing a device count).
+        N, or None where nothing was changed (JAX's backend already initialised, or
+        ``XLA_FLAGS`` / ``jax_num_cpu_devices`` already choosing a device count).
 
     Raises:
         ConfigError: ``spec`` is not ``"auto"`` or a positive integer.
@@ -55,10 +57,57 @@ def configure_cpu_devices(spec: str) -> int | None:
         if n < 1:
             raise ConfigError(f"cpu_devices must be a positive integer or 'auto', got {spec!r}")
     flags = os.environ.get("XLA_FLAGS", "")
-    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
+    if "xla_force_host_platform_device_count" in flags:
         return None
+    if "jax" in sys.modules:  # imported: usable while its backend is not initialised
+        import jax
+
+        if jax.config.jax_num_cpu_devices > 0:
+            return None
+        try:
+            jax.config.update("jax_num_cpu_devices", n)
+        except RuntimeError:  # "should be updated before backends are initialized"
+            return None
     os.environ["XLA_FLAGS"] = (
         f"{flags} --xla_force_host_platform_device_count={n} "
         "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     ).strip()
     return n
+
+
+_told = threading.Event()
+
+#: What :func:`use_command_line_devices` says when JAX's backend was initialised first.
+HOW_TO = ("jaxch6.sweep: JAX was initialised before the sweep, so it runs on {n} CPU device "
+          "and its results may differ from the command line's in the last bits; call "
+          "jaxch6.sweep.devices.configure_cpu_devices('auto') before any JAX operation to get "
+          "its devices")
+
+
+def use_command_line_devices(file=None) -> int | None:
+    """Give a sweep from Python the command line's CPU devices (``--cpu-devices auto``).
+
+    While JAX's backend is not initialised this is :func:`configure_cpu_devices` ``("auto")``.
+    Once it is, nothing can change; if that left one CPU device, one line (:data:`HOW_TO`) on
+    ``file`` (standard error) says so and how to get the command line's set-up, once per
+    process. A device count chosen by ``XLA_FLAGS`` or ``jax_num_cpu_devices`` is kept.
+
+    Args:
+        file: where the line goes; standard error by default.
+
+    Returns:
+        The number of devices made, or None where nothing was changed.
+    """
+    n = configure_cpu_devices("auto")
+    if n is not None or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS",
+                                                                                 ""):
+        return n
+    import jax
+
+    if jax.config.jax_num_cpu_devices > 0 or _told.is_set():
+        return None
+    devices = jax.local_devices()
+    if devices[0].platform == "cpu" and len(devices) < 2:
+        _told.set()
+        print(HOW_TO.format(n=len(devices)), file=file if file is not None else sys.stderr)
+    return None

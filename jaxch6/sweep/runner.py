@@ -252,13 +252,14 @@ def run(
     config: SweepConfig | None = None,
     *,
     out: str | os.PathLike | None = None,
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[Progress], None] | bool | None = True,
     data=None,
     make_run: Callable | None = None,
     devices: Sequence | None = None,
     top: int = 20,
     command_line: Sequence[str] | None = None,
     stop: Any = None,
+    figures: bool = True,
 ) -> SweepResult:
     """Run a sweep; every trial comes back, best first via :attr:`SweepResult.ranked`.
 
@@ -266,21 +267,35 @@ def run(
     id, not on ``chunk_size`` or the number of devices (2 or more: see
     :func:`jaxch6.sweep.devices.configure_cpu_devices` for the one-device exception).
 
+    It behaves as ``jaxch6 sweep`` does: it shows the same progress (the data and device
+    lines, the compile phase, a bar per step: :class:`jaxch6.progress.TqdmProgress`, tqdm's
+    notebook bars in Jupyter, plain lines in a log), uses the command line's CPU devices
+    when JAX's backend is not yet initialised
+    (:func:`jaxch6.sweep.devices.use_command_line_devices`), and writes the same figures
+    into ``out``.
+
     Args:
         config: what to search and how (default: the book's search).
-        out: a run directory for ``manifest.json``, ``trials.jsonl``, ``summary.json`` (and
-            ``models/``); it must not exist or be empty, and is locked while the sweep runs.
-        progress: called with a :class:`jaxch6.sweep.loop.Progress` when a step starts and
-            after each chunk.
+        out: a run directory for ``manifest.json``, ``trials.jsonl``, ``summary.json``,
+            ``trials.csv``, the figures (and ``models/``); it must not exist or be empty, and
+            is locked while the sweep runs.
+        progress: True (default): the command line's reporter on standard error; False or
+            None: silent; or a callable, called with a :class:`jaxch6.sweep.loop.Progress`
+            when a step starts and after each chunk (and, if it has an ``announce`` method,
+            with :func:`jaxch6.progress.setup_lines` before training).
         data: a :class:`jaxch6.train.Data` to use instead of loading ``config.dataset``.
         make_run: a factory of :class:`jaxch6.train.Run` other than
             :func:`jaxch6.train.make_run` (same contract).
-        devices: the devices to shard lanes over (default: all local devices).
+        devices: the devices to shard lanes over (default: all local devices, after
+            :func:`jaxch6.sweep.devices.use_command_line_devices`).
         top: how many of the best trials ``summary.json`` lists.
         command_line: recorded in the manifest (default ``sys.argv``).
         stop: a ``threading.Event`` (anything with ``is_set()``): once set, the sweep stops
             after recording the chunk that finishes next and raises
             :class:`jaxch6.sweep.loop.Interrupted`; :func:`resume` completes the directory.
+        figures: with ``out``, write the command line's figures there
+            (:func:`jaxch6.plots.write_sweep_figures`; their names in
+            ``result.info["figures"]``).
 
     Returns:
         A :class:`SweepResult`.
@@ -301,18 +316,20 @@ def run(
     """
     config = (config or SweepConfig()).validate()
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
-                devices=devices, top=top, command_line=command_line, resume=False, stop=stop)
+                devices=devices, top=top, command_line=command_line, resume=False, stop=stop,
+                figures=figures)
 
 
 def resume(
     out: str | os.PathLike,
     *,
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[Progress], None] | bool | None = True,
     data=None,
     make_run: Callable | None = None,
     devices: Sequence | None = None,
     top: int = 20,
     stop: Any = None,
+    figures: bool = True,
 ) -> SweepResult:
     """Finish the interrupted sweep in ``out``.
 
@@ -329,6 +346,7 @@ def resume(
         devices: as in :func:`run`.
         top: as in :func:`run`.
         stop: as in :func:`run`.
+        figures: as in :func:`run`.
 
     Returns:
         A :class:`SweepResult` over all the sweep's trials.
@@ -344,18 +362,59 @@ def resume(
         raise ConfigError(f"{out}: manifest.json has no valid config ({exc})") from None
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
                 devices=devices, top=top, command_line=None, resume=True, manifest=manifest,
-                stop=stop)
+                stop=stop, figures=figures)
+
+
+def _reporter(progress, config: SweepConfig):
+    """``(callable or None, owned)``: True makes the command line's reporter (owned: closed by
+    the run); False/None report nothing."""
+    if progress is True:
+        from jaxch6.progress import TqdmProgress
+
+        return TqdmProgress(unit="trial" if config.repeats == 1 else "lane"), True
+    return (progress or None), False
 
 
 def _run(config, *, out, progress, data, make_run, devices, top, command_line, resume,
-         manifest=None, stop=None) -> SweepResult:
+         manifest=None, stop=None, figures=True) -> SweepResult:
     wall0 = time.perf_counter()
     out_dir = Path(out) if out is not None else None
     if out_dir is not None and out_dir.exists():  # refuse a busy or foreign directory early
         with store.lock(out_dir):
             store.claim(out_dir, "sweep", resume=resume)
-    # the plan is checked (data loaded, memory estimated) before the directory is created
-    setup = _setup(config, data, make_run, devices, manifest.get("lanes") if manifest else None)
+    if devices is None:
+        from jaxch6.sweep.devices import use_command_line_devices
+
+        use_command_line_devices()
+    progress, owned = _reporter(progress, config)
+    try:
+        # the plan is checked (data loaded, memory estimated) before the directory is created
+        setup = _setup(config, data, make_run, devices,
+                       manifest.get("lanes") if manifest else None)
+        _announce(progress, setup.info)
+        result = _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top,
+                         resume)
+    finally:
+        if owned:
+            progress.close()
+    if out_dir is not None and figures and result.trials:
+        from jaxch6.plots import write_sweep_figures
+
+        result.info["figures"] = write_sweep_figures(result, out_dir)
+    return result
+
+
+def _announce(progress, info) -> None:
+    """The data and device lines, before training, to a reporter that shows lines."""
+    announce = getattr(progress, "announce", None)
+    if announce is not None:
+        from jaxch6.progress import setup_lines
+
+        announce(setup_lines(info))
+
+
+def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, resume):
+    """Train under the run directory's lock, recording as the trials finish."""
     lock = store.lock(out_dir) if out_dir is not None else None
     try:
         if out_dir is not None:
