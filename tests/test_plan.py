@@ -25,10 +25,26 @@ def _gpu(trials, memory, n_devices=1, **kw):
 def test_book_trial_bytes_is_the_engine_formula():
     n_params, units = 130_010, 784 + 600 + 10
     assert BOOK_TRIAL == 4 * (4 * n_params + 4 * 100 * units + 2 * 500 * units)
-    from jaxch6.sweep import engine
 
-    assert BOOK_TRIAL == engine.per_trial_bytes(BOOK_NET, batch_size=100, n_eval_rows=500,
-                                                optimizer_slots=0)
+
+@pytest.mark.parametrize("memory", [80 * GiB, 16 * GiB])
+def test_the_runtime_runs_the_tested_gpu_plan(memory, monkeypatch):
+    """jaxch6.sweep.run plans through the planner tested here (runner.plan_lanes), with the
+    book's trial estimate and the data's bytes subtracted."""
+    import numpy as np
+
+    from jaxch6.sweep import SweepConfig
+    from jaxch6.sweep.runner import plan_lanes
+
+    monkeypatch.setenv(plan.DEVICE_MEMORY_ENV, str(memory))
+    data = (np.zeros((400, 784), np.float32), np.arange(400, dtype=np.int32) % 10,
+            np.zeros((100, 784), np.float32), np.arange(100, dtype=np.int32) % 10)
+    data_bytes = sum(a.nbytes for a in data)
+    gpu = types.SimpleNamespace(platform="gpu", memory_stats=lambda: {})
+    for trials in (100, 10_000):
+        trial_bytes, got = plan_lanes(SweepConfig(trials=trials).validate(), data, [gpu] * 2)
+        assert trial_bytes == BOOK_TRIAL
+        assert got == _gpu(trials, memory, n_devices=2, data_bytes=data_bytes)
 
 
 @pytest.mark.parametrize("memory", [80 * GiB, 16 * GiB])
@@ -96,15 +112,6 @@ def test_cpu_plan_is_todays_rule():
     assert plan_lanes_and_chunk(100, 1 << 10, n_devices=1, **cpu).lanes == 100
     assert plan_lanes_and_chunk(100, BOOK_TRIAL, n_devices=2, chunk_size=30, **cpu).chunk_size \
         == 32
-    from jaxch6.sweep import engine
-
-    for n_dev, trials, tb in ((1, 100, BOOK_TRIAL), (2, 100, BOOK_TRIAL), (4, 100, BOOK_TRIAL),
-                              (2, 7, BOOK_TRIAL), (2, 500, 1 << 20), (1, 3, 1 << 30)):
-        devs = [types.SimpleNamespace(platform="cpu")] * n_dev
-        lanes = engine.default_lanes(trials, tb, devs)
-        chunk = engine.default_chunk_size(trials, tb, devs, lanes=lanes)
-        p = plan_lanes_and_chunk(trials, tb, n_devices=n_dev, **cpu)
-        assert (p.lanes, p.chunk_size) == (lanes, chunk), (n_dev, trials, tb)
 
 
 def test_device_memory_from_the_device_the_override_or_the_environment(monkeypatch):

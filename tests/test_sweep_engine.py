@@ -15,7 +15,8 @@ import pytest
 from _sweep_toy import toy_data, toy_make_run, toy_make_train_fn
 
 from jaxch6.sweep import Param, SweepConfig, run
-from jaxch6.sweep.engine import Engine, default_chunk_size, per_trial_bytes
+from jaxch6.sweep.engine import Engine
+from jaxch6.sweep.plan import per_trial_bytes
 from jaxch6.sweep.space import lane_keys
 
 TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1, lanes=1,
@@ -39,22 +40,27 @@ def _arrays(result):
 
 
 def test_default_lanes_and_chunk_size_rules():
-    from jaxch6.sweep.engine import CPU_CHUNK_TRIALS, CPU_LANE_BYTES, default_lanes
+    from jaxch6.sweep.plan import CPU_CHUNK_TRIALS, CPU_LANE_BYTES, plan_for_devices
 
     cpu = jax.devices("cpu")
+
+    def plan(trials, trial_bytes, devices, **kw):
+        p = plan_for_devices(trials, trial_bytes, devices, **kw)
+        return p.lanes, p.chunk_size
+
     # lanes: what fits in the CPU budget, at most one round; never the device count
-    assert default_lanes(100, CPU_LANE_BYTES // 2, cpu) == 2  # the book's ~10 MB trial
-    assert default_lanes(100, 1 << 10, cpu) == 100
-    assert default_lanes(100, 1 << 50, cpu) == 1
-    assert default_lanes(100, CPU_LANE_BYTES // 2, cpu * 4) == 2
+    assert plan(100, CPU_LANE_BYTES // 2, cpu)[0] == 2  # the book's ~10 MB trial
+    assert plan(100, 1 << 10, cpu)[0] == 100
+    assert plan(100, CPU_LANE_BYTES * 2, cpu)[0] == 1
+    assert plan(100, CPU_LANE_BYTES // 2, cpu * 4)[0] == 2
     # chunks: whole lane groups per device, at most CPU_CHUNK_TRIALS, fewest padded lanes
     assert CPU_CHUNK_TRIALS == 24
-    assert default_chunk_size(100, 0, cpu, lanes=2) == 20  # 5 chunks of 10 groups, no padding
-    assert default_chunk_size(100, 0, cpu * 2, lanes=2) == 20  # 5 chunks of 5 groups per device
-    assert default_chunk_size(100, 0, cpu * 4, lanes=2) == 8  # 13 x 8 = 104 beats 5 x 24 = 120
-    assert default_chunk_size(7, 0, cpu, lanes=2) == 8  # one padded lane at most
-    assert default_chunk_size(100, 0, cpu, lanes=100) == 100  # a group is never split
-    assert default_chunk_size(100, 0, cpu, lanes=2, max_trials=4) == 4
+    assert plan(100, 1, cpu, lanes=2)[1] == 20  # 5 chunks of 10 groups, no padding
+    assert plan(100, 1, cpu * 2, lanes=2)[1] == 20  # 5 chunks of 5 groups per device
+    assert plan(100, 1, cpu * 4, lanes=2)[1] == 8  # 13 x 8 = 104 beats 5 x 24 = 120
+    assert plan(7, 1, cpu, lanes=2)[1] == 8  # one padded lane at most
+    assert plan(100, 1, cpu, lanes=100)[1] == 100  # a group is never split
+    assert plan(100, 1, cpu, lanes=2, chunk_size=4)[1] == 4
 
     class FakeGPU:
         platform = "gpu"
@@ -63,13 +69,11 @@ def test_default_lanes_and_chunk_size_rules():
             return {"bytes_limit": 80 << 30}
 
     gpus = [FakeGPU()] * 4
-    lanes = default_lanes(100_001, 8 << 20, gpus)
+    lanes, chunk = plan(100_001, 8 << 20, gpus)
     assert lanes <= 0.4 * (80 << 30) / (8 << 20) and lanes <= 16384
-    assert default_chunk_size(100_001, 0, gpus, lanes=lanes) == 4 * lanes  # a group per device
-    # without lanes: those of default_lanes(trial_bytes)
-    assert default_chunk_size(100, CPU_LANE_BYTES // 2, cpu) == default_chunk_size(
-        100, 0, cpu, lanes=2)
-    assert default_lanes(10, 1, gpus) == 10
+    assert chunk == 4 * lanes  # a group per device
+    assert plan(100, CPU_LANE_BYTES // 2, cpu) == plan(100, 1, cpu, lanes=2)
+    assert plan(10, 1, gpus)[0] == 10
 
 
 def test_per_trial_bytes_of_the_book_net():

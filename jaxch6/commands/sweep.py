@@ -276,22 +276,6 @@ def check_numbers(args) -> None:
     if args.init.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
         raise ConfigError(f"--init must be an initializer name or a finite std > 0, "
                           f"got {args.init!r}")
-    _check_hidden_text(args.hidden)
-
-
-def _check_hidden_text(text: str) -> None:
-    """Refuse a ``--hidden`` deeper than :data:`MAX_LAYERS` before its sizes are expanded."""
-    layers = 0
-    for part in text.replace(" ", "").split(","):
-        _, _, count = part.partition("x")
-        layers += int(count) if count.isdigit() else 1
-    if layers > MAX_LAYERS:
-        raise ConfigError(f"--hidden {text!r} has {layers} layers; at most {MAX_LAYERS}: "
-                          "reduce the layer count")
-
-
-#: Most hidden layers a sweep's network may have.
-MAX_LAYERS = 1000
 
 
 def run(args) -> int:

@@ -13,23 +13,17 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from jaxch6 import names
 from jaxch6.errors import ConfigError
+from jaxch6.names import parse_layers
 from jaxch6.sweep.space import (
     BOOK_SPACE,
-    SAMPLERS,
     STATIC,
     Param,
     check_space,
     grid_size,
     space_from_dicts,
 )
-
-DATASETS = ("mnist", "fashion_mnist")
-SOURCES = ("auto", "sample", "idx", "tfds")
-ACTIVATIONS = ("relu", "sigmoid", "tanh")
-RECORD_LOSS = ("after_update", "before_update", "none")
-SCHEDULERS = ("random", "halving", "hyperband", "pbt")
-PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,13 +144,11 @@ class SweepConfig:
 
     def _check_init(self) -> None:
         if isinstance(self.init, str):
-            from jaxch6 import initializers
-
-            names = getattr(initializers, "NAMES", None)
-            if names is not None and self.init not in names:
+            if self.init not in names.INITIALIZERS:
                 raise ConfigError(
                     f"init: unknown initializer {self.init!r} "
-                    f"(choose from {', '.join(sorted(names))} or a number, the normal's std)"
+                    f"(choose from {', '.join(sorted(names.INITIALIZERS))} or a number, the "
+                    "normal's std)"
                 )
         elif (isinstance(self.init, bool) or not isinstance(self.init, int | float)
               or not (math.isfinite(self.init) and self.init > 0)):
@@ -164,14 +156,14 @@ class SweepConfig:
                               f"got {self.init!r}")
 
     def _check_names(self) -> None:
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("source", self.source, SOURCES)
-        _choice("record_loss", self.record_loss, RECORD_LOSS)
-        _choice("dtype", self.dtype, ("float32", "float64"))
-        _choice("scheduler", self.scheduler, SCHEDULERS)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("sampler", self.sampler, SAMPLERS)
+        names.choose("activation", self.activation, names.ACTIVATIONS)
+        names.choose("dataset", self.dataset, names.DATASETS)
+        names.choose("source", self.source, names.SOURCES)
+        names.choose("record_loss", self.record_loss, names.RECORD_LOSS)
+        names.choose("dtype", self.dtype, names.DTYPES)
+        names.choose("scheduler", self.scheduler, names.SCHEDULERS)
+        names.choose("precision", self.precision, names.PRECISIONS)
+        names.choose("sampler", self.sampler, names.SAMPLERS)
         if self.scheduler != "random" and self.rounds != 1:
             raise ConfigError(f"rounds (narrowing) is for the random scheduler, not "
                               f"{self.scheduler!r}")
@@ -258,20 +250,12 @@ class SweepConfig:
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """``"100x6"`` → (100,)*6; ``"100,50"`` → (100, 50); ``"100x2,50"`` → (100, 100, 50)."""
-    sizes: list[int] = []
+    """``"100x6"`` → (100,)*6; ``"100,50"`` → (100, 50); ``"100x2,50"`` → (100, 100, 50)
+    (:func:`jaxch6.names.parse_layers`; ConfigError names ``hidden``)."""
     try:
-        for part in text.replace(" ", "").split(","):
-            if "x" in part:
-                width, _, count = part.partition("x")
-                sizes += [int(width)] * int(count)
-            elif part:
-                sizes.append(int(part))
-    except ValueError:
-        raise ConfigError(f"hidden {text!r}: expected sizes like 100x6 or 100,50") from None
-    if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(f"hidden {text!r}: expected positive sizes like 100x6 or 100,50")
-    return tuple(sizes)
+        return parse_layers(text)
+    except ConfigError as exc:
+        raise ConfigError(f"hidden {exc}") from None
 
 
 def _is_int(value) -> bool:
@@ -281,8 +265,3 @@ def _is_int(value) -> bool:
 def _positive(name: str, value) -> None:
     if not _is_int(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}: unknown {name} {value!r} (choose from {', '.join(choices)})")

@@ -34,6 +34,8 @@ trials' accuracies after 200 SGD steps. Programs on 2, 4, ... devices agree bit 
 The engine is given each lane's training key (:func:`jaxch6.sweep.space.lane_keys`): for trial
 ``i``, ``fold_in(fold_in(key(seed), i), 1)`` (its hyperparameters are sampled from
 ``fold_in(..., 0)``), and for its repeat ``r >= 1`` that key with ``r`` folded in once more.
+
+The lane width and chunk size come from the one planner, :func:`jaxch6.sweep.plan.plan_for_devices`.
 """
 
 from __future__ import annotations
@@ -44,87 +46,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-
-from jaxch6.sweep.plan import device_memory_bytes, per_trial_bytes  # noqa: F401 - one of each
-
-#: Upper bounds of the default chunk size per device, by platform.
-CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
-#: On the CPU, a lane group holds about this many bytes of trials, so that it stays near the
-#: caches (small groups are the fast choice there; see experiments/results/bench_sweep.md).
-CPU_LANE_BYTES = 24 << 20
-#: Default upper bound of a CPU chunk (trials per compiled call).
-CPU_CHUNK_TRIALS = 24
-#: Fraction of a device's memory the default chunk may plan to use.
-MEMORY_FRACTION = 0.4
-
-
-def default_lanes(trials_per_round: int, trial_bytes: int, devices: Sequence) -> int:
-    """Choose the trials per lane group (one ``vmap``).
-
-    On the CPU as many as fit in :data:`CPU_LANE_BYTES` (2 for the book's network); on
-    accelerators as many as fit in ``MEMORY_FRACTION`` of one device's memory, at most
-    :data:`CHUNK_CAP` and at most one round. Never depends on the number of devices, so
-    neither do the results.
-
-    Args:
-        trials_per_round: lanes in one round (trials × repeats).
-        trial_bytes: one lane's memory (:func:`per_trial_bytes`).
-        devices: the devices the lanes are sharded over (only the first is consulted).
-
-    Returns:
-        The lanes per group, at least 1.
-    """
-    platform = devices[0].platform
-    if platform == "cpu":
-        lanes = CPU_LANE_BYTES // max(trial_bytes, 1)
-    else:
-        fit = int(MEMORY_FRACTION * device_memory_bytes(devices[0]) // max(trial_bytes, 1))
-        lanes = min(fit, CHUNK_CAP.get(platform, 1024))
-    return int(max(1, min(lanes, trials_per_round, CHUNK_CAP.get(platform, 1024))))
-
-
-def default_chunk_size(
-    trials_per_round: int,
-    trial_bytes: int,
-    devices: Sequence,
-    *,
-    lanes: int | None = None,
-    max_trials: int | None = None,
-) -> int:
-    """Choose the trials per compiled call.
-
-    The chunk is a multiple of ``lanes × devices`` (each device runs whole lane groups), at
-    most ``max_trials``, with the number of groups per call chosen to waste the fewest padded
-    lanes over a round.
-
-    Args:
-        trials_per_round: lanes in one round (trials × repeats).
-        trial_bytes: one lane's memory (:func:`per_trial_bytes`).
-        devices: the devices the lanes are sharded over.
-        lanes: lanes per group (default: :func:`default_lanes` of ``trial_bytes``).
-        max_trials: the largest chunk (default on the CPU :data:`CPU_CHUNK_TRIALS`, so
-            progress and the results on disk advance every few seconds; on accelerators one
-            group per device).
-
-    Returns:
-        The chunk size.
-    """
-    if lanes is None:
-        lanes = default_lanes(trials_per_round, trial_bytes, devices)
-    step = lanes * len(devices)
-    if max_trials is None:
-        max_trials = CPU_CHUNK_TRIALS if devices[0].platform == "cpu" else step
-    if trials_per_round <= max_trials:  # one call may cover the round (padding included)
-        max_groups = math.ceil(trials_per_round / step)
-    else:
-        max_groups = max(1, max_trials // step)
-    best = None
-    for g in range(max_groups, 0, -1):
-        size = g * step
-        padded = math.ceil(trials_per_round / size) * size
-        if best is None or padded < best[0]:
-            best = (padded, size)
-    return int(best[1])
 
 
 class Handle(NamedTuple):

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from jaxch6.names import OPTIMIZER_SLOTS
 from jaxch6.sweep.space import STATIC, Param, hidden_sizes, searchable_names
 
 Group = tuple[tuple[str, Any], ...]  # ((name, value), ...) of the searched static names
@@ -82,13 +83,11 @@ def for_group(config, group: Group):
 def footprint_config(config):
     """The config with the largest of every searched static choice (the widest network, the
     largest batch, the optimizer with the most state): what a lane's memory is planned for."""
-    from jaxch6.sweep.runner import _OPTIMIZER_SLOTS
-
     fields: dict[str, Any] = {}
     for p in config.space:
         values = p.grid_values() if p.kind in ("categorical", "int") else ()
         if p.name == "optimizer":
-            fields["optimizer"] = max(values, key=lambda o: _OPTIMIZER_SLOTS.get(o, 2))
+            fields["optimizer"] = max(values, key=lambda o: OPTIMIZER_SLOTS[o])
         elif p.name == "batch_size":
             fields["batch_size"] = max(values)
         elif p.name == "hidden":

@@ -748,7 +748,6 @@ class EngineTrainer:
                  make_run=None, lanes: int | None = None):
         import jax
 
-        from jaxch6.sweep.engine import default_chunk_size
         from jaxch6.sweep.runner import build_engines, load_data, plan_lanes
 
         self.config = config
@@ -762,9 +761,8 @@ class EngineTrainer:
         self.n_train, self.n_val = len(data[0]), len(data[2])
         self.devices = list(devices if devices is not None else jax.local_devices())
         # The same lane width and training as a plain sweep: trial i is bit-identical.
-        trial_bytes, lanes = plan_lanes(config, data, self.devices, lanes=lanes)
-        chunk = batch_trials or config.chunk_size or default_chunk_size(
-            config.trials, trial_bytes, self.devices, lanes=lanes)
+        _, chosen = plan_lanes(config, data, self.devices, lanes=lanes, chunk_size=batch_trials)
+        lanes, chunk = chosen.lanes, chosen.chunk_size
         #: One engine per group of static choices, all of the same lane width and chunk size.
         self.engine = build_engines(config, data, chunk, lanes, self.devices, make_run=make_run)
         self.lanes = int(lanes)

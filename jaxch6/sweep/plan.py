@@ -8,9 +8,12 @@ Pure Python and NumPy; JAX is touched only to ask a device for its memory. The p
   round (10,000 trials that fit 3,475 to a group run as 3 groups of 3,334, not 3,475 + 3,475 +
   3,050 padded to 3 × 3,475), never depending on the number of devices, so neither do the
   results; a chunk is one group per device (``lanes × n_devices``).
-- **CPU**: the rule of :mod:`jaxch6.sweep.engine`: a group holds :data:`CPU_LANE_BYTES` of trials
-  (it stays near the caches; 2 lanes for the book's network), a chunk at most
-  :data:`CPU_CHUNK_TRIALS` trials with the fewest padded lanes.
+- **CPU**: a group holds :data:`CPU_LANE_BYTES` of trials (it stays near the caches; 2 lanes
+  for the book's network), a chunk at most :data:`CPU_CHUNK_TRIALS` trials with the fewest padded
+  lanes.
+
+This is the one planner: :func:`jaxch6.sweep.run`, the Optuna driver and the benchmarks all plan
+through :func:`plan_for_devices`, so a plan tested here for a faked device is the plan that runs.
 
 A plan that cannot fit raises a one-line :class:`~jaxch6.errors.ConfigError` saying what to
 reduce. ``$JAXCH6_DEVICE_MEMORY`` (bytes, or ``"80G"``, ``"16GiB"``, ``"512M"``; binary units)
@@ -45,6 +48,7 @@ __all__ = [
     "physical_memory_bytes",
     "plan_for_devices",
     "plan_lanes_and_chunk",
+    "plan_sweep",
 ]
 
 #: Upper bounds of a lane group (and of the default chunk per device), by platform.
@@ -200,8 +204,8 @@ def _check_lanes(lanes: int, trial_bytes: int, device_memory: int, data_bytes: i
 
 
 def _cpu_chunk(trials: int, step: int) -> int:
-    """engine.default_chunk_size on the CPU: at most CPU_CHUNK_TRIALS (one call may cover a
-    small round), whole groups, the fewest padded lanes over the round."""
+    """A CPU chunk: at most CPU_CHUNK_TRIALS (one call may cover a small round), whole groups,
+    the fewest padded lanes over the round."""
     if trials <= CPU_CHUNK_TRIALS:
         max_groups = math.ceil(trials / step)
     else:
@@ -334,8 +338,8 @@ def check_sweep(
     epochs: int,
     steps: int,
     trial_bytes: int,
-    lanes: int,
-    chunk_size: int,
+    lanes: int | None,
+    chunk_size: int | None,
     devices: Sequence,
     data_bytes: int,
     n_hparams: int,
@@ -344,17 +348,17 @@ def check_sweep(
     """Refuse a sweep whose plan cannot fit, before anything is compiled or written.
 
     Checks the host memory for the data and every trial's record (:func:`host_bytes_needed`),
-    then one device's memory for a lane group (its trials and their recorded curves, with the
-    data replicated there). On the CPU the devices share the host's memory, so a whole chunk
-    must fit in it.
+    then one device's memory for a lane (its training and recorded curves, with the data
+    replicated there) and, once planned, a lane group. On the CPU the devices share the host's
+    memory, so a whole chunk must fit in it.
 
     Args:
         trials: trials the sweep records (every round).
         epochs: epochs each trial is trained.
         steps: recorded per-step losses per trial.
         trial_bytes: one trial's training memory (:func:`per_trial_bytes`).
-        lanes: trials per lane group.
-        chunk_size: trials per compiled call.
+        lanes: trials per lane group (None: not planned yet, only one lane is checked).
+        chunk_size: trials per compiled call (None: not planned yet).
         devices: the JAX devices the lanes run on (``$JAXCH6_DEVICE_MEMORY`` honoured).
         data_bytes: bytes of the loaded data.
         n_hparams: searched hyperparameters per trial.
@@ -364,7 +368,7 @@ def check_sweep(
         ConfigError: one line naming the field(s) to reduce.
     """
     host_bytes_needed(trials, data_bytes=data_bytes, epochs=epochs, steps=steps,
-                      n_hparams=n_hparams, chunk_size=chunk_size, host_memory=host_memory)
+                      n_hparams=n_hparams, chunk_size=chunk_size or 0, host_memory=host_memory)
     lane_bytes = trial_bytes + history_bytes(epochs, steps)
     device = devices[0]
     memory = device_memory_bytes(device)
@@ -373,6 +377,8 @@ def check_sweep(
     if lane_bytes > _usable(memory, EXPLICIT_FRACTION, data_bytes):
         raise ConfigError(_fit_error(lane_bytes, memory, EXPLICIT_FRACTION, data_bytes)
                           .replace("reduce hidden sizes", "reduce epochs, hidden sizes"))
+    if lanes is None or chunk_size is None:
+        return
     _check_lanes(lanes, lane_bytes, memory, data_bytes)
     if device.platform == "cpu":
         need = chunk_size * lane_bytes + len(devices) * data_bytes
@@ -382,3 +388,54 @@ def check_sweep(
                 f"chunk_size={chunk_size} needs {format_bytes(need)} of host memory "
                 f"({chunk_size} x {format_bytes(lane_bytes)} per trial) but the machine offers "
                 f"{format_bytes(limit)} usable: reduce chunk_size or lanes")
+
+
+def plan_sweep(
+    *,
+    round_trials: int,
+    trials: int,
+    epochs: int,
+    steps: int,
+    trial_bytes: int,
+    devices: Sequence,
+    data_bytes: int,
+    n_hparams: int,
+    lanes: int | None = None,
+    chunk_size: int | None = None,
+) -> Plan:
+    """The plan a sweep runs: checked (:func:`check_sweep`), then planned by
+    :func:`plan_for_devices`, then checked whole.
+
+    The lane width is planned from ``round_trials`` alone (a requested ``chunk_size`` never
+    changes it, so neither does a driver's batch size: the lane width is part of what makes a
+    trial's result bit-identical between drivers); the chunk is then whole groups on every
+    device, ``chunk_size`` rounded up or the platform's default.
+
+    Args:
+        round_trials: lanes in one round (trials x repeats).
+        trials: lanes the whole sweep records (every round, bracket and repeat).
+        epochs: epochs each trial is trained.
+        steps: recorded per-step losses per trial.
+        trial_bytes: one trial's training memory (:func:`per_trial_bytes`).
+        devices: the JAX devices the lanes run on.
+        data_bytes: bytes of the data replicated on every device.
+        n_hparams: searched hyperparameters per trial.
+        lanes: a lane width to use (a resumed sweep's, a study's, or requested).
+        chunk_size: requested trials per compiled call.
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        ConfigError: a plan that cannot fit, naming what to reduce.
+    """
+    sizes = {"trials": trials, "epochs": epochs, "steps": steps, "trial_bytes": trial_bytes,
+             "devices": devices, "data_bytes": data_bytes, "n_hparams": n_hparams}
+    check_sweep(lanes=None, chunk_size=None, **sizes)
+    plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=lanes,
+                            data_bytes=data_bytes)
+    if chunk_size is not None:
+        plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=plan.lanes,
+                                chunk_size=chunk_size, data_bytes=data_bytes)
+    check_sweep(lanes=plan.lanes, chunk_size=plan.chunk_size, **sizes)
+    return plan

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
-from jaxch6.sweep import schedulers, store
+from jaxch6.names import OPTIMIZER_SLOTS
+from jaxch6.sweep import plan, schedulers, store
 from jaxch6.sweep.config import SweepConfig
-from jaxch6.sweep.engine import Engine, default_chunk_size, default_lanes, per_trial_bytes
+from jaxch6.sweep.engine import Engine
 from jaxch6.sweep.groups import GroupedEngine, footprint_config, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
 from jaxch6.sweep.records import Trial
 from jaxch6.sweep.result import SweepResult
 
-_OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1}
 #: Files and folders of the run directory that belong to the run (besides store's).
 STATES, MODELS = "states", "models"
 
@@ -69,8 +69,10 @@ def load_data(config: SweepConfig):
 
 
 # -- engine -------------------------------------------------------------------------------------
-def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None):
-    """Plan the lane width: the estimated memory of one lane and the lanes per group.
+def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
+               chunk_size: int | None = None):
+    """Plan and check the sweep's lanes: one lane's estimated memory and the
+    :class:`jaxch6.sweep.plan.Plan` (:func:`jaxch6.sweep.plan.plan_sweep`, the one planner).
 
     Every driver of the engine must use this: the lane width is part of what makes a trial's
     result bit-identical between them. A space of static choices plans for its largest
@@ -81,21 +83,30 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None):
         data: the sweep's :class:`jaxch6.train.Data`.
         devices: the devices the lanes are sharded over.
         lanes: the lanes per group to use when ``config.lanes`` is unset (e.g. a resumed
-            sweep's); when both are unset, :func:`default_lanes` chooses.
+            sweep's or a study's); when both are unset, the planner chooses.
+        chunk_size: trials per compiled call instead of ``config.chunk_size`` (e.g. an Optuna
+            batch); when both are unset, the planner chooses.
 
     Returns:
-        ``(trial_bytes, lanes)``: the estimated bytes of one lane and the lanes per group.
+        ``(trial_bytes, plan)``.
+
+    Raises:
+        ConfigError: a plan that does not fit in the host's or a device's memory (one line).
     """
-    config = footprint_config(config)
+    fp = footprint_config(config)
     n_rows = len(data[0]) + len(data[2])
-    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *config.hidden, _n_classes(data))
-    trial_bytes = per_trial_bytes(
-        layer_sizes, batch_size=config.batch_size, n_eval_rows=n_rows,
-        optimizer_slots=_OPTIMIZER_SLOTS.get(config.optimizer, 2),
-        itemsize=np.dtype(config.dtype).itemsize)
-    per_round = config.trials * config.repeats
-    lanes = config.lanes or lanes or default_lanes(per_round, trial_bytes, devices)
-    return trial_bytes, lanes
+    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *fp.hidden, _n_classes(data))
+    trial_bytes = plan.per_trial_bytes(
+        layer_sizes, batch_size=fp.batch_size, n_eval_rows=n_rows,
+        optimizer_slots=OPTIMIZER_SLOTS[fp.optimizer], itemsize=np.dtype(fp.dtype).itemsize)
+    steps = config.epochs * -(-len(data[0]) // config.batch_size)  # the recorded losses
+    chosen = plan.plan_sweep(
+        round_trials=config.trials * config.repeats,
+        trials=config.total_trials * config.repeats, epochs=config.epochs, steps=steps,
+        trial_bytes=trial_bytes, devices=devices,
+        data_bytes=sum(int(np.asarray(a).nbytes) for a in data), n_hparams=len(config.space),
+        lanes=config.lanes or lanes, chunk_size=chunk_size or config.chunk_size)
+    return trial_bytes, chosen
 
 
 def _n_classes(data) -> int:
@@ -196,19 +207,6 @@ def _device_info(devices) -> dict[str, Any]:
             "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
-def _check_plan(config: SweepConfig, data, devices, trial_bytes: int, lanes: int,
-                chunk: int) -> None:
-    """Refuse a plan whose host or device memory cannot fit (ConfigError, one line), before
-    anything is compiled or written."""
-    from jaxch6.sweep import plan
-
-    steps = config.epochs * -(-len(data[0]) // config.batch_size)  # the recorded losses
-    plan.check_sweep(trials=config.total_trials * config.repeats, epochs=config.epochs,
-                     steps=steps, trial_bytes=trial_bytes, lanes=lanes, chunk_size=chunk,
-                     devices=devices, data_bytes=sum(int(np.asarray(a).nbytes) for a in data),
-                     n_hparams=len(config.space))
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -234,11 +232,9 @@ def _setup(config, data, make_run, devices, lanes_hint) -> _Setup:
                      "n_val": len(data[2])}
     data_seconds = time.perf_counter() - t0
     devices = list(devices if devices is not None else jax.local_devices())
-    trial_bytes, lanes = plan_lanes(config, data, devices, lanes=lanes_hint)
-    chunk = config.chunk_size or default_chunk_size(config.trials * config.repeats, trial_bytes,
-                                                    devices, lanes=lanes)
-    _check_plan(config, data, devices, trial_bytes, lanes, chunk)
-    engine = build_engines(config, data, chunk, lanes, devices, make_run)
+    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes_hint)
+    lanes = chosen.lanes
+    engine = build_engines(config, data, chosen.chunk_size, lanes, devices, make_run)
     scheduler = schedulers.make(config)
     info = {**_device_info(devices), "data": data_info, "lanes": lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,

@@ -51,6 +51,14 @@ import numpy as np
 
 from jaxch6.errors import ConfigError
 from jaxch6.hparams import check_range
+from jaxch6.names import (
+    ACTIVATIONS,
+    OPTIMIZER_HYPERPARAMETERS,
+    SAMPLERS,
+    SCHEDULE_HYPERPARAMETERS,
+    SCHEDULES,
+    parse_layers,
+)
 
 #: Hyperparameters of the training itself (beside the optimizer's own).
 TRAINING_HYPERPARAMETERS = ("weight_decay", "dropout_ratio", "init_scale")
@@ -76,7 +84,6 @@ DISPLAY_NAMES = {"learning_rate": "lr", "weight_decay": "weight decay"}
 
 SCALES = ("log", "lin")
 KINDS = ("float", "int", "categorical")
-SAMPLERS = ("random", "grid")
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
 
@@ -185,20 +192,16 @@ def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, .
     Raises:
         ConfigError: an unknown optimizer or schedule.
     """
-    from jaxch6.optimizers import HYPERPARAMETERS
-
-    if optimizer not in HYPERPARAMETERS:
-        known = ", ".join(sorted(HYPERPARAMETERS))
+    if optimizer not in OPTIMIZER_HYPERPARAMETERS:
+        known = ", ".join(sorted(OPTIMIZER_HYPERPARAMETERS))
         raise ConfigError(f"unknown optimizer {optimizer!r} (choose from {known})")
-    names = tuple(HYPERPARAMETERS[optimizer]) + TRAINING_HYPERPARAMETERS
+    out = tuple(OPTIMIZER_HYPERPARAMETERS[optimizer]) + TRAINING_HYPERPARAMETERS
     if schedule != "constant":
-        from jaxch6 import schedules
-
-        if schedule not in schedules.SCHEDULES:
+        if schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {schedule!r} (choose from "
-                              f"{', '.join(schedules.SCHEDULES)})")
-        names += tuple(schedules.DEFAULTS[schedule])
-    return names
+                              f"{', '.join(SCHEDULES)})")
+        out += SCHEDULE_HYPERPARAMETERS[schedule]
+    return out
 
 
 def check_param(param: Param) -> Param:
@@ -428,8 +431,6 @@ def _check_static_choices(p: Param) -> None:
         except ConfigError as exc:
             raise ConfigError(f"space optimizer: {exc}") from None
     elif p.name == "activation":
-        from jaxch6.sweep.config import ACTIVATIONS
-
         bad = [c for c in p.choices if c not in ACTIVATIONS]
         if bad:
             raise ConfigError(f"space activation: unknown activation {bad[0]!r} (choose from "
@@ -452,16 +453,10 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     Raises:
         ConfigError: text not of that form.
     """
-    sizes: list[int] = []
     try:
-        for part in str(text).replace(" ", "").replace("/", ",").split(","):
-            width, _, count = part.partition("x")
-            sizes += [int(width)] * (int(count) if count else 1)
-    except ValueError:
-        sizes = []
-    if not sizes or any(s < 1 for s in sizes) or len(sizes) > 1000:
-        raise ConfigError(f"space hidden: choice {text!r} is not like 100x6 or 100/50")
-    return tuple(sizes)
+        return parse_layers(text)
+    except ConfigError as exc:
+        raise ConfigError(f"space hidden: choice {exc}") from None
 
 
 def space_from_dicts(items: Sequence[Mapping]) -> tuple[Param, ...]:
