@@ -33,8 +33,8 @@ class SweepConfig:
     Two sweeps with equal configs (on the same platform) produce identical trials, whatever
     ``chunk_size`` and the device count. ``lanes``: trials per ``vmap`` group, which the
     results do depend on in the last bits (None: from the trial's memory footprint and the
-    platform, :func:`jaxch6.sweep.engine.default_lanes`). ``chunk_size=None``: trials per
-    compiled call from the lanes and devices (:func:`jaxch6.sweep.engine.default_chunk_size`).
+    platform, :func:`jaxch6.sweep.plan.plan_sweep`). ``chunk_size=None``: trials per
+    compiled call from the lanes and devices (the same planner).
     ``rounds > 1`` narrows the ranges after each round to the span of the ``keep`` best trials.
     ``record_loss`` defaults to ``"none"``: a sweep ranks by accuracy and detects divergence from
     the parameters, so the book's extra loss forward pass after each update is skipped.
