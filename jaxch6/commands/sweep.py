@@ -159,6 +159,10 @@ def _run_arguments(r) -> None:
     r.add_argument("--no-plot", action="store_true",
                    help="skip the figures (top20.png, scatter.png, parallel.png, ...) "
                         "(default: write them)")
+    r.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write TensorBoard event files under DIR: a run per trial, its "
+                        "metrics per epoch, its hyperparameters in the HParams view (needs "
+                        "jaxch6[tensorboard]; default: none)")
     r.add_argument("--quiet", action="store_true",
                    help="no progress bar or progress lines (default: show progress)")
 
@@ -289,6 +293,10 @@ def run(args) -> int:
     if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker
         from jaxch6.commands import sweep_optuna
 
+        if args.tensorboard is not None:
+            raise ConfigError("--tensorboard works with the sweep's own sampling, not with "
+                              "--sampler (an Optuna study has its own dashboard)")
+
         config = build_config(args)
         if not args.no_compile_cache:
             enable_compile_cache(args.compile_cache)
@@ -312,19 +320,22 @@ def run(args) -> int:
     progress = _FiguresWarmUp(bar, enabled=not args.no_plot)
 
     figures = not args.no_plot
+    track = _tensorboard(args.tensorboard)
 
     def work(stop):
         if args.resume is None:
             return sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
-                             stop=stop, figures=figures)
+                             stop=stop, figures=figures, track=track)
         return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop,
-                            figures=figures)
+                            figures=figures, track=track)
 
     try:
         result = run_interruptible(work, lambda: interrupted_line(out))
     finally:
         if bar is not None:
             bar.close()
+        if track is not None:
+            track.close()
     report(result, args.top, wall0)
     written = ["manifest.json", "trials.jsonl", "summary.json"]
     if result.models:
@@ -333,6 +344,18 @@ def run(args) -> int:
     written += result.info.get("figures", [])
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
+
+
+def _tensorboard(logdir):
+    """``--tensorboard DIR``'s tracker (None without it); ConfigError without the extra."""
+    if logdir is None:
+        return None
+    from jaxch6.sweep.tracking import TensorBoardTracker
+
+    try:
+        return TensorBoardTracker(logdir)
+    except ImportError as exc:
+        raise ConfigError(f"--tensorboard: {exc}") from None
 
 
 class _FiguresWarmUp:

@@ -25,6 +25,7 @@ from jaxch6.sweep.groups import GroupedEngine, footprint_config, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
 from jaxch6.sweep.records import Trial
 from jaxch6.sweep.result import SweepResult
+from jaxch6.sweep.tracking import TrialMetrics
 
 #: Files and folders of the run directory that belong to the run (besides store's).
 STATES, MODELS = "states", "models"
@@ -256,6 +257,7 @@ def run(
     command_line: Sequence[str] | None = None,
     stop: Any = None,
     figures: bool = True,
+    track: Callable[[TrialMetrics], None] | None = None,
 ) -> SweepResult:
     """Run a sweep; every trial comes back, best first via :attr:`SweepResult.ranked`.
 
@@ -292,6 +294,9 @@ def run(
         figures: with ``out``, write the command line's figures there
             (:func:`jaxch6.plots.write_sweep_figures`; their names in
             ``result.info["figures"]``).
+        track: called with every trial's new per-epoch metrics as they are produced, a
+            :class:`jaxch6.sweep.tracking.TrialMetrics` per trial after each chunk, rung or
+            interval (e.g. a :class:`jaxch6.sweep.tracking.TensorBoardTracker`).
 
     Returns:
         A :class:`SweepResult`.
@@ -313,7 +318,7 @@ def run(
     config = (config or SweepConfig()).validate()
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
                 devices=devices, top=top, command_line=command_line, resume=False, stop=stop,
-                figures=figures)
+                figures=figures, track=track)
 
 
 def resume(
@@ -326,6 +331,7 @@ def resume(
     top: int = 20,
     stop: Any = None,
     figures: bool = True,
+    track: Callable[[TrialMetrics], None] | None = None,
 ) -> SweepResult:
     """Finish the interrupted sweep in ``out``.
 
@@ -343,6 +349,8 @@ def resume(
         top: as in :func:`run`.
         stop: as in :func:`run`.
         figures: as in :func:`run`.
+        track: as in :func:`run` (the epochs recorded before the interruption are not sent
+            again).
 
     Returns:
         A :class:`SweepResult` over all the sweep's trials.
@@ -358,7 +366,7 @@ def resume(
         raise ConfigError(f"{out}: manifest.json has no valid config ({exc})") from None
     return _run(config, out=out, progress=progress, data=data, make_run=make_run,
                 devices=devices, top=top, command_line=None, resume=True, manifest=manifest,
-                stop=stop, figures=figures)
+                stop=stop, figures=figures, track=track)
 
 
 def _reporter(progress, config: SweepConfig):
@@ -372,7 +380,7 @@ def _reporter(progress, config: SweepConfig):
 
 
 def _run(config, *, out, progress, data, make_run, devices, top, command_line, resume,
-         manifest=None, stop=None, figures=True) -> SweepResult:
+         manifest=None, stop=None, figures=True, track=None) -> SweepResult:
     wall0 = time.perf_counter()
     out_dir = Path(out) if out is not None else None
     if out_dir is not None and out_dir.exists():  # refuse a busy or foreign directory early
@@ -389,7 +397,7 @@ def _run(config, *, out, progress, data, make_run, devices, top, command_line, r
                        manifest.get("lanes") if manifest else None)
         _announce(progress, setup.info)
         result = _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top,
-                         resume)
+                         resume, track)
     finally:
         if owned:
             progress.close()
@@ -409,14 +417,15 @@ def _announce(progress, info) -> None:
         announce(setup_lines(info))
 
 
-def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, resume):
+def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, resume,
+            track):
     """Train under the run directory's lock, recording as the trials finish."""
     lock = store.lock(out_dir) if out_dir is not None else None
     try:
         if out_dir is not None:
             store.claim(out_dir, "sweep", resume=resume)
         summary, trials, warnings = _open_records(setup, out_dir, manifest, command_line)
-        result = _execute(setup, trials, out_dir, progress, summary, wall0, stop)
+        result = _execute(setup, trials, out_dir, progress, summary, wall0, stop, track)
         result.info["warnings"] = warnings
         if out_dir is not None:
             _write_final_summary(result, summary, top)
@@ -461,15 +470,35 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
     return summary, trials, warnings
 
 
-def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None) -> SweepResult:
+def _recorder(out_dir, trials, track):
+    """The loop's ``record``: append the trials to the run directory, report them to
+    ``track``; None when neither is asked for."""
+    sinks = []
+    if out_dir is not None:
+        sinks.append(lambda ts: store.append_trials(out_dir, [t.to_record() for t in ts]))
+    if track is not None:
+        from jaxch6.sweep.tracking import Reporter
+
+        sinks.append(Reporter(track, trials.values()))
+    if not sinks:
+        return None
+
+    def record(ts):
+        for sink in sinks:
+            sink(ts)
+
+    return record
+
+
+def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None,
+             track=None) -> SweepResult:
     from jaxch6.sweep.pool import StatePool
 
     config, engine = setup.config, setup.engine
 
     pool = StatePool(None, out_dir / STATES if out_dir is not None else None,
                      treedef_of=engine.treedef)
-    record = (lambda ts: store.append_trials(out_dir, [t.to_record() for t in ts])) \
-        if out_dir is not None else None
+    record = _recorder(out_dir, trials, track)
     keep_final = config.save_best > 0 and config.scheduler != "random"
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
                    n_train=len(setup.data[0]), n_val=len(setup.data[2]), epochs=config.epochs,
