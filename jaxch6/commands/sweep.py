@@ -287,9 +287,8 @@ def run(args) -> int:
     check_numbers(args)
     try:
         configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
-    except ConfigError:
-        raise ConfigError(f"--cpu-devices must be a positive integer or 'auto', got "
-                          f"{args.cpu_devices!r}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"--{str(exc).replace('cpu_devices', 'cpu-devices', 1)}") from None
     if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker
         from jaxch6.commands import sweep_optuna
 

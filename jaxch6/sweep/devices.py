@@ -13,6 +13,16 @@ import threading
 
 from jaxch6.errors import ConfigError
 
+#: The most CPU devices :func:`configure_cpu_devices` makes: this many per core, and at least
+#: :data:`MIN_MAX` (each device pads every chunk to a multiple of its lanes and costs memory).
+MAX_PER_CORE = 4
+MIN_MAX = 8
+
+
+def max_cpu_devices(cores: int | None) -> int:
+    """The largest device count accepted on a machine with ``cores`` cores."""
+    return max(MIN_MAX, MAX_PER_CORE * (cores or 1))
+
 
 def configure_cpu_devices(spec: str) -> int | None:
     """Make ``N`` single-threaded CPU devices for JAX; call it before JAX is imported.
@@ -34,7 +44,8 @@ def configure_cpu_devices(spec: str) -> int | None:
         ``XLA_FLAGS`` / ``jax_num_cpu_devices`` already choosing a device count).
 
     Raises:
-        ConfigError: ``spec`` is not ``"auto"`` or a positive integer.
+        ConfigError: ``spec`` is not ``"auto"`` or a positive integer, or is larger than
+            :func:`max_cpu_devices`.
 
     Example:
         ```python
@@ -45,9 +56,9 @@ def configure_cpu_devices(spec: str) -> int | None:
         ```
     """
     spec = str(spec)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if spec == "auto":  # one per core, at least 2 (see below)
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        n = max(2, n or 1)
+        n = max(2, cores or 1)
     else:
         try:
             n = int(spec)
@@ -56,6 +67,10 @@ def configure_cpu_devices(spec: str) -> int | None:
                               ) from None
         if n < 1:
             raise ConfigError(f"cpu_devices must be a positive integer or 'auto', got {spec!r}")
+        most = max_cpu_devices(cores)
+        if n > most:
+            raise ConfigError(f"cpu_devices {n} is more than {most} ({MAX_PER_CORE} per CPU core, "
+                              f"at least {MIN_MAX}): devices beyond the cores only pad lanes")
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return None

@@ -89,12 +89,17 @@ def footprint_config(config):
         if p.name == "optimizer":
             fields["optimizer"] = max(values, key=lambda o: OPTIMIZER_SLOTS[o])
         elif p.name == "batch_size":
-            fields["batch_size"] = max(values)
+            fields["batch_size"] = _largest(values)
         elif p.name == "hidden":
             fields["hidden"] = max((hidden_sizes(v) for v in values), key=_n_weights)
         elif p.name == "width":
-            fields["hidden"] = (max(values),) * len(config.hidden)
+            fields["hidden"] = (_largest(values),) * len(config.hidden)
     return dataclasses.replace(config, **fields) if fields else config
+
+
+def _largest(values: Sequence) -> Any:
+    """``max(values)``; an int range's last value without walking it."""
+    return values[-1] if isinstance(values, range) else max(values)
 
 
 def _n_weights(sizes: Sequence[int]) -> int:

@@ -144,8 +144,9 @@ class Param(NamedTuple):
                                                                else "")
         return f"{self.name}={self.low!r}:{self.high!r}:{self.scale}"
 
-    def grid_values(self) -> tuple:
-        """Every value of a categorical or int parameter.
+    def grid_values(self) -> Sequence:
+        """Every value of a categorical or int parameter (an int range as a lazy ``range``:
+        never materialised, so ``len`` and indexing cost nothing at any width).
 
         Raises:
             ConfigError: a float range.
@@ -153,7 +154,7 @@ class Param(NamedTuple):
         if self.kind == "categorical":
             return tuple(self.choices)
         if self.kind == "int":
-            return tuple(range(self.low, self.high + 1))
+            return range(self.low, self.high + 1)
         raise ConfigError(f"space {self.name}: a grid needs listed values (e.g. "
                           f"{self.name}=0.1,0.01), not a float range")
 
