@@ -57,10 +57,14 @@ SCHEDULES: tuple[str, ...] = tuple(SCHEDULE_HYPERPARAMETERS)
 
 #: The sweep's schedulers (:mod:`jaxch6.sweep.schedulers` registers a class for each).
 SCHEDULERS: tuple[str, ...] = ("random", "halving", "hyperband", "pbt")
-#: How a scheduler draws its trials' values from the space (``grid``: every combination).
-SAMPLERS: tuple[str, ...] = ("random", "grid")
-#: The Optuna samplers ``--sampler`` offers (``random`` draws the book's values per trial).
-OPTUNA_SAMPLERS: tuple[str, ...] = ("random", "tpe", "cmaes", "qmc")
+#: How trials' values are drawn, one meaning per name: ``random`` the book's values per trial
+#: (:func:`jaxch6.sweep.space.sample`; through an Optuna study too, the same values),
+#: ``grid`` every combination of the space's choices, ``tpe``/``cmaes``/``qmc`` Optuna's.
+SAMPLERS: tuple[str, ...] = ("random", "grid", "tpe", "cmaes", "qmc")
+#: The samplers jaxch6's own schedulers draw with (``SweepConfig.sampler``).
+OWN_SAMPLERS: tuple[str, ...] = SAMPLERS[:2]
+#: The samplers that drive an Optuna study (``jaxch6 sweep --sampler``, jaxch6[optuna]).
+STUDY_SAMPLERS: tuple[str, ...] = ("random", *SAMPLERS[2:])
 #: The Optuna pruners ``--pruner`` offers.
 PRUNERS: tuple[str, ...] = ("none", "median", "hyperband")
 

@@ -65,6 +65,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.hparams import check_value
 
@@ -613,15 +614,7 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
 
 #: The float hyperparameters each rule takes (each may be a traced array; ``learning_rate``
 #: may also be a schedule).
-HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    "sgd": ("learning_rate",),
-    "momentum": ("learning_rate", "momentum"),
-    "nesterov": ("learning_rate", "momentum"),
-    "adagrad": ("learning_rate", "eps"),
-    "rmsprop": ("learning_rate", "decay_rate", "eps"),
-    "adadelta": ("learning_rate", "rho", "eps"),
-    "adam": ("learning_rate", "beta1", "beta2", "eps"),
-}
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = names.OPTIMIZER_HYPERPARAMETERS
 
 #: The book's default value of every float hyperparameter.
 DEFAULTS: dict[str, dict[str, float]] = {

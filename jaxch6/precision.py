@@ -29,12 +29,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxch6 import names
 from jaxch6.errors import ConfigError
 
 __all__ = ["PRECISIONS", "check", "lax_precision", "matmul"]
 
 #: The matmul precision policies, fastest last.
-PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISIONS = names.PRECISIONS
 
 _LAX = {"fp32": jax.lax.Precision.HIGHEST, "tf32": jax.lax.Precision.HIGH}
 

@@ -34,21 +34,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.hparams import check_value
 
 __all__ = ["DEFAULTS", "SCHEDULES", "SCHEDULE_HYPERPARAMETERS", "make"]
 
 #: The schedule names :func:`make` knows.
-SCHEDULES: tuple[str, ...] = ("constant", "cosine", "exponential", "warmup_cosine")
+SCHEDULES: tuple[str, ...] = names.SCHEDULES
 
 #: The float hyperparameters of each schedule (each may be a traced scalar).
-SCHEDULE_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    "constant": (),
-    "cosine": ("final_lr_fraction",),
-    "exponential": ("lr_decay",),
-    "warmup_cosine": ("warmup_fraction", "final_lr_fraction"),
-}
+SCHEDULE_HYPERPARAMETERS: dict[str, tuple[str, ...]] = names.SCHEDULE_HYPERPARAMETERS
 
 #: The default value of each schedule hyperparameter.
 DEFAULTS: dict[str, dict[str, float]] = {

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxch6 import mlp, optimizers
+from jaxch6 import mlp, names, optimizers
 from jaxch6.errors import ConfigError, DataError
 from jaxch6.hparams import check_value as _check_value
 
@@ -56,9 +56,9 @@ __all__ = [
 
 #: Default output size of the network (MNIST and Fashion-MNIST have 10 classes, like the book).
 N_CLASSES = 10
-RECORD_LOSS = ("after_update", "before_update", "none")
+RECORD_LOSS = names.RECORD_LOSS
 EVAL_POSITIONS = ("book", "end")
-DTYPES = ("float32", "float64")
+DTYPES = names.DTYPES
 
 
 class TrainConfig(NamedTuple):
@@ -150,9 +150,9 @@ def _validate(config: TrainConfig, n_train: int, n_eval: int) -> None:
         ("eval_position", config.eval_position, EVAL_POSITIONS),
         ("dtype", config.dtype, DTYPES),
         ("dropout_form", config.dropout_form, ("book", "inverted")),
-        ("activation", config.activation, ("relu", "sigmoid", "tanh")),
+        ("activation", config.activation, names.ACTIVATIONS),
         ("schedule", config.schedule, _schedules(config.schedule)),
-        ("precision", config.precision, ("fp32", "tf32", "bf16")),
+        ("precision", config.precision, names.PRECISIONS),
     ):
         if value not in choices:
             raise ConfigError(f"{name} must be one of {choices}, got {value!r}")

@@ -12,9 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+from jaxch6 import names
 from jaxch6.cache import default_directory, enable_compile_cache
 from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.errors import ConfigError
+from jaxch6.names import listing
 from jaxch6.sweep.devices import configure_cpu_devices
 
 HELP = "hyperparameter random search: many trials as one compiled, vmapped program"
@@ -93,15 +95,14 @@ def _search_arguments(s) -> None:
 
 def _network_arguments(n) -> None:
     n.add_argument("--optimizer", default="sgd",
-                   help="sgd | momentum | nesterov | adagrad | rmsprop | adadelta | adam "
-                        "(default %(default)s)")
+                   help=f"{listing(names.OPTIMIZERS)} (default %(default)s)")
     n.add_argument("--hidden", default="100x6",
                    help="hidden sizes, e.g. 100x6 or 100,50 (default %(default)s)")
     n.add_argument("--activation", default="relu",
-                   help="relu | sigmoid | tanh (default %(default)s)")
+                   help=f"{listing(names.ACTIVATIONS)} (default %(default)s)")
     n.add_argument("--init", default="he",
-                   help="weight init: he, xavier, glorot_normal, ... or a number (the std) "
-                        "(default %(default)s)")
+                   help=f"weight init: {', '.join(names.INITIALIZERS)} or a number (the "
+                        "std) (default %(default)s)")
     n.add_argument("--batchnorm", action="store_true",
                    help="batch normalisation (default off)")
     n.add_argument("--dropout", action="store_true",
@@ -112,18 +113,18 @@ def _network_arguments(n) -> None:
     n.add_argument("--batch-size", type=int, default=100,
                    help="mini-batch size of every step (default %(default)s)")
     n.add_argument("--schedule", default="constant",
-                   help="learning-rate schedule: constant | cosine | exponential | "
-                        "warmup_cosine (its numbers are searchable, e.g. "
+                   help=f"learning-rate schedule: {listing(names.SCHEDULES)} (its numbers "
+                        "are searchable, e.g. "
                         "--space warmup_fraction=0.01:0.3:lin) (default %(default)s)")
     n.add_argument("--precision", default="fp32",
-                   help="matmul precision: fp32 | tf32 | bf16 (default %(default)s)")
+                   help=f"matmul precision: {listing(names.PRECISIONS)} (default %(default)s)")
 
 
 def _data_arguments(d) -> None:
     d.add_argument("--dataset", default="mnist",
-                   help="mnist | fashion_mnist (default %(default)s)")
+                   help=f"{listing(names.DATASETS)} (default %(default)s)")
     d.add_argument("--source", default="auto",
-                   help="auto | sample | idx | tfds (default %(default)s)")
+                   help=f"{listing(names.SOURCES)} (default %(default)s)")
     d.add_argument("--data-dir", default=None,
                    help="IDX files or tfds data directory (default: $JAXCH6_DATA_DIR; see "
                         "jaxch6.data)")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from jaxch6.commands.sweep import flag_words
 from jaxch6.errors import ConfigError
+from jaxch6.names import PRUNERS, SAMPLERS
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
-from jaxch6.sweep.optuna_driver import DEFAULT_STUDY, PRUNERS, SAMPLERS
+from jaxch6.sweep.optuna_driver import DEFAULT_STUDY
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "Optuna (samplers, shared studies, many workers; needs jaxch6[optuna])"
     )
-    g.add_argument("--sampler", choices=(*SAMPLERS, "grid"), default=None,
+    g.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="drive trials through an Optuna study with this sampler: random (the "
                         "book's method, same trials as without --sampler), tpe, cmaes, qmc; "
                         "or grid: every combination of the --space choices, no study (default: "

@@ -25,13 +25,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxch6 import names
 from jaxch6.data import idx as _idx
 from jaxch6.data import sample as _sample
 from jaxch6.data import tfds_source as _tfds
 from jaxch6.errors import ConfigError, DataError
 
-DATASETS = ("mnist", "fashion_mnist")
-SOURCES = ("auto", "idx", "tfds", "sample")
+DATASETS = names.DATASETS
+SOURCES = names.SOURCES
 DATA_DIR_ENV = "JAXCH6_DATA_DIR"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 NUM_CLASSES = 10

@@ -163,7 +163,7 @@ class SweepConfig:
         names.choose("dtype", self.dtype, names.DTYPES)
         names.choose("scheduler", self.scheduler, names.SCHEDULERS)
         names.choose("precision", self.precision, names.PRECISIONS)
-        names.choose("sampler", self.sampler, names.SAMPLERS)
+        names.choose("sampler", self.sampler, names.OWN_SAMPLERS)
         if self.scheduler != "random" and self.rounds != 1:
             raise ConfigError(f"rounds (narrowing) is for the random scheduler, not "
                               f"{self.scheduler!r}")

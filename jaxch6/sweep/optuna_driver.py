@@ -55,12 +55,13 @@ from typing import Any
 
 import numpy as np
 
+from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
 from jaxch6.sweep.store import data_fingerprint as store_data_fingerprint
 
-SAMPLERS = ("random", "tpe", "cmaes", "qmc")
-PRUNERS = ("none", "median", "hyperband")
+SAMPLERS = names.STUDY_SAMPLERS
+PRUNERS = names.PRUNERS
 _SAMPLE_BLOCK = 1024
 DEFAULT_STUDY = "jaxch6-sweep"
 #: Config fields that every worker of a study must share (they define what a trial means).

@@ -54,7 +54,7 @@ from jaxch6.hparams import check_range
 from jaxch6.names import (
     ACTIVATIONS,
     OPTIMIZER_HYPERPARAMETERS,
-    SAMPLERS,
+    OWN_SAMPLERS,
     SCHEDULE_HYPERPARAMETERS,
     SCHEDULES,
     parse_layers,
@@ -639,7 +639,7 @@ def draw(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int,
     elif sampler == "random":
         values = sample(space, ids, seed=seed)
     else:
-        raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        raise ConfigError(f"sampler must be one of {', '.join(OWN_SAMPLERS)}, got {sampler!r}")
     columns = {k: v.tolist() for k, v in values.items()}
     out = {i: {k: col[j] for k, col in columns.items()} for j, i in enumerate(ids)}
     if "optimizer" in columns:
