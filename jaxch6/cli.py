@@ -57,10 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expand(argv: list[str]) -> list[str]:
+    """``argv`` with the command's ``expand_argv`` applied to the words after its name (a
+    command that reads options from a file, ``jaxch6 sweep --config FILE``)."""
+    for i, word in enumerate(argv):
+        if word in COMMANDS:
+            expand = getattr(_load(word), "expand_argv", None)
+            return argv if expand is None else [*argv[: i + 1], *expand(argv[i + 1:])]
+        if not word.startswith("-"):
+            break
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     old_term = _on_sigterm(raise_interrupt)  # first: a SIGTERM while starting up exits 143
     try:
         parser = build_parser()
+        try:
+            argv = _expand(list(sys.argv[1:] if argv is None else argv))
+        except Jaxch6Error as exc:
+            _on_sigterm(old_term)
+            print(f"jaxch6: error: {exc}", file=sys.stderr)
+            return 2
         args = parser.parse_args(argv)
     except KeyboardInterrupt as exc:
         _on_sigterm(old_term)

@@ -136,6 +136,11 @@ def _data_arguments(d) -> None:
 
 
 def _run_arguments(r) -> None:
+    r.add_argument("--config", metavar="FILE", default=None,
+                   help="read options from a TOML file whose keys are option names "
+                        "(trials = 200, batch_size = 50, batchnorm = true, space = "
+                        "[\"lr=1e-4:1e-1\"]); options given here override the file's. Every "
+                        "run directory holds its sweep.toml (default: none)")
     r.add_argument("--out", default=None,
                    help="output directory (default ./runs/sweep-YYYYmmdd-HHMMSS)")
     r.add_argument("--resume", metavar="DIR", default=None,
@@ -166,6 +171,82 @@ def _run_arguments(r) -> None:
                         "jaxch6[tensorboard]; default: none)")
     r.add_argument("--quiet", action="store_true",
                    help="no progress bar or progress lines (default: show progress)")
+
+
+#: Options a config file cannot set (the file itself, and the actions' positional words).
+NOT_IN_FILES = ("config", "action")
+
+
+def expand_argv(argv: list[str]) -> list[str]:
+    """``argv`` (the words after ``jaxch6 sweep``) with the options of ``--config FILE``
+    put before them, so that the command line's own come later and win.
+
+    Raises:
+        ConfigError: an unreadable or invalid file, an unknown key, or a value of the wrong
+            kind (one line naming the file and the key).
+    """
+    path = _config_path(argv)
+    if path is None:
+        return argv
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
+    return _file_tokens(table, argv, path) + argv
+
+
+def _config_path(argv: list[str]) -> str | None:
+    for i, word in enumerate(argv):
+        if word == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--config="):
+            return word.partition("=")[2]
+    return None
+
+
+def _file_tokens(table: dict, argv: list[str], path: str) -> list[str]:
+    """The command-line words that say what ``table`` (a parsed config file) says."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    defaults = {k: v for k, v in vars(parser.parse_args([])).items() if k not in NOT_IN_FILES}
+    words: list[str] = []
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in defaults:
+            raise ConfigError(f"--config {path}: unknown option {key!r} (keys are the options' "
+                              f"names: {', '.join(sorted(defaults))})")
+        flag = "--" + name.replace("_", "-")
+        words += _words(flag, value, defaults[name] is False, path, key, argv)
+    return words
+
+
+def _words(flag: str, value, is_flag: bool, path: str, key: str, argv: list[str]) -> list[str]:
+    def bad(kind: str) -> ConfigError:
+        return ConfigError(f"--config {path}: {key} must be {kind}, got {value!r}")
+
+    if is_flag:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return [flag] if value else []
+    if flag == "--space":
+        if any(w == flag or w.startswith(flag + "=") for w in argv):
+            return []  # the command line's --space replaces the file's
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise bad('a list of --space texts (["lr=1e-4:1e-1", ...])')
+        return [f"{flag}={v}" for v in values]
+    if flag == "--hidden" and isinstance(value, list):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise bad("a text like \"100x6\" or a list of layer sizes")
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise bad("a number or a text")
+    return [f"{flag}={value}"]
 
 
 def build_config(args):

@@ -20,6 +20,7 @@ from jaxch6.errors import ConfigError
 from jaxch6.names import OPTIMIZER_SLOTS
 from jaxch6.sweep import plan, schedulers, store
 from jaxch6.sweep.config import SweepConfig
+from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
 from jaxch6.sweep.engine import Engine
 from jaxch6.sweep.groups import GroupedEngine, footprint_config, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
@@ -446,6 +447,7 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
     trials: dict[int, Trial] = {}
     if manifest is None:
         store.write_manifest(out_dir, current)
+        store.write_file(out_dir / CONFIG_FILE, to_toml(setup.config))
         summary = {"status": "running", "config": setup.config.to_dict(),
                    "seed": setup.config.seed, **setup.info, "started_at": _now(),
                    "resumed_at": []}

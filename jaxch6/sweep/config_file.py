@@ -1,0 +1,69 @@
+"""A sweep's config as a TOML file that ``jaxch6 sweep --config FILE`` runs again.
+
+Every run directory holds :data:`CONFIG_FILE` (``sweep.toml``), written by
+:func:`jaxch6.sweep.run` when the run starts: the sweep's settings under the names of
+``jaxch6 sweep``'s options (``batch_size`` for ``--batch-size``; ``space`` a list of
+``--space`` texts), so that ``jaxch6 sweep --config runs/x/sweep.toml --out runs/y`` repeats the
+sweep: the same trials and, on the same platform, the same results. A hand-written file takes
+any option the same way (``quiet = true``, ``cpu_devices = "auto"``), and options given on the
+command line override the file's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+__all__ = ["CONFIG_FILE", "NOT_OPTIONS", "to_toml"]
+
+#: The file name of the config in a run directory.
+CONFIG_FILE = "sweep.toml"
+
+#: Fields of :class:`jaxch6.sweep.SweepConfig` that are not options of ``jaxch6 sweep``
+#: (set from Python only); a file records them as comments when they differ from the default.
+NOT_OPTIONS = ("record_loss", "dtype", "skip_zero_inputs")
+
+
+def _value(value: Any) -> str:
+    """A TOML value: booleans, numbers, strings and lists of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return json.dumps(str(value))  # a TOML basic string is a JSON string
+
+
+def to_toml(config) -> str:
+    """``config`` as the TOML text ``jaxch6 sweep --config`` reads.
+
+    Args:
+        config: a :class:`jaxch6.sweep.SweepConfig`.
+
+    Returns:
+        One ``name = value`` line per option that has a value (``None`` fields, which TOML
+        cannot write, are left to their defaults), after a comment saying how to use it.
+    """
+    default = type(config)()
+    lines = ["# jaxch6 sweep --config this-file [--out DIR]: the same sweep again",
+             "# (options given on the command line override this file's)"]
+    for field in dataclasses.fields(config):
+        name, value = field.name, getattr(config, field.name)
+        if name in NOT_OPTIONS:
+            if value != getattr(default, name):
+                lines.append(f"# not an option (set from Python): {name} = {_value(value)}")
+            continue
+        if name == "sampler":  # the config's "random" is the sweep's own sampling
+            if value == "grid":
+                lines.append('sampler = "grid"')
+            continue
+        if value is None:
+            continue
+        if name == "space":
+            value = [p.spec() for p in value]
+        elif name == "hidden":
+            value = ",".join(str(n) for n in value)
+        lines.append(f"{name} = {_value(value)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,116 @@
+"""``jaxch6 sweep --config FILE`` (TOML) and the sweep.toml every run directory holds."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+
+import pytest
+from _sweep_toy import toy_data, toy_make_run
+
+from jaxch6.cli import main
+from jaxch6.commands import sweep as sweep_cmd
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import Param, SweepConfig
+from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    import jaxch6.sweep
+
+    monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
+        jaxch6.sweep.run, data=toy_data(), make_run=toy_make_run))
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    sweep_cmd.add_arguments(parser)
+    return vars(parser.parse_args(sweep_cmd.expand_argv(argv)))
+
+
+def test_every_option_can_be_set_from_a_file(tmp_path):
+    parser = argparse.ArgumentParser()
+    sweep_cmd.add_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    samples = {"space": ["lr=1e-4:1e-1", "momentum=0.5,0.9"], "hidden": [50, 50],
+               "init": 0.05, "val_fraction": 0.25, "storage_timeout": 3.5,
+               "sampler": "grid", "pruner": "median", "scheduler": "halving"}
+    n = 0
+    for name, default in defaults.items():
+        if name in sweep_cmd.NOT_IN_FILES:
+            continue
+        value = samples.get(name, True if default is False else
+                            7 if isinstance(default, int) or default is None else f"x-{name}")
+        if name in ("out", "resume", "data_dir", "tensorboard", "storage", "study",
+                    "compile_cache", "cpu_devices", "optimizer", "activation", "dataset",
+                    "source", "schedule", "precision"):
+            value = "some-text"
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f"{name} = {json.dumps(value)}\n")
+        got = _parse(["--config", str(path)])[name]
+        want = {"space": value, "hidden": "50,50", "init": "0.05"}.get(name, value)
+        assert got == want, name
+        n += 1
+    assert n >= 40
+
+
+def test_the_command_line_overrides_the_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('trials = 50\nepochs = 3\nspace = ["lr=1e-4:1e-1"]\nbatchnorm = true\n'
+                    'batch-size = 20\n')
+    args = _parse(["--config", str(path), "--trials", "7", "--space", "weight_decay=1e-6:1e-3"])
+    assert args["trials"] == 7 and args["epochs"] == 3 and args["batch_size"] == 20
+    assert args["space"] == ["weight_decay=1e-6:1e-3"] and args["batchnorm"] is True
+
+
+@pytest.mark.parametrize("text, words", [
+    ("trails = 5\n", "unknown option 'trails'"),
+    ("batchnorm = 1\n", "batchnorm must be true or false"),
+    ("trials = [1, 2]\n", "trials must be a number or a text"),
+    ("space = 3\n", "space must be a list of --space texts"),
+    ("trials = \n", "not valid TOML"),
+])
+def test_a_bad_file_is_one_line_and_exit_2(tmp_path, capsys, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["sweep", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1 and str(path) in err
+    with pytest.raises(ConfigError):
+        sweep_cmd.expand_argv(["--config", str(path)])
+    assert main(["sweep", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read it" in capsys.readouterr().err
+
+
+def test_to_toml_reads_back_as_the_same_config(tmp_path):
+    config = SweepConfig(trials=7, epochs=3, batch_size=8, seed=4, hidden=(20, 10),
+                         init=0.01, batchnorm=True, scheduler="halving", min_epochs=1,
+                         space=(Param("learning_rate", 1e-4, 1e-1),
+                                Param.categorical("optimizer", ["sgd", "adam"]),
+                                Param.int("width", 10, 40)))
+    path = tmp_path / CONFIG_FILE
+    path.write_text(to_toml(config))
+    args = argparse.Namespace(**_parse(["--config", str(path)]))
+    assert sweep_cmd.build_config(args) == config.validate()
+
+
+@pytest.mark.slow
+def test_a_run_directorys_config_reruns_the_same_sweep(toy, tmp_path, capsys):
+    argv = ["sweep", "--trials", "5", "--epochs", "2", "--batch-size", "8", "--seed", "3",
+            "--space", "lr=1e-3:1e-1", "--space", "weight_decay=1e-6:1e-2", "--no-plot",
+            "--quiet", "--no-compile-cache", "--cpu-devices", "1"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert (tmp_path / "a" / CONFIG_FILE).exists()
+    assert main(["sweep", "--config", str(tmp_path / "a" / CONFIG_FILE), "--out",
+                 str(tmp_path / "b"), "--no-plot", "--quiet", "--no-compile-cache",
+                 "--cpu-devices", "1"]) == 0
+    manifests = [json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab"]
+    assert manifests[0]["config"] == manifests[1]["config"]
+    trials = [[json.loads(line) for line in (tmp_path / d / "trials.jsonl").open()]
+              for d in "ab"]
+    assert [(t["id"], t["hparams"], t["val_acc"]) for t in trials[0]] == \
+        [(t["id"], t["hparams"], t["val_acc"]) for t in trials[1]]
+    assert (tmp_path / "b" / CONFIG_FILE).read_text() == \
+        (tmp_path / "a" / CONFIG_FILE).read_text()
