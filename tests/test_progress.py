@@ -171,3 +171,22 @@ def test_experiment_cli_plain_lines_and_quiet(monkeypatch, tmp_path, capsys):
     assert main(["experiment", "all", "--out", str(tmp_path), "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "one:" in captured.out
+
+
+def test_a_jupyter_kernel_gets_tqdm_auto_bars(monkeypatch):
+    """In a Jupyter kernel (ipykernel loaded, IPython's shell has a kernel) the default
+    reporter draws bars with tqdm.auto, even though standard error is not a terminal."""
+    import sys
+    import types
+
+    import tqdm.auto
+
+    from jaxch6 import progress as P
+
+    assert not P._in_notebook() and TqdmProgress().plain  # pytest: no kernel, no terminal
+    shell = types.SimpleNamespace(kernel=object())
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    assert P._in_notebook() and not TqdmProgress().plain
+    assert P._bar_class() is tqdm.auto.tqdm
+    assert TqdmProgress(io.StringIO()).plain  # an explicit file that is no terminal: lines
