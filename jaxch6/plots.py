@@ -506,11 +506,12 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
                                         f"acc {best!r}: validation solid, train dashed"),
             "scatter.png": sweep_scatter(trials, space=space),
             "parallel.png": sweep_parallel(ranked, space=space, top=top)}
-    scheduler = _scheduler(result)
-    if scheduler in ("halving", "hyperband") or any(t.status == "stopped" for t in trials):
-        figs["rungs.png"] = sweep_rungs(
-            trials, unit="bracket" if scheduler == "hyperband" else "round")
-    if scheduler == "pbt" or any(t.lineage for t in trials):
+    from jaxch6.sweep.schedulers import describe
+
+    scheduler = describe(_scheduler(result))  # its figure and unit, from the registry
+    if scheduler["figure"] == "rungs" or any(t.status == "stopped" for t in trials):
+        figs["rungs.png"] = sweep_rungs(trials, unit=scheduler["unit"])
+    if scheduler["figure"] == "pbt" or any(t.lineage for t in trials):
         figs["pbt.png"] = sweep_pbt([t for t in trials if t.status != "stopped"], space=space)
     return figs
 

@@ -217,3 +217,52 @@ def test_resume_after_a_kill_between_steps_equals_the_uninterrupted_run(tmp_path
     assert (tmp_path / "part" / "states").is_dir()  # run states kept between steps
     res = resume(tmp_path / "part", data=toy_data(), make_run=toy_make_run)
     assert [t.to_record() for t in res.trials] == [t.to_record() for t in full.trials]
+
+
+# -- the registry and Hyperband ----------------------------------------------------------------
+def test_hyperband_runs_whole_brackets_nearest_to_the_trials_asked():
+    from jaxch6.sweep.schedulers import Hyperband
+
+    one = Hyperband(SPACE, epochs=9, seed=0, min_epochs=1, eta=3)  # one iteration: 9 + 5 + 3
+    assert [len(b.ids) for b in one.brackets] == [9, 5, 3] and one.total_trials == 17
+    assert one.notes() == []
+    asked = Hyperband(SPACE, epochs=9, seed=0, min_epochs=1, eta=3, trials=1000)
+    sizes = [len(b.ids) for b in asked.brackets]
+    assert sizes[:6] == [9, 5, 3, 9, 5, 3] and asked.total_trials == sum(sizes) == 1000
+    assert asked.notes() == [] and len(sizes) == 176  # 58 iterations of 17, then 9 + 5
+    rounded = Hyperband(SPACE, epochs=9, seed=0, min_epochs=1, eta=3, trials=1002)
+    assert rounded.total_trials == 1003  # 1000 + a bracket of 3
+    assert rounded.notes() == ["hyperband runs 1003 trials in 177 whole brackets (the "
+                               "nearest to the 1002 asked)"]
+    assert Hyperband(SPACE, epochs=9, seed=0, trials=34).total_trials == 34  # two iterations
+    assert Hyperband(SPACE, epochs=9, seed=0, trials=2).total_trials == 9  # one bracket at least
+    assert SweepConfig(scheduler="hyperband", trials=34, epochs=9).validate().total_trials == 34
+
+
+def test_hyperband_brackets_of_one_shape_train_side_by_side():
+    from jaxch6.sweep.schedulers import Hyperband
+
+    hb = Hyperband(SPACE, epochs=9, seed=0, min_epochs=1, eta=3, trials=34)
+    first = hb.next({})  # brackets 1 and 4 (9 trials each, rungs 1, 3, 9) start together
+    assert sorted(first.new) == [*range(9), *range(17, 26)] and (first.start, first.stop) == (0, 1)
+    assert first.rounds == {**dict.fromkeys(range(9), 0), **dict.fromkeys(range(17, 26), 3)}
+    trials = {i: _fake(i, 1, (i % 7) / 10) for i in first.new}
+    step = hb.next(trials)
+    assert (step.start, step.stop) == (1, 3) and len(step.cont) == 6  # 3 survivors each
+    assert set(step.cont) <= set(first.new)
+
+
+@pytest.mark.slow
+def test_hyperband_side_by_side_equals_its_brackets_run_alone():
+    """Trial i of a two-iteration Hyperband sweep equals trial i of the sweeps that run its
+    brackets' shapes one by one (ranking inside a bracket, lanes independent)."""
+    both = _toy(scheduler="hyperband", trials=34, epochs=9, min_epochs=1, eta=3)
+    assert len(both.trials) == 34
+    by_round: dict[int, list] = {}
+    for t in both.trials:
+        by_round.setdefault(t.round, []).append(t.id)
+    assert sorted(by_round) == list(range(6))
+    alone = _toy(scheduler="hyperband", trials=17, epochs=9, min_epochs=1, eta=3)
+    got = _curves(both)
+    for t in alone.trials:  # the first iteration is the same trials, stopped at the same rungs
+        assert got[t.id] == (t.train_acc, t.val_acc, t.diverged)

@@ -69,28 +69,28 @@ def _search_arguments(s) -> None:
                         "book's lr=1e-6:1e-2 weight_decay=1e-8:1e-4")
     s.add_argument("--trials", type=int, default=100,
                    help="trials per round; for pbt the population (default 100)")
-    s.add_argument("--scheduler", default="random",
-                   help="random (the book's search) | halving (successive halving) | "
-                        "hyperband | pbt (population-based training) (default %(default)s)")
-    s.add_argument("--min-epochs", type=int, default=1,
-                   help="halving/hyperband: epochs of the first rung (default 1)")
-    s.add_argument("--eta", type=int, default=3,
-                   help="halving/hyperband: keep the best 1/eta at each rung (default 3)")
-    s.add_argument("--pbt-interval", type=int, default=5,
-                   help="pbt: epochs between exploit/explore (default 5)")
+    _scheduler_arguments(s)
     s.add_argument("--repeats", type=int, default=1,
                    help="training keys per trial; ranking uses the mean (default 1)")
     s.add_argument("--save-best", type=int, default=0, metavar="K",
                    help="save the best K trials' run states under DIR/models/ (default 0)")
-    s.add_argument("--rounds", type=int, default=1,
-                   help="rounds; after each, the ranges narrow to the best --keep trials' span "
-                        "(default %(default)s)")
-    s.add_argument("--keep", type=int, default=10,
-                   help="trials that set the next round's ranges (default %(default)s)")
     s.add_argument("--seed", type=int, default=0,
                    help="seed of sampling, training and the split (default %(default)s)")
     s.add_argument("--top", type=int, default=20,
                    help="how many best trials to print (default %(default)s)")
+
+
+def _scheduler_arguments(s) -> None:
+    """``--scheduler`` and each scheduler's settings, from the registry."""
+    from jaxch6.sweep import schedulers
+
+    s.add_argument("--scheduler", default="random",
+                   help=" | ".join(f"{name} ({cls.help})" for name, cls in
+                                   schedulers.SCHEDULERS.items()) + " (default %(default)s)")
+    for field, users in schedulers.options():
+        s.add_argument("--" + field.name.replace("_", "-"), type=int, default=field.default,
+                       help=f"{'/'.join(users)}: {field.metadata['help']} "
+                            "(default %(default)s)")
 
 
 def _network_arguments(n) -> None:
@@ -282,7 +282,7 @@ def flag_words(message: str) -> str:
 
 
 def _build_config(args):
-    from jaxch6.sweep import BOOK_SPACE, SweepConfig, parse_hidden, parse_param
+    from jaxch6.sweep import BOOK_SPACE, SweepConfig, parse_hidden, parse_param, schedulers
 
     space = tuple(parse_param(s) for s in args.space) if args.space else BOOK_SPACE
     init: str | float = args.init
@@ -293,8 +293,6 @@ def _build_config(args):
     config = SweepConfig(
         space=space,
         trials=args.trials,
-        rounds=args.rounds,
-        keep=args.keep,
         seed=args.seed,
         optimizer=args.optimizer,
         hidden=parse_hidden(args.hidden),
@@ -312,9 +310,7 @@ def _build_config(args):
         chunk_size=args.chunk_size,
         lanes=args.lanes,
         scheduler=args.scheduler,
-        min_epochs=args.min_epochs,
-        eta=args.eta,
-        pbt_interval=args.pbt_interval,
+        **{field.name: getattr(args, field.name) for field, _ in schedulers.options()},
         repeats=args.repeats,
         save_best=args.save_best,
         schedule=args.schedule,
@@ -324,9 +320,10 @@ def _build_config(args):
     return config.validate()
 
 
-#: Options that define a run: refused next to --resume (the run's own come from its manifest).
-RUN_OPTIONS = ("space", "trials", "scheduler", "min_epochs", "eta", "pbt_interval", "repeats",
-               "save_best", "rounds", "keep", "seed", "optimizer", "hidden", "activation", "init",
+#: Options that define a run: refused next to --resume (the run's own come from its manifest),
+#: besides the schedulers' settings (:func:`jaxch6.sweep.schedulers.options`).
+RUN_OPTIONS = ("space", "trials", "scheduler", "repeats",
+               "save_best", "seed", "optimizer", "hidden", "activation", "init",
                "batchnorm", "dropout", "epochs", "batch_size", "schedule", "precision",
                "dataset", "source", "data_dir", "train_size", "val_fraction", "chunk_size",
                "lanes", "out", "sampler")
@@ -336,7 +333,9 @@ def check_resume_options(args) -> None:
     """Refuse options that would change a resumed run (one line naming the first)."""
     parser = argparse.ArgumentParser(add_help=False)
     add_arguments(parser)
-    for name in RUN_OPTIONS:
+    from jaxch6.sweep import schedulers
+
+    for name in (*RUN_OPTIONS, *(f.name for f, _ in schedulers.options())):
         if getattr(args, name, None) != parser.get_default(name):
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"--resume takes no {flag}: a resumed sweep keeps the options "
@@ -484,6 +483,7 @@ def interrupted_line(out: Path) -> str:
 def report(result, top: int, wall0: float) -> None:
     """Print each round, timings and the ranking (the data and device lines came before
     training, through the reporter's ``announce``)."""
+    from jaxch6.sweep import schedulers
     from jaxch6.sweep.records import format_space
     from jaxch6.sweep.space import space_from_dicts
 
@@ -496,7 +496,7 @@ def report(result, top: int, wall0: float) -> None:
                   f"{format_space(space_from_dicts(rd['space']))}"
                   f"  best val acc {rd['best_val_acc']!r}, {rd['n_diverged']} diverged")
     sched = info.get("scheduler", {})
-    if sched.get("name") not in (None, "random"):
+    if schedulers.describe(sched.get("name"))["adaptive"]:
         epochs = sum(t.epochs for t in result.trials) * cfg.repeats
         print(f"scheduler {sched['name']}: {len(result.trials)} trials, {epochs} lane-epochs "
               f"trained ({epochs / max(len(result.trials) * cfg.epochs * cfg.repeats, 1):.0%} "

@@ -16,9 +16,9 @@ from typing import Any
 from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.names import parse_layers
+from jaxch6.sweep import schedulers
 from jaxch6.sweep.space import (
     BOOK_SPACE,
-    STATIC,
     Param,
     check_space,
     grid_size,
@@ -114,21 +114,15 @@ class SweepConfig:
         return dataclasses.replace(self, space=space, trials=trials)
 
     def _check_numbers(self) -> None:
-        for name in ("trials", "rounds", "keep", "epochs", "batch_size", "train_size",
-                     "min_epochs", "pbt_interval", "repeats"):
+        for name in ("trials", "epochs", "batch_size", "train_size", "repeats"):
             _positive(name, getattr(self, name))
         for name in ("chunk_size", "lanes"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if not _is_int(self.eta) or self.eta < 2:
-            raise ConfigError(f"eta must be an integer >= 2, got {self.eta!r}")
         if not _is_int(self.save_best) or self.save_best < 0:
             raise ConfigError(f"save_best must be an integer >= 0, got {self.save_best!r}")
-        if self.rounds > 1 and not 2 <= self.keep <= self.trials:
-            raise ConfigError(f"keep must be between 2 and trials ({self.trials}) to narrow, "
-                              f"got {self.keep}")
         vf = self.val_fraction
         if isinstance(vf, bool) or not isinstance(vf, int | float) or not 0.0 < vf < 1.0:
             raise ConfigError(f"val_fraction must be a number in (0, 1), got {vf!r}")
@@ -164,33 +158,12 @@ class SweepConfig:
         names.choose("scheduler", self.scheduler, names.SCHEDULERS)
         names.choose("precision", self.precision, names.PRECISIONS)
         names.choose("sampler", self.sampler, names.OWN_SAMPLERS)
-        if self.scheduler != "random" and self.rounds != 1:
-            raise ConfigError(f"rounds (narrowing) is for the random scheduler, not "
-                              f"{self.scheduler!r}")
-        if self.scheduler in ("halving", "hyperband") and self.min_epochs > self.epochs:
-            raise ConfigError(f"min_epochs ({self.min_epochs}) exceeds epochs ({self.epochs})")
-        if self.scheduler == "pbt" and self.pbt_interval > self.epochs:
-            raise ConfigError(f"pbt_interval ({self.pbt_interval}) exceeds epochs "
-                              f"({self.epochs})")
 
     def _check_sampling(self, space) -> int:
-        """The trials the sampler plans; refuses what the sampler or scheduler cannot do."""
-        static = [p.name for p in space if p.name in STATIC]
-        if self.scheduler == "pbt" and static:
-            raise ConfigError(f"space {static[0]}: pbt cannot search it (a copied run state "
-                              "keeps its network and optimizer); use random, halving or "
-                              "hyperband")
-        trials = self.trials
-        if self.sampler == "grid":
-            if self.scheduler == "hyperband":
-                raise ConfigError("sampler grid: hyperband sets its own trial counts; use "
-                                  "random, halving or pbt")
-            if self.rounds != 1:
-                raise ConfigError("sampler grid: rounds (narrowing) needs random sampling")
-            trials = grid_size(space)
-        if self.scheduler == "pbt" and trials < 4:
-            raise ConfigError(f"pbt needs a population (trials) of at least 4, got {trials}")
-        return trials
+        """The trials the sampler plans; the scheduler refuses what it cannot do
+        (:func:`jaxch6.sweep.schedulers.check`)."""
+        trials = grid_size(space) if self.sampler == "grid" else self.trials
+        return schedulers.check(dataclasses.replace(self, space=space), trials)
 
     @property
     def n_val(self) -> int:
@@ -202,12 +175,9 @@ class SweepConfig:
 
     @property
     def total_trials(self) -> int:
-        """Trials the sweep plans (hyperband: the sum of its brackets)."""
-        if self.scheduler == "hyperband":
-            from jaxch6.sweep.schedulers import make
-
-            return make(self).trials
-        return self.trials * self.rounds
+        """Trials the sweep plans in all (every round or bracket: its scheduler's
+        ``total_trials``)."""
+        return schedulers.make(self).total_trials
 
     # -- serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

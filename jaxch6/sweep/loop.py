@@ -295,7 +295,7 @@ class RunLoop:
                        {"epoch": step.start, "parent": copy.parent, "hparams": dict(copy.hparams)}]
         return Trial(
             id=lane.trial,
-            round=old.round if old is not None else step.round,
+            round=old.round if old is not None else step.rounds.get(lane.trial, step.round),
             hparams=dict(lane.hparams),
             train_acc=_mean([r["train_acc"] for r in reps]),
             val_acc=_mean([r["val_acc"] for r in reps]),

@@ -241,7 +241,7 @@ def _setup(config, data, make_run, devices, lanes_hint) -> _Setup:
     info = {**_device_info(devices), "data": data_info, "lanes": lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
             "input_columns_used": engine.input_columns, "scheduler": scheduler.settings(),
-            "n_classes": _n_classes(data)}
+            "scheduler_notes": scheduler.notes(), "n_classes": _n_classes(data)}
     return _Setup(config, data, info, engine, scheduler, data_seconds)
 
 
@@ -415,7 +415,7 @@ def _announce(progress, info) -> None:
     if announce is not None:
         from jaxch6.progress import setup_lines
 
-        announce(setup_lines(info))
+        announce([*setup_lines(info), *info.get("scheduler_notes", [])])
 
 
 def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, resume,
@@ -501,7 +501,7 @@ def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None
     pool = StatePool(None, out_dir / STATES if out_dir is not None else None,
                      treedef_of=engine.treedef)
     record = _recorder(out_dir, trials, track)
-    keep_final = config.save_best > 0 and config.scheduler != "random"
+    keep_final = config.save_best > 0 and setup.scheduler.keeps_final
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
                    n_train=len(setup.data[0]), n_val=len(setup.data[2]), epochs=config.epochs,
                    pool=pool, record=record, progress=progress, keep_final=keep_final,
@@ -526,9 +526,7 @@ def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None
 
 
 def _rounds(setup: _Setup, trials) -> list[dict[str, Any]]:
-    if setup.config.scheduler == "random":
-        return setup.scheduler.rounds_info(trials)
-    return []
+    return setup.scheduler.rounds_info(trials)
 
 
 def _timings(setup: _Setup, engine, loop, previous: Mapping[str, Any], wall0) -> dict:

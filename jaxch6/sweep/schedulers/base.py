@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial
 
 
@@ -39,6 +40,8 @@ class Step:
         copies: trials that continue from another trial's run state (PBT).
         keep: whether the run states after the step are kept (the trials may continue).
         round: the round or bracket, recorded with new trials.
+        rounds: a new trial's round where the step's new trials come from several rounds or
+            brackets (trial id to round; others take ``round``).
         rung: the rung of successive halving this step trains to (None otherwise).
         label: a short description for progress output.
     """
@@ -50,6 +53,7 @@ class Step:
     copies: tuple[Copy, ...] = ()
     keep: bool = False
     round: int = 0
+    rounds: Mapping[int, int] = dataclasses.field(default_factory=dict)
     rung: int | None = None
     label: str = ""
 
@@ -65,10 +69,39 @@ class Step:
 
 
 class Scheduler(Protocol):
-    """The interface of every scheduler."""
+    """The interface of every scheduler (a class registered in
+    :data:`jaxch6.sweep.schedulers.SCHEDULERS`)."""
 
-    #: the scheduler's name (``"random"``, ``"halving"``, ...).
+    #: the scheduler's name (``"random"``, ``"halving"``, ...) and a few words on it.
     name: str
+    help: str
+    #: its settings: a frozen dataclass of :func:`setting` fields, each a
+    #: :class:`jaxch6.sweep.SweepConfig` field and a command-line option.
+    Settings: type
+    #: the figure it adds to a sweep's (``"rungs"``, ``"pbt"`` or None), and what its trials'
+    #: ``round`` counts there (``"round"`` or ``"bracket"``).
+    figure: str | None
+    unit: str
+    #: True when it decides from measurements while trials train (the command line then reports
+    #: its compute against training every trial fully).
+    adaptive: bool
+    #: True when a complete trial's run state may be kept to save it (False: the best trials are
+    #: trained again to save them, as each trains in one step).
+    keeps_final: bool
+
+    @classmethod
+    def from_config(cls, config) -> Scheduler:
+        """Build it from a :class:`jaxch6.sweep.SweepConfig` (its settings' fields, the space,
+        trials, epochs, seed, sampler and schedule)."""
+
+    @classmethod
+    def check_config(cls, config, trials: int) -> int:
+        """Refuse what it cannot do with ``config`` (ConfigError, one line naming the field);
+        return the trials it plans from ``trials`` (the sampler's count)."""
+
+    @property
+    def total_trials(self) -> int:
+        """The trials it records in all (every round or bracket)."""
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
         """Plan the next step from every trial recorded so far.
@@ -83,9 +116,41 @@ class Scheduler(Protocol):
     def settings(self) -> dict[str, Any]:
         """The scheduler's settings and plan, for ``summary.json``."""
 
+    def rounds_info(self, trials: Mapping[int, Trial]) -> list[dict[str, Any]]:
+        """Its rounds so far, for ``summary.json`` (empty when it has none)."""
+
     def stop_epochs(self) -> tuple[int, ...]:
         """Every number of epochs a step may advance by (the engine compiles one program, of
         their greatest common divisor)."""
+
+    def notes(self) -> list[str]:
+        """Lines the user should read before the run (e.g. trials rounded to whole brackets)."""
+
+
+def setting(default: Any, help: str, *, minimum: int = 1,  # noqa: A002 - argparse's word
+            only: str | None = None) -> Any:
+    """A field of a scheduler's settings dataclass: an integer of at least ``minimum``, with the
+    help text of its command-line option (``--name-with-dashes``). ``only``: a few words on
+    what it does; then any other value than the default is refused with another scheduler."""
+    return dataclasses.field(default=default, metadata={"help": help, "minimum": minimum,
+                                                        "only": only})
+
+
+def settings_of(cls: type, config) -> Any:
+    """``cls.Settings`` with the values ``config`` holds for its fields, each checked.
+
+    Raises:
+        ConfigError: ``"eta must be an integer >= 2, got 1"`` (one line naming the field).
+    """
+    values = {}
+    for f in dataclasses.fields(cls.Settings):
+        value = getattr(config, f.name)
+        low = f.metadata["minimum"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            need = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise ConfigError(f"{f.name} must be {need}, got {value!r}")
+        values[f.name] = value
+    return cls.Settings(**values)
 
 
 def members_at(trials: Mapping[int, Trial], ids, epoch: int) -> list[Trial]:

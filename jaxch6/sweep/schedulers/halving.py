@@ -8,19 +8,34 @@ between rungs, so a survivor is never retrained.
 
 Hyperband runs brackets ``s = s_max … 0`` (``s_max = ⌊log_η(epochs / r)⌋``): bracket ``s`` is
 successive halving of ``⌈(s_max + 1) η^s / (s + 1)⌉`` fresh trials from ``epochs · η^-s``
-epochs (rounded, at least ``r``).
+epochs (rounded, at least ``r``); then again from ``s_max``, as many brackets as ``trials``
+asks. Brackets of the same ``s`` train side by side, as the lanes of one step per rung.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
-from jaxch6.sweep.schedulers.base import Step, members_at
+from jaxch6.sweep.schedulers.base import Step, members_at, setting, settings_of
 from jaxch6.sweep.space import draw
+
+
+@dataclasses.dataclass(frozen=True)
+class HalvingSettings:
+    """Successive halving's and Hyperband's settings."""
+
+    min_epochs: int = setting(1, "epochs of the first rung")
+    eta: int = setting(3, "keep the best 1/eta at each rung", minimum=2)
+
+    def check(self, config) -> None:
+        """ConfigError when ``min_epochs`` exceeds ``config.epochs``."""
+        if self.min_epochs > config.epochs:
+            raise ConfigError(f"min_epochs ({self.min_epochs}) exceeds epochs ({config.epochs})")
 
 
 def rungs(min_epochs: int, eta: int, epochs: int) -> tuple[int, ...]:
@@ -105,6 +120,9 @@ class Bracket:
 
 
 class _Sampling:
+    Settings = HalvingSettings
+    figure, adaptive, keeps_final = "rungs", True, True
+
     def __init__(self, space, seed: int, sampler: str = "random", schedule: str = "constant"):
         self.space, self.seed = tuple(space), seed
         self.sampler, self.schedule = sampler, schedule
@@ -112,6 +130,37 @@ class _Sampling:
     def new_values(self, ids):
         return draw(self.space, ids, seed=self.seed, sampler=self.sampler,
                     schedule=self.schedule)
+
+    @classmethod
+    def from_config(cls, config):
+        """From a :class:`jaxch6.sweep.SweepConfig` (``min_epochs``, ``eta``, ``trials``)."""
+        s = settings_of(cls, config)
+        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
+                   min_epochs=s.min_epochs, eta=s.eta, sampler=config.sampler,
+                   schedule=config.schedule)
+
+    @classmethod
+    def check_config(cls, config, trials: int) -> int:
+        """``min_epochs`` at most ``epochs``; the trials planned are ``trials``."""
+        settings_of(cls, config).check(config)
+        return trials
+
+    def rounds_info(self, trials: Mapping[int, Trial]) -> list[dict[str, Any]]:
+        """None: its brackets are in :meth:`settings`."""
+        return []
+
+    def notes(self) -> list[str]:
+        """None."""
+        return []
+
+    def stop_epochs(self) -> tuple[int, ...]:
+        """Every epoch count a step advances by (the engine compiles one program, of
+        their greatest common divisor)."""
+        out: set[int] = set()
+        for b in self.brackets:
+            r = b.rungs
+            out |= {r[0], *(y - x for x, y in zip(r, r[1:], strict=False))}
+        return tuple(sorted(out))
 
 
 class SuccessiveHalving(_Sampling):
@@ -131,13 +180,19 @@ class SuccessiveHalving(_Sampling):
         ConfigError: impossible rungs (:func:`rungs`).
     """
 
-    name = "halving"
+    name, unit, help = "halving", "round", "successive halving"
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, min_epochs: int = 1,
                  eta: int = 3, sampler: str = "random", schedule: str = "constant"):
         super().__init__(space, seed, sampler, schedule)
         self.epochs, self.min_epochs, self.eta = epochs, min_epochs, eta
         self.bracket = Bracket(range(trials), rungs(min_epochs, eta, epochs), eta)
+        self.brackets = [self.bracket]
+
+    @property
+    def total_trials(self) -> int:
+        """The trials of the first rung."""
+        return len(self.bracket.ids)
 
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
         """The next step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
@@ -150,19 +205,18 @@ class SuccessiveHalving(_Sampling):
                 "epochs": self.epochs, "rungs": list(b.rungs),
                 "survivors": [b.survivors(k) for k in range(len(b.rungs))]}
 
-    def stop_epochs(self) -> tuple[int, ...]:
-        """Every epoch count a step advances by (the engine compiles one program, of
-        their greatest common divisor)."""
-        r = self.bracket.rungs
-        return tuple(sorted({r[0], *(b - a for a, b in zip(r, r[1:], strict=False))}))
-
 
 class Hyperband(_Sampling):
-    """Hyperband's brackets, one successive halving each, run one after the other.
+    """Hyperband's brackets, one successive halving each, as many as ``trials`` asks.
 
-    With ``s_max = floor(log_eta(epochs / min_epochs))``, bracket ``s = s_max … 0`` starts
-    ``ceil((s_max + 1) eta^s / (s + 1))`` trials at ``max(min_epochs, round(epochs eta^-s))``
-    epochs.
+    One Hyperband iteration is the brackets ``s = s_max … 0`` (``s_max = floor(log_eta(epochs /
+    min_epochs))``): bracket ``s`` starts ``ceil((s_max + 1) eta^s / (s + 1))`` trials at
+    ``max(min_epochs, round(epochs eta^-s))`` epochs. Brackets follow in that order, iteration
+    after iteration, while the total stays nearest to ``trials`` (at least one bracket; None:
+    one iteration): a bracket is never cut, so the total may differ from ``trials``
+    (:meth:`notes` says so in one line). Brackets of one ``s`` (one per iteration) have the
+    same rungs and train side by side, each rung one step of all their lanes; the shapes ``s``
+    run one after another.
 
     Args:
         space: the search space.
@@ -170,51 +224,93 @@ class Hyperband(_Sampling):
         seed: the sweep's seed.
         min_epochs: the smallest first rung.
         eta: the factor between rungs.
-        trials: ignored (Hyperband's brackets fix the number of trials).
+        trials: the trials asked for (None: one iteration).
+        sampler: ``"random"`` (Hyperband's counts are its own: no grid).
         schedule: the learning-rate schedule.
 
     Raises:
         ConfigError: impossible rungs (:func:`rungs`).
     """
 
-    name = "hyperband"
+    name, unit, help = "hyperband", "bracket", "brackets of successive halving"
 
     def __init__(self, space, *, epochs: int, seed: int, min_epochs: int = 1, eta: int = 3,
-                 trials: int | None = None, schedule: str = "constant"):
-        super().__init__(space, seed, "random", schedule)
+                 trials: int | None = None, sampler: str = "random",
+                 schedule: str = "constant"):
+        super().__init__(space, seed, sampler, schedule)
         rungs(min_epochs, eta, epochs)  # validates
-        self.epochs, self.min_epochs, self.eta = epochs, min_epochs, eta
+        self.epochs, self.min_epochs, self.eta, self.asked = epochs, min_epochs, eta, trials
         s_max = int(math.floor(math.log(epochs / min_epochs, eta) + 1e-9))
+        shapes = [(math.ceil((s_max + 1) * eta**s / (s + 1)),
+                   rungs(max(min_epochs, round(epochs * eta**-s)), eta, epochs))
+                  for s in range(s_max, -1, -1)]
         self.brackets, first = [], 0
-        for index, s in enumerate(range(s_max, -1, -1)):
-            n = math.ceil((s_max + 1) * eta**s / (s + 1))
-            r = max(min_epochs, round(epochs * eta**-s))
-            ids = range(first, first + n)
-            self.brackets.append(Bracket(ids, rungs(r, eta, epochs), eta, index))
+        while True:
+            n, rung_epochs = shapes[len(self.brackets) % len(shapes)]
+            done = (len(self.brackets) >= len(shapes) if trials is None
+                    else first + n / 2 > trials)
+            if self.brackets and done:
+                break
+            self.brackets.append(Bracket(range(first, first + n), rung_epochs, eta,
+                                         len(self.brackets)))
             first += n
+        self.shapes = len(shapes)
         self.trials = first
 
+    @property
+    def total_trials(self) -> int:
+        """The trials of all its brackets."""
+        return self.trials
+
+    @classmethod
+    def check_config(cls, config, trials: int) -> int:
+        """No grid sampler (Hyperband's counts are its own); ``trials`` is what is asked."""
+        settings_of(cls, config).check(config)
+        if config.sampler == "grid":
+            raise ConfigError("sampler grid: hyperband sets its own trial counts; use "
+                              "random, halving or pbt")
+        return trials
+
+    def notes(self) -> list[str]:
+        """One line when the whole brackets hold another number of trials than asked."""
+        if self.asked is None or self.asked == self.trials:
+            return []
+        return [f"hyperband runs {self.trials} trials in {len(self.brackets)} whole brackets "
+                f"(the nearest to the {self.asked} asked)"]
+
     def next(self, trials: Mapping[int, Trial]) -> Step | None:
-        """The next step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
-        for b in self.brackets:
-            step = b.next(trials, self.new_values)
-            if step is not None:
-                return step
+        """The next step: the brackets of the first shape with work left, side by side
+        (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
+        for shape in range(self.shapes):
+            group = self.brackets[shape::self.shapes]
+            steps = [(b, st) for b in group if (st := b.next(trials, self.new_values))]
+            if steps:
+                return _side_by_side(steps)
         return None
 
     def settings(self) -> dict[str, Any]:
         """The scheduler's settings and plan, for ``summary.json``."""
         return {"name": self.name, "min_epochs": self.min_epochs, "eta": self.eta,
-                "epochs": self.epochs, "trials": self.trials,
+                "epochs": self.epochs, "trials": self.trials, "trials_asked": self.asked,
                 "brackets": [{"trial_ids": [b.ids.start, b.ids.stop], "rungs": list(b.rungs),
                               "survivors": [b.survivors(k) for k in range(len(b.rungs))]}
                              for b in self.brackets]}
 
-    def stop_epochs(self) -> tuple[int, ...]:
-        """Every epoch count a step advances by (the engine compiles one program, of
-        their greatest common divisor)."""
-        out = set()
-        for b in self.brackets:
-            r = b.rungs
-            out |= {r[0], *(y - x for x, y in zip(r, r[1:], strict=False))}
-        return tuple(sorted(out))
+
+def _side_by_side(steps: list[tuple[Bracket, Step]]) -> Step:
+    """One step of the brackets' steps that train the same epochs as the first (brackets of
+    one shape go in lockstep; after a resume some may be a rung ahead and wait)."""
+    first = steps[0][1]
+    same = [(b, st) for b, st in steps
+            if (st.start, st.stop, st.keep, st.rung) == (first.start, first.stop, first.keep,
+                                                         first.rung)]
+    if len(same) == 1:
+        return first
+    new = {i: v for _, st in same for i, v in st.new.items()}
+    cont = tuple(i for _, st in same for i in st.cont)
+    rounds = {i: b.index for b, st in same for i in st.new}
+    k, n = first.rung or 0, len(first.new) + len(first.cont)
+    label = (f"brackets {', '.join(str(b.index + 1) for b, _ in same)} side by side, rung "
+             f"{k + 1}/{len(same[0][0].rungs)}: {len(new) + len(cont)} trials "
+             f"({n} a bracket) to {first.stop} epochs")
+    return dataclasses.replace(first, new=new, cont=cont, rounds=rounds, label=label)

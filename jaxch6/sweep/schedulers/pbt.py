@@ -19,6 +19,7 @@ and a member's hyperparameter schedule can be replayed.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -27,10 +28,17 @@ import numpy as np
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
-from jaxch6.sweep.schedulers.base import Copy, Step
-from jaxch6.sweep.space import Param, draw, values_from_uniforms
+from jaxch6.sweep.schedulers.base import Copy, Step, setting, settings_of
+from jaxch6.sweep.space import STATIC, Param, draw, values_from_uniforms
 
 FACTORS = (0.8, 1.2)
+
+
+@dataclasses.dataclass(frozen=True)
+class PBTSettings:
+    """Population-based training's settings."""
+
+    pbt_interval: int = setting(5, "epochs between exploit/explore")
 
 
 class PopulationBasedTraining:
@@ -52,7 +60,46 @@ class PopulationBasedTraining:
             ``quantile``/``resample`` out of range.
     """
 
-    name = "pbt"
+    name, help = "pbt", "population-based training"
+    Settings = PBTSettings
+    figure, unit, adaptive, keeps_final = "pbt", "round", True, True
+
+    @classmethod
+    def from_config(cls, config) -> PopulationBasedTraining:
+        """From a :class:`jaxch6.sweep.SweepConfig` (``pbt_interval``; ``trials`` is the
+        population)."""
+        s = settings_of(cls, config)
+        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
+                   interval=s.pbt_interval, sampler=config.sampler, schedule=config.schedule)
+
+    @classmethod
+    def check_config(cls, config, trials: int) -> int:
+        """An interval within the epochs, no static names searched, a population of 4."""
+        s = settings_of(cls, config)
+        if s.pbt_interval > config.epochs:
+            raise ConfigError(f"pbt_interval ({s.pbt_interval}) exceeds epochs "
+                              f"({config.epochs})")
+        static = [p.name for p in config.space if p.name in STATIC]
+        if static:
+            raise ConfigError(f"space {static[0]}: pbt cannot search it (a copied run state "
+                              "keeps its network and optimizer); use random, halving or "
+                              "hyperband")
+        if trials < 4:
+            raise ConfigError(f"pbt needs a population (trials) of at least 4, got {trials}")
+        return trials
+
+    @property
+    def total_trials(self) -> int:
+        """The population."""
+        return self.trials
+
+    def rounds_info(self, trials: Mapping[int, Trial]) -> list[dict[str, Any]]:
+        """None: its intervals are in :meth:`settings`."""
+        return []
+
+    def notes(self) -> list[str]:
+        """None."""
+        return []
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, interval: int = 5,
                  quantile: float = 0.25, resample: float = 0.25, sampler: str = "random",

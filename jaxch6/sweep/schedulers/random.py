@@ -7,12 +7,23 @@ every epoch. Round ``r > 0`` samples from the ranges narrowed to the span of rou
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank
-from jaxch6.sweep.schedulers.base import Step
+from jaxch6.sweep.schedulers.base import Step, setting, settings_of
 from jaxch6.sweep.space import draw, narrow
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomSettings:
+    """The random search's settings."""
+
+    rounds: int = setting(1, "rounds; after each, the ranges narrow to the best --keep "
+                             "trials' span", only="narrowing")
+    keep: int = setting(10, "trials that set the next round's ranges")
 
 
 class RandomSearch:
@@ -29,13 +40,43 @@ class RandomSearch:
         schedule: the learning-rate schedule (which names a trial's optimizer uses).
     """
 
-    name = "random"
+    name, help = "random", "the book's search"
+    Settings = RandomSettings
+    figure, unit, adaptive, keeps_final = None, "round", False, False
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, rounds: int = 1,
                  keep: int = 10, sampler: str = "random", schedule: str = "constant"):
         self.space, self.trials, self.epochs = tuple(space), trials, epochs
         self.seed, self.rounds, self.keep = seed, rounds, keep
         self.sampler, self.schedule = sampler, schedule
+
+    @classmethod
+    def from_config(cls, config) -> RandomSearch:
+        """From a :class:`jaxch6.sweep.SweepConfig` (``rounds``, ``keep``)."""
+        s = settings_of(cls, config)
+        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
+                   rounds=s.rounds, keep=s.keep, sampler=config.sampler,
+                   schedule=config.schedule)
+
+    @classmethod
+    def check_config(cls, config, trials: int) -> int:
+        """Narrowing needs ``2 <= keep <= trials`` and the random sampler."""
+        s = settings_of(cls, config)
+        if s.rounds > 1 and not 2 <= s.keep <= config.trials:
+            raise ConfigError(f"keep must be between 2 and trials ({config.trials}) to narrow, "
+                              f"got {s.keep}")
+        if s.rounds != 1 and config.sampler == "grid":
+            raise ConfigError("sampler grid: rounds (narrowing) needs random sampling")
+        return trials
+
+    @property
+    def total_trials(self) -> int:
+        """``trials`` per round times ``rounds``."""
+        return self.trials * self.rounds
+
+    def notes(self) -> list[str]:
+        """None."""
+        return []
 
     def round_ids(self, r: int) -> range:
         """The trial ids of round ``r``: ``r·trials … (r + 1)·trials - 1``."""
