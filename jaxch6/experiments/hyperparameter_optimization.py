@@ -33,7 +33,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     config = SweepConfig(trials=24, epochs=20, rounds=1, seed=seed) if quick else \
         SweepConfig(trials=100, epochs=50, rounds=2, keep=10, seed=seed)
     with _common.Timer() as timer, _common.fast_compile(quick):
-        result = sweep_run(config)
+        result = sweep_run(config, progress=False)  # the experiment command reports progress
     path = _common.out_path(out_dir)
     first = [t for t in result.ranked if t.round == 0]
     plots.sweep_top_grid(first, path / f"{NAME}.png", n=20, cols=5,
