@@ -17,9 +17,8 @@ import importlib
 import os
 import signal
 import sys
-import threading
 
-from jaxch6.commands._interrupt import raise_interrupt
+from jaxch6.commands import _interrupt
 from jaxch6.errors import Jaxch6Error
 
 COMMANDS = ("sweep", "verify", "gradcheck", "experiment", "data")
@@ -70,7 +69,21 @@ def _expand(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    old_term = _on_sigterm(raise_interrupt)  # first: a SIGTERM while starting up exits 143
+    old = _interrupt.install()  # first: a signal from here on exits 130 / 143 within 2 s
+    try:
+        return _main(argv)
+    finally:
+        _interrupt.restore(old)
+
+
+def _interrupted(command: str | None, exc: KeyboardInterrupt) -> int:
+    line = f"jaxch6 {command}: interrupted" if command else "jaxch6: interrupted"
+    _interrupt.said(line)
+    print(line, file=sys.stderr)
+    return getattr(exc, "exit_code", 130)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
         try:
@@ -80,54 +93,46 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jaxch6: error: {exc}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
+        _interrupt.check()
     except KeyboardInterrupt as exc:
-        _on_sigterm(old_term)
-        print("jaxch6: interrupted", file=sys.stderr)
-        return getattr(exc, "exit_code", 130)
+        return _interrupted(None, exc)
     if getattr(args, "_run", None) is None:
-        _on_sigterm(old_term)
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        _interrupt.check()  # a signal that came as the command ended still ends it 130 / 143
+        return code
     except Jaxch6Error as exc:
         print(f"jaxch6 {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (143)
-        print(f"jaxch6 {args.command}: interrupted", file=sys.stderr)
-        return getattr(exc, "exit_code", 130)
+        return _interrupted(args.command, exc)
     except BrokenPipeError:  # e.g. `jaxch6 sweep | head`: the reader left; results are on disk
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush cannot fail
         except OSError:
             pass
         return 141
-    finally:
-        _on_sigterm(old_term)
 
 
 def entry() -> None:
     """The process entry point (the ``jaxch6`` script, ``python -m jaxch6``): :func:`main`, exit.
 
-    Once the command has returned, its results are written: a late Ctrl-C or SIGTERM while the
-    interpreter tears down (JAX's threads and caches) is ignored instead of killing the process
-    with a status that would read as a failure.
+    Its first act installs the signal handling of :mod:`jaxch6.commands._interrupt` (a signal
+    from then on ends the command with 130 / 143 within 2 s). Once the command has returned,
+    its results are written: a late Ctrl-C or SIGTERM while the interpreter tears down (JAX's
+    threads and caches) is ignored instead of killing the process with a status that would
+    read as a failure.
     """
+    _interrupt.install()
     try:
         code = main()
-    except KeyboardInterrupt as exc:  # a signal in the instant between main's handlers and here
-        print("jaxch6: interrupted", file=sys.stderr)
-        code = getattr(exc, "exit_code", 130)
+    except KeyboardInterrupt as exc:  # not expected: the handlers never raise
+        code = _interrupted(None, exc)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     sys.exit(code)
-
-
-def _on_sigterm(handler):
-    """Install ``handler`` for SIGTERM (main thread only); the previous handler, or None."""
-    if handler is None or threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,6 +120,48 @@ def test_interrupts_at_random_moments_lose_nothing_and_resume_equals_a_straight_
     assert json.loads((out / store.SUMMARY).read_text())["status"] == "complete"
 
 
+#: What a crash looks like: SIGABRT / SIGSEGV (negative: killed by it; 128 + n: via a shell).
+CRASHES = {-signal.SIGABRT, -signal.SIGSEGV, 128 + signal.SIGABRT, 128 + signal.SIGSEGV}
+
+
+@pytest.mark.slow
+def test_signals_in_the_first_seconds_exit_130_or_143_within_2_s_and_resume(finished, tmp_path):
+    """20 signals at random moments of a command's first 3 s, from process start (issue 19,
+    item 3: early signals were ignored or crashed). Each ends the command within 2 s with
+    130 / 143 (or, in the instant of interpreter start-up before jaxch6's first line, by the
+    signal's own default action, which a shell reports the same), never a crash; what it left
+    is finished by --resume (or, when nothing was written yet, by running it again), equal to
+    a straight run."""
+    rng = random.Random(19)
+    for k in range(20):
+        out = tmp_path / f"run{k}"
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        proc = _start(["sweep", *SMALL, "--out", out])
+        time.sleep(rng.uniform(0.0, 3.0))
+        proc.send_signal(sig)
+        t0 = time.perf_counter()
+        _, err = proc.communicate(timeout=30)
+        stopped_in = time.perf_counter() - t0
+        rc = proc.returncode
+        assert rc not in CRASHES, (k, rc, err[-2000:])
+        if rc == 0:  # it had finished before the signal
+            assert _results(out) == _results(finished)
+            continue
+        assert rc in ({signal.SIGINT: 130, signal.SIGTERM: 143}[sig], -sig), (k, rc, err[-2000:])
+        assert stopped_in < 2.0, (k, stopped_in)
+        if rc > 0:
+            assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err[-2000:]
+        if (out / store.MANIFEST).exists():
+            r = _jaxch6("sweep", "--resume", out, "--no-compile-cache", "--cpu-devices", "2",
+                        "--no-plot", "--quiet")
+        else:  # stopped before the run was set up: nothing of it on disk
+            assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
+            r = _jaxch6("sweep", *SMALL, "--out", out)
+        assert r.returncode == 0, (k, r.stderr[-2000:])
+        assert _results(out) == _results(finished), k
+        assert not (out / store.LOCK).exists()
+
+
 # -- 4. plans and numbers -----------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("option, needle", [

@@ -138,3 +138,15 @@ def test_the_store_imports_and_locks_without_fcntl(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_a_directory_left_by_a_kill_before_its_manifest_can_be_claimed(run):
+    """A kill while the manifest was being written leaves a temporary file (and the lock file):
+    the directory is still empty for a new run, which removes the leftover."""
+    (run / store.LOCK).write_text("12345\n")
+    (run / ".manifest.json.ab_cd123.tmp").write_text("{")
+    assert store.claim(run, "sweep") is None
+    assert [p.name for p in run.iterdir()] == [store.LOCK]
+    (run / "notes.tmp").write_text("mine")
+    with pytest.raises(ConfigError, match="is not empty .holds notes.tmp"):
+        store.claim(run, "sweep")

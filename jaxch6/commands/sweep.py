@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jaxch6 import names
 from jaxch6.cache import default_directory, enable_compile_cache
+from jaxch6.commands._interrupt import check as check_signal
 from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.errors import ConfigError
 from jaxch6.names import listing
@@ -370,6 +371,7 @@ def run(args) -> int:
         configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
     except ConfigError as exc:
         raise ConfigError(f"--{str(exc).replace('cpu_devices', 'cpu-devices', 1)}") from None
+    check_signal()
     if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker
         from jaxch6.commands import sweep_optuna
 
@@ -391,8 +393,11 @@ def run(args) -> int:
         out = Path(args.resume)
     if not args.no_compile_cache:
         enable_compile_cache(args.compile_cache)
+    check_signal()
     from jaxch6 import sweep
     from jaxch6.progress import make as make_progress
+
+    check_signal()
 
     # a lane is a trial unless trials have several repeats
     repeats = config.repeats if args.resume is None else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from jaxch6.commands._interrupt import raising
 from jaxch6.commands.sweep import flag_words
 from jaxch6.errors import ConfigError
 from jaxch6.names import PRUNERS, SAMPLERS
@@ -103,11 +104,12 @@ def _run(args, config) -> int:
             print(f"{p.label}: {p.done}/{p.total} finished in the study; this worker ran "
                   f"{p.ran} trials in {p.run_seconds:.1f} s", flush=True)
 
-    result = api.run(config, storage=url, storage_options=options, study_name=args.study,
-                     sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
-                     progress=progress, sampler_name=args.sampler,
-                     poll_seconds=min(5.0, float(args.heartbeat_interval)),
-                     top=max(getattr(args, "top", 20), 20))
+    with raising():  # Ctrl-C gives the batch in training back to the study's queue
+        result = api.run(config, storage=url, storage_options=options, study_name=args.study,
+                         sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
+                         progress=progress, sampler_name=args.sampler,
+                         poll_seconds=min(5.0, float(args.heartbeat_interval)),
+                         top=max(getattr(args, "top", 20), 20))
     print("=========== Hyper-Parameter Optimization Result ===========")
     for line in result.ranking_lines(getattr(args, "top", 20)):
         print(line)

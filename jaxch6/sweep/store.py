@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -166,6 +167,10 @@ def subdir(directory: str | os.PathLike, name: str | None = None) -> Path:
     except OSError as exc:
         raise ConfigError(f"cannot create {path}: {_reason(path, exc)}") from None
     return path
+
+
+#: The temporary files of :func:`write_file` (``.NAME.XXXXXXXX.tmp``).
+_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 
 
 def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], None]) -> Path:
@@ -355,7 +360,8 @@ def _check_kind(kind: str) -> str:
 def claim(out_dir: str | os.PathLike, kind: str, *, resume: bool = False) -> dict | None:
     """Check that a run of ``kind`` may write into ``out_dir``.
 
-    A new run needs a directory that does not exist or is empty (its own ``.lock`` aside); a
+    A new run needs a directory that does not exist or is empty (a ``.lock`` and the temporary
+    files of a write that a kill cut short aside: those are removed); a
     resumed run needs a manifest of the same kind (plain sweeps and Optuna workers never write
     into each other's directories). Call it while holding :func:`lock`.
 
@@ -389,6 +395,10 @@ def claim(out_dir: str | os.PathLike, kind: str, *, resume: bool = False) -> dic
         names = sorted(p.name for p in directory.iterdir() if p.name != LOCK)
     except OSError as exc:
         raise _read_error(directory, exc) from None
+    for name in [n for n in names if _TEMPORARY.fullmatch(n)]:  # a write a kill cut short
+        with contextlib.suppress(OSError):
+            os.unlink(directory / name)
+        names.remove(name)
     if names:
         first = MANIFEST if MANIFEST in names else names[0]
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
