@@ -25,7 +25,7 @@ def max_cpu_devices(cores: int | None) -> int:
 
 
 def configure_cpu_devices(spec: str) -> int | None:
-    """Make ``N`` single-threaded CPU devices for JAX; call it before JAX is imported.
+    """Make ``N`` single-threaded CPU devices for JAX; call it before any JAX operation runs.
 
     Sets ``XLA_FLAGS`` to ``--xla_force_host_platform_device_count=N
     --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``: each core trains its
@@ -55,6 +55,11 @@ def configure_cpu_devices(spec: str) -> int | None:
         result = jaxch6.sweep.run()        # the same results as `jaxch6 sweep`
         ```
     """
+    _chosen.set()  # the caller chose the set-up: use_command_line_devices stays silent
+    return _configure(spec)
+
+
+def _configure(spec) -> int | None:
     spec = str(spec)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if spec == "auto":  # one per core, at least 2 (see below)
@@ -91,6 +96,7 @@ def configure_cpu_devices(spec: str) -> int | None:
 
 
 _told = threading.Event()
+_chosen = threading.Event()
 
 #: What :func:`use_command_line_devices` says when JAX's backend was initialised first.
 HOW_TO = ("jaxch6.sweep: JAX was initialised before the sweep, so it runs on {n} CPU device "
@@ -105,7 +111,9 @@ def use_command_line_devices(file=None) -> int | None:
     While JAX's backend is not initialised this is :func:`configure_cpu_devices` ``("auto")``.
     Once it is, nothing can change; if that left one CPU device, one line (:data:`HOW_TO`) on
     ``file`` (standard error) says so and how to get the command line's set-up, once per
-    process. A device count chosen by ``XLA_FLAGS`` or ``jax_num_cpu_devices`` is kept.
+    process. A device count chosen by ``XLA_FLAGS``, ``jax_num_cpu_devices`` or an earlier
+    call of :func:`configure_cpu_devices` (the command line's ``--cpu-devices``) is kept, and
+    then nothing is said.
 
     Args:
         file: where the line goes; standard error by default.
@@ -113,13 +121,13 @@ def use_command_line_devices(file=None) -> int | None:
     Returns:
         The number of devices made, or None where nothing was changed.
     """
-    n = configure_cpu_devices("auto")
+    n = _configure("auto")
     if n is not None or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS",
                                                                                  ""):
         return n
     import jax
 
-    if jax.config.jax_num_cpu_devices > 0 or _told.is_set():
+    if jax.config.jax_num_cpu_devices > 0 or _told.is_set() or _chosen.is_set():
         return None
     devices = jax.local_devices()
     if devices[0].platform == "cpu" and len(devices) < 2:
