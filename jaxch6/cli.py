@@ -89,7 +89,6 @@ def _main(argv: list[str] | None) -> int:
         try:
             argv = _expand(list(sys.argv[1:] if argv is None else argv))
         except Jaxch6Error as exc:
-            _on_sigterm(old_term)
             print(f"jaxch6: error: {exc}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
