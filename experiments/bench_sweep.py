@@ -73,11 +73,11 @@ def bench_loop(jax, config, data, n_trials):
     """(b): jit(train_fn) once; one call per trial, round-robin over the devices."""
     import numpy as np
 
-    from jaxch6.sweep.runner import _drop_zero_columns
+    from jaxch6.sweep.runner import drop_zero_columns
     from jaxch6.sweep.space import sample, trial_keys
     from jaxch6.train import Data, make_train_fn
 
-    pruned, kw = _drop_zero_columns(Data(*data))
+    pruned, kw = drop_zero_columns(Data(*data))
     fn = jax.jit(make_train_fn(config.train_config(), len(data[0]), len(data[2]),
                                n_features=int(np.shape(data[0])[1]), **kw))
     ids = list(range(n_trials))

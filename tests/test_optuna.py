@@ -160,7 +160,7 @@ def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
     storage = S.storage_of(study)
     with S.quiet_optuna():
         dead = S.ask_batch(study, 4, storage)  # the worker asks, samples, beats once, dies
-        D._suggest(study, dead, BOOK_SPACE)
+        D.suggest(study, dead, BOOK_SPACE)
     numbers = [t.number for t in dead]
     beat = S.Heartbeat(storage)
     beat.add(S.trial_ids(study, storage, numbers), numbers)

@@ -16,13 +16,13 @@ from jaxch6.sweep import Param, SweepConfig, resume, run, store
 from jaxch6.sweep.loop import Interrupted
 from jaxch6.sweep.records import format_space, format_trial
 from jaxch6.sweep.space import (
-    _uniforms,
     draw,
     grid,
     grid_size,
     parse_param,
     sample,
     space_from_dicts,
+    uniforms,
 )
 
 OPT = Param.categorical("optimizer", ["sgd", "momentum"])
@@ -109,7 +109,7 @@ def test_categorical_index_is_floor_of_the_params_uniform():
              Param.int("batch_size", 2, 9), Param.int("width", 3, 300, log=True))
     ids = list(range(500))
     v = sample(space, ids, seed=1)
-    u = _uniforms(1, ids, 4).astype(np.float64)
+    u = uniforms(1, ids, 4).astype(np.float64)
     choices = np.array(["relu", "tanh", "sigmoid"])
     np.testing.assert_array_equal(v["activation"], choices[np.floor(u[:, 1] * 3).astype(int)])
     np.testing.assert_array_equal(v["batch_size"], 2 + np.floor(u[:, 2] * 8).astype(int))

@@ -262,7 +262,7 @@ def test_engine_shards_over_devices(n_dev):
 # -- train.py options the sweep uses --------------------------------------------------------------
 @pytest.mark.slow
 def test_skipping_zero_input_columns_is_the_same_training():
-    from jaxch6.sweep.runner import _drop_zero_columns
+    from jaxch6.sweep.runner import drop_zero_columns
     from jaxch6.train import Data, TrainConfig, make_train_fn
 
     rng = np.random.default_rng(0)
@@ -270,7 +270,7 @@ def test_skipping_zero_input_columns_is_the_same_training():
     x[:, [0, 1, 7, 29]] = 0.0  # blank "border pixels"
     t = rng.integers(0, 10, 60).astype(np.int32)
     full = Data(x[:40], t[:40], x[40:], t[40:])
-    pruned, kw = _drop_zero_columns(full)
+    pruned, kw = drop_zero_columns(full)
     assert pruned.x_train.shape == (40, 26)
     kw["n_features"] = 30
     assert kw["input_columns"].tolist() == [c for c in range(30) if c not in (0, 1, 7, 29)]

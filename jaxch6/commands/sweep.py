@@ -16,6 +16,7 @@ from jaxch6 import names
 from jaxch6.cache import default_directory, enable_compile_cache
 from jaxch6.commands._interrupt import check as check_signal
 from jaxch6.commands._interrupt import run_interruptible
+from jaxch6.commands.flags import flag_words
 from jaxch6.errors import ConfigError
 from jaxch6.names import listing
 from jaxch6.sweep.devices import configure_cpu_devices
@@ -257,29 +258,6 @@ def build_config(args):
         return _build_config(args)
     except ConfigError as exc:
         raise ConfigError(flag_words(str(exc))) from None
-
-
-#: Arguments of :func:`jaxch6.sweep.optuna.run` that are options too (beside the config's
-#: fields), and the names whose option is not ``--`` + the name with dashes.
-OPTUNA_ARGUMENTS = {"study", "pruner", "batch_trials", "n_trials"}
-RENAMED = {"n_trials": "--trials"}
-
-
-def flag_words(message: str) -> str:
-    """A library message that starts with a config field (or an argument of the Optuna
-    driver), with it as its option: ``space lr: …`` → ``--space lr: …``."""
-    import dataclasses
-    import re
-
-    from jaxch6.sweep import SweepConfig
-
-    head = re.match(r"[a-z_]+", message)
-    fields = {f.name for f in dataclasses.fields(SweepConfig)} - {"record_loss", "dtype",
-                                                                 "skip_zero_inputs"}
-    if head is None or head.group() not in fields | OPTUNA_ARGUMENTS:
-        return message
-    name = head.group()
-    return RENAMED.get(name, "--" + name.replace("_", "-")) + message[head.end():]
 
 
 def _build_config(args):

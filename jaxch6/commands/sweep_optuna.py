@@ -2,7 +2,7 @@
 
 The work is :func:`jaxch6.sweep.optuna.run`; this module parses its options, checks the ones
 only the command line has, and turns the library's argument names in error messages into the
-options (:func:`jaxch6.commands.sweep.flag_words`: ``study x: …`` → ``--study x: …``).
+options (:func:`jaxch6.commands.flags.flag_words`: ``study x: …`` → ``--study x: …``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from jaxch6.commands._interrupt import raising
-from jaxch6.commands.sweep import flag_words
+from jaxch6.commands.flags import flag_words
 from jaxch6.errors import ConfigError
 from jaxch6.names import PRUNERS, SAMPLERS
 from jaxch6.sweep import optuna_driver as D

@@ -198,7 +198,7 @@ def _open_dir(out_dir, recorded, config, trainer, info, command_line):
         store.write_manifest(out_dir, current)
         summary["started_at"] = _now()
     else:
-        warnings = store.check_manifest(recorded, current, allow=D._STUDY_FIELDS_IGNORED)
+        warnings = store.check_manifest(recorded, current, allow=D.STUDY_FIELDS_IGNORED)
         summary["started_at"] = recorded.get("created_at")
     store.write_summary(out_dir, summary)
     return summary, warnings

@@ -65,7 +65,7 @@ PRUNERS = names.PRUNERS
 _SAMPLE_BLOCK = 1024
 DEFAULT_STUDY = "jaxch6-sweep"
 #: Config fields that every worker of a study must share (they define what a trial means).
-_STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
+STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
 
 #: ``train_batch(hparams, trial_ids)``: hparams maps each searched name to a (k,) array; returns
 #: History fields as NumPy arrays: ``train_acc`` (k, epochs), ``eval_acc`` (k, epochs),
@@ -75,7 +75,7 @@ BatchTrainer = Callable[[Mapping[str, np.ndarray], Sequence[int]], Mapping[str, 
 
 # -- samplers -----------------------------------------------------------------------------------
 def _distribution(param):
-    """The Optuna distribution :func:`_suggest` asks for ``param`` (by its kind)."""
+    """The Optuna distribution :func:`suggest` asks for ``param`` (by its kind)."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
@@ -183,7 +183,7 @@ def worker_name() -> str:
 def study_config(config) -> dict[str, Any]:
     """The part of a sweep config every worker of one study must share."""
     d = config.to_dict()
-    for k in _STUDY_FIELDS_IGNORED:
+    for k in STUDY_FIELDS_IGNORED:
         d.pop(k, None)
     return d
 
@@ -414,7 +414,7 @@ def _give_back(study, storage, trials) -> None:
             pass
 
 
-def _suggest(study, trials, space):
+def suggest(study, trials, space):
     """Suggest ``space`` for each trial, each parameter by its kind (``suggest_float``,
     ``suggest_int``, ``suggest_categorical``); the static names first and, when ``optimizer``
     is searched, only the traced names the trial's optimizer uses (as
@@ -483,7 +483,7 @@ def _row(hparams: Mapping[str, np.ndarray], j: int) -> dict[str, Any]:
 def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
     from jaxch6.sweep.records import Trial
 
-    hparams, ids = _suggest(study, trials, space)
+    hparams, ids = suggest(study, trials, space)
     t0 = time.perf_counter()
     out = train_batch(hparams, ids)
     seconds = time.perf_counter() - t0
@@ -537,7 +537,7 @@ class _RungBatch:
     def __init__(self, study, trials, trainer, space, n_train, n_val):
         self.study, self.trials, self.trainer = study, trials, trainer
         self.n_train, self.n_val = n_train, n_val
-        self.hparams, self.ids = _suggest(study, trials, space)
+        self.hparams, self.ids = suggest(study, trials, space)
         n = len(trials)
         self.train_acc: list[list[float]] = [[] for _ in range(n)]
         self.val_acc: list[list[float]] = [[] for _ in range(n)]

@@ -146,7 +146,7 @@ def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
     if make_run is None:
         make_run = train.make_run
         if config.skip_zero_inputs:
-            data, kwargs = _drop_zero_columns(train.Data(*data))
+            data, kwargs = drop_zero_columns(train.Data(*data))
     run = make_run(config.train_config(), len(data[0]), len(data[2]), n_features=n_features,
                    n_classes=n_classes, **kwargs)
     names = [p.name for p in config.space]
@@ -183,12 +183,12 @@ def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
     if make_run is None and config.skip_zero_inputs:
         from jaxch6 import train
 
-        _, kwargs = _drop_zero_columns(train.Data(*data))
+        _, kwargs = drop_zero_columns(train.Data(*data))
         grouped.input_columns = len(kwargs.get("input_columns", ())) or grouped.input_columns
     return grouped
 
 
-def _drop_zero_columns(data):
+def drop_zero_columns(data):
     """The data without the input columns that are zero in every row (MNIST's blank border
     pixels in a small subset), and the make_run options that keep the network the same."""
     x_train, t_train, x_eval, t_eval = data

@@ -537,7 +537,7 @@ def trial_keys(seed: int, trial_ids: Sequence[int]):
     return np.asarray(jax.random.key_data(keys))
 
 
-def _uniforms(seed: int, trial_ids: Sequence[int], n_params: int) -> np.ndarray:
+def uniforms(seed: int, trial_ids: Sequence[int], n_params: int) -> np.ndarray:
     """(n_trials, n_params) float32 uniforms in [0, 1) from each trial's sampling key."""
     import jax
 
@@ -610,7 +610,7 @@ def sample(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int) -> di
         values["learning_rate"].shape  # (100,)
         ```
     """
-    return values_from_uniforms(space, _uniforms(seed, trial_ids, len(space)))
+    return values_from_uniforms(space, uniforms(seed, trial_ids, len(space)))
 
 
 def draw(space: Sequence[Param], trial_ids: Sequence[int], *, seed: int,
