@@ -1,25 +1,27 @@
-"""The book's hyperparameter search on one accelerator, in fp32, tf32 and bf16 (issue 14).
+"""The book's hyperparameter search on one accelerator, in fp32, tf32 and bf16 (issues 14, 20).
 
 One command, sized to finish within ``--budget-s`` (default 480 s) on one GPU::
 
     PYTHONPATH=. python experiments/bench_gpu.py [--budget-s 480] [--out experiments/results]
 
-measures, in one process:
+measures, in one process, the product as users run it:
 
 1. the matmul peak of each precision (a large ``jnp.matmul``; TFLOP/s);
 2. the book's search (784-100x6-10 ReLU, He init, SGD, batch 100, 50 epochs x 4 steps,
    400 train / 100 validation rows, lr = 10^U(-6,-2), weight decay = 10^U(-8,-4)) with 1,000,
-   10,000 and 100,000 trials in each precision: wall, compile, run, executed TFLOP/s and % of
-   that precision's peak. The program is ``jax.jit(jax.vmap(make_train_fn(...), in_axes=(0, 0,
-   None)))`` over a lane group whose width comes from :func:`jaxch6.sweep.plan.plan_for_devices`
-   (the device's memory), called once per group;
-3. successive halving against random search at 10,000 trials: time to reach the same
-   validation accuracy.
+   10,000 and 100,000 trials in each precision, each one call of :func:`jaxch6.sweep.run`
+   (``SweepConfig(trials=N, precision=P)``: the runtime's own planner picks the chunk and the
+   lane groups, its own device set-up places them): wall, compile, run, chunk, lanes,
+   executed TFLOP/s and % of that precision's peak;
+3. the ``jaxch6 sweep`` process at ``--process-trials`` (default 10,000) in each precision
+   (warm compilation cache, output to a pipe): process wall and its own run phase;
+4. successive halving against random search at 10,000 trials (``--halving-precision``): each
+   scheduler's wall time until its best trial is within 0.01 of random search's final best.
 
 Rows that would overrun the budget are reported as skipped. It writes ``bench_gpu.json`` and
 ``bench_gpu.md`` under ``--out``. Without an accelerator it prints every row as "not measured",
-writes nothing and exits 0; ``--cpu`` runs tiny sizes on the CPU instead (a smoke test of this
-script; its files are named ``bench_gpu_cpu.*``).
+writes nothing and exits 0; ``--cpu`` runs tiny sizes on the CPU instead, with the command
+line's CPU device set-up (a smoke test of this script; its files are named ``bench_gpu_cpu.*``).
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from the source tree
+sys.path.insert(0, HERE)  # bench_sweep, time_to_quality: the same timing code
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 BOOK_NET = (784, *(100,) * 6, 10)
@@ -44,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--budget-s", type=float, default=480.0, help="wall budget of the whole run")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     p.add_argument("--trials", default="1000,10000,100000", help="trial counts of the search")
+    p.add_argument("--process-trials", type=int, default=None,
+                   help="trials of the timed jaxch6 sweep processes (default: the middle count)")
     p.add_argument("--halving-trials", type=int, default=None,
                    help="trials of halving vs random (default: the middle trial count)")
     p.add_argument("--halving-precision", default="tf32", choices=PRECISIONS)
@@ -53,9 +59,10 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.trials = [int(t) for t in args.trials.split(",") if t.strip()]
     if args.cpu and args.trials == [1000, 10000, 100000]:
-        args.trials = [16]
-    if args.halving_trials is None:
-        args.halving_trials = args.trials[len(args.trials) // 2]
+        args.trials, args.epochs = [8], 3
+    middle = args.trials[len(args.trials) // 2]
+    args.halving_trials = args.halving_trials or middle
+    args.process_trials = middle if args.process_trials is None else args.process_trials
     return args
 
 
@@ -70,27 +77,6 @@ def flops_per_trial(epochs: int, steps_per_epoch: int = N_TRAIN // BATCH) -> dic
     evals = 2 * macs * (N_TRAIN + N_VAL) * epochs
     return {"nominal": 3 * 2 * macs * BATCH * steps + evals,
             "executed": 2 * (3 * macs + dx) * BATCH * steps + evals}
-
-
-def load_data(seed: int):
-    """400 / 100 rows of the embedded MNIST sample (random data if it cannot be loaded)."""
-    import numpy as np
-
-    try:
-        from jaxch6 import data as jdata
-
-        loaded = jdata.load("mnist", source="sample")
-        x, t = loaded.train
-        source = loaded.describe()
-    except Exception as e:  # noqa: BLE001 - the benchmark needs data of the right shape only
-        rng = np.random.default_rng(seed)
-        x = rng.random((N_TRAIN + N_VAL, 784), dtype=np.float32)
-        t = rng.integers(0, 10, N_TRAIN + N_VAL)
-        source = f"random data ({type(e).__name__}: {e})"
-    order = np.random.default_rng(seed).permutation(N_TRAIN + N_VAL)
-    x = np.asarray(x[: N_TRAIN + N_VAL], np.float32)[order]
-    t = np.asarray(t[: N_TRAIN + N_VAL], np.int32)[order]
-    return (x[:N_TRAIN], t[:N_TRAIN], x[N_TRAIN:], t[N_TRAIN:]), source
 
 
 def measure_peaks(n: int) -> dict:
@@ -118,134 +104,68 @@ def measure_peaks(n: int) -> dict:
     return peaks
 
 
-def make_program(precision: str, epochs: int):
-    """jit(vmap(train)) of the book's search in a precision (None if TrainConfig lacks it)."""
-    import jax
+def book_config(args, trials: int, precision: str, **kw):
+    """The book's search as ``jaxch6 sweep`` runs it, with ``trials`` and ``precision``."""
+    from jaxch6.sweep import SweepConfig
 
-    from jaxch6.train import TrainConfig, make_train_fn
-
-    kw = {}
-    if "precision" in TrainConfig._fields:
-        kw["precision"] = precision
-    elif precision != "fp32":
-        return None
-    config = TrainConfig(hidden_sizes=BOOK_NET[1:-1], epochs=epochs, batch_size=BATCH, **kw)
-    return jax.jit(jax.vmap(make_train_fn(config, N_TRAIN, N_VAL), in_axes=(0, 0, None)))
+    return SweepConfig(trials=trials, epochs=args.epochs, seed=args.seed, precision=precision,
+                       **kw).validate()
 
 
-def sample(trials: int, seed: int):
-    """The book's ranges: lr = 10^U(-6,-2), weight decay = 10^U(-8,-4), per trial."""
-    import numpy as np
+def search_row(precision, trials, data, args, peaks) -> dict:
+    """One row: ``jaxch6.sweep.run`` of ``trials`` trials in ``precision`` (or why not)."""
+    from time_to_quality import run_one
 
-    rng = np.random.default_rng(seed)
-    return {"learning_rate": 10 ** rng.uniform(-6, -2, trials).astype(np.float32),
-            "weight_decay": 10 ** rng.uniform(-8, -4, trials).astype(np.float32)}
+    from jaxch6 import sweep
 
-
-def lanes_for(trials: int) -> int:
-    import jax
-
-    from jaxch6.sweep.plan import per_trial_bytes, plan_for_devices
-
-    tb = per_trial_bytes(BOOK_NET, batch_size=BATCH, n_eval_rows=N_TRAIN + N_VAL,
-                         optimizer_slots=0)
-    return plan_for_devices(trials, tb, [jax.devices()[0]]).lanes
-
-
-def run_search(program, ids, hparams, data, seed: int, lanes: int, deadline: float) -> dict:
-    """Train trials ``ids`` (keys fold_in(key(seed), id)) in groups of ``lanes``; returns
-    compile/run seconds, the final validation accuracies and the best-so-far timeline."""
-    import jax
-    import numpy as np
-
-    key = jax.random.key(seed)
-
-    def args(lo):
-        sel = np.resize(np.arange(lo, min(lo + lanes, len(ids))), lanes)  # pad: repeat
-        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(np.asarray(ids)[sel])
-        return keys, {k: v[sel] for k, v in hparams.items()}, data
-
-    t0 = time.perf_counter()
-    compiled = program.lower(*args(0)).compile()
-    compile_s = time.perf_counter() - t0
-    t0, finals, timeline, pending = time.perf_counter(), [], [], None
-    starts = list(range(0, len(ids), lanes))
-    for lo in [*starts, None]:
-        handle = compiled(*args(lo)) if lo is not None else None
-        if pending is not None:
-            p_lo, out = pending
-            acc = np.asarray(out.eval_acc[:, -1])[: min(lanes, len(ids) - p_lo)]
-            finals.append(np.where(np.asarray(out.diverged)[: len(acc)], np.nan, acc))
-            timeline.append((time.perf_counter() - t0 + compile_s, float(np.nanmax(
-                np.concatenate(finals), initial=0.0))))
-        pending = (lo, handle) if lo is not None else None
-        if time.perf_counter() > deadline:
-            raise TimeoutError("budget exhausted")
-    return {"compile_s": compile_s, "run_s": time.perf_counter() - t0,
-            "final_val_acc": np.concatenate(finals), "timeline": timeline}
-
-
-def search_row(precision, trials, data, args, programs, peaks, deadline) -> dict:
-    """One row: the search of ``trials`` trials in ``precision``, or why it was not measured."""
     row = {"precision": precision, "trials": trials}
-    program = programs.setdefault((precision, args.epochs),
-                                  make_program(precision, args.epochs))
-    if program is None:
-        return {**row, "status": "not measured (TrainConfig has no precision field)"}
-    lanes = lanes_for(trials)
     try:
-        r = run_search(program, list(range(trials)), sample(trials, args.seed), data, args.seed,
-                       lanes, deadline)
-    except TimeoutError:
-        return {**row, "status": "skipped (budget)"}
+        r = run_one(sweep, book_config(args, trials, precision), data)
     except Exception as e:  # noqa: BLE001 - e.g. out of device memory: report, go on
         return {**row, "status": f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"}
-    work = flops_per_trial(args.epochs)["executed"] * trials
-    tflops = work / r["run_s"] / 1e12
-    import numpy as np
-
-    return {**row, "status": "measured", "lanes": lanes, "wall_s": r["compile_s"] + r["run_s"],
-            "compile_s": r["compile_s"], "run_s": r["run_s"], "trials_per_s": trials / r["run_s"],
+    tflops = flops_per_trial(args.epochs)["executed"] * trials / r["run_seconds"] / 1e12
+    return {**row, "status": "measured", "chunk": r["chunk_size"], "lanes": r["lanes"],
+            "wall_s": r["wall_seconds"], "compile_s": r["compile_seconds"],
+            "run_s": r["run_seconds"], "trials_per_s": trials / r["run_seconds"],
             "executed_tflops": tflops, "pct_of_peak": 100 * tflops / peaks[precision],
-            "best_val_acc": float(np.nanmax(r["final_val_acc"], initial=0.0)),
-            "diverged": int(np.isnan(r["final_val_acc"]).sum()), "timeline": r["timeline"]}
+            "best_val_acc": r["best"], "events": r["events"]}
 
 
-def halving(trials, data, args, programs, deadline, eta=4) -> dict:
-    """Successive halving with rungs of 50/16, 50/4 and 50 epochs, keeping the best 1/eta of
-    each rung. Each rung retrains its survivors from scratch with the same keys (the program
-    has no checkpoints), so a survivor's first epochs repeat those of the rung before (up to
-    the last bits that differ between lane widths); the wall time includes that repeated
-    work and every rung's compilation."""
-    import numpy as np
+def process_row(precision, trials, args, work) -> dict:
+    """The ``jaxch6 sweep`` process (warm cache: a first process fills it)."""
+    from bench_sweep import time_command
 
-    prec = args.halving_precision
-    rungs = [max(1, round(args.epochs / eta**2)), max(1, round(args.epochs / eta)), args.epochs]
-    ids, hp_all = np.arange(trials), sample(trials, args.seed)
-    t0, out = time.perf_counter(), {"rungs": []}
-    for r, epochs in enumerate(rungs):
-        program = programs.setdefault((prec, epochs), make_program(prec, epochs))
-        res = run_search(program, list(ids), {k: v[ids] for k, v in hp_all.items()}, data,
-                         args.seed, lanes_for(len(ids)), deadline)
-        acc = np.nan_to_num(res["final_val_acc"], nan=-1.0)
-        out["rungs"].append({"epochs": epochs, "trials": len(ids), "compile_s": res["compile_s"],
-                             "run_s": res["run_s"]})
-        if r < len(rungs) - 1:
-            keep = max(1, len(ids) // eta)
-            ids = ids[np.argsort(-acc, kind="stable")[:keep]]
-    out.update(precision=prec, wall_s=time.perf_counter() - t0,
-               best_val_acc=float(acc.max()), epochs=rungs)
-    return out
+    argv = ["--trials", str(trials), "--precision", precision, "--epochs", str(args.epochs),
+            "--seed", str(args.seed)]
+    cache = os.path.join(work, "cache")
+    try:
+        time_command(argv, os.path.join(work, f"fill-{precision}-{trials}"), cache=cache)
+        r = time_command(argv, os.path.join(work, f"run-{precision}-{trials}"), cache=cache)
+    except RuntimeError as e:
+        return {"precision": precision, "trials": trials,
+                "status": f"failed: {str(e).splitlines()[-1][:160]}"}
+    return {"precision": precision, "trials": trials, "status": "measured", **r}
 
 
-def quality_row(random_row: dict, halv: dict) -> dict:
-    """Time for each method to first reach halving's best accuracy."""
-    target = halv["best_val_acc"]
-    reached = [t for t, best in random_row.get("timeline", []) if best >= target]
-    t_random = reached[0] if reached else None
-    return {"target_val_acc": target, "random_s": t_random, "random_best": random_row.get(
-        "best_val_acc"), "halving_s": halv["wall_s"],
-        "speedup": t_random / halv["wall_s"] if t_random else None, "halving": halv}
+def halving_row(args, data, rows) -> dict:
+    """Successive halving vs random search at ``args.halving_trials``: time to random's final
+    best − 0.01 (both timed from the start of ``jaxch6.sweep.run``)."""
+    from time_to_quality import reached, run_one
+
+    from jaxch6 import sweep
+
+    prec, n = args.halving_precision, args.halving_trials
+    random_row = next((r for r in rows if r["trials"] == n and r["precision"] == prec), {})
+    if random_row.get("status") != "measured":
+        return {"status": "not measured (no random row to compare)"}
+    config = book_config(args, n, prec, scheduler="halving", min_epochs=max(1, args.epochs // 25))
+    h = run_one(sweep, config, data)
+    target = random_row["best_val_acc"] - 0.01
+    hit_r, hit_h = reached(random_row["events"], target), reached(h["events"], target)
+    return {"status": "measured", "precision": prec, "trials": n, "target_val_acc": target,
+            "random_s": hit_r[0] if hit_r else None, "random_total_s": random_row["wall_s"],
+            "halving_s": hit_h[0] if hit_h else None, "halving_total_s": h["wall_seconds"],
+            "halving_best": h["best"]}
 
 
 def estimate_s(trials: int, precision: str, rows: list) -> float:
@@ -260,43 +180,39 @@ def estimate_s(trials: int, precision: str, rows: list) -> float:
 
 def measure(args, deadline: float) -> dict:
     """Every measurement, largest trial counts last, skipping what would overrun the budget."""
-    import jax
+    from jaxch6 import sweep
 
-    from jaxch6.train import Data
-
-    data, source = load_data(args.seed)
-    data = jax.device_put(Data(*data))
+    data, source = sweep.load_data(book_config(args, 1, "fp32"))
     peaks = measure_peaks(1024 if args.cpu else 8192)
-    res = {"data": source, "peak_tflops": peaks, "rows": [], "halving": None,
+    res = {"data": source, "peak_tflops": peaks, "rows": [], "processes": [], "halving": None,
            "gflop_per_trial": {k: v / 1e9 for k, v in flops_per_trial(args.epochs).items()}}
-    programs, rows = {}, res["rows"]
+    rows = res["rows"]
     for trials in sorted(args.trials):
-        for prec in sorted(PRECISIONS, key=lambda p: estimate_s(trials, p, rows)):
+        for prec in PRECISIONS:
             if time.perf_counter() + estimate_s(trials, prec, rows) > deadline:
                 rows.append({"precision": prec, "trials": trials, "status": "skipped (budget)"})
-                continue
-            rows.append(search_row(prec, trials, data, args, programs, peaks, deadline))
+            else:
+                rows.append(search_row(prec, trials, data, args, peaks))
             print(_row_line(rows[-1]), flush=True)
         if trials == args.halving_trials:
-            res["halving"] = _halving_row(args, data, programs, rows, deadline)
+            if time.perf_counter() + estimate_s(trials, args.halving_precision, rows) > deadline:
+                res["halving"] = {"status": "skipped (budget)"}
+            else:
+                res["halving"] = halving_row(args, data, rows)
+            print(f"halving vs random: {res['halving']}", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+        for prec in PRECISIONS:
+            # a process compiles twice (fill + warm) and starts Python twice
+            guess = 2 * estimate_s(args.process_trials, prec, rows) + 10
+            if not args.process_trials or time.perf_counter() + guess > deadline:
+                res["processes"].append({"precision": prec, "trials": args.process_trials,
+                                         "status": "skipped (budget)"})
+                continue
+            res["processes"].append(process_row(prec, args.process_trials, args, work))
+            print(f"process: {res['processes'][-1]}", flush=True)
+    for r in rows:
+        r.pop("events", None)
     return res
-
-
-def _halving_row(args, data, programs, rows, deadline) -> dict:
-    random_row = next((r for r in rows if r["trials"] == args.halving_trials
-                       and r["precision"] == args.halving_precision), {})
-    if random_row.get("status") != "measured":
-        return {"status": "not measured (no random row to compare)"}
-    # halving trains about 3 * trials * 50/16 epoch-units (eta = 4): under half of random's
-    if time.perf_counter() + 0.6 * random_row["wall_s"] > deadline:
-        return {"status": "skipped (budget)"}
-    try:
-        halv = halving(args.halving_trials, data, args, programs, deadline)
-    except TimeoutError:
-        return {"status": "skipped (budget)"}
-    row = {"status": "measured", **quality_row(random_row, halv)}
-    print(f"halving vs random at {args.halving_trials} trials: {row}", flush=True)
-    return row
 
 
 def _fmt(v, spec=".2f"):
@@ -309,7 +225,7 @@ def _row_line(r: dict) -> str:
     return (f"{r['precision']:>5} {r['trials']:>7} trials: wall {r['wall_s']:.1f} s (compile "
             f"{r['compile_s']:.1f}, run {r['run_s']:.1f}), {r['executed_tflops']:.2f} TFLOP/s "
             f"({r['pct_of_peak']:.0f}% of peak), best val acc {r['best_val_acc']:.2f}, "
-            f"{r['lanes']} lanes")
+            f"chunk {r['chunk']} in groups of {r['lanes']}")
 
 
 def render_md(res: dict) -> str:
@@ -318,32 +234,44 @@ def render_md(res: dict) -> str:
     gflop = res.get("gflop_per_trial", {}).get("executed", 0)
     lines = [f"Book search on {res['device']}, jax {res['jax_version']}, budget "
              f"{res['budget_s']:.0f} s (used {res.get('elapsed_s', 0):.0f} s); data: "
-             f"{res.get('data', '—')}; executed {gflop:.1f} GFLOP per trial.", "",
+             f"{res.get('data', '—')}; executed {gflop:.1f} GFLOP per trial. Every row is one "
+             "`jaxch6.sweep.run` call (its own planner and device set-up).", "",
              "| precision | matmul peak TFLOP/s |", "|---|---:|"]
     lines += [f"| {p} | {_fmt(peaks.get(p))} |" for p in PRECISIONS]
-    lines += ["", "| precision | trials | lanes | wall s | compile s | run s | trials/s | "
-              "executed TFLOP/s | % of peak | best val acc | status |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += ["", "| precision | trials | chunk | lanes | wall s | compile s | run s | trials/s "
+              "| executed TFLOP/s | % of peak | best val acc | status |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in res["rows"]:
         g = r.get
-        lines.append(f"| {r['precision']} | {r['trials']} | {g('lanes', '—')} | "
-                     f"{_fmt(g('wall_s'), '.1f')} | {_fmt(g('compile_s'), '.1f')} | "
-                     f"{_fmt(g('run_s'), '.1f')} | {_fmt(g('trials_per_s'), '.0f')} | "
-                     f"{_fmt(g('executed_tflops'))} | {_fmt(g('pct_of_peak'), '.0f')} | "
-                     f"{_fmt(g('best_val_acc'))} | {r['status']} |")
+        lines.append(f"| {r['precision']} | {r['trials']} | {g('chunk', '—')} | "
+                     f"{g('lanes', '—')} | {_fmt(g('wall_s'), '.1f')} | "
+                     f"{_fmt(g('compile_s'), '.1f')} | {_fmt(g('run_s'), '.1f')} | "
+                     f"{_fmt(g('trials_per_s'), '.0f')} | {_fmt(g('executed_tflops'))} | "
+                     f"{_fmt(g('pct_of_peak'), '.0f')} | {_fmt(g('best_val_acc'))} | "
+                     f"{r['status']} |")
+    lines += ["", "| `jaxch6 sweep` process | trials | process wall s | first output s | "
+              "run s | wall / run | status |", "|---|---:|---:|---:|---:|---:|---|"]
+    for r in res.get("processes") or []:
+        g = r.get
+        ratio = g("wall_seconds") / g("run_seconds") if g("run_seconds") else None
+        lines.append(f"| {r['precision']} | {r['trials']} | {_fmt(g('wall_seconds'), '.1f')} | "
+                     f"{_fmt(g('first_output_seconds'), '.1f')} | "
+                     f"{_fmt(g('run_seconds'), '.1f')} | {_fmt(ratio)} | {r['status']} |")
     h = res.get("halving") or {"status": "not measured"}
-    lines += ["", "| halving vs random | target val acc | random s | halving s | speed-up | "
-              "status |", "|---|---:|---:|---:|---:|---|",
-              f"| time to quality | {_fmt(h.get('target_val_acc'))} | "
-              f"{_fmt(h.get('random_s'), '.1f')} | {_fmt(h.get('halving_s'), '.1f')} | "
-              f"{_fmt(h.get('speedup'), '.1f')} | {h['status']} |"]
+    lines += ["", "| halving vs random | target val acc | random to target s | random total s "
+              "| halving to target s | halving total s | status |",
+              "|---|---:|---:|---:|---:|---:|---|",
+              f"| {h.get('trials', '—')} trials, {h.get('precision', '—')} | "
+              f"{_fmt(h.get('target_val_acc'))} | {_fmt(h.get('random_s'), '.1f')} | "
+              f"{_fmt(h.get('random_total_s'), '.1f')} | {_fmt(h.get('halving_s'), '.1f')} | "
+              f"{_fmt(h.get('halving_total_s'), '.1f')} | {h['status']} |"]
     return "\n".join(lines) + "\n"
 
 
 def not_measured(args) -> dict:
     rows = [{"precision": p, "trials": n, "status": "not measured (no accelerator)"}
             for n in args.trials for p in PRECISIONS]
-    return {"rows": rows, "halving": {"status": "not measured (no accelerator)"}}
+    return {"rows": rows, "processes": [], "halving": {"status": "not measured (no accelerator)"}}
 
 
 def main(argv=None) -> int:
@@ -351,6 +279,9 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     if args.cpu:
         os.environ["JAX_PLATFORMS"] = "cpu"
+        from jaxch6.sweep.devices import configure_cpu_devices
+
+        configure_cpu_devices("auto")  # the command line's set-up, before JAX starts
     import jax
 
     backend = jax.default_backend()

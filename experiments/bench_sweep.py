@@ -1,25 +1,37 @@
-"""Benchmark of the book's hyperparameter search: vmapped sweep vs a loop vs the book's NumPy.
+"""Benchmark of the book's hyperparameter search: the whole `jaxch6 sweep` command, its phases,
+and the vmapped sweep vs a loop vs the book's NumPy.
 
-All in one process, on the same data (the first 500 training digits, split 400 / 100 with the
+All in one run, on the same data (the first 500 training digits, split 400 / 100 with the
 seed) and the same configuration (784-100x6-10 ReLU, He init, SGD, batch 100, 50 epochs,
 lr = 10^U(-6,-2), weight decay = 10^U(-8,-4)):
 
+(whole command) ``jaxch6 sweep`` run as a user runs it, a new process each time with its
+    output to a pipe: cold compilation cache, warm cache, warm with ``--no-plot``; then
+    ``--trials 300`` with random search and with successive halving (warm). Per process: the
+    wall, when its first output line came, and the phases its ``summary.json`` reports;
+(phases) import times (jax, jaxch6, matplotlib: a new process each, median of 3) and, in this
+    process, ``jaxch6.sweep.run(config, out=...)``'s data, compile, run, plan/store/manifest
+    and the figures (:func:`jaxch6.plots.write_sweep_figures`), warm cache;
 (a) ``jaxch6.sweep.run``: all trials as lanes of one compiled ``jit(vmap(...))`` program,
     sharded over the local devices (cold: no persistent compilation cache; then warm: the
-    same shapes again with the cache);
+    same shapes again with the cache, data loaded and records written);
 (b) the same JAX training function, ``jax.jit`` once, called in a Python loop one trial at a
     time (dispatched round-robin to the devices, so every core is busy);
 (c) a NumPy float64 port of the book's ``MultiLayerNetExtend`` + ``Trainer``
     (``jaxch6.reference.network_np``): its sequential algorithm on a subset of the trials,
     extrapolated linearly to the full count (the table says so).
 
-Also: ``jnp.dot`` float32 peak measured in the same run (a 2048x2048 matmul on every device at
-once), achieved GFLOP/s, and the sweep's wall time against the number of trials.
+Also: the float32 matmul ceiling measured the way the sweep uses the machine (every device,
+on the CPU one single-threaded device per core, multiplying its own n×n matrices at once;
+n = 128 … 2048, best of 7 per size; the best size is the ceiling), the achieved GFLOP/s and
+its % of that ceiling, and the sweep's wall time against the number of trials.
 
-    python experiments/bench_sweep.py [--trials 100] [--scaling 1,10,100,1000] [--quick]
+    python experiments/bench_sweep.py [--trials 100] [--scaling 1,10,100,1000]
+        [--halving-trials 300] [--no-commands] [--quick]
 
-writes experiments/results/bench_sweep.{json,md,png}. Precision: float32 throughout (the CPU has
-no TF32/bf16 path here), so the sweep's ranking is that of a full-fp32 run.
+writes experiments/results/bench_sweep.{json,md,png} (``--quick``: tiny settings, files named
+``bench_sweep_quick.*``). Precision: float32 throughout (the CPU has no TF32/bf16 path here),
+so the sweep's ranking is that of a full-fp32 run.
 """
 
 from __future__ import annotations
@@ -50,23 +62,127 @@ def executed_flops(layer_sizes, inputs_used, *, steps, batch, epochs, n_eval_row
     return {"train": 2 * (2 * macs + dx) * batch * steps, "eval": 2 * macs * n_eval_rows * epochs}
 
 
-def measure_peak(jax, jnp, n=2048, reps=5):
-    """float32 GEMM peak: an n×n matmul on every local device at once (GFLOP/s)."""
+PEAK_SIZES = (128, 256, 512, 1024, 2048)
+
+
+def measure_peak(jax, jnp, sizes=PEAK_SIZES, reps=7):
+    """float32 GEMM ceiling as the sweep uses the machine: every local device (on the CPU one
+    single-threaded device per core) multiplies its own n×n matrices at the same time; per
+    size the best of ``reps`` timed calls (each call several products, so that small sizes are
+    not timed by dispatch). Returns ``(best GFLOP/s over the sizes, {n: GFLOP/s})``."""
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     devs = jax.local_devices()
     mesh = Mesh(np.asarray(devs), ("d",))
-    a = jax.device_put(jnp.ones((len(devs), n, n), jnp.float32),
-                       NamedSharding(mesh, PartitionSpec("d")))
-    f = jax.jit(lambda a: a @ a)
-    f(a).block_until_ready()
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
+    per_size = {}
+    for n in sizes:
+        inner = max(1, (512 // n) ** 3)  # about the work of one 512×512 product or more
+        a = jax.device_put(jnp.full((len(devs), n, n), 1.0 / n, jnp.float32),
+                           NamedSharding(mesh, PartitionSpec("d")))
+
+        def products(a, inner=inner):
+            return jax.lax.fori_loop(0, inner, lambda _, x: x @ a, a)
+
+        f = jax.jit(products)
         f(a).block_until_ready()
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 * len(devs) / best / 1e9
+        best = float("inf")
+        for _ in range(reps):
+            t = time.perf_counter()
+            f(a).block_until_ready()
+            best = min(best, time.perf_counter() - t)
+        per_size[n] = 2 * n**3 * inner * len(devs) / best / 1e9
+    return max(per_size.values()), per_size
+
+
+def time_command(argv, out_dir, *, cache=None) -> dict:
+    """Run ``jaxch6 sweep ARGV --out OUT_DIR`` as a user does (a new Python process, output to a
+    pipe: plain progress lines) and time it: the process wall, when its first output line came,
+    and the phases it reports in ``summary.json``. ``cache``: the compilation cache directory
+    (None: none)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "jaxch6", "sweep", *argv, "--out", str(out_dir)]
+    cmd += ["--no-compile-cache"] if cache is None else ["--compile-cache", str(cache)]
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first, lines = None, []
+    for line in proc.stdout:
+        first = time.perf_counter() - t0 if first is None else first
+        lines.append(line.rstrip())
+    code = proc.wait()
+    wall = time.perf_counter() - t0
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}:\n" + "\n".join(lines[-20:]))
+    with open(os.path.join(out_dir, "summary.json")) as f:
+        timings = json.load(f)["timings"]
+    return {"argv": " ".join(argv) or "(defaults)", "wall_seconds": wall,
+            "first_output_seconds": first, "first_output_line": lines[0] if lines else "",
+            "load_1min": load, **{k: timings[k] for k in ("data_seconds", "compile_seconds",
+                                                             "run_seconds")},
+            "in_process_wall_seconds": timings.get("wall_seconds")}
+
+
+def bench_commands(base_argv, halving_trials, work) -> list[dict]:
+    """The whole command: cold cache, warm cache, warm without figures; then (when
+    ``halving_trials``) successive halving against random search over that many trials, both
+    warm. ``work`` is a scratch directory."""
+    cache = os.path.join(work, "cache")
+    rows = []
+    runs = iter(range(100))
+
+    def one(label, argv, **kw):
+        r = {"case": label, **time_command(argv, os.path.join(work, f"run{next(runs)}"), **kw)}
+        rows.append(r)
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                          for k, v in r.items()}), flush=True)
+
+    one("cold compilation cache", base_argv, cache=cache)
+    one("warm compilation cache", base_argv, cache=cache)
+    one("warm, --no-plot", [*base_argv, "--no-plot"], cache=cache)
+    if halving_trials:
+        n = ["--trials", str(halving_trials)]
+        for label, argv in (("random", n), ("halving", [*n, "--scheduler", "halving"])):
+            one(f"{label}, {halving_trials} trials (fill cache)", [*base_argv, *argv],
+                cache=cache)
+            rows.pop()  # the first of each fills the cache for its shapes
+            one(f"{label}, {halving_trials} trials, warm", [*base_argv, *argv], cache=cache)
+    return rows
+
+
+def import_seconds() -> dict:
+    """Seconds a new process spends importing ``jax`` and then ``jaxch6.sweep`` (median of 3)."""
+    import subprocess
+
+    code = ("import time; t=time.perf_counter(); import jax; a=time.perf_counter(); "
+            "import jaxch6.sweep, jaxch6.commands.sweep; b=time.perf_counter(); "
+            "import matplotlib.figure, matplotlib.backends.backend_agg; c=time.perf_counter(); "
+            "print(a-t, b-a, c-b)")
+    runs = sorted((tuple(float(x) for x in subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+        for _ in range(3)), key=sum)
+    jax_s, jaxch6_s, mpl_s = runs[1]
+    return {"jax": jax_s, "jaxch6": jaxch6_s, "matplotlib": mpl_s}
+
+
+def in_process_phases(sweep, config, work):
+    """``sweep.run(config, out=...)`` as the command runs it (data loaded, every record
+    written), then the figures: (result, wall of the run call, {phase: seconds})."""
+    from jaxch6.plots import write_sweep_figures
+
+    out = os.path.join(work, "phases")
+    t0 = time.perf_counter()
+    res = sweep.run(config, out=out)
+    wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    write_sweep_figures(res, out)
+    figures = time.perf_counter() - t1
+    tm = res.timings
+    known = tm["data_seconds"] + tm["compile_seconds"] + tm["run_seconds"]
+    return res, wall, {"data": tm["data_seconds"], "compile": tm["compile_seconds"],
+                       "run": tm["run_seconds"], "plan, store and manifest": wall - known,
+                       "figures": figures}
 
 
 def bench_loop(jax, config, data, n_trials):
@@ -136,10 +252,21 @@ def main() -> None:
     p.add_argument("--scaling", default="1,10,100,1000", help="trial counts for wall vs N")
     p.add_argument("--cpu-devices", default="auto", help="as jaxch6 sweep --cpu-devices")
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--halving-trials", type=int, default=300,
+                   help="whole command: halving vs random search over this many trials (0: skip)")
+    p.add_argument("--no-commands", action="store_true",
+                   help="skip timing the jaxch6 sweep process (in-process phases only)")
     p.add_argument("--quick", action="store_true", help="tiny settings (seconds): a smoke test")
     p.add_argument("--render", metavar="JSON", help="only rewrite the .md/.png of a saved run")
     p.add_argument("--time-to-quality", action="store_true",
-                   help="random search vs halving, hyperband and PBT (time_to_quality.py)")
+                   help="random search vs halving, hyperband and PBT over seeds "
+                        "(time_to_quality.py)")
+    p.add_argument("--seeds", type=int, default=5, help="time to quality: seeds 0..N-1")
+    p.add_argument("--schedulers", default="random,halving,hyperband,pbt",
+                   help="time to quality: the schedulers (random first)")
+    p.add_argument("--book-trials", type=int, default=1000, help="time to quality: book case")
+    p.add_argument("--fashion-trials", type=int, default=500,
+                   help="time to quality: Fashion-MNIST case")
     args = p.parse_args()
     if args.render:
         return render(args.render)
@@ -151,7 +278,11 @@ def main() -> None:
         sys.path.insert(0, HERE)
         from time_to_quality import bench
 
-        bench(args.quick, args.out, executed_flops)
+        schedulers = tuple(x.strip() for x in args.schedulers.split(",") if x.strip())
+        if schedulers[:1] != ("random",):
+            p.error("--schedulers must start with random (the target comes from it)")
+        bench(args.quick, args.out, executed_flops, seeds=args.seeds, schedulers=schedulers,
+              book_trials=args.book_trials, fashion_trials=args.fashion_trials)
         return None
     import dataclasses
     import tempfile
@@ -175,9 +306,18 @@ def main() -> None:
     per_trial = fl["train"] + fl["eval"]
     load = [os.getloadavg()[0]]
 
-    peak = measure_peak(jax, jnp)
-    print(f"jnp.dot float32 peak over {jax.local_device_count()} device(s): {peak:.1f} GFLOP/s",
-          flush=True)
+    quick_argv = ["--trials", "4", "--epochs", "2", "--hidden", "16x2"]
+    commands = []
+    if not args.no_commands:
+        with tempfile.TemporaryDirectory() as work:
+            commands = bench_commands(quick_argv if args.quick else [],
+                                      9 if args.quick else args.halving_trials, work)
+    imports = import_seconds()
+    load.append(os.getloadavg()[0])
+
+    peak, peak_sizes = measure_peak(jax, jnp, (128, 256) if args.quick else PEAK_SIZES)
+    print(f"float32 matmul peak over {jax.local_device_count()} device(s): {peak:.1f} GFLOP/s "
+          f"(per size: {', '.join(f'{n}: {g:.0f}' for n, g in peak_sizes.items())})", flush=True)
 
     rows = []
 
@@ -243,11 +383,11 @@ def main() -> None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
         sweep.run(config, data=data)  # fills the cache
-        t0 = time.perf_counter()
-        res_w = sweep.run(config, data=data)
-        wall_w = time.perf_counter() - t0
+        res_w, wall_w, phases = in_process_phases(sweep, config, cache)
+    phases["import"] = imports
     row("(a) vmapped sweep, warm cache", trials, wall_w, res_w.timings["compile_seconds"],
-        res_w.timings["run_seconds"], "compile = loading the cached program")
+        res_w.timings["run_seconds"], "compile = loading the cached program; data loaded, "
+        "results and figures written to a run directory")
     load.append(os.getloadavg()[0])
 
     ex = executed_flops(sizes, res.info.get("input_columns_used") or 784, steps=steps,
@@ -266,6 +406,7 @@ def main() -> None:
         "devices": f"{jax.local_device_count()} x {jax.local_devices()[0].device_kind}",
         "xla_flags": os.environ.get("XLA_FLAGS", ""), "cpu_count": os.cpu_count(),
         "load_average_during": load, "peak_gflops_jnp_dot_f32": peak,
+        "peak_gflops_by_size": peak_sizes,
         "nominal_gflop_per_trial": {k: v / 1e9 for k, v in fl.items()},
         "executed_gflop_per_trial": {k: v / 1e9 for k, v in ex.items()},
         "input_columns_used": res.info.get("input_columns_used"),
@@ -273,7 +414,7 @@ def main() -> None:
         "loop_final_val_acc_equal_to_sweep": f"{loop_matches}/{n_loop}",
         "best_val_acc": {"sweep": max(sweep_final),
                          "numpy_subset": max(npb["final_val_acc"])},
-        "quick": args.quick,
+        "quick": args.quick, "commands": commands, "phases": phases,
     }
     os.makedirs(args.out, exist_ok=True)
     name = "bench_sweep_quick" if args.quick else "bench_sweep"
@@ -318,7 +459,7 @@ def render(path) -> None:
 def markdown(r) -> str:
     lines = [
         f"Default search ({r['rows'][0]['trials']} trials, {r['config']['epochs']} epochs), "
-        f"{r['devices']}, jax {r['jax_version']}; jnp.dot float32 peak "
+        f"{r['devices']}, jax {r['jax_version']}; float32 matmul peak "
         f"{r['peak_gflops_jnp_dot_f32']:.0f} GFLOP/s measured in the same run; nominal "
         f"{sum(r['nominal_gflop_per_trial'].values()):.1f} GFLOP per trial; load average "
         f"{min(r['load_average_during']):.1f}–{max(r['load_average_during']):.1f} "
@@ -354,7 +495,55 @@ def markdown(r) -> str:
         f"sweep's for {r['loop_final_val_acc_equal_to_sweep']} trials; everything is float32 "
         "(NumPy: float64)."
     )
+    by_size = r.get("peak_gflops_by_size")
+    if by_size:
+        lines += ["", "float32 matmul peak per size (every device multiplying its own n×n "
+                  "matrices at once, best of 7): " + ", ".join(
+                      f"{n}: {g:.0f}" for n, g in by_size.items()) + " GFLOP/s."]
+    lines += markdown_commands(r)
     return "\n".join(lines) + "\n"
+
+
+def markdown_commands(r) -> list[str]:
+    """The whole command's table, its ratios, and the in-process phases."""
+    rows = r.get("commands") or []
+    lines = []
+    if rows:
+        lines += ["", "Whole command: `jaxch6 sweep` as a user runs it (a new process, output "
+                  "to a pipe), one after another in the same run:", "",
+                  "| command | process wall s | first output line s | data s | compile s | "
+                  "run s | wall / run | load |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for c in rows:
+            lines.append(f"| {c['case']}: `jaxch6 sweep {c['argv']}` | {c['wall_seconds']:.1f} "
+                         f"| {c['first_output_seconds']:.1f} | {c['data_seconds']:.2f} | "
+                         f"{c['compile_seconds']:.2f} | {c['run_seconds']:.1f} | "
+                         f"{c['wall_seconds'] / c['run_seconds']:.2f} | {c['load_1min']:.1f} |")
+        by = {c["case"]: c for c in rows}
+        warm, bare = by["warm compilation cache"], by["warm, --no-plot"]
+        book = next(x for x in r["rows"] if x["method"].startswith("(c)"))
+        lines += ["", f"- warm process wall / its own run phase: "
+                  f"{warm['wall_seconds'] / warm['run_seconds']:.2f}× (goal ≤ 1.15×)",
+                  f"- figures add {warm['wall_seconds'] - bare['wall_seconds']:.2f} s "
+                  "(warm with figures − warm with `--no-plot`; goal ≤ 0.5 s)",
+                  f"- the book's sequential algorithm (row (c)) / the warm process: "
+                  f"{book['wall_seconds'] / warm['wall_seconds']:.1f}×"]
+        halving = [c for c in rows if c["case"].startswith("halving")]
+        random = [c for c in rows if c["case"].startswith("random")]
+        if halving and random:
+            lines.append(f"- {halving[0]['case']} / {random[0]['case']}: process wall "
+                         f"{halving[0]['wall_seconds']:.1f} / {random[0]['wall_seconds']:.1f} s "
+                         f"= {halving[0]['wall_seconds'] / random[0]['wall_seconds']:.0%} "
+                         f"(goal ≤ 30 %); run phase "
+                         f"{halving[0]['run_seconds'] / random[0]['run_seconds']:.0%}")
+    ph = r.get("phases")
+    if ph:
+        imp = ph["import"]
+        lines += ["", "In-process phases of the same search (warm cache; imports in a new "
+                  "process, median of 3):", "", "| phase | seconds |", "|---|---:|"]
+        lines += [f"| import {k} | {v:.2f} |" for k, v in imp.items()]
+        lines += [f"| {k} | {ph[k]:.2f} |" for k in ("data", "compile", "run",
+                                                     "plan, store and manifest", "figures")]
+    return lines
 
 
 def plot(r, path) -> None:

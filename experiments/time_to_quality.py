@@ -1,15 +1,20 @@
-"""Time to quality of the sweep's schedulers: random search vs successive halving, Hyperband
-and population-based training, in one process on the same data.
+"""Time to quality of the sweep's schedulers over seeds: random search vs successive halving
+(and, when asked, Hyperband and population-based training), in one process on the same data.
 
 For each case (the book's search with 1,000 trials; Fashion-MNIST with 2,000 training images
-and 500 trials) every scheduler runs the same search space, network and epochs. Progress is
+and 500 trials) and each seed, every scheduler runs the same search space, network and epochs
+(the seed draws the trials, the training keys and the train/validation split). Progress is
 sampled after each chunk: wall time since the sweep started (data loading and compilation
 included), the lane-epochs trained (→ executed GFLOP), and the best final validation accuracy
-of the trials completed so far. The table reports, per scheduler, the wall time and GFLOP
-until its best trial is within 0.01 of the full random search's final best, its final best,
-and (PBT) random search's best at the same compute.
+of the trials completed so far.
 
-    python experiments/bench_sweep.py --time-to-quality [--quick]
+The target is fixed per case: random search's median final best over the seeds minus 0.01.
+The table gives, per scheduler, the median (and range) over the seeds of its wall time to
+the target, its total wall time, its final best, and random search's best at the same
+compute (lane-epochs) in the same seed.
+
+    python experiments/bench_sweep.py --time-to-quality [--seeds 5] [--schedulers ...]
+        [--book-trials 1000] [--fashion-trials 500] [--quick]
 
 writes experiments/results/time_to_quality.{json,md}.
 """
@@ -18,35 +23,39 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+SCHEDULERS = ("random", "halving", "hyperband", "pbt")
 
 
-def cases(quick: bool):
-    """(name, base SweepConfig kwargs, scheduler variants)."""
-    book = dict(trials=1000, epochs=50, seed=0)
-    fashion = dict(trials=500, epochs=50, seed=0, dataset="fashion_mnist", source="idx",
+def cases(quick: bool, book_trials: int = 1000, fashion_trials: int = 500):
+    """(name, base SweepConfig kwargs without the seed)."""
+    book = dict(trials=book_trials, epochs=50)
+    fashion = dict(trials=fashion_trials, epochs=50, dataset="fashion_mnist", source="idx",
                    data_dir=FASHION_DIR, train_size=2000)
     if quick:
-        book, fashion = dict(trials=9, epochs=3, seed=0, hidden=(16, 16)), None
-    out = [("book search (500 MNIST digits)", book)]
+        book, fashion = dict(trials=9, epochs=3, hidden=(16, 16)), None
+    out = [(f"book search (500 MNIST digits, {book['trials']} trials)", book)]
     if fashion is not None and os.path.isdir(FASHION_DIR):
-        out.append(("Fashion-MNIST (2,000 images)", fashion))
+        out.append((f"Fashion-MNIST (2,000 images, {fashion['trials']} trials)", fashion))
     return out
 
 
-def variants(base: dict) -> list[tuple[str, dict]]:
+def variants(base: dict, names=SCHEDULERS) -> list[tuple[str, dict]]:
     n, epochs = base["trials"], base["epochs"]
     r = max(1, epochs // 25)
-    return [
-        ("random", {}),
-        (f"halving (r={r}, eta=3)", dict(scheduler="halving", min_epochs=r, eta=3)),
-        (f"hyperband (r={r}, eta=3)", dict(scheduler="hyperband", min_epochs=r, eta=3)),
-        (f"pbt (population {max(4, n // 10)}, interval {max(1, epochs // 10)})",
-         dict(scheduler="pbt", trials=max(4, n // 10), pbt_interval=max(1, epochs // 10))),
-    ]
+    every = {
+        "random": ("random", {}),
+        "halving": (f"halving (r={r}, eta=3)", dict(scheduler="halving", min_epochs=r, eta=3)),
+        "hyperband": (f"hyperband (r={r}, eta=3)",
+                      dict(scheduler="hyperband", min_epochs=r, eta=3)),
+        "pbt": (f"pbt (population {max(4, n // 10)}, interval {max(1, epochs // 10)})",
+                dict(scheduler="pbt", trials=max(4, n // 10), pbt_interval=max(1, epochs // 10))),
+    }
+    return [every[name] for name in names]
 
 
 def flops_per_lane_epoch(config, data, executed_flops) -> float:
@@ -77,6 +86,8 @@ def run_one(sweep, config, data) -> dict:
                 if t.status == "complete" and not t.diverged), default=float("nan"))
     return {"events": events, "wall_seconds": wall, "best": best,
             "compile_seconds": res.timings["compile_seconds"],
+            "run_seconds": res.timings["run_seconds"],
+            "chunk_size": res.info["chunk_size"], "lanes": res.info["lanes"],
             "lane_epochs": res.timings["lane_epochs"], "trials": len(res.trials)}
 
 
@@ -98,33 +109,77 @@ def best_at(events, lane_epochs: int) -> float:
     return out
 
 
-def bench(quick: bool, out_dir: str, executed_flops) -> dict:
+def spread(values) -> dict:
+    """Median, min and max of ``values`` (None = not reached: counted as infinitely late; NaN,
+    a value that does not exist, e.g. random's best before its first chunk: left out)."""
+    xs = [float("inf") if v is None else v for v in values if v is None or v == v]
+    med = statistics.median(xs) if xs else None
+    return {"median": None if med == float("inf") else med, "min": min(xs, default=None),
+            "max": None if max(xs, default=0) == float("inf") else max(xs, default=None),
+            "reached": sum(v is not None for v in values), "of": len(values)}
+
+
+def run_case(sweep, name, base, seeds, schedulers, executed_flops) -> dict:
+    """Every scheduler of ``schedulers`` over every seed of one case, and the summary."""
     import dataclasses
 
-    from jaxch6 import sweep
-
-    results = {"load_before": os.getloadavg()[0], "cases": []}
-    for name, base in cases(quick):
-        config0 = sweep.SweepConfig(**base).validate()
+    runs = {label: [] for label, _ in variants(base, schedulers)}
+    infos = []
+    for seed in seeds:
+        config0 = sweep.SweepConfig(**base, seed=seed).validate()
         data, info = sweep.load_data(config0)
+        infos.append(info)
         per_le = flops_per_lane_epoch(config0, data, executed_flops)
-        rows = []
-        for label, kw in variants(base):
+        for label, kw in variants(base, schedulers):
             config = dataclasses.replace(config0, **kw).validate()
             r = run_one(sweep, config, data)
-            print(json.dumps({"case": name, "scheduler": label, "best": r["best"],
-                              "wall": round(r["wall_seconds"], 1)}), flush=True)
-            rows.append({"scheduler": label, **r})
-        target = rows[0]["best"] - 0.01
-        for r in rows:
-            hit = reached(r["events"], target)
-            r["target"] = target
-            r["seconds_to_target"] = hit[0] if hit else None
-            r["gflop_to_target"] = hit[1] * per_le / 1e9 if hit else None
-            r["gflop_total"] = r["lane_epochs"] * per_le / 1e9
-            r["random_best_at_equal_compute"] = best_at(rows[0]["events"], r["lane_epochs"])
-        results["cases"].append({"name": name, "data": info, "config": base,
-                                 "gflop_per_lane_epoch": per_le / 1e9, "rows": rows})
+            r.update(seed=seed, gflop_total=r["lane_epochs"] * per_le / 1e9,
+                     load_1min=os.getloadavg()[0])
+            runs[label].append(r)
+            print(json.dumps({"case": name, "seed": seed, "scheduler": label,
+                              "best": r["best"], "wall": round(r["wall_seconds"], 1)}),
+                  flush=True)
+    return summarise(name, base, infos[0], runs)
+
+
+def summarise(name, base, info, runs) -> dict:
+    """Fix the target (random's median final best − 0.01) and summarise each scheduler."""
+    randoms = runs["random"]
+    target = statistics.median(r["best"] for r in randoms) - 0.01
+    rows = []
+    for label, rs in runs.items():
+        hits = [reached(r["events"], target) for r in rs]
+        rows.append({
+            "scheduler": label, "trials": rs[0]["trials"],
+            "seconds_to_target": spread([h[0] if h else None for h in hits]),
+            "total_seconds": spread([r["wall_seconds"] for r in rs]),
+            "best": spread([r["best"] for r in rs]),
+            "random_best_at_equal_compute": spread([
+                best_at(rnd["events"], r["lane_epochs"]) for r, rnd in zip(rs, randoms,
+                                                                          strict=True)]),
+            "runs": [{k: v for k, v in r.items() if k != "events"} for r in rs],
+            "events": [r["events"] for r in rs]})
+    rnd, halv = rows[0], next((r for r in rows if r["scheduler"].startswith("halving")), None)
+    goals = None
+    if halv is not None:
+        h, rt = halv["seconds_to_target"]["median"], rnd["seconds_to_target"]["median"]
+        total = rnd["total_seconds"]["median"]
+        goals = {"halving_median_to_target_over_random_median_total":
+                 None if h is None else h / total,
+                 "halving_below_random_median_to_target":
+                 None if h is None else (rt is None or h < rt)}
+    return {"name": name, "data": info, "config": base, "target": target, "rows": rows,
+            "goals": goals}
+
+
+def bench(quick: bool, out_dir: str, executed_flops, *, seeds=5, schedulers=SCHEDULERS,
+          book_trials=1000, fashion_trials=500) -> dict:
+    from jaxch6 import sweep
+
+    seeds = list(range(2 if quick else seeds))
+    results = {"load_before": os.getloadavg()[0], "seeds": seeds, "cases": []}
+    for name, base in cases(quick, book_trials, fashion_trials):
+        results["cases"].append(run_case(sweep, name, base, seeds, schedulers, executed_flops))
     results["load_after"] = os.getloadavg()[0]
     os.makedirs(out_dir, exist_ok=True)
     stem = "time_to_quality_quick" if quick else "time_to_quality"
@@ -138,24 +193,38 @@ def bench(quick: bool, out_dir: str, executed_flops) -> dict:
     return results
 
 
+def _s(sp, fmt=".1f") -> str:
+    if not sp["of"] or sp["min"] is None:
+        return "—"
+    if sp["median"] is None:
+        return f"not reached ({sp['reached']}/{sp['of']} seeds)"
+    hi = "not reached" if sp["max"] is None else format(sp["max"], fmt)
+    note = "" if sp["reached"] == sp["of"] else f", reached in {sp['reached']}/{sp['of']}"
+    return f"{format(sp['median'], fmt)} ({format(sp['min'], fmt)}–{hi}{note})"
+
+
 def markdown(results) -> str:
-    lines = ["# Time to quality: random search vs halving, Hyperband, PBT", "",
-             f"2-core CPU, load {results['load_before']:.1f} before, "
-             f"{results['load_after']:.1f} after. Target: the full random search's final best "
-             "minus 0.01. Wall time from the start of `jaxch6.sweep.run` (data and "
-             "compilation included).", ""]
+    loads = [r["load_1min"] for c in results["cases"] for row in c["rows"] for r in row["runs"]]
+    lines = ["# Time to quality over seeds: random search vs the other schedulers", "",
+             f"2-core CPU, seeds {results['seeds']}, load average (1 min) "
+             f"{min(loads, default=0):.1f}–{max(loads, default=0):.1f} during the runs. "
+             "Target per case: random search's median final best over the seeds minus 0.01. "
+             "Wall time from the start of `jaxch6.sweep.run` (data and compilation included). "
+             "Cells: median (min–max) over the seeds.", ""]
     for case in results["cases"]:
-        lines += [f"## {case['name']}", "",
-                  "| scheduler | trials | wall to target (s) | GFLOP to target | total wall (s) "
-                  "| total GFLOP | final best | random's best at equal compute |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"## {case['name']}", "", f"Target validation accuracy {case['target']:.3f}.",
+                  "", "| scheduler | trials | wall to target s | total wall s | final best | "
+                  "random's best at equal compute |", "|---|---:|---:|---:|---:|---:|"]
         for r in case["rows"]:
-            def f(v, fmt):
-                return "not reached" if v is None else format(v, fmt)
-            lines.append(
-                f"| {r['scheduler']} | {r['trials']} | {f(r['seconds_to_target'], '.1f')} | "
-                f"{f(r['gflop_to_target'], '.0f')} | {r['wall_seconds']:.1f} | "
-                f"{r['gflop_total']:.0f} | {r['best']:.2f} | "
-                f"{r['random_best_at_equal_compute']:.2f} |")
+            lines.append(f"| {r['scheduler']} | {r['trials']} | {_s(r['seconds_to_target'])} | "
+                         f"{_s(r['total_seconds'])} | {_s(r['best'], '.3f')} | "
+                         f"{_s(r['random_best_at_equal_compute'], '.3f')} |")
+        g = case.get("goals")
+        if g:
+            ratio = g["halving_median_to_target_over_random_median_total"]
+            lines += ["", "Goals: halving's median time to target / random's median total wall "
+                      f"= {'not reached' if ratio is None else f'{ratio:.0%}'} (goal ≤ 25 %); "
+                      "below random's own median time to target: "
+                      f"{g['halving_below_random_median_to_target']}."]
         lines.append("")
     return "\n".join(lines)

@@ -208,10 +208,11 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
                      f"{flag}\n{format_hparams(t.hparams, chr(10))}", fontsize=7)
         ax.set_ylim(0.0, 1.0)
         ax.set_xlim(0.8, max(longest, 1) + 0.2)
-        ax.set_xticks(xticks)
-        ax.set_yticks((0.0, 0.5, 1.0))
-        ax.tick_params(labelsize=6, pad=1, labelleft=i % cols == 0,
-                       labelbottom=i + cols >= len(shown))  # tick labels on the outer panels
+        # ticks on the outer panels only (the grid's panels share both axes): a tick costs
+        # more to draw than a curve
+        ax.set_xticks(xticks if i + cols >= len(shown) else [])
+        ax.set_yticks((0.0, 0.5, 1.0) if i % cols == 0 else [])
+        ax.tick_params(labelsize=6, pad=1)
         ax.set_xlabel("epoch", fontsize=6, labelpad=1)
         ax.set_ylabel("accuracy", fontsize=6, labelpad=1)
     if shown:

@@ -18,7 +18,7 @@ EXPERIMENTS = ROOT / "experiments"
 pytestmark = pytest.mark.slow
 
 
-def _run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _run(script: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -37,6 +37,15 @@ def test_bench_sweep_quick(tmp_path):
     assert any(m.startswith("(b)") for m in methods) and any(m.startswith("(c)") for m in methods)
     assert all(_positive(row["wall_seconds"]) for row in r["rows"])
     assert r["loop_final_val_acc_equal_to_sweep"] == "4/4"
+    cases = [c["case"] for c in r["commands"]]
+    assert cases == ["cold compilation cache", "warm compilation cache", "warm, --no-plot",
+                     "random, 9 trials, warm", "halving, 9 trials, warm"]
+    for c in r["commands"]:  # each process ran the command: its own timings came back
+        assert _positive(c["wall_seconds"]) and _positive(c["run_seconds"])
+        assert 0 < c["first_output_seconds"] <= c["wall_seconds"]
+    assert set(r["phases"]) >= {"import", "data", "compile", "run", "figures"}
+    assert _positive(r["phases"]["figures"]) and _positive(r["phases"]["import"]["jax"])
+    assert set(r["peak_gflops_by_size"]) == {"128", "256"}
     assert (tmp_path / "bench_sweep_quick.md").read_text().count("|") > 10
 
 
@@ -44,9 +53,20 @@ def test_time_to_quality_quick(tmp_path):
     _run("bench_sweep.py", "--time-to-quality", "--quick", "--out", str(tmp_path))
     r = json.loads((tmp_path / "time_to_quality_quick.json").read_text())
     (case,) = r["cases"]
+    assert r["seeds"] == [0, 1]
     assert [row["scheduler"].split()[0] for row in case["rows"]] == \
         ["random", "halving", "hyperband", "pbt"]
-    assert all(_positive(row["wall_seconds"]) for row in case["rows"])
+    for row in case["rows"]:  # one run per seed, summarised as median and range
+        assert [run["seed"] for run in row["runs"]] == [0, 1]
+        total = row["total_seconds"]
+        assert _positive(total["min"]) and total["min"] <= total["median"] <= total["max"]
+    randoms = [run["best"] for run in case["rows"][0]["runs"]]
+    assert case["target"] == pytest.approx(sum(randoms) / 2 - 0.01)  # the median of two
+    # a random run reaches the target exactly when its final best is at least the target
+    assert case["rows"][0]["seconds_to_target"]["reached"] == \
+        sum(b >= case["target"] for b in randoms)
+    assert set(case["goals"]) == {"halving_median_to_target_over_random_median_total",
+                                  "halving_below_random_median_to_target"}
 
 
 def test_bench_compile_quick(tmp_path):
@@ -64,4 +84,16 @@ def test_bench_precision_quick(tmp_path):
 
 def test_bench_gpu_cpu_smoke(tmp_path):
     _run("bench_gpu.py", "--cpu", "--out", str(tmp_path))
-    assert list(tmp_path.glob("bench_gpu_cpu.*"))
+    r = json.loads((tmp_path / "bench_gpu_cpu.json").read_text())
+    assert [(row["precision"], row["status"]) for row in r["rows"]] == \
+        [(p, "measured") for p in ("fp32", "tf32", "bf16")]
+    assert all(row["chunk"] >= row["lanes"] >= 1 for row in r["rows"])  # the runtime's plan
+    assert [(p["precision"], p["status"]) for p in r["processes"]] == \
+        [(p, "measured") for p in ("fp32", "tf32", "bf16")]
+    assert all(_positive(p["wall_seconds"]) for p in r["processes"])
+    assert r["halving"]["status"] == "measured" and _positive(r["halving"]["halving_total_s"])
+
+
+def test_bench_gpu_without_an_accelerator_says_not_measured(tmp_path):
+    proc = _run("bench_gpu.py", "--out", str(tmp_path))
+    assert "not measured (no accelerator)" in proc.stdout and not list(tmp_path.iterdir())
