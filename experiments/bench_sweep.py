@@ -510,13 +510,17 @@ def markdown_commands(r) -> list[str]:
     lines = []
     if rows:
         lines += ["", "Whole command: `jaxch6 sweep` as a user runs it (a new process, output "
-                  "to a pipe), one after another in the same run:", "",
+                  "to a pipe), one after another in the same run. *Outside `sweep.run`*: the "
+                  "process wall minus the library call's own wall (process start, imports, "
+                  "figures, the printed report, exit):", "",
                   "| command | process wall s | first output line s | data s | compile s | "
-                  "run s | wall / run | load |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "run s | outside `sweep.run` s | wall / run | load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in rows:
+            outside = c["wall_seconds"] - c["in_process_wall_seconds"]
             lines.append(f"| {c['case']}: `jaxch6 sweep {c['argv']}` | {c['wall_seconds']:.1f} "
                          f"| {c['first_output_seconds']:.1f} | {c['data_seconds']:.2f} | "
-                         f"{c['compile_seconds']:.2f} | {c['run_seconds']:.1f} | "
+                         f"{c['compile_seconds']:.2f} | {c['run_seconds']:.1f} | {outside:.1f} | "
                          f"{c['wall_seconds'] / c['run_seconds']:.2f} | {c['load_1min']:.1f} |")
         by = {c["case"]: c for c in rows}
         warm, bare = by["warm compilation cache"], by["warm, --no-plot"]

@@ -38,8 +38,9 @@ def cases(quick: bool, book_trials: int = 1000, fashion_trials: int = 500):
                    data_dir=FASHION_DIR, train_size=2000)
     if quick:
         book, fashion = dict(trials=9, epochs=3, hidden=(16, 16)), None
-    out = [(f"book search (500 MNIST digits, {book['trials']} trials)", book)]
-    if fashion is not None and os.path.isdir(FASHION_DIR):
+    out = [(f"book search (500 MNIST digits, {book['trials']} trials)", book)] \
+        if book["trials"] else []  # 0 trials: skip the case
+    if fashion is not None and fashion["trials"] and os.path.isdir(FASHION_DIR):
         out.append((f"Fashion-MNIST (2,000 images, {fashion['trials']} trials)", fashion))
     return out
 

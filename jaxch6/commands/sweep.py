@@ -429,6 +429,12 @@ class _FiguresWarmUp:
     def __init__(self, bar, *, enabled: bool):
         self.bar, self.pending = bar, enabled
 
+    def __getattr__(self, name: str):
+        """The reporter's other methods (``announce``, ...), as if it were the reporter."""
+        if name == "bar" or self.bar is None:
+            raise AttributeError(name)
+        return getattr(self.bar, name)
+
     def __call__(self, p) -> None:
         from jaxch6.progress import COMPILING
 
