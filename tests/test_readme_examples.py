@@ -130,3 +130,26 @@ def test_a_scheduled_sweep_end_to_end(tmp_path, schedule):
     for t in res.trials:
         assert set(SCHEDULE_HYPERPARAMETERS[schedule]) <= set(t.hparams)
         assert len(t.val_acc) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheduler", ["pbt", "random"])
+def test_resuming_a_finished_sweep_with_saved_models_changes_nothing(tmp_path, capsys, scheduler):
+    """Issue 19 items 5 and 13: a finished PBT sweep with --save-best could not be resumed (its
+    winners were trained again from scratch and could not reproduce their curves), and a
+    finished sweep's resume retrained saved models and reset its lanes_run."""
+    out = tmp_path / "s"
+    extra = ["--pbt-interval", "1"] if scheduler == "pbt" else []
+    assert main(["sweep", "--scheduler", scheduler, "--trials", "4", "--save-best", "2",
+                 *extra, "--out", str(out), *SMALL]) == 0
+    models = {p.name: p.read_bytes() for p in (out / "models").iterdir()}
+    before = json.loads((out / "summary.json").read_text())
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(out), "--no-compile-cache", "--quiet",
+                 "--cpu-devices", "1", "--no-plot"]) == 0, capsys.readouterr().err
+    after = json.loads((out / "summary.json").read_text())
+    assert {p.name: p.read_bytes() for p in (out / "models").iterdir()} == models
+    for name in ("lanes_run", "lane_epochs", "trials_run"):
+        assert after["timings"][name] == before["timings"][name], name
+    assert after["models"] == before["models"] and after["best"] == before["best"]
+    assert not (out / "states").exists() and not (out / ".lock").exists()

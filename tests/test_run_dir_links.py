@@ -150,3 +150,40 @@ def test_a_directory_left_by_a_kill_before_its_manifest_can_be_claimed(run):
     (run / "notes.tmp").write_text("mine")
     with pytest.raises(ConfigError, match="is not empty .holds notes.tmp"):
         store.claim(run, "sweep")
+
+
+# -- damaged states/ (issue 19 item 6): one line naming the file, never a raw traceback ---------
+def _pool_with_a_block(states_dir):
+    import jax
+
+    pool = StatePool(jax.tree.structure((0, 0)), states_dir)
+    pool.put([(0, 0, 2), (1, 0, 2)], (np.ones((2, 3), np.float32), np.zeros((2,), np.int32)))
+    return jax.tree.structure((0, 0))
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda d: (d / "block-000000.npz").write_bytes(b"PK\x03\x04 not a zip"), "block-000000.npz"),
+    (lambda d: (d / "block-000000.npz").write_bytes(b""), "block-000000.npz"),
+    (lambda d: (d / "index.jsonl").write_text('{"block": 0\n{"block": 1}\n'),
+     "index.jsonl: a kept"),
+    (lambda d: (d / "index.jsonl").write_text('{"block": "x", "entries": []}\n'), "line 1 is not"),
+    (lambda d: (d / "index.jsonl").write_text('{"block": 0, "entries": [[0, 0, 2]]}\n'),
+     "no run state of trial 1, repeat 0, epoch 2"),
+])
+def test_a_damaged_state_pool_is_one_line_naming_the_file(tmp_path, damage, needle):
+    states = tmp_path / "states"
+    treedef = _pool_with_a_block(states)
+    damage(states)
+    with pytest.raises(ConfigError) as e:
+        StatePool(treedef, states).take([(0, 0, 2), (1, 0, 2)])
+    _one_line(e, needle, "damaged or missing")
+
+
+def test_a_pickled_state_block_is_refused(tmp_path):
+    states = tmp_path / "states"
+    treedef = _pool_with_a_block(states)
+    np.savez(states / "block-000000.npz", leaf0=np.array([object()], dtype=object),
+             leaf1=np.zeros(2))
+    with pytest.raises(ConfigError) as e:
+        StatePool(treedef, states).take([(0, 0, 2)])
+    _one_line(e, "block-000000.npz", "ValueError")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,10 @@ class StatePool:
         """
         import jax
 
+        missing = next((e for e in entries if tuple(e) not in self.where), None)
+        if missing is not None:
+            raise _damaged(self.dir / INDEX if self.dir is not None else "the state pool",
+                           "no run state of trial {}, repeat {}, epoch {}".format(*missing))
         locs = [self.where[tuple(e)] for e in entries]
         groups = {self.groups.get(b, ()) for b, _ in locs}
         if len(groups) > 1:
@@ -136,8 +141,12 @@ class StatePool:
     def _leaves(self, block: int) -> list[np.ndarray]:
         if block not in self.blocks:
             n = self._treedef(self.groups.get(block, ())).num_leaves
-            with np.load(self._block_path(block)) as z:
-                self.blocks[block] = [z[f"leaf{j}"] for j in range(n)]
+            path = self._block_path(block)
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    self.blocks[block] = [np.asarray(z[f"leaf{j}"]) for j in range(n)]
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                raise _damaged(path, type(exc).__name__) from None
         return self.blocks[block]
 
     def _block_path(self, block: int) -> Path:
@@ -156,11 +165,19 @@ class StatePool:
         path = self.dir / INDEX
         if not path.exists():
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _damaged(path, type(exc).__name__) from None
+        for number, line in enumerate(lines, start=1):
             try:
                 rec = json.loads(line)
             except ValueError:
-                break  # a write cut short: its block is not used
+                if number == len(lines):
+                    break  # a write cut short: its block is not used
+                raise _damaged(path, f"line {number} is not JSON") from None
+            if not _index_record(rec):
+                raise _damaged(path, f"line {number} is not a block record")
             if not self._block_path(rec["block"]).exists():
                 continue
             self.groups[rec["block"]] = tuple((str(n), v) for n, v in rec.get("group", ()))
@@ -191,3 +208,20 @@ class StatePool:
         for p in self.dir.glob("block-*.npz"):
             if int(p.stem.split("-")[1]) not in used:
                 p.unlink(missing_ok=True)
+
+
+def _damaged(path, what: str) -> ConfigError:
+    return ConfigError(f"{path}: a kept run state is damaged or missing ({what}); the sweep "
+                       "cannot continue from it (start it again in a new directory)")
+
+
+def _index_record(rec: Any) -> bool:
+    """Whether ``rec`` is an index line: a block number and its ``(trial, repeat, epoch)``s."""
+    def ints(xs, n=None):
+        return isinstance(xs, list) and (n is None or len(xs) == n) and all(
+            type(x) is int for x in xs)
+
+    return (isinstance(rec, dict) and type(rec.get("block")) is int and rec["block"] >= 0
+            and isinstance(rec.get("entries"), list)
+            and all(ints(e, 3) for e in rec["entries"])
+            and isinstance(rec.get("group", []), list))

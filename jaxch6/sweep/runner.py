@@ -538,7 +538,8 @@ def _timings(setup: _Setup, engine, loop, previous: Mapping[str, Any], wall0) ->
     ran = int(previous.get("trials_run", 0) or 0) + loop.ran
     return {"data_seconds": add("data_seconds", setup.data_seconds),
             "compile_seconds": add("compile_seconds", engine.compile_seconds),
-            "run_seconds": run_s, "trials_run": ran, "lanes_run": loop.lanes_run,
+            "run_seconds": run_s, "trials_run": ran,
+            "lanes_run": int(previous.get("lanes_run", 0) or 0) + loop.lanes_run,
             "lane_epochs": int(previous.get("lane_epochs", 0) or 0) + loop.lane_epochs,
             "trials_per_second": ran / run_s if run_s > 0 else 0.0,
             "wall_seconds": add("wall_seconds", time.perf_counter() - wall0)}

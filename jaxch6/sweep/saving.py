@@ -1,8 +1,12 @@
 """Hand the winners back: the best trials' run states, in memory and under ``DIR/models/``.
 
 States the run loop still holds (successive halving's and PBT's final lanes) are taken as they
-are; a random-search trial is trained again from its id (bit-identical, by the lane-group rule)
-and its curves are checked against the recorded ones.
+are; a trial whose model an earlier call of a resumed run already saved (its file records the
+same id, hyperparameters and curves) is read back from ``models/`` as a
+:class:`jaxch6.sweep.models.SavedModel` instead of being trained again (a PBT trial could not
+be: its hyperparameters changed during training); a random-search trial is trained again
+from its id (bit-identical, by the lane-group rule) and its curves are checked against the
+recorded ones.
 """
 
 from __future__ import annotations
@@ -24,12 +28,19 @@ def save_best(result, loop, engine, out_dir) -> dict[int, list[Any]]:
     """
     config = result.config
     best = [t for t in result.ranked if not t.diverged][: config.save_best]
-    missing = [t for t in best
-               if any((t.id, r, t.epochs) not in loop.pool for r in range(config.repeats))]
+    models: dict[int, list[Any]] = {}
+    for t in best:  # saved by an earlier call of a resumed run: read back, not trained again
+        if all((t.id, r, t.epochs) not in loop.pool for r in range(config.repeats)):
+            saved = _saved(out_dir, t, config.repeats)
+            if saved is not None:
+                models[t.id] = saved
+    missing = [t for t in best if t.id not in models
+               and any((t.id, r, t.epochs) not in loop.pool for r in range(config.repeats))]
     if missing:
         _retrain(missing, loop, config.epochs)
-    models: dict[int, list[Any]] = {}
     for t in best:
+        if t.id in models:
+            continue
         entries = [(t.id, r, t.epochs) for r in range(config.repeats)]
         batch = loop.pool.take(entries)
         states = [_row(batch, r) for r in range(config.repeats)]
@@ -37,6 +48,32 @@ def save_best(result, loop, engine, out_dir) -> dict[int, list[Any]]:
         if out_dir is not None:
             _write(out_dir, t, states, engine, config)
     return models
+
+
+def _saved(out_dir, trial, repeats: int) -> list[Any] | None:
+    """The trial's saved models (:class:`jaxch6.sweep.models.SavedModel`, one per repeat) when
+    every file is there and records exactly this trial (id, values, curves); else None."""
+    from jaxch6.errors import ConfigError
+    from jaxch6.sweep.models import load_model
+    from jaxch6.sweep.store import to_json_safe
+
+    if out_dir is None:
+        return None
+    out = []
+    for r in range(repeats):
+        try:
+            model = load_model(out_dir, trial.id, r)
+        except (ConfigError, OSError, ValueError, KeyError):
+            return None
+        rep = trial.repeats[r] if trial.repeats else {"val_acc": trial.val_acc,
+                                                      "train_acc": trial.train_acc}
+        meta, want = model.meta, to_json_safe({"trial": trial.id, "hparams": trial.hparams,
+                                                "val_acc": rep["val_acc"],
+                                                "train_acc": rep["train_acc"]})
+        if any(to_json_safe(meta.get(k)) != v for k, v in want.items()):
+            return None
+        out.append(model)
+    return out
 
 
 def _retrain(trials, loop, epochs: int) -> None:
