@@ -252,3 +252,23 @@ def test_cli_storage_timeout_and_study_path(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     r = _cli(["--sampler", "random", "--study", "bad\nname"], cwd=work)
     assert r.returncode == 2 and "study name has a control character" in r.stderr
+
+
+@pytest.mark.slow
+def test_optuna_log_lines_only_when_asked_for(tmp_path):
+    """Issue 21 item 7: an Optuna run printed Optuna's own '[I ...] A new study created in
+    RDB' line; it is quiet unless --optuna-logs asks for it."""
+    args = ["--sampler", "random", "--trials", "2", "--epochs", "1", "--train-size", "100",
+            "--hidden", "8", "--source", "sample", "--no-plot", "--quiet", "--no-compile-cache",
+            "--cpu-devices", "2"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("XLA_FLAGS", None)
+    errs = []
+    for k, extra in enumerate(([], ["--optuna-logs"])):
+        r = subprocess.run([sys.executable, "-m", "jaxch6", "sweep", *args, *extra, "--out",
+                            str(tmp_path / f"r{k}")], capture_output=True, text=True,
+                           timeout=180, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        errs.append(r.stderr)
+    assert "A new study created" not in errs[0] and "[I " not in errs[0], errs[0]
+    assert "A new study created in RDB" in errs[1], errs[1]

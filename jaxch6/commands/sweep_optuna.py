@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="retries of one trial with --retry-failed (default 3)")
     g.add_argument("--heartbeat-interval", type=int, default=S.HEARTBEAT_INTERVAL_S, metavar="S",
                    help="seconds between heartbeats of running trials (default %(default)s)")
+    g.add_argument("--optuna-logs", action="store_true",
+                   help="show Optuna's own log lines ('[I ...] A new study created ...'; "
+                        "default: only its warnings)")
     g.add_argument("--grace-period", type=int, default=S.GRACE_PERIOD_S, metavar="S",
                    help="a running trial with no heartbeat for S seconds belongs to a dead "
                         "worker and is failed (default %(default)s)")
@@ -69,10 +72,16 @@ def run(args, *, config) -> int:
     if config.rounds > 1:
         raise ConfigError("--rounds narrows a plain random search; with --sampler use tpe, "
                           "cmaes or qmc to focus the search instead")
+    optuna = S.require_optuna()
+    verbosity = optuna.logging.get_verbosity()
+    if not getattr(args, "optuna_logs", False):  # third-party log lines only when asked for
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return _run(args, config)
     except ConfigError as exc:
         raise ConfigError(flag_words(str(exc))) from None
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _run(args, config) -> int:
