@@ -230,3 +230,110 @@ def test_distributions_for_categorical_and_integer_spaces():
     assert distribution({"name": "n", "low": 2, "high": 8, "kind": "int"}, [4]) == \
         IntDistribution(2, 8)
     assert distribution(Param("lr", 1e-3, 1e-1), [0.5]) == FloatDistribution(1e-3, 0.5, log=True)
+
+
+# -- export-optuna faults (issue 19 item 7) ---------------------------------------------------
+@pytest.mark.slow
+def test_export_refuses_a_running_or_unfinished_sweep(sweeps, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    import json
+    import shutil
+
+    from jaxch6.sweep import store
+
+    _, d = sweeps["random"]
+    run_dir = tmp_path / "run"
+    shutil.copytree(d, run_dir)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    with store.lock(run_dir):  # a sweep is running there
+        assert main(["sweep", "export-optuna", str(run_dir), "--storage", url]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is in use by another sweep" in err, err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    assert main(["sweep", "export-optuna", str(run_dir), "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unfinished sweep (status running)" in err, err
+    assert not (tmp_path / "study.db").exists() or _studies(url) == []
+
+
+def _studies(url):
+    import optuna
+
+    return [s.study_name for s in optuna.get_all_study_summaries(storage=url)]
+
+
+@pytest.mark.slow
+def test_an_export_cut_short_is_replaced_by_the_next(sweeps, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from jaxch6.sweep.export import COMPLETE, to_optuna
+
+    _, d = sweeps["halving"]
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    partial = optuna.create_study(storage=url, study_name="h", direction="maximize")
+    partial.set_user_attr("jaxch6_export", {"kind": "sweep"})  # cut short: no complete mark
+    study = to_optuna(d, url, "h")
+    assert study.user_attrs[COMPLETE] is True and len(study.get_trials()) == 9
+    assert _studies(url) == ["h"]
+    with pytest.raises(ConfigError, match="already exists"):  # a complete export stays
+        to_optuna(d, url, "h")
+    optuna.create_study(storage=url, study_name="mine")  # not an export: never deleted
+    with pytest.raises(ConfigError, match="already exists"):
+        to_optuna(d, url, "mine")
+
+
+@pytest.mark.slow
+def test_export_gives_up_on_a_silent_server(sweeps, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    import importlib.util
+    import inspect
+    import socket
+    import threading
+    import time
+
+    from jaxch6.sweep import optuna_storage as S
+    from jaxch6.sweep.export import to_optuna
+
+    if not any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2")):
+        pytest.skip("no PostgreSQL driver")
+    assert inspect.signature(to_optuna).parameters["timeout"].default is None  # 10 s default
+    assert S.CONNECT_TIMEOUT_S == 10.0
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
+    _, d = sweeps["random"]
+    t0 = time.monotonic()
+    code = main(["sweep", "export-optuna", str(d), "--storage",
+                 f"postgresql://u:pw@127.0.0.1:{srv.getsockname()[1]}/db",
+                 "--storage-timeout", "1"])
+    elapsed = time.monotonic() - t0
+    srv.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "within 1 s" in err and err.count("\n") == 1, err
+    assert elapsed < 5
+
+
+# -- sweep show on a live or empty directory (issue 19 item 13) ------------------------------
+@pytest.mark.slow
+def test_show_writes_nothing_into_a_running_sweep_and_refuses_no_records(sweeps, tmp_path,
+                                                                        capsys):
+    import shutil
+
+    from jaxch6.sweep import store
+
+    _, d = sweeps["random"]
+    run_dir = tmp_path / "run"
+    shutil.copytree(d, run_dir)
+    for name in ("top20.png", "trials.csv"):
+        (run_dir / name).unlink(missing_ok=True)
+    with store.lock(run_dir):  # a sweep is running there
+        assert main(["sweep", "show", str(run_dir)]) == 0
+        out, err = capsys.readouterr()
+        assert "Best-1(val acc:" in out and "wrote nothing" in err and "in use" in err
+        assert not (run_dir / "top20.png").exists() and not (run_dir / "trials.csv").exists()
+    (run_dir / "trials.jsonl").unlink()
+    assert main(["sweep", "show", str(run_dir), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no trial is recorded there" in err, err

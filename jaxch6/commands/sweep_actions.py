@@ -7,6 +7,7 @@ library only at import time.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from jaxch6.errors import ConfigError
 
@@ -36,6 +37,9 @@ def add_actions(p: argparse.ArgumentParser) -> None:
                         help="sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB")
     export.add_argument("--study", default=None, metavar="NAME",
                         help="the new study's name (default: DIR's name)")
+    export.add_argument("--storage-timeout", type=float, default=10.0, metavar="S",
+                        help="seconds to wait for the storage's database server to answer "
+                             "(default %(default)s)")
     export.set_defaults(_run=run_export)
 
 
@@ -44,7 +48,12 @@ def run_show(args) -> int:
 
     if args.top < 0:
         raise ConfigError(f"--top must be >= 0, got {args.top}")
+    from jaxch6.sweep import store
+
     result = load(args.dir)
+    if not result.trials:
+        raise ConfigError(f"{args.dir}: no trial is recorded there ({store.TRIALS} is missing "
+                          "or empty)")
     status = result.info.get("status", "unknown")
     sched = result.info.get("scheduler")
     name = sched.get("name") if isinstance(sched, dict) else result.config.scheduler
@@ -54,10 +63,16 @@ def run_show(args) -> int:
     print("=========== Hyper-Parameter Optimization Result ===========")
     for line in result.ranking_lines(args.top):
         print(line)
-    if not args.no_plot and result.trials:
+    if not args.no_plot:
         from jaxch6.plots import write_sweep_figures
 
-        written = [result.write_csv().name, *write_sweep_figures(result)]
+        try:
+            held = store.lock(args.dir)  # a running sweep owns its directory: no writes
+        except ConfigError as exc:
+            print(f"jaxch6 sweep show: wrote nothing: {exc}", file=sys.stderr)
+            return 0
+        with held:
+            written = [result.write_csv().name, *write_sweep_figures(result)]
         print(f"wrote {args.dir}/: {', '.join(written)}")
     return 0
 
@@ -66,7 +81,7 @@ def run_export(args) -> int:
     from jaxch6.sweep.export import to_optuna
     from jaxch6.sweep.optuna_storage import redact
 
-    study = to_optuna(args.dir, args.storage, args.study)
+    study = to_optuna(args.dir, args.storage, args.study, timeout=args.storage_timeout)
     n = len(study.get_trials(deepcopy=False))
     print(f"exported {n} trials of {args.dir} to study {study.study_name!r} in "
           f"{redact(args.storage)}")

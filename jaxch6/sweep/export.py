@@ -103,8 +103,15 @@ def frozen_trials(result) -> list:
     return out
 
 
-def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None):
+def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None, *,
+              timeout: float | None = None):
     """Write a finished sweep into a new Optuna study.
+
+    A run directory is locked while it is read (a sweep still running there is refused) and
+    must hold a finished sweep. The study is marked complete (user attribute
+    ``jaxch6_export_complete``) only once every trial is in it: an export cut short (a signal,
+    a lost connection) leaves a study without the mark, which the next export of that name
+    replaces instead of refusing.
 
     Args:
         source: a run directory, or a :class:`jaxch6.sweep.SweepResult`.
@@ -112,41 +119,86 @@ def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None)
             (SQLite).
         study_name: the new study's name (default: the run directory's name, else
             ``jaxch6-export``).
+        timeout: seconds to wait for a database server to connect and answer (default
+            :data:`jaxch6.sweep.optuna_storage.CONNECT_TIMEOUT_S`, 10 s).
 
     Returns:
         The ``optuna.study.Study``.
 
     Raises:
         ConfigError: Optuna is missing, the study exists already, the storage cannot be opened
-            (messages never show a password), or the source is not a sweep.
+            or reached in time (messages never show a password), the source is not a sweep, is
+            in use by a running sweep, or is not finished.
     """
     from jaxch6.sweep import optuna_storage as S
+    from jaxch6.sweep import store
     from jaxch6.sweep.result import SweepResult, load
 
+    S.require_optuna()
+    if isinstance(source, SweepResult):
+        return _export(source, storage, study_name, timeout)
+    result = load(source)  # not a sweep directory: one line, before anything is created
+    with store.lock(source):
+        result = load(source)  # as it is now that no sweep can write it
+        status = result.info.get("status")
+        if result.info.get("kind", "sweep") == "sweep" and status != "complete":
+            raise ConfigError(f"{source} holds an unfinished sweep (status {status}): finish it "
+                              f"with jaxch6 sweep --resume {source} first")
+        return _export(result, storage, study_name, timeout)
+
+
+def _export(result, storage, study_name, timeout):
+    from jaxch6.sweep import optuna_storage as S
+
     optuna = S.require_optuna()
-    result = source if isinstance(source, SweepResult) else load(source)
     if study_name is None:
         base = os.path.basename(os.path.normpath(result.out_dir)) if result.out_dir else ""
         study_name = base or "jaxch6-export"
     S.check_study_name(study_name)
     url = S.storage_url(str(storage))
     trials = frozen_trials(result)
+    rdb = S.make_storage(url, grace_period=None,
+                         timeout=S.CONNECT_TIMEOUT_S if timeout is None else timeout)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study created"
     try:
         with S.quiet_optuna():
-            study = optuna.create_study(storage=url, study_name=study_name,
-                                        direction="maximize")
-    except optuna.exceptions.DuplicatedStudyError:
-        raise ConfigError(f"study {study_name!r} already exists in {S.redact(url)}: choose "
-                          "another study name") from None
-    except Exception as exc:  # noqa: BLE001 - a driver's error may hold the URL
-        raise ConfigError(f"cannot open storage {S.redact(url)}: "
-                          f"{S.scrub(str(exc).splitlines()[0] if str(exc) else '', url)}"
-                          ) from None
-    study.set_user_attr("jaxch6_config", result.config.to_dict())
-    study.set_user_attr("jaxch6_export", {"kind": result.info.get("kind", "sweep"),
-                                          "scheduler": _scheduler_name(result)})
-    study.add_trials(trials)
+            study = _new_study(optuna, rdb, url, study_name)
+            study.set_user_attr("jaxch6_config", result.config.to_dict())
+            study.set_user_attr("jaxch6_export", {"kind": result.info.get("kind", "sweep"),
+                                                  "scheduler": _scheduler_name(result)})
+            study.add_trials(trials)
+            study.set_user_attr(COMPLETE, True)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     return study
+
+
+#: The user attribute an export sets once every trial is in the study.
+COMPLETE = "jaxch6_export_complete"
+
+
+def _new_study(optuna, rdb, url, study_name):
+    """A new study; an earlier export of that name cut short (no :data:`COMPLETE` mark) is
+    deleted first."""
+    from jaxch6.sweep import optuna_storage as S
+
+    for attempt in range(2):
+        try:
+            return optuna.create_study(storage=rdb, study_name=study_name,
+                                       direction="maximize")
+        except optuna.exceptions.DuplicatedStudyError:
+            old = optuna.load_study(study_name=study_name, storage=rdb)
+            partial = "jaxch6_export" in old.user_attrs and not old.user_attrs.get(COMPLETE)
+            if attempt or not partial:
+                raise ConfigError(f"study {study_name!r} already exists in {S.redact(url)}: "
+                                  "choose another study name") from None
+            optuna.delete_study(study_name=study_name, storage=rdb)
+        except Exception as exc:  # noqa: BLE001 - a driver's error may hold the URL
+            raise ConfigError(f"cannot open storage {S.redact(url)}: "
+                              f"{S.scrub(str(exc).splitlines()[0] if str(exc) else '', url)}"
+                              ) from None
+    raise AssertionError("unreachable")
 
 
 def _scheduler_name(result) -> str | None:
