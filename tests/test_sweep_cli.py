@@ -163,3 +163,29 @@ def test_every_sweep_option_has_help_text_and_shows_its_default():
         assert "default" in text, name
         if action.default not in (None, False) and "%(default)" not in (action.help or ""):
             assert str(action.default) in text, name
+
+
+# -- options that would be ignored (issue 19 item 10) ------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--storage", "sqlite:///x.db"], "--storage is an option of an Optuna study"),
+    (["--pruner", "median"], "--pruner is an option of an Optuna study"),
+    (["--study", "s", "--sampler", "grid", "--space", "optimizer=sgd,adam"],
+     "--study is an option of an Optuna study"),
+    (["--sampler", "random", "--scheduler", "halving"],
+     "--scheduler halving works with the sweep's own sampling, not with --sampler random"),
+    (["--resume", "somewhere", "--pruner", "median"], "--resume takes no --pruner"),
+    (["--resume", "somewhere", "--storage", "sqlite:///x.db"], "--resume takes no --storage"),
+    (["--resume", "somewhere", "--study", "s"], "--resume takes no --study"),
+    (["--resume", "somewhere", "--batch-trials", "4"], "--resume takes no --batch-trials"),
+    (["--out", ""], "--out must name a directory, got ''"),
+])
+def test_an_option_that_would_be_ignored_is_one_line(argv, needle, capsys, tmp_path,
+                                                     monkeypatch):
+    from jaxch6.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", *argv, "--trials", "2", "--epochs", "1"]
+                if "--resume" not in argv else ["sweep", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    assert list(tmp_path.iterdir()) == []  # nothing written

@@ -308,17 +308,50 @@ RUN_OPTIONS = ("space", "trials", "scheduler", "repeats",
                "lanes", "out", "sampler")
 
 
+def _optuna_options() -> dict:
+    """The Optuna study's own options (``--sampler`` aside) and their defaults."""
+    from jaxch6.commands import sweep_optuna
+
+    parser = argparse.ArgumentParser(add_help=False)
+    sweep_optuna.add_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    defaults.pop("sampler")
+    return defaults
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def check_resume_options(args) -> None:
-    """Refuse options that would change a resumed run (one line naming the first)."""
+    """Refuse options that would change a resumed run, or that it would ignore (one line
+    naming the first)."""
     parser = argparse.ArgumentParser(add_help=False)
     add_arguments(parser)
     from jaxch6.sweep import schedulers
 
-    for name in (*RUN_OPTIONS, *(f.name for f, _ in schedulers.options())):
+    for name in (*RUN_OPTIONS, *(f.name for f, _ in schedulers.options()), *_optuna_options()):
         if getattr(args, name, None) != parser.get_default(name):
-            flag = "--" + name.replace("_", "-")
-            raise ConfigError(f"--resume takes no {flag}: a resumed sweep keeps the options "
-                              f"recorded in {args.resume}/manifest.json")
+            raise ConfigError(f"--resume takes no {_flag(name)}: a resumed sweep keeps the "
+                              f"options recorded in {args.resume}/manifest.json")
+
+
+def check_ignored_options(args) -> None:
+    """Refuse a combination in which an option would be silently ignored (one line)."""
+    if getattr(args, "out", None) == "":
+        raise ConfigError("--out must name a directory, got ''")
+    if getattr(args, "resume", None) is not None:
+        return
+    if getattr(args, "sampler", None) in (None, "grid"):  # the sweep's own sampling
+        for name, default in _optuna_options().items():
+            if getattr(args, name, default) != default:
+                raise ConfigError(f"{_flag(name)} is an option of an Optuna study: it needs "
+                                  "--sampler random|tpe|cmaes|qmc (without one the sweep "
+                                  "samples its trials itself)")
+    elif getattr(args, "scheduler", "random") != "random":
+        raise ConfigError(f"--scheduler {args.scheduler} works with the sweep's own sampling, "
+                          f"not with --sampler {args.sampler} (an Optuna study stops trials "
+                          "early with --pruner)")
 
 
 def check_numbers(args) -> None:
@@ -345,6 +378,7 @@ def check_numbers(args) -> None:
 def run(args) -> int:
     wall0 = time.perf_counter()
     check_numbers(args)
+    check_ignored_options(args)
     try:
         configure_cpu_devices(args.cpu_devices)  # before anything imports JAX
     except ConfigError as exc:
