@@ -366,6 +366,11 @@ def _append(run: Path, **changes):
     (lambda run: _edit_record(run, 0, id="x"), ("line 1", "'x'")),
     (lambda run: _edit_record(run, 1, hparams=[1, 2]), ("line 2", "hparams")),
     (lambda run: _edit_record(run, 2, val_acc=[]), ("line 3", "val_acc")),
+    # issue 19 item 11: cross-checks of a record against the space and its own curve
+    (lambda run: _edit_record(run, 3, hparams={"learning_rate": 55.0, "weight_decay": 1e-6}),
+     ("line 4", "learning_rate", "55.0 is outside the searched range")),
+    (lambda run: _edit_record(run, 4, final_val_acc=1.0),
+     ("line 5", "final_val_acc 1.0 is not the last value of its val_acc curve")),
 ])
 def test_resume_refuses_a_tampered_directory(finished, tmp_path, capsys, tamper, needles):
     run = _copy(finished, tmp_path)

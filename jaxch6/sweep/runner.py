@@ -465,7 +465,7 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
             return epochs if rec.get("status", "complete") == "complete" else None
 
         validate = store.make_validator(range(setup.config.total_trials), n_epochs,
-                                        record_names(setup.config))
+                                        record_names(setup.config), space=setup.config.space)
         records = store.read_trials(out_dir, repair=True, validate=validate, updates=True)
         trials = {r["id"]: Trial.from_record(r) for r in records}
     store.write_summary(out_dir, summary)

@@ -767,8 +767,33 @@ def _describe_ids(valid_ids) -> str:
     return f"{len(valid_ids)} planned ids"
 
 
+def _outside_space(hparams: dict, space: Iterable) -> str | None:
+    """The first recorded value outside its searched range or choices, or None."""
+    for p in space:
+        name, value = p.name, hparams.get(p.name, _ABSENT)
+        if value is _ABSENT:
+            continue
+        if p.kind == "categorical":
+            if value not in p.choices:
+                return f"hparams[{name!r}] = {value!r} is not one of the space's choices"
+        elif not _is_number(value) or not (
+                p.low * (1 - 1e-9) - 1e-300 <= value <= p.high * (1 + 1e-9) + 1e-300):
+            return (f"hparams[{name!r}] = {value!r} is outside the searched range "
+                    f"{p.low!r}..{p.high!r}")
+    return None
+
+
+def _final_disagrees(record: dict) -> str | None:
+    curve, final = record["val_acc"], record["final_val_acc"]
+    last = curve[-1] if curve else None
+    if final != last:
+        return f"final_val_acc {final!r} is not the last value of its val_acc curve ({last!r})"
+    return None
+
+
 def make_validator(valid_ids: set[int] | range, n_epochs: int | Callable[[dict], int | None]
-                   | None, hparam_names: Iterable[str] | None) -> Callable[[dict], None]:
+                   | None, hparam_names: Iterable[str] | None, *,
+                   space: Iterable | None = None) -> Callable[[dict], None]:
     """A ``validate`` for :func:`read_trials` that checks a record against the run's plan.
 
     Args:
@@ -776,6 +801,8 @@ def make_validator(valid_ids: set[int] | range, n_epochs: int | Callable[[dict],
         n_epochs: the epochs each record's curves must hold (an int, a function of the record
             for runs whose trials train for different epochs, or None: any length).
         hparam_names: the hyperparameter names every record must have exactly (None: any).
+        space: the searched parameters (:class:`jaxch6.sweep.Param`): a recorded value must lie
+            in its range or choices. A record's ``final_val_acc`` must be its curve's last value.
 
     Returns:
         ``validate(record)``, raising ConfigError with what is wrong (the line is added by
@@ -799,6 +826,9 @@ def make_validator(valid_ids: set[int] | range, n_epochs: int | Callable[[dict],
         final = record["final_val_acc"]
         if problem is None and not (final is None or (_is_number(final) and 0 <= final <= 1)):
             problem = f"final_val_acc {final!r} is not an accuracy in [0, 1] or null"
+        problem = problem or _final_disagrees(record)
+        if problem is None and space is not None:
+            problem = _outside_space(record["hparams"], space)
         if problem is not None:
             raise ConfigError(problem)
 
