@@ -28,10 +28,20 @@ def _load(name: str):
     return importlib.import_module(f"jaxch6.commands.{name}")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block before it), with any
+    database password in the words it echoes replaced by ``***``; exit status 2."""
+
+    def error(self, message: str):
+        from jaxch6.sweep.optuna_storage import redact
+
+        self.exit(2, f"{self.prog}: error: {redact(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jaxch6 import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="jaxch6",
         description="Chapter 6 of Deep Learning from Scratch as pure JAX functions: "
         "vmapped hyperparameter sweeps, update rules verified against optax.",

@@ -272,3 +272,25 @@ def test_optuna_log_lines_only_when_asked_for(tmp_path):
         errs.append(r.stderr)
     assert "A new study created" not in errs[0] and "[I " not in errs[0], errs[0]
     assert "A new study created in RDB" in errs[1], errs[1]
+
+
+# -- echoes (issue 19 items 9 and 12) -----------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--storage-timeout=postgresql://u:s3cret@h/db"], "invalid float value"),
+    (["--stor=postgresql://u:s3cret@h/db"], "ambiguous option"),
+    (["--trials", "x"], "argument --trials: invalid int value: 'x'"),
+    (["--sampler", "random", "--storage", "postgresql://u:p@s3cret@127.0.0.1:1/db"],
+     "holds a raw '@'; write it percent-encoded, as %40"),
+])
+def test_argument_errors_are_one_line_and_never_echo_a_password(argv, needle, capsys):
+    from jaxch6.cli import main
+
+    try:
+        code = main(["sweep", *argv, "--trials", "2"] if "--trials" not in argv
+                    else ["sweep", *argv])
+    except SystemExit as exc:  # argparse's own exit
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    assert "s3cret" not in err and "usage:" not in err

@@ -103,8 +103,9 @@ def storage_url(text: str) -> str:
         The URL, with ``postgresql://`` bound to the installed driver (psycopg or psycopg2).
 
     Raises:
-        ConfigError: an empty URL, an unknown scheme, or a SQLite file in a missing directory
-            (messages show the URL with its password replaced by ``***``).
+        ConfigError: an empty URL, an unknown scheme, a raw ``@`` in the user name or password,
+            or a SQLite file in a missing directory (messages show the URL with its password
+            replaced by ``***``).
     """
     text = (text or "").strip()
     if not text:
@@ -117,6 +118,10 @@ def storage_url(text: str) -> str:
             f"storage {redact(text)}: unsupported scheme {scheme!r} (use sqlite:///FILE or "
             "postgresql://USER:PASSWORD@HOST:PORT/DB)"
         )
+    authority = text.split("://", 1)[1].split("/", 1)[0]
+    if authority.count("@") > 1:  # the driver would read the password's tail as the host
+        raise ConfigError(f"storage {scheme}://…: its user name or password holds a raw '@'; "
+                          "write it percent-encoded, as %40")
     if scheme == "postgres":  # SQLAlchemy 1.4+ only knows "postgresql"
         text = "postgresql" + text[len("postgres") :]
     if text.startswith("postgresql://"):
