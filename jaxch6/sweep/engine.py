@@ -40,9 +40,10 @@ The lane width and chunk size come from the one planner, :func:`jaxch6.sweep.pla
 
 from __future__ import annotations
 
+import abc
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,7 +60,44 @@ class Handle(NamedTuple):
     history: tuple
 
 
-class Engine:
+class LaneEngine(abc.ABC):
+    """What the run loop drives (:class:`jaxch6.sweep.loop.RunLoop`): lanes grouped by their
+    static choices (a group is a tuple of ``(name, value)``; ``()`` when nothing static is
+    searched), each group trained by an :class:`Engine` of ``chunk_size`` lanes a call.
+
+    :class:`Engine` is one group; :class:`jaxch6.sweep.groups.GroupedEngine` holds one per
+    group.
+    """
+
+    chunk_size: int
+
+    @abc.abstractmethod
+    def group_of(self, hparams: Mapping[str, Any]) -> tuple:
+        """The group of a lane with ``hparams``."""
+
+    @abc.abstractmethod
+    def engine(self, group: tuple) -> Engine:
+        """The :class:`Engine` that trains ``group``'s lanes."""
+
+    @abc.abstractmethod
+    def prepare(self, groups: Iterable[tuple]) -> None:
+        """Build and compile the engines of ``groups`` (before a step, outside its timing)."""
+
+    @abc.abstractmethod
+    def precompile(self, epochs: Sequence[int] = ()) -> None:
+        """Compile the programs that start lanes and advance them by ``epochs``."""
+
+    def for_hparams(self, hparams: Mapping[str, Any]) -> Engine:
+        """The :class:`Engine` of the lane with ``hparams``."""
+        return self.engine(self.group_of(hparams))
+
+    @staticmethod
+    def fetch(handle: Handle, *, states: bool = False):
+        """Wait for a dispatched chunk (:meth:`Engine.fetch`)."""
+        return Engine.fetch(handle, states=states)
+
+
+class Engine(LaneEngine):
     """Compiled programs that start and advance chunks of lanes, one trial a lane.
 
     A chunk holds ``chunk_size`` lanes in groups of ``lanes`` (``chunk_size`` is rounded up to
@@ -97,6 +135,18 @@ class Engine:
         self._programs: dict = {}
         self._jitted: dict = {}
         self.data = jax.device_put(data, self.replicated)
+
+    # -- the run loop's interface (one group) -----------------------------------------------------
+    def group_of(self, hparams: Mapping[str, Any]) -> tuple:
+        """``()``: one engine is one group."""
+        return ()
+
+    def engine(self, group: tuple) -> Engine:
+        """Itself."""
+        return self
+
+    def prepare(self, groups: Iterable[tuple]) -> None:
+        """Nothing to build: its programs compile on :meth:`precompile` or first use."""
 
     # -- programs -------------------------------------------------------------------------------
     def _grouped(self, fn):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jaxch6.names import OPTIMIZER_SLOTS
+from jaxch6.sweep.engine import LaneEngine
 from jaxch6.sweep.space import STATIC, Param, hidden_sizes, searchable_names
 
 Group = tuple[tuple[str, Any], ...]  # ((name, value), ...) of the searched static names
@@ -120,8 +121,9 @@ def record_names(config) -> list[str] | None:
     return names
 
 
-class GroupedEngine:
-    """The engines of a sweep's groups behind the one interface the run loop uses.
+class GroupedEngine(LaneEngine):
+    """The engines of a sweep's groups behind the one interface the run loop uses
+    (:class:`jaxch6.sweep.engine.LaneEngine`).
 
     Args:
         config: the validated sweep config.
@@ -153,9 +155,6 @@ class GroupedEngine:
                 eng.precompile(self._epochs)
         return self.engines[group]
 
-    def for_hparams(self, hparams: Mapping[str, Any]):
-        return self.engine(self.group_of(hparams))
-
     def precompile(self, epochs: Sequence[int] = ()) -> None:
         """Compile the programs of every group built so far (and of later ones when built);
         with no static name searched, the single group is built now."""
@@ -183,12 +182,6 @@ class GroupedEngine:
     def run(self):
         """The single group's :class:`jaxch6.train.Run` (a float-only space)."""
         return self.engine(()).run if not self.names else None
-
-    @staticmethod
-    def fetch(handle, *, states: bool = False):
-        from jaxch6.sweep.engine import Engine
-
-        return Engine.fetch(handle, states=states)
 
 
 def n_groups(space: Sequence[Param]) -> int:

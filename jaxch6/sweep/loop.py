@@ -84,7 +84,8 @@ class RunLoop:
     """Runs a scheduler's steps on an engine.
 
     Args:
-        engine: a :class:`jaxch6.sweep.engine.Engine`.
+        engine: a :class:`jaxch6.sweep.engine.LaneEngine` (an ``Engine``, or a
+            ``GroupedEngine`` of one per group of static choices).
         scheduler: a :class:`jaxch6.sweep.schedulers.Scheduler`.
         seed: the sweep's seed (lane keys).
         repeats: training keys per trial.
@@ -152,8 +153,7 @@ class RunLoop:
         self._trials = trials
         self._stop_left_behind(step, trials, record)
         lanes = self._lanes(step)
-        if hasattr(self.engine, "prepare"):  # a group's programs compile outside the timing
-            self.engine.prepare(dict.fromkeys(self._group(ln) for ln in lanes))
+        self.engine.prepare(dict.fromkeys(self._group(ln) for ln in lanes))  # outside timing
         keep = step.keep or (self.keep_final and step.stop == self.epochs)
         partial: dict[int, dict[int, tuple]] = {}
         self._report(Progress(step.label, 0, len(lanes), self.ran, self.run_seconds, True))
@@ -239,8 +239,7 @@ class RunLoop:
 
     def _group(self, lane: _Lane) -> tuple:
         """The lane's group of static choices (``()`` on a plain engine)."""
-        group_of = getattr(self.engine, "group_of", None)
-        return group_of(lane.hparams) if group_of is not None else ()
+        return self.engine.group_of(lane.hparams)
 
     def _by_group(self, lanes: Sequence[_Lane]) -> list[list[_Lane]]:
         """``lanes`` split by group (first appearance order); a chunk holds one group."""
@@ -250,8 +249,7 @@ class RunLoop:
         return list(out.values())
 
     def _dispatch(self, chunk: Sequence[_Lane], epochs: int):
-        engine = self.engine.engine(self._group(chunk[0])) if hasattr(self.engine, "engine") \
-            else self.engine
+        engine = self.engine.engine(self._group(chunk[0]))
         names = engine.hparam_names
         hp = {k: np.asarray([float(ln.hparams[k]) for ln in chunk]) for k in names}
         if chunk[0].source[0] == "new":  # chunks are all fresh or all continued

@@ -97,8 +97,7 @@ def _row(batch, r: int):
 def _write(out_dir, trial, states, engine, config) -> None:
     from jaxch6.sweep.models import save_model
 
-    if hasattr(engine, "for_hparams"):  # a sweep over static choices: the trial's own group
-        engine = engine.for_hparams(trial.hparams)
+    engine = engine.for_hparams(trial.hparams)  # a sweep over static choices: its group
     for r, state in enumerate(states):
         params, bn = engine.run.network(state)
         meta = {"trial": trial.id, "repeat": r, "hparams": trial.hparams,
