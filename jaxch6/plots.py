@@ -462,7 +462,8 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
 # -- a sweep's figures --------------------------------------------------------------------------
 def warm_up() -> None:
     """Import matplotlib and draw a small figure into memory, so that the first figure of a
-    sweep does not pay for the imports, the font loading and the first text layout.
+    sweep does not pay for the imports, the font look-ups of each size, the parser of the log
+    axes' tick labels and the first text layout.
 
     ``jaxch6 sweep`` calls it in a thread once training has started (the main thread only
     waits then), which takes that work off the path between the last trial and the exit.
@@ -471,13 +472,17 @@ def warm_up() -> None:
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 - the PNG path
 
-    fig = _figure(1.0, 1.0)
+    fig = _figure(2.0, 2.0)
     ax = fig.subplots()
-    ax.plot([0, 1], [0, 1])
-    ax.set_title("warm-up\nlr=0.1", fontsize=7)
+    ax.plot([1e-6, 1e-2], [0, 1], label="validation")
+    ax.set_xscale("log")  # tick labels are mathtext: its parser is built on first use
+    ax.set_title("warm-up\nlr=0.1", fontsize=9)
     ax.set_xlabel("epoch", fontsize=6)
+    ax.set_ylabel("accuracy", fontsize=7)
+    ax.text(0.5, 0.5, "0.5", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.suptitle("warm-up", fontsize=10)
     fig.savefig(io.BytesIO(), format="png", dpi=20)
-
 
 
 def _scheduler(result) -> str | None:
