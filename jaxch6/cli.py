@@ -33,7 +33,7 @@ class OneLineParser(argparse.ArgumentParser):
     database password in the words it echoes replaced by ``***``; exit status 2."""
 
     def error(self, message: str):
-        from jaxch6.sweep.optuna_storage import redact
+        from jaxch6.sweep.secrets import redact
 
         self.exit(2, f"{self.prog}: error: {redact(message)} (see {self.prog} --help)\n")
 

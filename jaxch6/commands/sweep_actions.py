@@ -79,7 +79,7 @@ def run_show(args) -> int:
 
 def run_export(args) -> int:
     from jaxch6.sweep.export import to_optuna
-    from jaxch6.sweep.optuna_storage import redact
+    from jaxch6.sweep.secrets import redact
 
     study = to_optuna(args.dir, args.storage, args.study, timeout=args.storage_timeout)
     n = len(study.get_trials(deepcopy=False))

@@ -17,14 +17,16 @@ Batches of ``batch_trials`` trials are asked, trained as vmapped lanes on the en
 (:func:`jaxch6.sweep.optuna_driver.run_worker`; several workers may share a study through an
 RDB storage). Without a pruner each trial trains ``config.epochs`` epochs at once. With one,
 trials train in rungs of successive halving (``config.min_epochs``, ×``config.eta``, …,
-``config.epochs``): each epoch's validation accuracy is reported (step = epoch index, from 0),
-the pruner is asked (``trial.should_prune()``) after every rung but the last, pruned trials are
+``config.epochs``): each rung's validation accuracy is reported (step = the index of the rung's
+last epoch, from 0; the whole curve is a user attribute), the pruner is asked
+(``trial.should_prune()``) after every rung but the last, pruned trials are
 told PRUNED and only the survivors' run states train on. ``n_trials`` counts COMPLETE and
 PRUNED trials. The objective is the final validation accuracy, maximised (0.0 if diverged).
 
-The study is driven through Optuna's public ask-and-tell API only (``study.ask``,
-``trial.report``, ``trial.should_prune``, ``study.tell``); heartbeats and re-queued trials go
-through the public methods of the storage object (:mod:`jaxch6.sweep.optuna_storage`).
+Results go back through Optuna's public API (``trial.report``, ``trial.should_prune``,
+``trial.set_user_attr``, ``study.tell``); the batch ask, heartbeats and re-queued trials use
+storage methods Optuna documents as internal, all in :mod:`jaxch6.sweep.optuna_storage` (its
+docstring lists them and why).
 
 ``jaxch6 sweep --sampler …`` (:func:`jaxch6.commands.sweep_optuna.run`) calls :func:`run`.
 """

@@ -353,7 +353,7 @@ def run_worker(
                     done = _train_rungs_and_tell(study, keep, train_batch, space, rungs,
                                                  n_train, n_val)
             except BaseException:
-                _give_back(study, storage, keep)
+                S.give_back(study, storage, keep)
                 raise
             finally:
                 heart.discard(ids)
@@ -390,28 +390,10 @@ def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[
     ranks = _live_ranks(study)
     keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
     surplus = [t for t in asked if t not in keep]
-    _give_back(study, storage, surplus)  # another worker took these slots first
+    S.give_back(study, storage, surplus)  # another worker took these slots first
     ids = _ids(study, storage, keep)
     heart.add(ids, [t.number for t in keep])
     return keep, ids
-
-
-def _give_back(study, storage, trials) -> None:
-    """Put ``trials`` back in the queue (WAITING, parameters kept); without a storage, tell
-    them FAIL."""
-    from optuna.trial import TrialState
-
-    if not trials:
-        return
-    if storage is None:
-        for t in trials:
-            study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
-        return
-    for trial_id in _ids(study, storage, trials):
-        try:
-            storage.set_trial_state_values(trial_id, TrialState.WAITING)
-        except Exception:  # noqa: BLE001 - already failed by another worker: it was re-queued
-            pass
 
 
 def suggest(study, trials, space):
@@ -484,9 +466,7 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
     from jaxch6.sweep.records import Trial
 
     hparams, ids = suggest(study, trials, space)
-    t0 = time.perf_counter()
     out = train_batch(hparams, ids)
-    seconds = time.perf_counter() - t0
     results, batch = [], []
     worker = worker_name()
     for j, t in enumerate(trials):
@@ -501,8 +481,8 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
         final = rec.final_val_acc
         value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": worker, "batch_seconds": round(seconds, 3)}
-        batch.append((t, [v if np.isfinite(v) else 0.0 for v in rec.val_acc], attrs, value))
+                 "key_id": rec.id, "worker": worker}
+        batch.append((t, attrs, value))
         results.append(rec)
     done = set(S.finish_trials(study, batch))
     return [r for r, (t, *_) in zip(results, batch, strict=True) if t.number in done]
@@ -513,7 +493,7 @@ def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) 
     validation accuracy and asking the study's pruner after every rung but the last; pruned
     lanes are dropped (only the survivors' run states are trained on) and told PRUNED.
 
-    Uses Optuna's public API only (``report``, ``should_prune``, ``set_user_attr``, ``tell``);
+    Results use Optuna's public API (``report``, ``should_prune``, ``set_user_attr``, ``tell``);
     a trial finished meanwhile by another worker (failed as stale) is skipped."""
     from optuna.trial import TrialState
 
@@ -544,7 +524,7 @@ class _RungBatch:
         self.diverged = [False] * n
         self.alive, self.lost = list(range(n)), set()
         self.states, self.done_epochs, self.results = None, 0, []
-        self.worker, self.t0 = worker_name(), time.perf_counter()
+        self.worker = worker_name()
 
     def train_to(self, stop: int, *, keep_states: bool) -> None:
         """Train the surviving lanes to epoch ``stop`` and report each epoch."""
@@ -563,9 +543,9 @@ class _RungBatch:
             va = _fractions(hist["eval_acc"][pos], self.n_val)
             self.val_acc[j] += va
             self.diverged[j] = self.diverged[j] or bool(hist["diverged"][pos])
-            try:
-                for e, v in enumerate(va):
-                    self.trials[j].report(v if np.isfinite(v) else 0.0, self.done_epochs + e)
+            try:  # the rung's value, at the step of its last epoch (the curve: user attrs)
+                v = va[-1]
+                self.trials[j].report(v if np.isfinite(v) else 0.0, stop - 1)
             except optuna.exceptions.UpdateFinishedTrialError:
                 self.lost.add(j)
         self.done_epochs = stop
@@ -604,8 +584,7 @@ class _RungBatch:
         final = rec.final_val_acc
         value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": self.worker, "rung": rung,
-                 "batch_seconds": round(time.perf_counter() - self.t0, 3)}
+                 "key_id": rec.id, "worker": self.worker, "rung": rung}
         try:
             for k, v in attrs.items():
                 self.trials[j].set_user_attr(k, v)

@@ -28,15 +28,29 @@ attribute :data:`BEAT_ATTR`, and :func:`fail_stale` gives a first heartbeat to R
 without that mark (a worker killed between ``ask`` and its first heartbeat), so that no trial can
 stay RUNNING forever.
 
-Public API only: the study is driven through ``study.ask``, ``trial.report``,
-``trial.set_user_attr`` and ``study.tell``; heartbeats, marks and trial states are written
-through the methods of the storage object this module creates (:func:`make_storage`, remembered
-per study by :func:`bind_storage`). vs Optuna: ``Study.optimize`` runs the heartbeat thread and
-``fail_stale_trials`` itself, one trial at a time; a vmapped batch is driven through ask/tell, so
-this module does both for a whole batch. Optuna 4.9 renamed ``failed_trial_callback`` /
-``RetryFailedTrialCallback`` to ``heartbeat_stale_trial_callback`` /
-``RetryHeartbeatStaleTrialCallback``; both spellings are handled. Optuna is imported lazily
-(optional extra ``jaxch6[optuna]``).
+**Optuna internals used, and why.** Results go through Optuna's public API (``trial.report``,
+``trial.should_prune``, ``trial.set_user_attr``, ``study.tell``), but a batch cannot be asked,
+kept alive and given back through it: ``Study.optimize`` runs the heartbeat thread and
+``fail_stale_trials`` for one trial at a time. So this module calls methods of the storage object
+it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`) that Optuna
+documents as library-internal (``BaseStorage``'s methods are "not supposed to be directly
+accessed by library users"):
+
+- ``record_heartbeat`` and ``get_heartbeat_interval`` (:class:`Heartbeat`, :func:`fail_stale`):
+  one thread beats for the whole batch in flight;
+- ``set_trial_system_attr`` (:data:`BEAT_ATTR`; :func:`_adopt_silent_trials`): marks the trials a
+  worker beats for, and adopts a dead worker's trials that never had a heartbeat;
+- ``get_all_trials``, ``set_trial_state_values`` and ``create_new_trial`` (:func:`ask_batch`):
+  the batch ask takes WAITING trials and creates the rest in one loop (K ``study.ask()`` calls
+  would re-read every unfinished trial K times), and a surplus or interrupted batch is put back
+  WAITING (:func:`give_back`);
+- ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
+  (:func:`trial_ids`): what those methods take;
+- ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
+  :func:`ask_batch` created.
+
+These may change in any Optuna release: ``pyproject.toml`` pins the tested range (5.1.x).
+Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 """
 
 from __future__ import annotations
@@ -46,17 +60,16 @@ import datetime
 import hashlib
 import math
 import os
-import re
 import threading
 import time
 import unicodedata
-import urllib.parse
 import warnings
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.secrets import redact, scrub
 
 #: Seconds a SQLite writer waits for the database lock before failing.
 SQLITE_TIMEOUT_S = 120
@@ -147,66 +160,6 @@ def _postgres_driver() -> str:
                       "pip install 'jaxch6[optuna]' (or: pip install 'psycopg[binary]')")
 
 
-# -- credentials ---------------------------------------------------------------------------------
-# user:password@ (or :password@) right after a scheme. SQLAlchemy ends the password at its first
-# "@"; we hide up to the last "@" of the word, in case the password holds an unencoded "@".
-_USERINFO = re.compile(r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*):\S*@")
-# password=… in a query string or a libpq conninfo (also sslpassword, passwd).
-_PARAM = re.compile(
-    r"(?i)(?P<pre>pass(?:word|wd)\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;'\"]*)")
-# 'password': '…' in the repr of a dict of connection arguments.
-_ITEM = re.compile(r"(?i)(?P<pre>['\"](?:ssl)?pass(?:word|wd)['\"]\s*:\s*)(?:'[^']*'|\"[^\"]*\")")
-
-
-def redact(url: str) -> str:
-    """``url`` (or any text holding URLs) with every password replaced by ``***``.
-
-    Covers ``user:password@``, ``:password@``, ``?password=…`` / ``sslpassword=`` query
-    parameters, in any percent-encoding; the user name is kept.
-
-    Args:
-        url: a database URL, or a line of text (e.g. a command line) that may contain some.
-
-    Returns:
-        The text safe to print or store.
-    """
-    text = _USERINFO.sub(r"\g<pre>:***@", url)
-    text = _PARAM.sub(r"\g<pre>***", text)
-    return _ITEM.sub(r"\g<pre>'***'", text)
-
-
-def _secrets(url: str) -> set[str]:
-    """The passwords a URL carries, as written and percent-decoded."""
-    found = set()
-    for pattern in (r"://[^:/\s]*:(\S*)@", r"://[^:/\s]*?:([^@\s]*)@"):
-        found.update(m.group(1) for m in re.finditer(pattern, url))
-    for m in re.finditer(r"(?i)pass(?:word|wd)=([^&#\s]*)", url):
-        found.add(m.group(1))
-    decoded = {urllib.parse.unquote(s) for s in found} | {urllib.parse.unquote_plus(s)
-                                                          for s in found}
-    encoded = {urllib.parse.quote(s, safe="") for s in decoded}
-    return {s for s in found | decoded | encoded if len(s) >= 3}
-
-
-def scrub(text: str, url: str | None = None) -> str:
-    """``text`` (e.g. an exception's message) with no credential left in it.
-
-    Args:
-        text: the text to print, store or raise.
-        url: the URL whose passwords must go in every form (as written, percent-decoded or
-            -encoded), even where the text does not show them as part of a URL.
-
-    Returns:
-        :func:`redact` of the text, with each of ``url``'s passwords replaced by ``***``.
-    """
-    if url:
-        text = text.replace(url, redact(url))
-    text = redact(text)
-    for secret in sorted(_secrets(url or ""), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
 # -- study names ---------------------------------------------------------------------------------
 #: The longest study name Optuna's schema stores (``studies.study_name``).
 MAX_STUDY_NAME = 512
@@ -291,10 +244,8 @@ def _engine_kwargs(url: str, timeout: float) -> dict:
 def _retry_kwargs(storages, retry_failed: bool, max_retry: int | None) -> dict:
     if not retry_failed:
         return {}
-    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
-        cb = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-        return {"heartbeat_stale_trial_callback": cb}
-    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
+    cb = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+    return {"heartbeat_stale_trial_callback": cb}
 
 
 def _open_rdb(storages, url: str, options: dict, deadline: float | None):
@@ -573,13 +524,13 @@ class Heartbeat:
 
 
 def finish_trials(study, results) -> list[int]:
-    """Complete a batch of RUNNING trials: ``report`` each intermediate value, ``set_user_attr``
-    each attribute, ``tell`` the value (Optuna's public ask-and-tell API, per trial).
+    """Complete a batch of RUNNING trials: ``set_user_attr`` each attribute, ``tell`` the value
+    (Optuna's public ask-and-tell API, per trial). No intermediate value is reported: the whole
+    curve is one user attribute (a ``report`` is a commit per value, most of the cost).
 
     Args:
         study: the study.
-        results: ``(trial, intermediate_values, user_attrs, value)`` per trial, where
-            ``intermediate_values[e]`` is reported at step ``e``.
+        results: ``(trial, user_attrs, value)`` per trial.
 
     Returns:
         The numbers of the trials told COMPLETE; a trial that is no longer RUNNING (a slow
@@ -589,10 +540,8 @@ def finish_trials(study, results) -> list[int]:
     from optuna.trial import TrialState
 
     finished: list[int] = []
-    for trial, inter, attrs, value in results:
+    for trial, attrs, value in results:
         try:
-            for step, v in enumerate(inter):
-                trial.report(float(v), step)
             for k, v in attrs.items():
                 trial.set_user_attr(k, v)
             frozen = study.tell(trial, float(value), skip_if_finished=True)
@@ -601,6 +550,30 @@ def finish_trials(study, results) -> list[int]:
         if frozen.state == TrialState.COMPLETE:
             finished.append(trial.number)
     return finished
+
+
+def give_back(study, storage, trials) -> None:
+    """Put asked ``trials`` back in the queue (WAITING, parameters kept: the next ``ask`` of any
+    worker takes them); without a storage, tell them FAIL.
+
+    Args:
+        study: the study.
+        storage: its storage (:func:`storage_of`), or None.
+        trials: ``optuna.Trial`` s of this worker.
+    """
+    from optuna.trial import TrialState
+
+    if not trials:
+        return
+    if storage is None:
+        for t in trials:
+            study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+        return
+    for trial_id in trial_ids(study, storage, [t.number for t in trials]):
+        try:
+            storage.set_trial_state_values(trial_id, TrialState.WAITING)
+        except Exception:  # noqa: BLE001 - already failed by another worker: it was re-queued
+            pass
 
 
 def ask_batch(study, k: int, storage=None) -> list:

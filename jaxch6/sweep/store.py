@@ -499,7 +499,7 @@ def write_manifest(out_dir: str | os.PathLike, manifest: Mapping) -> None:
         ConfigError: a field is missing, the directory already has a manifest, or it cannot be
             written.
     """
-    from jaxch6.sweep.optuna_storage import scrub
+    from jaxch6.sweep.secrets import scrub
 
     path = Path(out_dir) / MANIFEST
     _check_manifest_fields(path, manifest)
