@@ -1,4 +1,4 @@
-"""A tiny stand-in for ``jaxch6.train.make_run`` (same contract) for fast sweep tests.
+"""A tiny task (:class:`jaxch6.sweep.Task`) standing in for the book's network in fast tests.
 
 A linear model with squared error on one-hot targets (diverges for large learning rates),
 trained by SGD (or, with ``optimizer="momentum"``, momentum SGD whose velocity is part of the
@@ -16,13 +16,6 @@ import jax.numpy as jnp
 import numpy as np
 
 
-class ToyHistory(NamedTuple):
-    loss: jax.Array
-    train_acc: jax.Array
-    eval_acc: jax.Array
-    diverged: jax.Array
-
-
 class ToyData(NamedTuple):
     x_train: np.ndarray
     t_train: np.ndarray
@@ -37,13 +30,6 @@ class ToyState(NamedTuple):
     finite: jax.Array
 
 
-class ToyRun(NamedTuple):
-    init: object
-    advance: object
-    network: object
-    n_steps_per_epoch: int
-
-
 def toy_data(n_train=40, n_eval=20, features=6, seed=0) -> ToyData:
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(features, 10))
@@ -52,20 +38,31 @@ def toy_data(n_train=40, n_eval=20, features=6, seed=0) -> ToyData:
     return ToyData(x[:n_train], t[:n_train], x[n_train:], t[n_train:])
 
 
-def toy_make_run(config, n_train, n_eval, *, n_features, n_classes=10, **_):
-    bs = config.batch_size
-    ipe = max(n_train // bs, 1)
-    momentum = getattr(config, "optimizer", "sgd") == "momentum"
+def toy_task(config=None, *, n_features=6, n_classes=10):
+    """The toy as a task: ``config``'s batch size and optimizer (``"momentum"``: momentum SGD)
+    unless searched (the book's static names are static here too)."""
+    from jaxch6.sweep import SweepConfig, Task
+    from jaxch6.sweep.space import STATIC, canonical_name
+
+    config = config or SweepConfig()
+    space = tuple(p._replace(name=canonical_name(p.name)) for p in config.space)
+
+    def settings(hparams):
+        return (int(hparams.get("batch_size", config.batch_size)),
+                hparams.get("optimizer", config.optimizer) == "momentum")
 
     def init(key, hparams):
-        kd = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
-            else key
-        k_init, _ = jax.random.split(jax.random.wrap_key_data(kd))
+        _, momentum = settings(hparams)
+        k_init, _ = jax.random.split(key)
         w = 0.1 * jax.random.normal(k_init, (n_features, n_classes))
         params = {"w": w, "v": jnp.zeros_like(w)} if momentum else {"w": w}
-        return ToyState(params, jnp.zeros((), jnp.int32), kd, jnp.array(True))
+        return ToyState(params, jnp.zeros((), jnp.int32), jax.random.key_data(key),
+                        jnp.array(True))
 
     def advance(state, hparams, data, epochs):
+        bs, momentum = settings(hparams)
+        n_train = data.x_train.shape[0]
+        ipe = max(n_train // bs, 1)
         lr = hparams["learning_rate"]
         wd = hparams.get("weight_decay", 0.0)
         _, k_batch = jax.random.split(jax.random.wrap_key_data(state.key))
@@ -95,19 +92,21 @@ def toy_make_run(config, n_train, n_eval, *, n_features, n_classes=10, **_):
         w = p["w"]
         finite = state.finite & jnp.all(jnp.isfinite(w)) & jnp.all(jnp.isfinite(losses))
         new = ToyState(p, state.step + epochs * ipe, state.key, finite)
-        return new, ToyHistory(losses.reshape(-1), tr, ev, ~finite)
+        return new, {"train_acc": tr, "val_acc": ev, "loss": losses}
 
-    def network(state):
-        return state.params, None
+    return Task("toy", init, advance, "val_acc", "max", space=space,
+                metrics=("train_acc",), static=STATIC,
+                reseed=lambda s, key: s._replace(key=jax.random.key_data(key)),
+                diverged=lambda s: ~s.finite,
+                resolution={"train_acc": 40, "val_acc": 20})
 
-    return ToyRun(init, advance, network, ipe)
 
-
-def toy_make_train_fn(config, n_train, n_eval):
-    """The whole run as one function (the ``make_train_fn`` contract), from :func:`toy_make_run`."""
+def toy_train_fn(config):
+    """The whole run as one function ``train(key, hparams, data) -> metrics`` (for the toy's
+    default data: 40 training and 20 evaluation rows)."""
+    task = toy_task(config)
 
     def train(key, hparams, data):
-        run = toy_make_run(config, n_train, n_eval, n_features=data.x_train.shape[1])
-        return run.advance(run.init(key, hparams), hparams, data, config.epochs)[1]
+        return task.advance(task.init(key, hparams), hparams, data, config.epochs)[1]
 
     return train

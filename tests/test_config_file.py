@@ -7,7 +7,7 @@ import functools
 import json
 
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.cli import main
 from jaxch6.commands import sweep as sweep_cmd
@@ -21,7 +21,7 @@ def toy(monkeypatch):
     import jaxch6.sweep
 
     monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
-        jaxch6.sweep.run, data=toy_data(), make_run=toy_make_run))
+        jaxch6.sweep.run, data=toy_data(), task=toy_task))
 
 
 def _parse(argv):

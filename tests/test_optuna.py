@@ -39,7 +39,7 @@ def _fake_trainer(epochs=3, delay=0.0):
         lr = np.log10(np.asarray(hp["learning_rate"]))
         peak = 1.0 / (1.0 + (lr + 2.5) ** 2)
         curve = np.outer(peak, np.linspace(0.2, 1.0, epochs))
-        return {"train_acc": curve, "eval_acc": 0.9 * curve,
+        return {"train_acc": curve, "val_acc": 0.9 * curve,
                 "diverged": np.asarray(hp["learning_rate"]) > 5e-3}
 
     return train
@@ -187,9 +187,9 @@ def test_export_writes_the_sweep_store_format(tmp_path):
 
     def nan_first(hp, ids):  # trial 0 diverges to NaN in its last epoch
         out = dict(_fake_trainer()(hp, ids))
-        out["eval_acc"] = np.array(out["eval_acc"])
+        out["val_acc"] = np.array(out["val_acc"])
         out["diverged"] = np.array(out["diverged"])
-        out["eval_acc"][0, -1] = np.nan
+        out["val_acc"][0, -1] = np.nan
         out["diverged"][0] = True
         return out
 
@@ -262,12 +262,12 @@ WORKER = textwrap.dedent(
     """
     import os, sys, time
     from pathlib import Path
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
     from jaxch6.sweep import SweepConfig, optuna_driver as D, optuna_storage as S
 
     url, name, n, k, hb, grace, retry, delay, flag, go = sys.argv[1:11]
     config = SweepConfig(epochs=2, batch_size=10, seed=0).validate()
-    engine = D.EngineTrainer(config, int(k), data=toy_data(), make_run=toy_make_run)
+    engine = D.EngineTrainer(config, int(k), data=toy_data(), task=toy_task)
     storage = S.make_storage(url, heartbeat_interval=int(hb), grace_period=int(grace),
                              retry_failed=retry == "1")
     study = D.open_study(storage, name, D.make_sampler("random", config.space, seed=0),
@@ -461,11 +461,11 @@ def _toy_config(**kw):
 
 def _toy_run(config, **kw):
     import jax
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
 
     from jaxch6.sweep import optuna as jo
 
-    return jo.run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+    return jo.run(config, data=toy_data(), task=toy_task, devices=jax.local_devices(),
                   **kw)
 
 
@@ -473,13 +473,13 @@ def _toy_run(config, **kw):
 def test_python_entry_point_with_a_random_sampler_equals_plain_sweep(tmp_path):
     """``jaxch6.sweep.optuna.run`` (book sampler) trains the very trials of a plain sweep."""
     import jax
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
 
     from jaxch6.sweep import run, store
 
     config = _toy_config(trials=6)
     res = _toy_run(config, batch_trials=4, out=tmp_path / "opt")
-    plain = run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices())
+    plain = run(config, data=toy_data(), task=toy_task, devices=jax.local_devices())
     got = {t.id: t for t in res.trials}
     assert sorted(got) == [t.id for t in plain.trials] == list(range(6))
     for t in plain.trials:
@@ -497,7 +497,7 @@ def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
     batch) and a float rate: every trial COMPLETE, choices stay strings, and each trial equals
     the plain sweep's trial of the same id."""
     import jax
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
 
     from jaxch6.sweep import Param, run
 
@@ -505,7 +505,7 @@ def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
         Param.categorical("optimizer", ("sgd", "momentum")),
         Param.float("learning_rate", 1e-3, 0.3)))
     res = _toy_run(config, batch_trials=6)
-    plain = run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices())
+    plain = run(config, data=toy_data(), task=toy_task, devices=jax.local_devices())
     got = {t.id: t for t in res.trials}
     assert sorted(got) == [t.id for t in plain.trials] == list(range(6))
     assert all(t.status == "complete" for t in res.trials)
@@ -522,12 +522,12 @@ def test_random_sampler_searches_categorical_choices_like_a_plain_sweep():
 @pytest.mark.slow
 def test_plain_sweeps_and_optuna_never_share_a_directory(tmp_path):
     import jax
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
 
     from jaxch6.sweep import run
 
     config = _toy_config(trials=2, epochs=1)
-    run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+    run(config, data=toy_data(), task=toy_task, devices=jax.local_devices(),
         out=tmp_path / "plain")
     with pytest.raises(ConfigError, match="never share"):
         _toy_run(config, out=tmp_path / "plain")

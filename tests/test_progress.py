@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.cli import main
 from jaxch6.progress import TqdmProgress, make
@@ -110,7 +110,7 @@ def test_make_is_none_when_quiet():
 def test_python_api_reports_through_the_reporter(tmp_path):
     out = io.StringIO()
     with TqdmProgress(out) as progress:
-        sweep_run(TOY, data=toy_data(), make_run=toy_make_run, progress=progress)
+        sweep_run(TOY, data=toy_data(), task=toy_task, progress=progress)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("data: custom from source 'given'")
     assert lines[1].startswith("devices: ")
@@ -122,13 +122,13 @@ def test_python_api_reports_through_the_reporter(tmp_path):
 def test_python_api_shows_progress_by_default_and_progress_false_silences(tmp_path, capsys):
     from jaxch6.sweep.devices import HOW_TO
 
-    sweep_run(TOY, data=toy_data(), make_run=toy_make_run)
+    sweep_run(TOY, data=toy_data(), task=toy_task)
     # (pytest started JAX already: the one line saying how to get the CLI's devices may come)
     err = [line for line in capsys.readouterr().err.splitlines()
            if line != HOW_TO.format(n=1)]
     assert err[0].startswith("data: ") and "compiling…" in err
     assert err[-1].startswith("round 1/1: 6/6 trials")
-    sweep_run(TOY, data=toy_data(), make_run=toy_make_run, progress=False)
+    sweep_run(TOY, data=toy_data(), task=toy_task, progress=False)
     assert capsys.readouterr().err == ""
 
 
@@ -138,7 +138,7 @@ def toy_cli(monkeypatch):
     import jaxch6.sweep
 
     monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
-        jaxch6.sweep.run, data=toy_data(), make_run=toy_make_run))
+        jaxch6.sweep.run, data=toy_data(), task=toy_task))
     return ["sweep", "--trials", "6", "--epochs", "2", "--no-compile-cache", "--no-plot",
             "--cpu-devices", "1", "--space", "lr=1e-3:1e-1"]
 

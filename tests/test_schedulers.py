@@ -13,7 +13,7 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.sweep import Param, SweepConfig, load_model, resume, run
 from jaxch6.sweep.records import Trial
@@ -25,7 +25,7 @@ SPACE = TOY.validate().space
 
 
 def _toy(cfg=TOY, **kw):
-    return run(dataclasses.replace(cfg, **kw), data=toy_data(), make_run=toy_make_run)
+    return run(dataclasses.replace(cfg, **kw), data=toy_data(), task=toy_task)
 
 
 def _curves(result):
@@ -148,7 +148,7 @@ def test_pbt_records_lineage_and_a_copy_continues_as_its_parent_would():
         assert t.hparams == t.lineage[-1]["hparams"]
     # copy semantics: a lane taken from the pool continues exactly as the original
     cfg = TOY.validate()
-    eng = Engine(toy_make_run(cfg.train_config(), 40, 20, n_features=6), toy_data(),
+    eng = Engine(toy_task(cfg), toy_data(),
                  ["learning_rate"], chunk_size=2, lanes=2)
     hp = {"learning_rate": np.array([0.1, 0.3])}
     h, s = eng.fetch(eng.dispatch(2, hp, key_data=lane_keys(0, [0, 1])), states=True)
@@ -157,8 +157,8 @@ def test_pbt_records_lineage_and_a_copy_continues_as_its_parent_would():
     parent = pool.take([(1, 0, 2), (1, 0, 2)])  # lane 0 copies lane 1
     cont, _ = eng.fetch(eng.dispatch(2, {"learning_rate": np.array([0.3, 0.3])}, states=parent))
     straight, _ = eng.fetch(eng.dispatch(4, hp, key_data=lane_keys(0, [0, 1])))
-    np.testing.assert_array_equal(cont["eval_acc"][0], straight["eval_acc"][1][2:])
-    np.testing.assert_array_equal(cont["eval_acc"][1], straight["eval_acc"][1][2:])
+    np.testing.assert_array_equal(cont["val_acc"][0], straight["val_acc"][1][2:])
+    np.testing.assert_array_equal(cont["val_acc"][1], straight["val_acc"][1][2:])
 
 
 # -- winners and resume -----------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_save_best_round_trips_to_the_recorded_accuracy(tmp_path):
 KILL = textwrap.dedent("""
     import json, os, sys
     sys.path.insert(0, sys.argv[1])
-    from _sweep_toy import toy_data, toy_make_run
+    from _sweep_toy import toy_data, toy_task
     from jaxch6.sweep import SweepConfig, run, resume
     from jaxch6.sweep.space import space_from_dicts
     cfg = json.loads(sys.argv[2]); cfg["space"] = space_from_dicts(cfg["space"])
@@ -198,7 +198,7 @@ KILL = textwrap.dedent("""
             steps.append(p.label)
             if len(steps) == int(sys.argv[4]) + 1:
                 os._exit(9)  # killed between steps: no cleanup at all
-    run(cfg, out=sys.argv[3], data=toy_data(), make_run=toy_make_run, progress=progress)
+    run(cfg, out=sys.argv[3], data=toy_data(), task=toy_task, progress=progress)
 """)
 
 
@@ -207,7 +207,7 @@ KILL = textwrap.dedent("""
                                 dict(scheduler="pbt", trials=8, epochs=6, pbt_interval=2)])
 def test_resume_after_a_kill_between_steps_equals_the_uninterrupted_run(tmp_path, kw):
     cfg = dataclasses.replace(TOY, **kw)
-    full = run(cfg, out=tmp_path / "full", data=toy_data(), make_run=toy_make_run)
+    full = run(cfg, out=tmp_path / "full", data=toy_data(), task=toy_task)
     tests = os.path.dirname(__file__)
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-c", KILL, tests, json.dumps(cfg.validate().to_dict()),
@@ -215,7 +215,7 @@ def test_resume_after_a_kill_between_steps_equals_the_uninterrupted_run(tmp_path
                           text=True, timeout=300)
     assert proc.returncode == 9, proc.stderr[-2000:]
     assert (tmp_path / "part" / "states").is_dir()  # run states kept between steps
-    res = resume(tmp_path / "part", data=toy_data(), make_run=toy_make_run)
+    res = resume(tmp_path / "part", data=toy_data(), task=toy_task)
     assert [t.to_record() for t in res.trials] == [t.to_record() for t in full.trials]
 
 

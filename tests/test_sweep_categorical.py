@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import Param, SweepConfig, resume, run, store
@@ -34,7 +34,7 @@ MIXED = SweepConfig(space=(OPT, BS, LR, MOM), trials=8, epochs=4, seed=5, lanes=
 
 
 def _run(config, **kw):
-    return run(config, data=toy_data(), make_run=toy_make_run, **kw)
+    return run(config, data=toy_data(), task=toy_task, **kw)
 
 
 def test_parse_categorical_and_int_forms():
@@ -201,7 +201,7 @@ def test_interrupted_mixed_halving_resumes_to_the_same_result(tmp_path):
     with pytest.raises(Interrupted):
         _run(cfg, out=tmp_path / "part", progress=progress, stop=stop)
     assert any((tmp_path / "part" / "states").glob("block-*.npz"))
-    res = resume(tmp_path / "part", data=toy_data(), make_run=toy_make_run)
+    res = resume(tmp_path / "part", data=toy_data(), task=toy_task)
     assert _curves(res) == full
 
 

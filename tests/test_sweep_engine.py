@@ -12,7 +12,7 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_run, toy_make_train_fn
+from _sweep_toy import toy_data, toy_task, toy_train_fn
 
 from jaxch6.sweep import Param, SweepConfig, run
 from jaxch6.sweep.engine import Engine
@@ -27,7 +27,7 @@ def _toy_run(**kw):
     import dataclasses
 
     cfg = dataclasses.replace(TOY, **kw)
-    return run(cfg, data=toy_data(), make_run=toy_make_run)
+    return run(cfg, data=toy_data(), task=toy_task)
 
 
 def _lanes(eng, key_data, hparams, epochs):
@@ -98,8 +98,8 @@ def test_chunking_and_padding_do_not_change_results():
 @pytest.mark.slow
 def test_engine_lane_results_match_single_trial():
     data = toy_data()
-    fn = toy_make_train_fn(TOY.train_config(), 40, 20)
-    eng = Engine(toy_make_run(TOY.train_config(), 40, 20, n_features=6), data,
+    fn = toy_train_fn(TOY)
+    eng = Engine(toy_task(TOY), data,
                  ["learning_rate"], chunk_size=4)
     assert eng.chunk_size == 4
     kd = lane_keys(0, [0, 1, 2])
@@ -110,8 +110,8 @@ def test_engine_lane_results_match_single_trial():
     for j in range(3):
         key = jax.random.wrap_key_data(kd[j])
         single = jax.jit(fn)(key, {"learning_rate": np.float32(lrs[j])}, data)
-        np.testing.assert_array_equal(out["eval_acc"][j], np.asarray(single.eval_acc))
-        np.testing.assert_allclose(out["loss"][j], np.asarray(single.loss), rtol=1e-5)
+        np.testing.assert_array_equal(out["val_acc"][j], np.asarray(single["val_acc"]))
+        np.testing.assert_allclose(out["loss"][j], np.asarray(single["loss"]), rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -119,19 +119,19 @@ def test_diverged_toy_lanes_are_isolated():
     import dataclasses
 
     wild = dataclasses.replace(TOY, space=(Param("lr", 1e-3, 1e6),), trials=10)
-    res = run(wild, data=toy_data(), make_run=toy_make_run)
+    res = run(wild, data=toy_data(), task=toy_task)
     div = [t for t in res.trials if t.diverged]
     assert div and len(div) < len(res.trials)
     assert all(t.diverged for t in res.ranked[-len(div):])
     # re-running only the finite trials' lanes (without the diverging ones) changes nothing
     keep = [t for t in res.trials if not t.diverged]
-    eng = Engine(toy_make_run(wild.train_config(), 40, 20, n_features=6), toy_data(),
+    eng = Engine(toy_task(wild), toy_data(),
                  ["learning_rate"], chunk_size=len(keep))
     out = _lanes(eng, lane_keys(wild.seed, [t.id for t in keep]),
                  {"learning_rate": np.array([t.hparams["learning_rate"] for t in keep])},
                  wild.epochs)
     for j, t in enumerate(keep):
-        assert np.allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
+        assert np.allclose(out["val_acc"][j], t.val_acc, atol=1e-6)
 
 
 # -- the real training function (jaxch6.train) -------------------------------------------------
@@ -159,15 +159,15 @@ def test_real_training_divergence_isolated_and_chunk_invariant():
     from jaxch6.sweep.runner import load_data
 
     data, _ = load_data(REAL.validate())
-    from jaxch6.train import make_run
+    from jaxch6.sweep.task import book_data, book_task
 
-    run_ = make_run(REAL.validate().train_config(), 40, 10, n_features=784)
-    eng = Engine(run_, data, ["learning_rate", "weight_decay"], chunk_size=len(finite))
+    eng = Engine(book_task(REAL.validate(), data), book_data(REAL.validate(), data),
+                 ["learning_rate", "weight_decay"], chunk_size=len(finite))
     out = _lanes(eng, lane_keys(REAL.seed, [t.id for t in finite]),
                  {k: np.array([t.hparams[k] for t in finite])
                   for k in ("learning_rate", "weight_decay")}, REAL.epochs)
     for j, t in enumerate(finite):
-        np.testing.assert_allclose(out["eval_acc"][j], t.val_acc, atol=1e-6)
+        np.testing.assert_allclose(out["val_acc"][j], t.val_acc, atol=1e-6)
         np.testing.assert_allclose(out["train_acc"][j], t.train_acc, atol=1e-6)
         assert not out["diverged"][j]
 
@@ -234,7 +234,7 @@ def test_book_network_two_and_four_devices_agree():
 def test_one_advance_program_serves_every_rung_length():
     """Rungs of 2, 4 and 6 epochs compile one 2-epoch program; chained calls of it equal one
     6-epoch program bit for bit (histories and run states)."""
-    run_, data = toy_make_run(TOY.train_config(), 40, 20, n_features=6), toy_data()
+    run_, data = toy_task(TOY), toy_data()
     kd, hp = lane_keys(0, [0, 1, 2]), {"learning_rate": np.array([0.01, 0.1, 1.0])}
     eng = Engine(run_, data, ["learning_rate"], chunk_size=4)
     eng.precompile([2, 4, 6])
@@ -245,15 +245,15 @@ def test_one_advance_program_serves_every_rung_length():
     once = Engine(run_, data, ["learning_rate"], chunk_size=4)
     straight = Engine.fetch(once.dispatch(6, hp, key_data=kd), states=True)
     assert once.compiled == ("init", ("advance", 6))
-    assert chained[0]["eval_acc"].shape == (3, 6)
+    assert chained[0]["val_acc"].shape == (3, 6)
     for a, b in zip(jax.tree.leaves(chained), jax.tree.leaves(straight), strict=True):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(rung["eval_acc"], straight[0]["eval_acc"][:, :4])
+    np.testing.assert_array_equal(rung["val_acc"], straight[0]["val_acc"][:, :4])
 
 
 @pytest.mark.parametrize("n_dev", [1])
 def test_engine_shards_over_devices(n_dev):
-    eng = Engine(toy_make_run(TOY.train_config(), 40, 20, n_features=6), toy_data(),
+    eng = Engine(toy_task(TOY), toy_data(),
                  ["learning_rate"], chunk_size=3, devices=jax.devices()[:n_dev])
     assert eng.sharded.spec == jax.sharding.PartitionSpec("trials")
     assert eng.sharded.mesh.axis_names == ("trials",)
@@ -262,7 +262,7 @@ def test_engine_shards_over_devices(n_dev):
 # -- train.py options the sweep uses --------------------------------------------------------------
 @pytest.mark.slow
 def test_skipping_zero_input_columns_is_the_same_training():
-    from jaxch6.sweep.runner import drop_zero_columns
+    from jaxch6.sweep.task import drop_zero_columns
     from jaxch6.train import Data, TrainConfig, make_train_fn
 
     rng = np.random.default_rng(0)

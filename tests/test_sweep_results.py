@@ -10,7 +10,7 @@ import math
 import sys
 
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.cli import build_parser, main
 from jaxch6.errors import ConfigError
@@ -29,7 +29,7 @@ def sweeps(tmp_path_factory):
     for name, kw in (("random", {"repeats": 2}), ("halving", {"scheduler": "halving"}),
                      ("pbt", {"scheduler": "pbt", "pbt_interval": 2})):
         d = tmp_path_factory.mktemp(name) / "run"
-        res = run(dataclasses.replace(TOY, **kw), out=d, data=toy_data(), make_run=toy_make_run)
+        res = run(dataclasses.replace(TOY, **kw), out=d, data=toy_data(), task=toy_task)
         out[name] = (res, d)
     return out
 
@@ -121,7 +121,7 @@ def test_loading_an_optuna_worker_directory(tmp_path):
     from jaxch6.sweep import optuna as jo
 
     config = SweepConfig(trials=4, epochs=3, batch_size=10, seed=0, lanes=1).validate()
-    res = jo.run(config, data=toy_data(), make_run=toy_make_run, devices=jax.local_devices(),
+    res = jo.run(config, data=toy_data(), task=toy_task, devices=jax.local_devices(),
                  batch_trials=4, out=tmp_path / "opt")
     got = load(tmp_path / "opt")
     assert got.info["kind"] == "optuna" and got.info["optuna"]["n_trials"] == 4

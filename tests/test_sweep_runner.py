@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import Param, SweepConfig, narrow, rank, resume, run, sample, store
@@ -18,7 +18,7 @@ TOY = SweepConfig(trials=10, epochs=4, batch_size=8, seed=3, chunk_size=4, lanes
 
 
 def _run(config=TOY, **kw):
-    return run(config, data=toy_data(), make_run=toy_make_run, **kw)
+    return run(config, data=toy_data(), task=toy_task, **kw)
 
 
 @pytest.mark.slow
@@ -107,7 +107,7 @@ def test_resume_after_a_partial_write_matches_an_uninterrupted_run(tmp_path):
     store.write_summary(part, summary)
     (part / store.MANIFEST).write_text((tmp_path / "full" / store.MANIFEST).read_text())
     seen = []
-    res = resume(part, data=toy_data(), make_run=toy_make_run, progress=seen.append)
+    res = resume(part, data=toy_data(), task=toy_task, progress=seen.append)
     assert res.timings["trials_run"] == 7  # 13..19
     assert [t.to_record() for t in res.trials] == [t.to_record() for t in full.trials]
     assert res.rounds == full.rounds
@@ -115,7 +115,7 @@ def test_resume_after_a_partial_write_matches_an_uninterrupted_run(tmp_path):
     assert store.read_summary(part)["status"] == "complete"
     assert len(store.read_summary(part)["resumed_at"]) == 1
     # nothing left: resuming again runs nothing and changes nothing
-    res2 = resume(part, data=toy_data(), make_run=toy_make_run)
+    res2 = resume(part, data=toy_data(), task=toy_task)
     assert res2.timings["trials_run"] == 0 and res2.timings["compile_seconds"] == 0
     assert [t.to_record() for t in res2.trials] == [t.to_record() for t in full.trials]
 
@@ -135,12 +135,12 @@ _DEVICE_SCRIPT = """
 import sys
 {before}
 sys.path.insert(0, {tests!r})
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 import jaxch6.sweep as S
 config = S.SweepConfig(trials=4, epochs=1, batch_size=8, chunk_size=4, lanes=2,
                        space=(S.Param("lr", 1e-3, 1e-1),))
 for _ in range(2):
-    result = S.run(config, data=toy_data(), make_run=toy_make_run, progress=False)
+    result = S.run(config, data=toy_data(), task=toy_task, progress=False)
 print(result.info["device_count"])
 """
 
@@ -178,12 +178,12 @@ def test_python_run_writes_the_command_lines_figures(tmp_path):
 
     config = SweepConfig(trials=6, epochs=2, batch_size=8, seed=1, chunk_size=4, lanes=2,
                          space=(Param("lr", 1e-3, 1e-1), Param("weight_decay", 1e-6, 1e-2)))
-    result = run(config, out=tmp_path / "r", data=toy_data(), make_run=toy_make_run,
+    result = run(config, out=tmp_path / "r", data=toy_data(), task=toy_task,
                  progress=False)
     names = result.info["figures"]
     assert names == list(sweep_figures(result)) and "top20.png" in names
     for name in names:
         assert (tmp_path / "r" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bare = run(config, out=tmp_path / "s", data=toy_data(), make_run=toy_make_run,
+    bare = run(config, out=tmp_path / "s", data=toy_data(), task=toy_task,
                progress=False, figures=False)
     assert "figures" not in bare.info and not list((tmp_path / "s").glob("*.png"))

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _sweep_toy import toy_data, toy_make_run
+from _sweep_toy import toy_data, toy_task
 
 from jaxch6.sweep import Param, SweepConfig, resume, run
 from jaxch6.sweep.tracking import Reporter, TrialMetrics
@@ -24,7 +24,7 @@ def _toy(**kw):
 
 def _collect(config, **kw):
     got: list[TrialMetrics] = []
-    result = run(config, data=toy_data(), make_run=toy_make_run, progress=False,
+    result = run(config, data=toy_data(), task=toy_task, progress=False,
                  track=got.append, **kw)
     return result, got
 
@@ -92,10 +92,10 @@ def test_resume_does_not_send_recorded_epochs_again(tmp_path):
         stop.set()  # stop after the first chunk is recorded
 
     with pytest.raises(Interrupted):
-        run(config, out=tmp_path / "r", data=toy_data(), make_run=toy_make_run,
+        run(config, out=tmp_path / "r", data=toy_data(), task=toy_task,
             progress=False, track=track, stop=stop, figures=False)
     rest: list[TrialMetrics] = []
-    result = resume(tmp_path / "r", data=toy_data(), make_run=toy_make_run, progress=False,
+    result = resume(tmp_path / "r", data=toy_data(), task=toy_task, progress=False,
                     track=rest.append, figures=False)
     sent = [m.trial for m in first + rest]
     assert sorted(sent) == [t.id for t in result.trials]  # each trial exactly once
@@ -119,7 +119,7 @@ def test_tensorboard_tracker_writes_a_run_per_trial_with_hparams(tmp_path):
 
     with TensorBoardTracker(tmp_path / "tb") as tb:
         result = run(_toy(scheduler="halving", min_epochs=1, eta=3, epochs=9),
-                     data=toy_data(), make_run=toy_make_run, progress=False, track=tb)
+                     data=toy_data(), task=toy_task, progress=False, track=tb)
     runs = sorted(p.name for p in (tmp_path / "tb").iterdir())
     assert runs == [f"trial-{t.id:05d}" for t in result.trials]
     for t in result.trials:
@@ -151,7 +151,7 @@ def test_the_docs_mlflow_example_logs_every_trial(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
-        jaxch6.sweep.run, data=toy_data(), make_run=toy_make_run, progress=False))
+        jaxch6.sweep.run, data=toy_data(), task=toy_task, progress=False))
     namespace = {"jaxch6": jaxch6, "config": _toy(trials=4, epochs=2)}
     exec(_docs_example("MLflow"), namespace)
     result, runs = namespace["result"], namespace["runs"]
@@ -171,7 +171,7 @@ def test_cli_tensorboard_option(tmp_path, monkeypatch, capsys):
     from jaxch6.cli import main
 
     monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
-        jaxch6.sweep.run, data=toy_data(), make_run=toy_make_run))
+        jaxch6.sweep.run, data=toy_data(), task=toy_task))
     argv = ["sweep", "--trials", "3", "--epochs", "2", "--no-compile-cache", "--no-plot",
             "--quiet", "--cpu-devices", "1", "--space", "lr=1e-3:1e-1"]
     assert main([*argv, "--out", str(tmp_path / "r"), "--tensorboard", str(tmp_path / "tb")]) == 0

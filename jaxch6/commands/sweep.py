@@ -7,6 +7,7 @@ at import time; JAX and matplotlib are imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -143,6 +144,13 @@ def _run_arguments(r) -> None:
                         "(trials = 200, batch_size = 50, batchnorm = true, space = "
                         "[\"lr=1e-4:1e-1\"]); options given here override the file's. Every "
                         "run directory holds its sweep.toml (default: none)")
+    r.add_argument("--task", default=None, metavar="MODULE:NAME",
+                   help="sweep your own model: a jaxch6.sweep.Task or a function returning one "
+                        "(imported like module:app in ASGI servers; the network options do "
+                        "not apply)")
+    r.add_argument("--data", default=None, metavar="FILE.npz",
+                   help="the task's data: named arrays ('train/x' nests as data['train']['x']);"
+                        " default: the task's load_data")
     r.add_argument("--out", default=None,
                    help="output directory (default ./runs/sweep-YYYYmmdd-HHMMSS)")
     r.add_argument("--resume", metavar="DIR", default=None,
@@ -305,7 +313,7 @@ RUN_OPTIONS = ("space", "trials", "scheduler", "repeats",
                "save_best", "seed", "optimizer", "hidden", "activation", "init",
                "batchnorm", "dropout", "epochs", "batch_size", "schedule", "precision",
                "dataset", "source", "data_dir", "train_size", "val_fraction", "chunk_size",
-               "lanes", "out", "sampler")
+               "lanes", "out", "sampler", "task")
 
 
 def _optuna_options() -> dict:
@@ -418,13 +426,16 @@ def run(args) -> int:
 
     figures = not args.no_plot
     track = _tensorboard(args.tensorboard)
+    task, data = _task_and_data(args)
+    if task is not None:
+        config = dataclasses.replace(config, task=args.task)
 
     def work(stop):
         if args.resume is None:
             return sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
-                             stop=stop, figures=figures, track=track)
+                             stop=stop, figures=figures, track=track, task=task, data=data)
         return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop,
-                            figures=figures, track=track)
+                            figures=figures, track=track, data=data)
 
     try:
         result = run_interruptible(work, lambda: interrupted_line(out))
@@ -441,6 +452,16 @@ def run(args) -> int:
     written += result.info.get("figures", [])
     print(f"wrote {out}/: {', '.join(written)}")
     return 0
+
+
+def _task_and_data(args):
+    """The ``--task`` object (None: the book's network) and the ``--data`` arrays."""
+    from jaxch6.sweep.task import import_task, load_npz
+
+    if args.data is not None and args.task is None and args.resume is None:
+        raise ConfigError("--data is a task's data: give --task MODULE:NAME too")
+    task = import_task(args.task) if args.task is not None else None
+    return task, (load_npz(args.data) if args.data is not None else None)
 
 
 def _tensorboard(logdir):

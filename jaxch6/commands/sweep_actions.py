@@ -1,4 +1,5 @@
-"""``jaxch6 sweep show DIR`` and ``jaxch6 sweep export-optuna DIR``: work on a sweep that ran.
+"""``jaxch6 sweep show DIR``, ``export-optuna DIR`` and ``evaluate DIR``: work on a sweep that
+ran.
 
 Sub-actions of the ``sweep`` command (``jaxch6 sweep [options]`` still runs a sweep). Standard
 library only at import time.
@@ -13,10 +14,12 @@ from jaxch6.errors import ConfigError
 
 SHOW_HELP = "print the ranking of a sweep directory and re-render its figures"
 EXPORT_HELP = "write a finished sweep into an Optuna study (for optuna-dashboard)"
+EVALUATE_HELP = "measure the best saved trials of a sweep on the test split"
 
 
 def add_actions(p: argparse.ArgumentParser) -> None:
-    """Add ``show`` and ``export-optuna`` as optional sub-actions of ``jaxch6 sweep``."""
+    """Add ``show``, ``export-optuna`` and ``evaluate`` as optional sub-actions of
+    ``jaxch6 sweep``."""
     actions = p.add_subparsers(dest="action", metavar="[ACTION]", required=False,
                                title="actions on an existing sweep (instead of running one)")
     show = actions.add_parser("show", help=SHOW_HELP, description=SHOW_HELP + ": the book's "
@@ -41,6 +44,17 @@ def add_actions(p: argparse.ArgumentParser) -> None:
                         help="seconds to wait for the storage's database server to answer "
                              "(default %(default)s)")
     export.set_defaults(_run=run_export)
+    evaluate = actions.add_parser(
+        "evaluate", help=EVALUATE_HELP,
+        description=EVALUATE_HELP + ": validation data chose the hyperparameters; the test "
+        "split measures the chosen networks once (the book's test digits of the source the "
+        "sweep used, or a task's test data). Written to DIR/test.json, apart from the ranking.")
+    evaluate.add_argument("dir", metavar="DIR", help="a finished sweep's --out (with --save-best)")
+    evaluate.add_argument("--top", type=int, default=None, metavar="K",
+                          help="how many of the best saved trials (default: all saved)")
+    evaluate.add_argument("--data", default=None, metavar="FILE.npz",
+                          help="a task's test data (default: the task's load_data)")
+    evaluate.set_defaults(_run=run_evaluate)
 
 
 def run_show(args) -> int:
@@ -85,4 +99,24 @@ def run_export(args) -> int:
     n = len(study.get_trials(deepcopy=False))
     print(f"exported {n} trials of {args.dir} to study {study.study_name!r} in "
           f"{redact(args.storage)}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from jaxch6.sweep import load
+    from jaxch6.sweep.task import load_npz
+
+    if args.top is not None and args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+    result = load(args.dir)
+    test = load_npz(args.data) if args.data is not None else None
+    report = result.evaluate(test, k=args.top)
+    obj = report["objective"]
+    label = "val acc" if obj == "val_acc" else obj
+    print(f"{args.dir}: the best {len(report['trials'])} saved trial(s) on the test split "
+          "(chosen by validation)")
+    for row in report["trials"]:
+        scores = ", ".join(f"{k}:{v!r}" for k, v in row["test"].items())
+        print(f"Best-{row['rank']} trial {row['id']} ({label}:{row['val']!r}) | {scores}")
+    print(f"wrote {args.dir}/test.json")
     return 0

@@ -15,7 +15,13 @@ halving = run(SweepConfig(trials=300, scheduler="halving", min_epochs=2, save_be
 model = halving.models[halving.best(1)[0].id][0]    # its jaxch6.train.RunState
 ```
 
-Modules, one job each: :mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing, keys),
+Your own model: a :class:`Task` (``init``, ``advance``, an objective and its direction, the
+declared hyperparameters) goes through the same engine and schedulers: ``run(config,
+task=my_task, data=my_data)``; :func:`from_step` builds a task's ``advance`` from one training
+step and one evaluation (see docs/own_model.md).
+
+Modules, one job each: :mod:`~jaxch6.sweep.task` (the task contract; the book's network as one),
+:mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing, keys),
 :mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run
 states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random, halving,
 hyperband, PBT), :mod:`~jaxch6.sweep.loop` (the run loop all drivers share),
@@ -26,7 +32,7 @@ directory), :mod:`~jaxch6.sweep.models` (saved winners), :mod:`~jaxch6.sweep.run
 
 from jaxch6.sweep.config import SweepConfig, parse_hidden
 from jaxch6.sweep.loop import Progress
-from jaxch6.sweep.models import SavedModel, load_model
+from jaxch6.sweep.models import SavedModel, load_model, load_state
 from jaxch6.sweep.records import Trial, format_trial, rank
 from jaxch6.sweep.result import SweepResult, load
 from jaxch6.sweep.runner import load_data, resume, run
@@ -41,6 +47,7 @@ from jaxch6.sweep.space import (
     searchable_names,
     trial_keys,
 )
+from jaxch6.sweep.task import Task, TaskError, book_task, from_step
 
 
 def __getattr__(name: str):
@@ -62,12 +69,17 @@ __all__ = [
     "SavedModel",
     "SweepConfig",
     "SweepResult",
+    "Task",
+    "TaskError",
     "Trial",
+    "book_task",
     "check_space",
     "format_trial",
+    "from_step",
     "load",
     "load_data",
     "load_model",
+    "load_state",
     "narrow",
     "parse_hidden",
     "parse_param",

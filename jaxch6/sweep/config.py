@@ -58,6 +58,11 @@ class SweepConfig:
     ``sampler``: ``"random"`` (each trial's values from its key) or ``"grid"`` (trial ``i`` is
     the ``i``-th point of the grid of choices and int ranges; ``trials`` becomes the grid's
     size; not with hyperband or narrowing rounds).
+
+    ``task``: None for the book's network, else the name (or ``module:name`` import path) of
+    the :class:`jaxch6.sweep.Task` the sweep trains; its space's names are the task's (checked
+    against it by :func:`jaxch6.sweep.run`), categorical ones static, and the network fields
+    (optimizer, hidden, dataset, ...) do not apply.
     """
 
     space: tuple[Param, ...] = BOOK_SPACE
@@ -92,6 +97,7 @@ class SweepConfig:
     schedule: str = "constant"
     precision: str = "fp32"
     sampler: str = "random"
+    task: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "space", tuple(
@@ -108,8 +114,13 @@ class SweepConfig:
         """
         self._check_numbers()
         self._check_names()
-        space = check_space(self.space, self.optimizer, schedule=self.schedule,
-                            dropout=self.dropout)
+        if self.task is not None:
+            from jaxch6.sweep.space import check_param
+
+            space = tuple(check_param(p) for p in self.space)
+        else:
+            space = check_space(self.space, self.optimizer, schedule=self.schedule,
+                                dropout=self.dropout)
         trials = self._check_sampling(space)
         return dataclasses.replace(self, space=space, trials=trials)
 
@@ -184,6 +195,8 @@ class SweepConfig:
         d = dataclasses.asdict(self)
         d["space"] = [p.to_dict() for p in self.space]
         d["hidden"] = list(self.hidden)
+        if d["task"] is None:  # the book's network: as written before tasks existed
+            del d["task"]
         return d
 
     @classmethod

@@ -52,7 +52,7 @@ import numpy as np
 class Handle(NamedTuple):
     """A dispatched chunk: ``n`` real lanes (the rest is padding), device arrays in flight.
 
-    ``history`` holds one History per program call, in order (see :meth:`Engine.fetch`).
+    ``history`` holds one metrics dict per program call, in order (see :meth:`Engine.fetch`).
     """
 
     n: int
@@ -104,23 +104,28 @@ class Engine(LaneEngine):
     a multiple of ``lanes ×`` the device count).
 
     Args:
-        run: one configuration's training (:func:`jaxch6.train.make_run`: ``init``,
-            ``advance``; or any object with the same two functions).
-        data: a pytree of arrays (e.g. :class:`jaxch6.train.Data`), placed once, replicated.
+        task: what to train (:class:`jaxch6.sweep.task.Task`).
+        data: a pytree of arrays, placed once, replicated.
         hparam_names: the names whose values arrive per lane (arrays of shape ``(n,)``).
         chunk_size: lanes per compiled call.
         lanes: lanes per ``vmap`` group (part of what fixes a lane's result bit for bit).
         devices: the devices the lane axis is sharded over (default: all local devices).
-        dtype: the hyperparameters' dtype.
+        dtype: the float hyperparameters' dtype.
+        static: hyperparameters every lane of this engine shares, passed as Python values
+            (a group's static choices).
+        int_names: the names of ``hparam_names`` that arrive as int32 (int parameters).
     """
 
-    def __init__(self, run, data, hparam_names: Sequence[str], chunk_size: int, *,
-                 lanes: int = 1, devices: Sequence | None = None, dtype: str = "float32"):
+    def __init__(self, task, data, hparam_names: Sequence[str], chunk_size: int, *,
+                 lanes: int = 1, devices: Sequence | None = None, dtype: str = "float32",
+                 static: Mapping[str, Any] | None = None, int_names: Sequence[str] = ()):
         import jax
         import jax.numpy as jnp
         from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-        self.run = run
+        self.task = task
+        self.static = dict(static or {})
+        self.int_names = frozenset(int_names)
         self.devices = list(devices if devices is not None else jax.local_devices())
         self.lanes = int(lanes)
         step = self.lanes * len(self.devices)
@@ -194,16 +199,28 @@ class Engine(LaneEngine):
 
         c = self.chunk_size
         key_spec = jax.ShapeDtypeStruct((c, 2), np.uint32, sharding=self.sharded)
-        hp_spec = {n: jax.ShapeDtypeStruct((c,), self.dtype, sharding=self.sharded)
+        hp_spec = {n: jax.ShapeDtypeStruct((c,), self._dtype_of(n), sharding=self.sharded)
                    for n in self.hparam_names}
         return key_spec, hp_spec
+
+    def _dtype_of(self, name: str):
+        return np.dtype(np.int32) if name in self.int_names else self.dtype
 
     def _init_program(self):
         key_spec, hp_spec = self._specs()
         return self._compile("init", self._init_fn, (key_spec, hp_spec))
 
     def _init_fn(self, key_data, hparams, data):
-        return self.run.init(key_data, hparams)
+        import jax
+
+        return self.task.init(jax.random.wrap_key_data(key_data),
+                              self.task.with_defaults({**hparams, **self.static}))
+
+    def _advance_fn(self, state, hparams, data, epochs: int):
+        """The task's advance; its metrics with the lane's ``diverged`` flag added."""
+        hparams = self.task.with_defaults({**hparams, **self.static})
+        state, metrics = self.task.advance(state, hparams, data, epochs)
+        return state, {**metrics, "diverged": self.task.is_diverged(state, metrics)}
 
     def state_shape(self):
         """The batched run state of one chunk, as ``jax.ShapeDtypeStruct`` leaves.
@@ -225,7 +242,7 @@ class Engine(LaneEngine):
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.sharded),
             self.state_shape())
         return self._compile(("advance", epochs),
-                             lambda s, hp, data: self.run.advance(s, hp, data, epochs),
+                             lambda s, hp, data: self._advance_fn(s, hp, data, epochs),
                              (state_spec, hp_spec))
 
     def precompile(self, epochs: Sequence[int] = ()) -> None:
@@ -286,7 +303,7 @@ class Engine(LaneEngine):
         n = len(key_data) if key_data is not None else len(jax.tree.leaves(states)[0])
         if not 0 < n <= self.chunk_size:
             raise ValueError(f"a chunk holds 1..{self.chunk_size} lanes, got {n}")
-        hp = {k: _pad(np.asarray(hparams[k], dtype=self.dtype), self.chunk_size)
+        hp = {k: _pad(np.asarray(hparams[k], dtype=self._dtype_of(k)), self.chunk_size)
               for k in self.hparam_names}
         hp = jax.device_put(hp, self.sharded)
         if states is None:
@@ -312,7 +329,8 @@ class Engine(LaneEngine):
             states: also bring the new run states to the host.
 
         Returns:
-            ``(history, states)``: the History fields as NumPy arrays ``(n, ...)``, and the new
+            ``(metrics, states)``: the metrics (and ``diverged``) as NumPy arrays ``(n, ...)``,
+            per-epoch ones joined over the chained calls, and the new
             run states as a batched pytree of NumPy arrays (``None`` unless ``states=True``).
         """
         import jax
@@ -328,10 +346,12 @@ class Engine(LaneEngine):
 
 
 def _join(pieces: list[np.ndarray]) -> np.ndarray:
-    """One History field over chained calls: curves ``(n, steps)`` joined along time, a
-    per-lane flag ``(n,)`` (``diverged``, carried in the run state) taken from the last call."""
-    if len(pieces) == 1 or pieces[0].ndim < 2:
-        return pieces[-1]
+    """One metric over chained calls: per-epoch values ``(n, epochs, ...)`` joined along time,
+    the per-lane flag ``(n,)`` (``diverged``) true if it was in any call."""
+    if len(pieces) == 1:
+        return pieces[0]
+    if pieces[0].ndim < 2:
+        return np.logical_or.reduce(pieces)
     return np.concatenate(pieces, axis=1)
 
 

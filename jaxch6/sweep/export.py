@@ -1,19 +1,21 @@
 """A finished sweep as an Optuna study, so optuna-dashboard and ``optuna.visualization`` work
 on it.
 
-Written with Optuna's public API only: ``optuna.create_study`` (maximise), one
+Written with Optuna's public API only: ``optuna.create_study`` (maximise; minimise for a
+task whose objective is minimised), one
 ``optuna.trial.create_trial`` per trial and ``study.add_trials``:
 
 - ``params``: the trial's hyperparameters (for population-based training: its final values);
   ``distributions`` from the sweep's space (``FloatDistribution(low, high, log=...)``;
   ``CategoricalDistribution`` for a space entry with ``choices``; ``IntDistribution`` for one
   whose ``kind``/``scale`` says int), widened to hold a value outside the range;
-- ``value``: the final validation accuracy (mean over repeats; 0.0 for a diverged trial, as
-  the Optuna driver tells it); ``intermediate_values``: step ``e`` is the validation accuracy
-  after epoch ``e + 1`` (the driver's steps);
+- ``value``: the final validation accuracy, or a task's objective (mean over repeats; for a
+  diverged trial 0.0, as the Optuna driver tells it, or infinity when minimising);
+  ``intermediate_values``: step ``e`` is that value after epoch ``e + 1`` (the driver's steps);
 - ``state``: COMPLETE, or PRUNED for a trial a scheduler stopped early;
 - ``user_attrs``: ``key_id`` (the sweep's trial id), ``round``, ``status``, ``rung``,
-  ``diverged``, ``train_acc``, ``val_acc`` (and ``val_acc_std``, ``lineage`` when present);
+  ``diverged``, ``train_acc``, ``val_acc`` (and ``val_acc_std``, ``lineage``, a task's
+  ``objective`` and other ``metrics`` when present);
   the study's ``jaxch6_config`` is the sweep's config.
 
 Optuna is imported when called (extra ``jaxch6[optuna]``).
@@ -94,12 +96,15 @@ def frozen_trials(result) -> list:
             attrs["val_acc_std"] = t.val_acc_std
         if t.lineage:
             attrs["lineage"] = t.lineage
-        value = 0.0 if t.diverged else _finite(t.final_val_acc)
+        if t.objective != "val_acc":
+            attrs.update(objective=t.objective, metrics=t.metrics)
+        worst = 0.0 if t.direction == "max" else math.inf  # a diverged trial ranks last
+        value = worst if t.diverged else _finite(t.final_val_acc, worst)
         out.append(optuna.trial.create_trial(
             state=TrialState.PRUNED if t.status == "stopped" else TrialState.COMPLETE,
             value=value, params=params, distributions={n: dists[n] for n in params},
             user_attrs=attrs,
-            intermediate_values={e: _finite(a) for e, a in enumerate(t.val_acc)}))
+            intermediate_values={e: _finite(a, worst) for e, a in enumerate(t.val_acc)}))
     return out
 
 
@@ -163,7 +168,7 @@ def _export(result, storage, study_name, timeout):
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study created"
     try:
         with S.quiet_optuna():
-            study = _new_study(optuna, rdb, url, study_name)
+            study = _new_study(optuna, rdb, url, study_name, _direction(result))
             study.set_user_attr("jaxch6_config", result.config.to_dict())
             study.set_user_attr("jaxch6_export", {"kind": result.info.get("kind", "sweep"),
                                                   "scheduler": _scheduler_name(result)})
@@ -178,7 +183,7 @@ def _export(result, storage, study_name, timeout):
 COMPLETE = "jaxch6_export_complete"
 
 
-def _new_study(optuna, rdb, url, study_name):
+def _new_study(optuna, rdb, url, study_name, direction: str = "maximize"):
     """A new study; an earlier export of that name cut short (no :data:`COMPLETE` mark) is
     deleted first."""
     from jaxch6.sweep import optuna_storage as S
@@ -186,7 +191,7 @@ def _new_study(optuna, rdb, url, study_name):
     for attempt in range(2):
         try:
             return optuna.create_study(storage=rdb, study_name=study_name,
-                                       direction="maximize")
+                                       direction=direction)
         except optuna.exceptions.DuplicatedStudyError:
             old = optuna.load_study(study_name=study_name, storage=rdb)
             partial = "jaxch6_export" in old.user_attrs and not old.user_attrs.get(COMPLETE)
@@ -199,6 +204,12 @@ def _new_study(optuna, rdb, url, study_name):
                               f"{S.scrub(str(exc).splitlines()[0] if str(exc) else '', url)}"
                               ) from None
     raise AssertionError("unreachable")
+
+
+def _direction(result) -> str:
+    """``"maximize"``, or ``"minimize"`` for a task whose objective is minimised."""
+    direction = result.trials[0].direction if result.trials else "max"
+    return "minimize" if direction == "min" else "maximize"
 
 
 def _scheduler_name(result) -> str | None:

@@ -76,6 +76,12 @@ def for_group(config, group: Group):
         fields["hidden"] = hidden_sizes(values["hidden"])
     if "width" in values:
         fields["hidden"] = (int(values["width"]),) * len(config.hidden)
+    if getattr(config, "task", None) is not None:  # a task's: every other name is traced
+        space = tuple(p for p in config.space if p.name not in values)
+        if "optimizer" in values:  # as space.draw: a trial keeps its optimizer's names
+            used = set(searchable_names(values["optimizer"], config.schedule)) | set(STATIC)
+            space = tuple(p for p in space if p.name in used)
+        return dataclasses.replace(config, space=space)
     used = set(searchable_names(fields.get("optimizer", config.optimizer), config.schedule))
     space = tuple(p for p in config.space if p.name not in STATIC and p.name in used)
     return dataclasses.replace(config, space=space, **fields)
@@ -127,13 +133,17 @@ class GroupedEngine(LaneEngine):
 
     Args:
         config: the validated sweep config.
-        build: ``build(group_config) -> Engine`` (each with the same chunk size and lanes).
+        build: ``build(group) -> Engine`` (each with the same chunk size and lanes).
         chunk_size: lanes per call, as every group's engine rounds it.
+        names: the static names (default: :func:`static_names` of the space).
+        task: the task every group's engine trains (:class:`jaxch6.sweep.task.Task`).
     """
 
-    def __init__(self, config, build: Callable[[Any], Any], chunk_size: int):
+    def __init__(self, config, build: Callable[[Group], Any], chunk_size: int,
+                 names: Sequence[str] | None = None, task=None):
         self.config, self._build, self.chunk_size = config, build, int(chunk_size)
-        self.names = static_names(config.space)
+        self.task = task
+        self.names = tuple(names) if names is not None else static_names(config.space)
         self.engines: dict[Group, Any] = {}
         self._epochs: tuple[int, ...] | None = None
 
@@ -149,7 +159,7 @@ class GroupedEngine(LaneEngine):
         first use."""
         group = tuple(group)
         if group not in self.engines:
-            eng = self._build(for_group(self.config, group))
+            eng = self._build(group)
             self.engines[group] = eng
             if self._epochs is not None:
                 eng.precompile(self._epochs)
@@ -178,10 +188,6 @@ class GroupedEngine(LaneEngine):
     def labels(self) -> list[str]:
         return [group_label(g) for g in self.engines]
 
-    @property
-    def run(self):
-        """The single group's :class:`jaxch6.train.Run` (a float-only space)."""
-        return self.engine(()).run if not self.names else None
 
 
 def n_groups(space: Sequence[Param]) -> int:

@@ -44,7 +44,8 @@ class Progress(NamedTuple):
         run_seconds: time in the engine so far (this call).
         step_start: True for the report that opens a step.
         lanes_per_second: lanes finished per second of engine time (this call).
-        best_val_acc: the best final validation accuracy of the complete trials so far.
+        best_val_acc: the best final objective (the book's validation accuracy) of the
+            complete trials so far.
         lane_epochs: lanes × epochs trained by this call so far (the compute spent).
     """
 
@@ -89,8 +90,6 @@ class RunLoop:
         scheduler: a :class:`jaxch6.sweep.schedulers.Scheduler`.
         seed: the sweep's seed (lane keys).
         repeats: training keys per trial.
-        n_train: training rows (accuracies are multiples of 1/n_train).
-        n_val: validation rows.
         epochs: the full number of epochs (a trial that reaches it is complete).
         pool: a :class:`jaxch6.sweep.pool.StatePool` for kept run states.
         record: called with each batch of newly recorded trials (e.g. to append them to disk).
@@ -100,14 +99,14 @@ class RunLoop:
             after each chunk is recorded; once set, :meth:`run` raises :class:`Interrupted`.
     """
 
-    def __init__(self, engine, scheduler, *, seed: int, repeats: int, n_train: int, n_val: int,
-                 epochs: int, pool, record: Callable[[list[Trial]], None] | None = None,
+    def __init__(self, engine, scheduler, *, seed: int, repeats: int, epochs: int, pool,
+                 record: Callable[[list[Trial]], None] | None = None,
                  progress: Callable[[Progress], None] | None = None, keep_final: bool = False,
                  stop: Any = None):
         self.engine, self.scheduler, self.pool = engine, scheduler, pool
         self.stop = stop
         self.seed, self.repeats, self.epochs = seed, repeats, epochs
-        self.n_train, self.n_val = n_train, n_val
+        self.task = engine.task  # its recorded metrics, their resolution, the direction
         self.record, self.progress, self.keep_final = record, progress, keep_final
         self.run_seconds, self.ran, self.lanes_run, self.lane_epochs = 0.0, 0, 0, 0
         self._ran_ids: set[int] = set()
@@ -170,9 +169,9 @@ class RunLoop:
                 self.ran = len(self._ran_ids)
             done += len(chunk)
             for t in finished:
-                if t.status == "complete" and not t.diverged:
-                    self.best = max(self.best, t.final_val_acc) if self.best == self.best \
-                        else t.final_val_acc
+                if t.status == "complete" and not t.diverged and (
+                        self.best != self.best or self.task.better(t.final_val_acc, self.best)):
+                    self.best = t.final_val_acc
             self._report(Progress(step.label, done, len(lanes), self.ran, self.run_seconds,
                                   lanes_per_second=self.lanes_run / max(self.run_seconds, 1e-9),
                                   best_val_acc=self.best, lane_epochs=self.lane_epochs))
@@ -251,21 +250,21 @@ class RunLoop:
     def _dispatch(self, chunk: Sequence[_Lane], epochs: int):
         engine = self.engine.engine(self._group(chunk[0]))
         names = engine.hparam_names
-        hp = {k: np.asarray([float(ln.hparams[k]) for ln in chunk]) for k in names}
+        hp = {k: np.asarray([ln.hparams[k] for ln in chunk]) for k in names}
         if chunk[0].source[0] == "new":  # chunks are all fresh or all continued
             keys = np.stack([ln.source[1] for ln in chunk])
             return engine.dispatch(epochs, hp, key_data=keys)
         new_keys = {row: ln.source[2] for row, ln in enumerate(chunk) if ln.source[2] is not None}
-        states = self.pool.take([ln.source[1] for ln in chunk], new_keys)
+        states = self.pool.take([ln.source[1] for ln in chunk], new_keys,
+                                reseed=self.task.reseed)
         return engine.dispatch(epochs, hp, states=states)
 
     def _collect(self, step, chunk, history, partial, trials) -> list[Trial]:
         """Fold a chunk's lanes into trial records; return the trials now complete."""
         finished = []
         for row, ln in enumerate(chunk):
-            res = (quantise(history["train_acc"][row], self.n_train),
-                   quantise(history["eval_acc"][row], self.n_val),
-                   bool(history["diverged"][row]), ln)
+            res = ({name: self._values(name, history[name][row]) for name in self.task.recorded},
+                   bool(history["diverged"][row]))
             got = partial.setdefault(ln.trial, {})
             got[ln.repeat] = res
             if len(got) == self.repeats:
@@ -274,16 +273,32 @@ class RunLoop:
                 del partial[ln.trial]
         return finished
 
+    def _values(self, name: str, values) -> list[float]:
+        """A metric's per-epoch values as floats (exact fractions k/n where the task says)."""
+        n = self.task.resolution.get(name)
+        return quantise(values, n) if n else [float(v) for v in np.asarray(values, np.float64)]
+
+    def _curves(self, values: dict[str, list[float]]) -> dict[str, Any]:
+        """A repeat's record: the objective as ``val_acc``, ``train_acc``, other metrics."""
+        task = self.task
+        others = {k: v for k, v in values.items() if k not in (task.objective, "train_acc")}
+        rep = {"train_acc": values.get("train_acc", []), "val_acc": values[task.objective]}
+        return {**rep, "metrics": others} if others else rep
+
     def _merge(self, step: Step, old: Trial | None, lane: _Lane, got: dict) -> Trial:
         """The trial's record after the step: curves extended, status, rung, lineage."""
         reps = []
         for r in range(self.repeats):
-            tr, va, div, _ = got[r]
+            values, div = got[r]
+            new = self._curves(values)
             prev = (old.repeats[r] if old is not None and old.repeats else
-                    {"train_acc": old.train_acc, "val_acc": old.val_acc} if old is not None
-                    else {"train_acc": [], "val_acc": []})
-            reps.append({"train_acc": [*prev["train_acc"][: step.start], *tr],
-                         "val_acc": [*prev["val_acc"][: step.start], *va], "diverged": div})
+                    {"train_acc": old.train_acc, "val_acc": old.val_acc,
+                     "metrics": old.metrics or {}} if old is not None else {})
+            rep = {k: [*prev.get(k, [])[: step.start], *new[k]] for k in ("train_acc", "val_acc")}
+            if "metrics" in new:
+                rep["metrics"] = {k: [*prev.get("metrics", {}).get(k, [])[: step.start], *v]
+                                  for k, v in new["metrics"].items()}
+            reps.append({**rep, "diverged": div})
         keep = step.keep or False
         status = "running" if keep else ("complete" if step.stop >= self.epochs else "stopped")
         lineage = list(old.lineage) if old is not None and old.lineage else None
@@ -302,6 +317,10 @@ class RunLoop:
             rung=step.rung,
             repeats=reps if self.repeats > 1 else None,
             lineage=lineage,
+            metrics=({k: _mean([r["metrics"][k] for r in reps]) for k in reps[0]["metrics"]}
+                     if "metrics" in reps[0] else None),
+            objective=self.task.objective,
+            direction=self.task.direction,
         )
 
     def _check_stop(self) -> None:

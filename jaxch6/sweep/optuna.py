@@ -74,7 +74,7 @@ def run(
     batch_trials: int | None = None,
     out: str | os.PathLike | None = None,
     data=None,
-    make_run: Callable | None = None,
+    task=None,
     devices: Sequence | None = None,
     progress: Callable[[Progress], None] | None = None,
     storage_options: Mapping[str, Any] | None = None,
@@ -104,7 +104,8 @@ def run(
         out: a run directory (kind ``"optuna"``): new or empty, or one an earlier worker of
             this study wrote (its manifest is re-checked); locked while running.
         data: a :class:`jaxch6.train.Data` to use instead of loading ``config.dataset``.
-        make_run: a factory of :class:`jaxch6.train.Run` (default :func:`jaxch6.train.make_run`).
+        task: a :class:`jaxch6.sweep.Task` recording ``train_acc`` and ``val_acc`` (maximised)
+            instead of the book's network.
         devices: the devices to shard lanes over (default: all local devices).
         progress: called with a :class:`~jaxch6.sweep.loop.Progress` at the start and after
             each batch (``done``/``total``: finished trials of the study / ``n_trials``).
@@ -141,7 +142,7 @@ def run(
             D.check_study(study, config)
         pinned = study.user_attrs.get("jaxch6_pin") or {}
         trainer = D.EngineTrainer(config, batch_trials, devices=devices, data=data,
-                                  make_run=make_run, lanes=pinned.get("lanes"))
+                                  task=task, lanes=pinned.get("lanes"))
         D.pin_study(study, trainer.pin, study.study_name)
         batch = batch_trials or trainer.chunk_size
         pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)

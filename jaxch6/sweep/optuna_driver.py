@@ -68,7 +68,7 @@ DEFAULT_STUDY = "jaxch6-sweep"
 STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
 
 #: ``train_batch(hparams, trial_ids)``: hparams maps each searched name to a (k,) array; returns
-#: History fields as NumPy arrays: ``train_acc`` (k, epochs), ``eval_acc`` (k, epochs),
+#: History fields as NumPy arrays: ``train_acc`` (k, epochs), ``val_acc`` (k, epochs),
 #: ``diverged`` (k,). :class:`EngineTrainer` is the real one.
 BatchTrainer = Callable[[Mapping[str, np.ndarray], Sequence[int]], Mapping[str, np.ndarray]]
 
@@ -475,7 +475,7 @@ def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
             round=0,
             hparams=_row(hparams, j),
             train_acc=_fractions(out["train_acc"][j], n_train),
-            val_acc=_fractions(out["eval_acc"][j], n_val),
+            val_acc=_fractions(out["val_acc"][j], n_val),
             diverged=bool(out["diverged"][j]),
         )
         final = rec.final_val_acc
@@ -540,7 +540,7 @@ class _RungBatch:
                                                     keep_states=keep_states)
         for pos, j in enumerate(self.alive):
             self.train_acc[j] += _fractions(hist["train_acc"][pos], self.n_train)
-            va = _fractions(hist["eval_acc"][pos], self.n_val)
+            va = _fractions(hist["val_acc"][pos], self.n_val)
             self.val_acc[j] += va
             self.diverged[j] = self.diverged[j] or bool(hist["diverged"][pos])
             try:  # the rung's value, at the step of its last epoch (the curve: user attrs)
@@ -708,7 +708,7 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
 class EngineTrainer:
     """The sweep engine as a :data:`BatchTrainer`: loads the config's data once, builds the
     engine exactly as a plain sweep does (:func:`jaxch6.sweep.runner.plan_lanes`,
-    :func:`~jaxch6.sweep.runner.build_engine`), and trains each batch in chunks of the engine's
+    :func:`~jaxch6.sweep.runner.build_engines`), and trains each batch in chunks of the engine's
     size, sharded over all local devices.
 
     Keys: :func:`jaxch6.sweep.space.lane_keys` of ``config.seed`` and the trial ids, as a plain
@@ -720,12 +720,13 @@ class EngineTrainer:
             choice for the devices).
         devices: the devices to shard lanes over (default: all local devices).
         data: a :class:`jaxch6.train.Data` instead of loading ``config.dataset``.
-        make_run: a factory of :class:`jaxch6.train.Run` (default :func:`jaxch6.train.make_run`).
+        task: a :class:`jaxch6.sweep.Task` recording ``train_acc`` and ``val_acc`` (default:
+            the book's network, :func:`jaxch6.sweep.task.book_task`).
         lanes: the study's pinned lane width (see :func:`pin_study`), so every worker agrees.
     """
 
     def __init__(self, config, batch_trials: int | None = None, *, devices=None, data=None,
-                 make_run=None, lanes: int | None = None):
+                 task=None, lanes: int | None = None):
         import jax
 
         from jaxch6.sweep.runner import build_engines, load_data, plan_lanes
@@ -740,15 +741,22 @@ class EngineTrainer:
         self.data_seconds = time.perf_counter() - t0
         self.n_train, self.n_val = len(data[0]), len(data[2])
         self.devices = list(devices if devices is not None else jax.local_devices())
+        from jaxch6.sweep import task as T
+
+        book = task is None
+        fingerprint = data_fingerprint(data)
+        task = T.book_task(config, data) if book else T.resolve(task, config)
+        data = T.book_data(config, data) if book else data
         # The same lane width and training as a plain sweep: trial i is bit-identical.
-        _, chosen = plan_lanes(config, data, self.devices, lanes=lanes, chunk_size=batch_trials)
+        _, chosen = plan_lanes(config, data, self.devices, lanes=lanes, chunk_size=batch_trials,
+                               task=None if book else task)
         lanes, chunk = chosen.lanes, chosen.chunk_size
         #: One engine per group of static choices, all of the same lane width and chunk size.
-        self.engine = build_engines(config, data, chunk, lanes, self.devices, make_run=make_run)
+        self.engine = build_engines(config, data, chunk, lanes, self.devices, task)
         self.lanes = int(lanes)
         #: What every worker of a study must share beyond the config: the data actually loaded
         #: (``source="auto"`` may resolve differently on another machine) and the lane width.
-        self.pin = {"data_sha256": data_fingerprint(data), "lanes": int(lanes)}
+        self.pin = {"data_sha256": fingerprint, "lanes": int(lanes)}
         self.run_seconds = 0.0
         self.trials_run = 0
 
@@ -808,7 +816,7 @@ class EngineTrainer:
         static choices on its own engine).
 
         Returns:
-            ``(history, states)``: NumPy ``train_acc``/``eval_acc`` ``(n, epochs)``,
+            ``(history, states)``: NumPy ``train_acc``/``val_acc`` ``(n, epochs)``,
             ``diverged`` ``(n,)``, and the run states (``None`` unless ``keep_states``).
         """
         from jaxch6.sweep.space import lane_keys

@@ -82,12 +82,15 @@ class StatePool:
         for row, e in enumerate(entries):
             self.where[tuple(int(v) for v in e)] = (block, row)
 
-    def take(self, entries: Sequence[Entry], keys: dict[int, np.ndarray] | None = None):
+    def take(self, entries: Sequence[Entry], keys: dict[int, np.ndarray] | None = None,
+             reseed: Callable[[Any, Any], Any] | None = None):
         """Gather the batched run state of ``entries``.
 
         Args:
             entries: the ``(trial, repeat, epoch)`` rows wanted, in order.
-            keys: row index to ``(2,)`` key data replacing that row's training key.
+            keys: row index to ``(2,)`` key data of a fresh training key for that row.
+            reseed: ``reseed(state, key) -> state`` (the task's), applied to each row of
+                ``keys`` with its key; None: the rows keep their state as it is.
 
         Returns:
             The run state, rows in the order of ``entries``.
@@ -111,13 +114,13 @@ class StatePool:
         for j in range(treedef.num_leaves):
             rows = [self._leaves(b)[j][r] for b, r in locs]
             leaves.append(np.stack(rows))
-        state = jax.tree.unflatten(treedef, leaves)
-        if keys:
-            key = np.array(state.key)
+        if keys and reseed is not None:
             for row, k in keys.items():
-                key[row] = k
-            state = state._replace(key=key)
-        return state
+                one = jax.tree.unflatten(treedef, [a[row] for a in leaves])
+                new = reseed(one, jax.random.wrap_key_data(np.asarray(k, np.uint32)))
+                for a, leaf in zip(leaves, jax.tree.leaves(new), strict=True):
+                    a[row] = np.asarray(leaf)
+        return jax.tree.unflatten(treedef, leaves)
 
     def retain(self, needed: Iterable[Entry]) -> None:
         """Forget every entry not in ``needed``; delete blocks no entry uses any more.

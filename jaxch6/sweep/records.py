@@ -2,6 +2,11 @@
 
 One :class:`Trial` per trial id (a configuration of hyperparameters); with ``repeats > 1`` it
 holds each repeat's curves and their mean, which is what ranking and schedulers use.
+
+A trial ranks by its task's *objective* (the book's: validation accuracy, maximised): its
+per-epoch values are :attr:`Trial.val_acc` (the field keeps the book's name in
+``trials.jsonl``; a task's record also names its ``objective`` and ``direction``), and
+``direction="min"`` ranks the smallest first everywhere (schedulers included).
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ STATUSES = ("running", "stopped", "complete")
 
 @dataclasses.dataclass
 class Trial:
-    """One trial: hyperparameters and per-epoch accuracies (mean over repeats).
+    """One trial: hyperparameters and per-epoch metrics (mean over repeats).
 
     Attributes:
         id: the trial id (its hyperparameters and keys derive from it and the seed).
         round: the round (random search) or bracket (hyperband) it belongs to.
         hparams: the hyperparameters in effect at its last epoch.
-        train_acc: training accuracy after each epoch trained (mean over repeats).
-        val_acc: validation accuracy after each epoch trained (mean over repeats).
+        train_acc: training accuracy after each epoch trained (mean over repeats; the
+            ``train_acc`` metric of a task, empty when it records none).
+        val_acc: the objective after each epoch trained (mean over repeats): the book's
+            validation accuracy, or the task's ``objective`` metric.
         diverged: a repeat's loss or parameters became NaN or infinite.
         status: ``"running"`` (its run state is kept to continue), ``"stopped"`` (stopped
             early by a scheduler) or ``"complete"`` (trained every epoch).
@@ -35,6 +42,9 @@ class Trial:
         lineage: population-based training's events, ``{"epoch", "parent", "hparams"}``:
             the hyperparameters (and for ``parent`` not None, the run state of that trial)
             taken at that epoch; the first event is the start.
+        metrics: a task's other recorded metrics, name to per-epoch values (None for none).
+        objective: the name of the metric :attr:`val_acc` holds.
+        direction: ``"max"`` or ``"min"``: which objective value is better.
     """
 
     id: int
@@ -47,6 +57,9 @@ class Trial:
     rung: int | None = None
     repeats: list[dict[str, Any]] | None = None
     lineage: list[dict[str, Any]] | None = None
+    metrics: dict[str, list[float]] | None = None
+    objective: str = "val_acc"
+    direction: str = "max"
 
     @property
     def epochs(self) -> int:
@@ -55,7 +68,7 @@ class Trial:
 
     @property
     def final_val_acc(self) -> float:
-        """Validation accuracy after the last epoch trained (NaN before any)."""
+        """The objective after the last epoch trained (NaN before any)."""
         return self.val_acc[-1] if self.val_acc else float("nan")
 
     @property
@@ -66,7 +79,7 @@ class Trial:
         return float(np.std([r["val_acc"][-1] for r in self.repeats]))
 
     def val_acc_at(self, epoch: int) -> float:
-        """Validation accuracy after ``epoch`` epochs (1-based)."""
+        """The objective after ``epoch`` epochs (1-based)."""
         return self.val_acc[epoch - 1]
 
     def hparams_before(self, epoch: int) -> dict[str, Any]:
@@ -98,6 +111,10 @@ class Trial:
             rec["val_acc_std"] = self.val_acc_std
         if self.lineage:
             rec["lineage"] = self.lineage
+        if self.metrics:
+            rec["metrics"] = self.metrics
+        if (self.objective, self.direction) != ("val_acc", "max"):
+            rec["objective"], rec["direction"] = self.objective, self.direction
         return rec
 
     @classmethod
@@ -121,6 +138,9 @@ class Trial:
             rung=rec.get("rung"),
             repeats=rec.get("repeats"),
             lineage=rec.get("lineage"),
+            metrics=rec.get("metrics"),
+            objective=str(rec.get("objective", "val_acc")),
+            direction=str(rec.get("direction", "max")),
         )
 
 
@@ -133,8 +153,9 @@ def _value(v):
 def rank(trials: Sequence[Trial]) -> list[Trial]:
     """Sort trials best first.
 
-    Trained longest first (a scheduler's survivors), then by final validation accuracy (the
-    book's key, mean over repeats); diverged trials last; ties by id.
+    Trained longest first (a scheduler's survivors), then by the final objective (the book's
+    validation accuracy, mean over repeats; largest first, or smallest for ``direction
+    "min"``); diverged trials and non-finite values last; ties by id.
 
     Args:
         trials: the trials.
@@ -142,11 +163,11 @@ def rank(trials: Sequence[Trial]) -> list[Trial]:
     Returns:
         A new list, best first.
     """
-    return sorted(trials, key=lambda t: (t.diverged, -t.epochs, -_finite(t.final_val_acc), t.id))
+    return sorted(trials, key=lambda t: (t.diverged, -t.epochs, _loss(t, t.final_val_acc), t.id))
 
 
 def rank_at(trials: Sequence[Trial], epoch: int) -> list[Trial]:
-    """Sort trials best first by validation accuracy after ``epoch`` epochs.
+    """Sort trials best first by the objective after ``epoch`` epochs (its direction).
 
     Args:
         trials: trials trained at least ``epoch`` epochs.
@@ -155,11 +176,14 @@ def rank_at(trials: Sequence[Trial], epoch: int) -> list[Trial]:
     Returns:
         A new list, best first (diverged last, ties by id).
     """
-    return sorted(trials, key=lambda t: (t.diverged, -_finite(t.val_acc_at(epoch)), t.id))
+    return sorted(trials, key=lambda t: (t.diverged, _loss(t, t.val_acc_at(epoch)), t.id))
 
 
-def _finite(x: float) -> float:
-    return x if np.isfinite(x) else -1.0
+def _loss(trial: Trial, x: float) -> float:
+    """The sort key of an objective value: smaller is better; non-finite values last."""
+    if not np.isfinite(x):
+        return float("inf")
+    return -x if trial.direction == "max" else x
 
 
 def format_trial(rank_index: int, trial: Trial) -> str:
@@ -170,8 +194,9 @@ def format_trial(rank_index: int, trial: Trial) -> str:
         trial: the trial.
 
     Returns:
-        e.g. ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06``, with notes on
-        repeats, early stopping and divergence.
+        e.g. ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06`` (a task's objective
+        by its name: ``Best-1(val_loss:0.31) | …``), with notes on repeats, early stopping
+        and divergence.
     """
     hp = ", ".join(f"{display_name(k)}:{v if isinstance(v, str) else repr(v)}"
                    for k, v in trial.hparams.items())
@@ -182,7 +207,8 @@ def format_trial(rank_index: int, trial: Trial) -> str:
         flags += f" (stopped after {trial.epochs} epochs)"
     if trial.diverged:
         flags += " (diverged)"
-    return f"Best-{rank_index}(val acc:{trial.final_val_acc!r}) | {hp}{flags}"
+    label = "val acc" if trial.objective == "val_acc" else trial.objective
+    return f"Best-{rank_index}({label}:{trial.final_val_acc!r}) | {hp}{flags}"
 
 
 def format_space(space) -> str:

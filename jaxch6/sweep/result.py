@@ -56,6 +56,30 @@ class SweepResult:
         saved = [t for t in self.ranked if t.id in self.models][:k]
         return {t.id: self.models[t.id] for t in saved}
 
+    def evaluate(self, test_data=None, task=None, k: int | None = None) -> dict[str, Any]:
+        """Measure the ``k`` best saved trials on the test split, once
+        (:func:`jaxch6.sweep.holdout.evaluate`; written to ``DIR/test.json``).
+
+        Args:
+            test_data: the held-out data (default: the book's test digits of the source the
+                sweep used, or the test part of the task's ``load_data``).
+            task: the task the sweep trained (default: the book's network, or the task's
+                recorded import path).
+            k: how many of the best saved trials (default: all saved).
+
+        Returns:
+            The report: per trial its validation objective and its test metrics.
+
+        Raises:
+            ConfigError: no saved trial, or a task without ``evaluate``.
+        """
+        from jaxch6.sweep import holdout
+
+        task = holdout.task_of(self, task)
+        if test_data is None:
+            test_data = holdout.test_data_of(self, task)
+        return holdout.evaluate(self, test_data, task, k)
+
     @property
     def hparam_names(self) -> list[str]:
         """The searched hyperparameters (the space's order), then any other a trial holds."""

@@ -72,22 +72,24 @@ def load_data(config: SweepConfig):
 
 # -- engine -------------------------------------------------------------------------------------
 def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
-               chunk_size: int | None = None):
+               chunk_size: int | None = None, task=None):
     """Plan and check the sweep's lanes: one lane's estimated memory and the
     :class:`jaxch6.sweep.plan.Plan` (:func:`jaxch6.sweep.plan.plan_sweep`, the one planner).
 
     Every driver of the engine must use this: the lane width is part of what makes a trial's
-    result bit-identical between them. A space of static choices plans for its largest
-    (:func:`jaxch6.sweep.groups.footprint_config`).
+    result bit-identical between them. A task's lane is measured from the compiled program of
+    one lane (:func:`lane_bytes`) unless the task gives its own ``memory``; the book's network
+    (``task=None``, or :func:`jaxch6.sweep.task.book_task`) uses :func:`book_lane_bytes`.
 
     Args:
         config: the sweep's settings.
-        data: the sweep's :class:`jaxch6.train.Data`.
+        data: the sweep's data (the book's :class:`jaxch6.train.Data`, or the task's).
         devices: the devices the lanes are sharded over.
         lanes: the lanes per group to use when ``config.lanes`` is unset (e.g. a resumed
             sweep's or a study's); when both are unset, the planner chooses.
         chunk_size: trials per compiled call instead of ``config.chunk_size`` (e.g. an Optuna
             batch); when both are unset, the planner chooses.
+        task: the :class:`jaxch6.sweep.Task` (None: the book's network).
 
     Returns:
         ``(trial_bytes, plan)``.
@@ -95,20 +97,68 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
     Raises:
         ConfigError: a plan that does not fit in the host's or a device's memory (one line).
     """
-    fp = footprint_config(config)
-    n_rows = len(data[0]) + len(data[2])
-    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *fp.hidden, _n_classes(data))
-    trial_bytes = plan.per_trial_bytes(
-        layer_sizes, batch_size=fp.batch_size, n_eval_rows=n_rows,
-        optimizer_slots=OPTIMIZER_SLOTS[fp.optimizer], itemsize=np.dtype(fp.dtype).itemsize)
-    steps = config.epochs * -(-len(data[0]) // config.batch_size)  # the recorded losses
+    import jax
+
+    if task is None:
+        trial_bytes = book_lane_bytes(config, data)
+    elif task.memory is not None:
+        trial_bytes = int(task.memory(config, data))
+    else:
+        trial_bytes = lane_bytes(task, config, data)
+    if config.task is None:  # the book's per-step losses come back to the host
+        steps = config.epochs * -(-len(data[0]) // config.batch_size)
+    else:
+        steps = config.epochs * len(task.recorded)
     chosen = plan.plan_sweep(
         round_trials=config.trials * config.repeats,
         trials=config.total_trials * config.repeats, epochs=config.epochs, steps=steps,
         trial_bytes=trial_bytes, devices=devices,
-        data_bytes=sum(int(np.asarray(a).nbytes) for a in data), n_hparams=len(config.space),
-        lanes=config.lanes or lanes, chunk_size=chunk_size or config.chunk_size)
+        data_bytes=sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data)),
+        n_hparams=len(config.space), lanes=config.lanes or lanes,
+        chunk_size=chunk_size or config.chunk_size)
     return trial_bytes, chosen
+
+
+def book_lane_bytes(config: SweepConfig, data) -> int:
+    """The book network's lane estimate: :func:`jaxch6.sweep.plan.per_trial_bytes` of its layer
+    sizes, for the largest of its searched static choices
+    (:func:`jaxch6.sweep.groups.footprint_config`)."""
+    fp = footprint_config(config)
+    n_rows = len(data[0]) + len(data[2])
+    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *fp.hidden, _n_classes(data))
+    return plan.per_trial_bytes(
+        layer_sizes, batch_size=fp.batch_size, n_eval_rows=n_rows,
+        optimizer_slots=OPTIMIZER_SLOTS[fp.optimizer], itemsize=np.dtype(fp.dtype).itemsize)
+
+
+def lane_bytes(task, config: SweepConfig, data) -> int:
+    """One lane's device memory, measured: the compiled program that starts a lane and trains
+    it one epoch (its first group), by XLA's memory analysis: temporaries, outputs and the
+    arguments other than the data. Where the backend reports no analysis, four times the
+    run state's bytes.
+    """
+    import jax
+
+    from jaxch6.sweep import task as T
+
+    static = task.static_names(config.space)
+    values = {p.name: p.grid_values()[0] for p in config.space if p.name in static}
+    hp = T.hparam_specs(config.space, static, np.dtype(config.dtype))
+
+    def one(key_data, h, d):
+        h = task.with_defaults({**h, **values})
+        return task.advance(task.init(jax.random.wrap_key_data(key_data), h), h, d, 1)
+
+    key = jax.ShapeDtypeStruct((2,), np.uint32)
+    analysis = jax.jit(one).lower(key, hp, data).compile().memory_analysis()
+    if analysis is None:
+        state = jax.eval_shape(lambda k, h: task.init(jax.random.wrap_key_data(k),
+                                                      task.with_defaults({**h, **values})),
+                               key, hp)
+        return 4 * sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(state))
+    data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data))
+    return int(analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+               + max(analysis.argument_size_in_bytes - data_bytes, 0))
 
 
 def _n_classes(data) -> int:
@@ -117,88 +167,46 @@ def _n_classes(data) -> int:
     return n_classes_of(data)
 
 
-def build_engine(config: SweepConfig, data, chunk: int, lanes: int, devices,
-                 make_run: Callable | None = None) -> Engine:
-    """Build the :class:`Engine` that trains ``config``'s trials on ``data``.
-
-    The engine runs the config's training (with the all-zero input columns skipped when
-    ``config.skip_zero_inputs``), ``chunk`` lanes a call in groups of ``lanes``, sharded over
-    ``devices``.
+def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
+                  task) -> GroupedEngine:
+    """The engines that train ``task`` on ``data``: one per group of static choices
+    (:mod:`jaxch6.sweep.groups`), each built when its group first runs, all with ``chunk``
+    lanes a call in groups of ``lanes``.
 
     Args:
         config: the sweep's settings.
-        data: the sweep's :class:`jaxch6.train.Data`.
+        data: what the task trains on (for the book: :func:`jaxch6.sweep.task.book_data`).
         chunk: lanes per call.
         lanes: lanes per vmapped group (from :func:`plan_lanes`).
         devices: the devices to shard over.
-        make_run: ``make_run(train_config, n_train, n_eval, *, n_features, n_classes, **kw)``,
-            a factory of :class:`jaxch6.train.Run` other than :func:`jaxch6.train.make_run`
-            (same contract).
-
-    Returns:
-        The :class:`Engine`, with ``input_columns`` set to the number of input columns used.
-    """
-    from jaxch6 import train
-
-    kwargs: dict[str, Any] = {}
-    n_features = int(np.shape(data[0])[1])
-    n_classes = _n_classes(data)
-    if make_run is None:
-        make_run = train.make_run
-        if config.skip_zero_inputs:
-            data, kwargs = drop_zero_columns(train.Data(*data))
-    run = make_run(config.train_config(), len(data[0]), len(data[2]), n_features=n_features,
-                   n_classes=n_classes, **kwargs)
-    names = [p.name for p in config.space]
-    engine = Engine(run, data, names, chunk, lanes=lanes, devices=devices, dtype=config.dtype)
-    engine.input_columns = len(kwargs.get("input_columns", ())) or n_features
-    return engine
-
-
-def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
-                  make_run: Callable | None = None) -> GroupedEngine:
-    """Build one :func:`build_engine` per group of static choices (:mod:`jaxch6.sweep.groups`).
-
-    Each engine is built when its group first runs, all with ``chunk`` lanes a call in groups
-    of ``lanes``.
-
-    Args:
-        config: as in :func:`build_engine`.
-        data: as in :func:`build_engine`.
-        chunk: as in :func:`build_engine`.
-        lanes: as in :func:`build_engine`.
-        devices: as in :func:`build_engine`.
-        make_run: as in :func:`build_engine`.
+        task: the :class:`jaxch6.sweep.Task` (the book's: :func:`jaxch6.sweep.task.book_task`).
 
     Returns:
         A :class:`jaxch6.sweep.groups.GroupedEngine`.
     """
     import math
 
+    from jaxch6.sweep.groups import for_group
+
+    names = task.static_names(config.space)
+    ints = [p.name for p in config.space if p.kind == "int" and p.name not in names]
+
+    def build(group):
+        traced = [p.name for p in for_group(config, group).space if p.name not in names]
+        return Engine(task, data, traced, chunk, lanes=lanes, devices=devices,
+                      dtype=config.dtype, static=dict(group), int_names=ints)
+
     step = lanes * len(devices)
-    grouped = GroupedEngine(
-        config, lambda cfg: build_engine(cfg, data, chunk, lanes, devices, make_run),
-        math.ceil(chunk / step) * step)
-    grouped.input_columns = int(np.shape(data[0])[1])
-    if make_run is None and config.skip_zero_inputs:
-        from jaxch6 import train
-
-        _, kwargs = drop_zero_columns(train.Data(*data))
-        grouped.input_columns = len(kwargs.get("input_columns", ())) or grouped.input_columns
-    return grouped
+    return GroupedEngine(config, build, math.ceil(chunk / step) * step, names=names, task=task)
 
 
-def drop_zero_columns(data):
-    """The data without the input columns that are zero in every row (MNIST's blank border
-    pixels in a small subset), and the make_run options that keep the network the same."""
-    x_train, t_train, x_eval, t_eval = data
-    n_features = int(np.shape(x_train)[1])
-    used = np.flatnonzero(np.any(x_train != 0, axis=0) | np.any(x_eval != 0, axis=0))
-    if len(used) in (0, n_features):
-        return data, {}
-    pruned = type(data)(np.ascontiguousarray(x_train[:, used]), t_train,
-                        np.ascontiguousarray(x_eval[:, used]), t_eval)
-    return pruned, {"input_columns": used}
+def with_task(config: SweepConfig, task) -> SweepConfig:
+    """``config`` for sweeping ``task``: ``task`` names it; the task's declared space replaces
+    the book's default space."""
+    from jaxch6.sweep.space import BOOK_SPACE
+
+    space = task.space if tuple(config.space) == BOOK_SPACE and task.space else config.space
+    return dataclasses.replace(config, task=config.task or task.name, space=space)
 
 
 def _device_info(devices) -> dict[str, Any]:
@@ -221,28 +229,51 @@ class _Setup:
     engine: Engine
     scheduler: Any
     data_seconds: float
+    task: Any = None
 
 
-def _setup(config, data, make_run, devices, lanes_hint) -> _Setup:
+def _load(config: SweepConfig, data, task):
+    """``(task, data the engine trains on, info)``: the book's network on the config's data,
+    or the task on the given data or its own (never its test part)."""
+    from jaxch6.sweep import task as T
+
+    if task is None:
+        if data is None:
+            data, info = load_data(config)
+        else:
+            info = {"dataset": "custom", "source": "given", "n_train": len(data[0]),
+                    "n_val": len(data[2])}
+        return T.book_task(config, data), T.book_data(config, data), info
+    if data is None:
+        if task.load_data is None:
+            raise ConfigError(f"task {task.name!r}: give data (--data FILE.npz) or a task with "
+                              "load_data")
+        data = task.load_data()[0]
+    info = {"dataset": "task", "source": "given" if task.load_data is None else "task",
+            "task": config.task}
+    T.check(task, config.space, data, 1, config.dtype)
+    return task, data, info
+
+
+def _setup(config, data, task, devices, lanes_hint) -> _Setup:
     import jax
 
     t0 = time.perf_counter()
-    if data is None:
-        data, data_info = load_data(config)
-    else:
-        data_info = {"dataset": "custom", "source": "given", "n_train": len(data[0]),
-                     "n_val": len(data[2])}
+    book = task is None
+    task, data, data_info = _load(config, data, task)
     data_seconds = time.perf_counter() - t0
     devices = list(devices if devices is not None else jax.local_devices())
-    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes_hint)
+    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes_hint, task=task)
     lanes = chosen.lanes
-    engine = build_engines(config, data, chosen.chunk_size, lanes, devices, make_run)
+    engine = build_engines(config, data, chosen.chunk_size, lanes, devices, task)
     scheduler = schedulers.make(config)
     info = {**_device_info(devices), "data": data_info, "lanes": lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
-            "input_columns_used": engine.input_columns, "scheduler": scheduler.settings(),
-            "scheduler_notes": scheduler.notes(), "n_classes": _n_classes(data)}
-    return _Setup(config, data, info, engine, scheduler, data_seconds)
+            "scheduler": scheduler.settings(), "scheduler_notes": scheduler.notes(),
+            "objective": task.objective, "direction": task.direction}
+    if book:
+        info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=_n_classes(data))
+    return _Setup(config, data, info, engine, scheduler, data_seconds, task)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -252,7 +283,7 @@ def run(
     out: str | os.PathLike | None = None,
     progress: Callable[[Progress], None] | bool | None = True,
     data=None,
-    make_run: Callable | None = None,
+    task=None,
     devices: Sequence | None = None,
     top: int = 20,
     command_line: Sequence[str] | None = None,
@@ -282,9 +313,12 @@ def run(
             None: silent; or a callable, called with a :class:`jaxch6.sweep.loop.Progress`
             when a step starts and after each chunk (and, if it has an ``announce`` method,
             with :func:`jaxch6.progress.setup_lines` before training).
-        data: a :class:`jaxch6.train.Data` to use instead of loading ``config.dataset``.
-        make_run: a factory of :class:`jaxch6.train.Run` other than
-            :func:`jaxch6.train.make_run` (same contract).
+        data: the data: for the book's network a :class:`jaxch6.train.Data` to use instead
+            of loading ``config.dataset``; for a task any pytree of arrays (default: the
+            task's ``load_data``).
+        task: a :class:`jaxch6.sweep.Task` (or a function returning one,
+            :func:`jaxch6.sweep.task.resolve`) to sweep instead of the book's network; its
+            declared space replaces the book's default space (:func:`with_task`).
         devices: the devices to shard lanes over (default: all local devices, after
             :func:`jaxch6.sweep.devices.use_command_line_devices`).
         top: how many of the best trials ``summary.json`` lists.
@@ -316,8 +350,20 @@ def run(
         print(result.ranked[0].hparams)
         ```
     """
-    config = (config or SweepConfig()).validate()
-    return _run(config, out=out, progress=progress, data=data, make_run=make_run,
+    config = config or SweepConfig()
+    if task is not None:
+        from jaxch6.sweep.task import check_space, resolve
+
+        task = resolve(task, config)
+        config = with_task(config, task)
+        config = dataclasses.replace(config.validate(), space=check_space(task, config.space))
+        static = task.static_names(config.space)
+        if config.scheduler == "pbt" and static:
+            raise ConfigError(f"space {static[0]}: pbt cannot search a static choice (a copied "
+                              "run state keeps its program); use random, halving or hyperband")
+    else:
+        config = config.validate()
+    return _run(config, out=out, progress=progress, data=data, task=task,
                 devices=devices, top=top, command_line=command_line, resume=False, stop=stop,
                 figures=figures, track=track)
 
@@ -327,7 +373,7 @@ def resume(
     *,
     progress: Callable[[Progress], None] | bool | None = True,
     data=None,
-    make_run: Callable | None = None,
+    task=None,
     devices: Sequence | None = None,
     top: int = 20,
     stop: Any = None,
@@ -345,7 +391,8 @@ def resume(
         out: the run directory of the sweep to finish.
         progress: as in :func:`run`.
         data: as in :func:`run`.
-        make_run: as in :func:`run`.
+        task: the task the sweep trained (a sweep of a task needs it again; a task given by
+            import path is imported again when omitted).
         devices: as in :func:`run`.
         top: as in :func:`run`.
         stop: as in :func:`run`.
@@ -365,9 +412,32 @@ def resume(
         config = SweepConfig.from_dict(manifest["config"]).validate()
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{out}: manifest.json has no valid config ({exc})") from None
-    return _run(config, out=out, progress=progress, data=data, make_run=make_run,
+    task = _resume_task(out, config, manifest, task)
+    return _run(config, out=out, progress=progress, data=data, task=task,
                 devices=devices, top=top, command_line=None, resume=True, manifest=manifest,
                 stop=stop, figures=figures, track=track)
+
+
+def _resume_task(out, config: SweepConfig, manifest: Mapping, task):
+    """The task a resumed sweep trains: the one given, or its import path's; refused when the
+    sweep had none, or its source changed since (one line)."""
+    from jaxch6.sweep import task as T
+
+    if config.task is None:
+        if task is not None:
+            raise ConfigError(f"{out}: this sweep trained the book's network, not a task")
+        return None
+    recorded = manifest.get("task") or {}
+    if task is None:
+        if ":" not in config.task:
+            raise ConfigError(f"{out}: this sweep trained task {config.task!r}; pass it again "
+                              "(resume(..., task=...))")
+        task = T.import_task(config.task)
+    if recorded.get("fingerprint") and ":" in config.task \
+            and T.fingerprint(config.task) != recorded["fingerprint"]:
+        raise ConfigError(f"{out}: the source of task {config.task} changed since the sweep "
+                          "started; refusing to resume it")
+    return T.resolve(task, config)
 
 
 def _reporter(progress, config: SweepConfig):
@@ -380,7 +450,7 @@ def _reporter(progress, config: SweepConfig):
     return (progress or None), False
 
 
-def _run(config, *, out, progress, data, make_run, devices, top, command_line, resume,
+def _run(config, *, out, progress, data, task, devices, top, command_line, resume,
          manifest=None, stop=None, figures=True, track=None) -> SweepResult:
     wall0 = time.perf_counter()
     out_dir = Path(out) if out is not None else None
@@ -394,7 +464,7 @@ def _run(config, *, out, progress, data, make_run, devices, top, command_line, r
     progress, owned = _reporter(progress, config)
     try:
         # the plan is checked (data loaded, memory estimated) before the directory is created
-        setup = _setup(config, data, make_run, devices,
+        setup = _setup(config, data, task, devices,
                        manifest.get("lanes") if manifest else None)
         _announce(progress, setup.info)
         result = _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top,
@@ -440,9 +510,16 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
     """Write (new run) or check (resume) the manifest; the trials recorded so far."""
     if out_dir is None:
         return {}, {}, []
+    import jax
+
     current = store.make_manifest("sweep", setup.config,
-                                  store.data_fingerprint(setup.data), lanes=setup.info["lanes"],
-                                  command_line=command_line)
+                                  store.data_fingerprint(jax.tree.leaves(setup.data)),
+                                  lanes=setup.info["lanes"], command_line=command_line)
+    if setup.config.task is not None and ":" in setup.config.task:
+        from jaxch6.sweep.task import fingerprint
+
+        current["task"] = {"path": setup.config.task,
+                           "fingerprint": fingerprint(setup.config.task)}
     warnings: list[str] = []
     trials: dict[int, Trial] = {}
     if manifest is None:
@@ -503,7 +580,7 @@ def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None
     record = _recorder(out_dir, trials, track)
     keep_final = config.save_best > 0 and setup.scheduler.keeps_final
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
-                   n_train=len(setup.data[0]), n_val=len(setup.data[2]), epochs=config.epochs,
+                   epochs=config.epochs,
                    pool=pool, record=record, progress=progress, keep_final=keep_final,
                    stop=stop)
     loop.run(trials)

@@ -2,8 +2,8 @@
 
 States the run loop still holds (successive halving's and PBT's final lanes) are taken as they
 are; a trial whose model an earlier call of a resumed run already saved (its file records the
-same id, hyperparameters and curves) is read back from ``models/`` as a
-:class:`jaxch6.sweep.models.SavedModel` instead of being trained again (a PBT trial could not
+same id, hyperparameters and curves) is read back from ``models/`` (its run state, in the
+task's structure) instead of being trained again (a PBT trial could not
 be: its hyperparameters changed during training); a random-search trial is trained again
 from its id (bit-identical, by the lane-group rule) and its curves are checked against the
 recorded ones.
@@ -20,18 +20,19 @@ from jaxch6.sweep.schedulers.base import Step
 
 
 def save_best(result, loop, engine, out_dir) -> dict[int, list[Any]]:
-    """The run states (one per repeat) of the ``config.save_best`` best trials, written under
-    ``out_dir/models/`` when ``out_dir`` is given.
+    """The run states (one per repeat) of the ``config.save_best`` best complete trials,
+    written under ``out_dir/models/`` when ``out_dir`` is given.
 
     Raises:
         Jaxch6Error: a retrained trial did not reproduce its recorded curves.
     """
     config = result.config
-    best = [t for t in result.ranked if not t.diverged][: config.save_best]
+    best = [t for t in result.ranked if not t.diverged and t.status == "complete"][
+        : config.save_best]  # a trial a scheduler stopped early has no final state
     models: dict[int, list[Any]] = {}
     for t in best:  # saved by an earlier call of a resumed run: read back, not trained again
         if all((t.id, r, t.epochs) not in loop.pool for r in range(config.repeats)):
-            saved = _saved(out_dir, t, config.repeats)
+            saved = _saved(out_dir, t, config.repeats, engine)
             if saved is not None:
                 models[t.id] = saved
     missing = [t for t in best if t.id not in models
@@ -50,19 +51,24 @@ def save_best(result, loop, engine, out_dir) -> dict[int, list[Any]]:
     return models
 
 
-def _saved(out_dir, trial, repeats: int) -> list[Any] | None:
-    """The trial's saved models (:class:`jaxch6.sweep.models.SavedModel`, one per repeat) when
-    every file is there and records exactly this trial (id, values, curves); else None."""
+def _saved(out_dir, trial, repeats: int, engine) -> list[Any] | None:
+    """The trial's saved run states (one per repeat, in its group's structure) when every
+    file is there and records exactly this trial (id, values, curves); else None."""
+    import jax
+
     from jaxch6.errors import ConfigError
     from jaxch6.sweep.models import load_model
     from jaxch6.sweep.store import to_json_safe
 
     if out_dir is None:
         return None
+    engine = engine.for_hparams(trial.hparams)
+    like = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype),
+                        engine.state_shape())
     out = []
     for r in range(repeats):
         try:
-            model = load_model(out_dir, trial.id, r)
+            model = load_model(out_dir, trial.id, r, like=like)
         except (ConfigError, OSError, ValueError, KeyError):
             return None
         rep = trial.repeats[r] if trial.repeats else {"val_acc": trial.val_acc,
@@ -72,7 +78,7 @@ def _saved(out_dir, trial, repeats: int) -> list[Any] | None:
                                                 "train_acc": rep["train_acc"]})
         if any(to_json_safe(meta.get(k)) != v for k, v in want.items()):
             return None
-        out.append(model)
+        out.append(model.run_state)
     return out
 
 
@@ -98,10 +104,14 @@ def _write(out_dir, trial, states, engine, config) -> None:
     from jaxch6.sweep.models import save_model
 
     engine = engine.for_hparams(trial.hparams)  # a sweep over static choices: its group
+    network = getattr(engine.task, "network", None)
     for r, state in enumerate(states):
-        params, bn = engine.run.network(state)
+        rep = trial.repeats[r] if trial.repeats else None
         meta = {"trial": trial.id, "repeat": r, "hparams": trial.hparams,
-                "val_acc": trial.repeats[r]["val_acc"] if trial.repeats else trial.val_acc,
-                "train_acc": trial.repeats[r]["train_acc"] if trial.repeats
-                else trial.train_acc, "config": config.to_dict()}
-        save_model(out_dir, trial.id, r, params, bn, state, meta)
+                "static": sorted(engine.static), "objective": trial.objective,
+                "val_acc": rep["val_acc"] if rep else trial.val_acc,
+                "train_acc": rep["train_acc"] if rep else trial.train_acc,
+                "config": config.to_dict()}
+        hp = {**{k: trial.hparams[k] for k in engine.hparam_names}, **engine.static}
+        save_model(out_dir, trial.id, r, state, meta,
+                   network(state, hp) if network is not None else None)

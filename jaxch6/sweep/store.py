@@ -735,11 +735,12 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _check_curve(name: str, curve: Any, n_epochs: int | None) -> str | None:
+def _check_curve(name: str, curve: Any, n_epochs: int | None, *,
+                 accuracy: bool = True) -> str | None:
     if not isinstance(curve, list):
         return f"{name} must be a list of accuracies, got {type(curve).__name__}"
     for e, a in enumerate(curve):
-        if a is not None and not (_is_number(a) and 0.0 <= a <= 1.0):
+        if a is not None and not (_is_number(a) and (not accuracy or 0.0 <= a <= 1.0)):
             return f"{name}[{e}] = {a!r} is not an accuracy in [0, 1] or null"
     if n_epochs is not None and len(curve) != n_epochs:
         return f"{name} has {len(curve)} values, expected one per epoch ({n_epochs})"
@@ -819,12 +820,16 @@ def make_validator(valid_ids: set[int] | range, n_epochs: int | Callable[[dict],
             problem = f"round {record['round']!r} is not a non-negative integer"
         problem = problem or _check_hparams(record["hparams"], names)
         epochs = n_epochs(record) if callable(n_epochs) else n_epochs
+        task = "objective" in record  # a task's objective: any number; train_acc optional
         for name in ("val_acc", "train_acc"):
-            problem = problem or _check_curve(name, record[name], epochs)
+            if not (task and name == "train_acc" and record[name] == []):
+                problem = problem or _check_curve(name, record[name], epochs,
+                                                  accuracy=not task or name == "train_acc")
         if problem is None and not isinstance(record["diverged"], bool):
             problem = f"diverged {record['diverged']!r} is not true or false"
         final = record["final_val_acc"]
-        if problem is None and not (final is None or (_is_number(final) and 0 <= final <= 1)):
+        if problem is None and not (final is None or (_is_number(final)
+                                                      and (task or 0 <= final <= 1))):
             problem = f"final_val_acc {final!r} is not an accuracy in [0, 1] or null"
         problem = problem or _final_disagrees(record)
         if problem is None and space is not None:

@@ -6,7 +6,9 @@ Columns, in order: ``id``, ``rank`` (1 = best, :func:`jaxch6.sweep.records.rank`
 (mean over repeats), ``diverged``, ``val_acc_std`` (over repeats; empty for one), then one
 ``hp.NAME`` column per hyperparameter (the values in effect at the trial's last epoch: for
 population-based training, its final values). The ``hp.`` prefix keeps hyperparameter names
-apart from the fixed columns whatever is searched.
+apart from the fixed columns whatever is searched. A task's sweep names its objective instead
+of the book's validation accuracy (``final_OBJECTIVE``, ``OBJECTIVE_std``; the rank follows its
+direction) and adds ``final_METRIC`` per other recorded metric before the hyperparameters.
 
 :func:`write_csv` needs only the standard library (every sweep writes ``trials.csv``);
 :func:`to_dataframe` needs pandas (extra ``jaxch6[pandas]``), imported when called.
@@ -43,6 +45,30 @@ def _final(curve: Sequence[float]) -> float:
     return float(curve[-1]) if len(curve) else math.nan
 
 
+def columns(trials: Sequence, names: Sequence[str] = ()) -> list[str]:
+    """The table's columns for these trials (see the module docstring)."""
+    return [*_fixed(trials), *(HP_PREFIX + k for k in hparam_names(trials, names))]
+
+
+def _objective(trials: Sequence) -> str:
+    return trials[0].objective if len(trials) else "val_acc"
+
+
+def _metric_names(trials: Sequence) -> list[str]:
+    out: list[str] = []
+    for t in trials:
+        out += [k for k in (t.metrics or {}) if k not in out]
+    return out
+
+
+def _fixed(trials: Sequence) -> list[str]:
+    obj = _objective(trials)
+    if obj == "val_acc":
+        return list(COLUMNS)
+    rename = {"final_val_acc": f"final_{obj}", "val_acc_std": f"{obj}_std"}
+    return [rename.get(c, c) for c in COLUMNS] + [f"final_{m}" for m in _metric_names(trials)]
+
+
 def trial_rows(trials: Sequence, names: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The table's rows (dicts keyed by column), in trial-id order.
 
@@ -64,6 +90,12 @@ def trial_rows(trials: Sequence, names: Sequence[str] = ()) -> list[dict[str, An
                "epochs": t.epochs, "rung": t.rung, "final_val_acc": _final(t.val_acc),
                "final_train_acc": _final(t.train_acc), "diverged": bool(t.diverged),
                "val_acc_std": t.val_acc_std}
+        obj = t.objective
+        if obj != "val_acc":
+            row[f"final_{obj}"], row[f"{obj}_std"] = row.pop("final_val_acc"), row.pop(
+                "val_acc_std")
+            row.update({f"final_{m}": _final((t.metrics or {}).get(m, ()))
+                        for m in _metric_names(trials)})
         row.update({HP_PREFIX + k: t.hparams.get(k) for k in hp})
         rows.append(row)
     return rows
@@ -96,12 +128,12 @@ def write_csv(path: str | os.PathLike, trials: Sequence, names: Sequence[str] = 
     if path.is_dir():
         path = path / CSV
     rows = trial_rows(trials, names)
-    columns = [*COLUMNS, *(HP_PREFIX + k for k in hparam_names(trials, names))]
+    header = columns(trials, names)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow([_cell(row[c]) for c in columns])
+        writer.writerow([_cell(row[c]) for c in header])
     from jaxch6.sweep import store
 
     return store.write_file(path, buf.getvalue())
@@ -124,8 +156,8 @@ def to_dataframe(trials: Sequence, names: Sequence[str] = ()):
         ConfigError: pandas is not installed (names ``pip install 'jaxch6[pandas]'``).
     """
     pd = require_pandas()
-    columns = [*COLUMNS, *(HP_PREFIX + k for k in hparam_names(trials, names))]
-    df = pd.DataFrame(trial_rows(trials, names), columns=columns)
+    df = pd.DataFrame(trial_rows(trials, names), columns=columns(trials, names))
     df["rung"] = df["rung"].astype("Int64")
-    df["val_acc_std"] = df["val_acc_std"].astype("float64")
+    std = "val_acc_std" if _objective(trials) == "val_acc" else f"{_objective(trials)}_std"
+    df[std] = df[std].astype("float64")
     return df

@@ -73,7 +73,8 @@ class TrialMetrics:
 
 def metric_curves(trial) -> dict[str, list[float]]:
     """A recorded trial's per-epoch metrics by name: ``train_acc`` and ``val_acc`` (accuracy
-    on the training and validation rows after each epoch, the mean over repeats).
+    on the training and validation rows after each epoch, the mean over repeats); for a
+    task's trial its objective and other recorded metrics by their names.
 
     Args:
         trial: a :class:`jaxch6.sweep.Trial`.
@@ -81,7 +82,11 @@ def metric_curves(trial) -> dict[str, list[float]]:
     Returns:
         ``{name: one value per epoch trained}``.
     """
-    return {"train_acc": list(trial.train_acc), "val_acc": list(trial.val_acc)}
+    if trial.objective == "val_acc":
+        return {"train_acc": list(trial.train_acc), "val_acc": list(trial.val_acc)}
+    out = {"train_acc": list(trial.train_acc)} if trial.train_acc else {}
+    return {**out, trial.objective: list(trial.val_acc),
+            **{k: list(v) for k, v in (trial.metrics or {}).items()}}
 
 
 class Reporter:

@@ -1,0 +1,203 @@
+"""The task contract (jaxch6.sweep.Task): a user's own model under every scheduler, minimised,
+on image-shaped one-hot data with a dict state; resume, saved winners that continue training,
+the test split measured once, and one clear error per broken task."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+
+import jax
+import numpy as np
+import pytest
+from _task_toy import make_data, make_task, make_task_with_activation
+
+from jaxch6.errors import ConfigError
+from jaxch6.sweep import Param, SweepConfig, Task, TaskError, load, load_state, resume, run
+from jaxch6.sweep.loop import Interrupted
+
+BASE = SweepConfig(trials=6, epochs=3, seed=1, lanes=2, chunk_size=4)
+
+
+def _run(**kw):
+    data, _ = make_data()
+    out = kw.pop("out", None)
+    task = kw.pop("task", None) or make_task()
+    return run(dataclasses.replace(BASE, **kw), task=task, data=data, out=out)
+
+
+def _records(res):
+    return [t.to_record() for t in sorted(res.trials, key=lambda t: t.id)]
+
+
+@pytest.mark.slow
+def test_minimised_objective_ranks_smallest_first_and_labels_the_outputs(tmp_path):
+    res = _run(out=tmp_path / "r")
+    assert res.config.task == "linear3" and res.info["objective"] == "val_loss"
+    done = [t for t in res.ranked if not t.diverged]
+    finals = [t.final_val_acc for t in done]
+    assert finals == sorted(finals) and len(set(finals)) > 1  # smallest loss first
+    best = res.ranked[0]
+    assert best.objective == "val_loss" and best.direction == "min"
+    assert set(best.metrics) == {"val_acc"} and len(best.metrics["val_acc"]) == 3
+    assert best.train_acc == [] and set(best.hparams) == {
+        "learning_rate", "weight_decay", "label_smoothing"}
+    assert res.ranking_lines(1)[0].startswith("Best-1(val_loss:")
+    header = (tmp_path / "r" / "trials.csv").read_text().splitlines()[0].split(",")
+    assert header[6] == "final_val_loss" and "final_val_acc" in header
+    again = load(tmp_path / "r")
+    assert [t.id for t in again.ranked] == [t.id for t in res.ranked]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["direction"] == "min" and summary["best"][0]["id"] == best.id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", [
+    {"scheduler": "halving", "trials": 9, "min_epochs": 1},
+    {"scheduler": "hyperband", "min_epochs": 1},
+    {"sampler": "grid", "trials": 4, "space": (
+        Param.categorical("learning_rate", [0.1, 1.0]),
+        Param.categorical("weight_decay", [1e-4, 1e-3]))},
+    {"repeats": 2, "trials": 4},
+    {"rounds": 2, "keep": 2, "trials": 4},
+])
+def test_every_scheduler_runs_a_task(kw):
+    res = _run(**kw)
+    assert res.trials and all(t.objective == "val_loss" for t in res.trials)
+    complete = [t for t in res.trials if t.status == "complete"]
+    assert complete and all(t.epochs == 3 for t in complete)
+    if kw.get("scheduler") == "halving":  # survivors: the smallest loss at the first rung
+        at1 = sorted(res.trials, key=lambda t: (t.val_acc[0], t.id))
+        assert {t.id for t in complete} == {t.id for t in at1[: len(complete)]}
+    if kw.get("repeats"):
+        assert all(len(t.repeats) == 2 and "metrics" in t.repeats[0] for t in res.trials)
+
+
+@pytest.mark.slow
+def test_pbt_copies_a_dict_state_without_a_key_field():
+    res = _run(scheduler="pbt", trials=6, epochs=4, pbt_interval=1)
+    copied = [t for t in res.trials if t.lineage and len(t.lineage) > 1]
+    assert copied and all(t.epochs == 4 for t in res.trials)
+    # a parent's state, copied with a fresh key: the model leaves equal, the key differs
+    from jaxch6.sweep.pool import StatePool
+
+    task = make_task()
+    state = task.init(jax.random.key(0), {"learning_rate": 0.1})
+    batch = jax.tree.map(lambda a: np.stack([np.asarray(a)] * 2), state)
+    pool = StatePool(jax.tree.structure(state))
+    pool.put([(0, 0, 1), (1, 0, 1)], batch)
+    taken = pool.take([(0, 0, 1), (0, 0, 1)], {1: np.array([7, 9], np.uint32)},
+                      reseed=task.reseed)
+    np.testing.assert_array_equal(taken["model"]["w"][0], taken["model"]["w"][1])
+    assert taken["key"][1].tolist() == [7, 9] and taken["key"][0].tolist() != [7, 9]
+
+
+@pytest.mark.slow
+def test_static_choice_makes_groups_and_pbt_refuses_it():
+    res = _run(task=make_task_with_activation(), sampler="grid", trials=4, space=(
+        Param.categorical("activation", ["linear", "tanh"]),
+        Param.categorical("learning_rate", [0.1, 1.0])))
+    assert sorted(res.info["groups"]) == ["activation=linear", "activation=tanh"]
+    with pytest.raises(ConfigError, match="pbt cannot search a static choice"):
+        _run(task=make_task_with_activation(), scheduler="pbt", pbt_interval=1, space=(
+            Param.categorical("activation", ["linear", "tanh"]),))
+
+
+@pytest.mark.slow
+def test_resume_after_a_stop_is_bit_identical(tmp_path):
+    data, _ = make_data()
+    cfg = dataclasses.replace(BASE, scheduler="halving", trials=9, min_epochs=1)
+    full = run(cfg, task=make_task(), data=data, out=tmp_path / "full")
+    stop = threading.Event()
+
+    def progress(p):
+        if p.done and not p.step_start:
+            stop.set()
+
+    with pytest.raises(Interrupted):
+        run(cfg, task=make_task(), data=data, out=tmp_path / "part", progress=progress,
+            stop=stop)
+    with pytest.raises(ConfigError, match="pass it again"):
+        resume(tmp_path / "part", data=data)
+    res = resume(tmp_path / "part", task=make_task(), data=data)
+    assert _records(res) == _records(full)
+
+
+@pytest.mark.slow
+def test_saved_winner_keeps_its_tree_and_continues_bit_for_bit(tmp_path):
+    data, test = make_data()
+    task = make_task()
+    res = _run(out=tmp_path / "s", scheduler="halving", trials=4, save_best=2)
+    best = res.ranked[0]
+    loaded = load_state(tmp_path / "s", best.id, task)
+    in_memory = res.models[best.id][0]
+    assert jax.tree.structure(loaded) == jax.tree.structure(in_memory)
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(in_memory), strict=True):
+        np.testing.assert_array_equal(a, b)
+    hp = {k: np.float32(v) for k, v in best.hparams.items()}
+    more = jax.jit(task.advance, static_argnums=3)
+    a_state, a_m = more(loaded, hp, data, 2)
+    b_state, b_m = more(in_memory, hp, data, 2)
+    for a, b in zip(jax.tree.leaves((a_state, a_m)), jax.tree.leaves((b_state, b_m)),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the test split, once, recorded apart from the ranking
+    report = res.evaluate(test, task=task, k=1)
+    assert [r["id"] for r in report["trials"]] == [best.id]
+    assert set(report["trials"][0]["test"]) == {"val_loss", "val_acc"}
+    on_disk = json.loads((tmp_path / "s" / "test.json").read_text())
+    assert on_disk["trials"][0]["test"] == report["trials"][0]["test"]
+    assert load(tmp_path / "s").evaluate(test, task=task)["trials"][0]["test"] == \
+        report["trials"][0]["test"]
+
+
+@pytest.mark.slow
+def test_the_search_never_reads_the_test_split():
+    class Poison(dict):
+        def __getitem__(self, key):
+            raise AssertionError("the search read the test split")
+
+    data, _ = make_data()
+    task = dataclasses.replace(make_task(), load_data=lambda: (data, Poison()))
+    res = run(dataclasses.replace(BASE, trials=2), task=task)
+    assert len(res.trials) == 2
+
+
+def _broken(**changes):
+    task = make_task()
+    return dataclasses.replace(task, **changes)
+
+
+def test_a_task_that_is_not_jittable_is_one_clear_error():
+    data, _ = make_data()
+
+    def init(key, hparams):
+        return {"w": np.zeros(3) * float(hparams["learning_rate"])}
+
+    with pytest.raises(TaskError, match=r"task 'linear3': init cannot be traced .*Concret"):
+        run(dataclasses.replace(BASE, trials=2), task=_broken(init=init), data=data)
+
+
+def test_a_task_with_the_wrong_structure_or_metrics_is_one_clear_error():
+    data, _ = make_data()
+    task = make_task()
+    with pytest.raises(TaskError, match=r"advance must return \(state, metrics dict\)"):
+        run(BASE, task=_broken(advance=lambda s, h, d, e: s), data=data)
+    with pytest.raises(TaskError, match="metrics lack 'val_loss'"):
+        run(BASE, task=_broken(objective="val_loss", advance=lambda s, h, d, e: (
+            task.advance(s, h, d, e)[0], {"val_acc": task.advance(s, h, d, e)[1]["val_acc"]})),
+            data=data)
+    with pytest.raises(TaskError, match="one value per epoch"):
+        run(BASE, task=_broken(advance=lambda s, h, d, e: (
+            s, {"val_loss": np.zeros(()), "val_acc": np.zeros(())})), data=data)
+    with pytest.raises(TaskError, match="direction must be 'max' or 'min'"):
+        Task("t", task.init, task.advance, "val_loss", "down")
+    with pytest.raises(ConfigError, match="space momentum: not a hyperparameter of task"):
+        run(dataclasses.replace(BASE, space=(Param.float("momentum", 0.1, 0.9),)), task=task,
+            data=data)
+
+
+def test_a_task_without_data_or_loader_is_refused():
+    with pytest.raises(ConfigError, match="give data"):
+        run(BASE, task=_broken(load_data=None))

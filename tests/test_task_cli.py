@@ -1,0 +1,101 @@
+"""The book through the public task contract, and `jaxch6 sweep --task MODULE:NAME` with its
+actions (resume, show, evaluate, export-optuna) and errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxch6.cli import main
+from jaxch6.sweep import SweepConfig, book_task, load, run
+from jaxch6.sweep.runner import load_data
+from jaxch6.sweep.task import book_data
+
+TINY = ["--trials", "4", "--epochs", "2", "--hidden", "8", "--batch-size", "10",
+        "--train-size", "50", "--source", "sample", "--seed", "3"]
+QUIET = ["--no-compile-cache", "--quiet", "--no-plot"]
+
+
+def _curves(trials):
+    return [(t.id, t.hparams, t.train_acc, t.val_acc, t.diverged)
+            for t in sorted(trials, key=lambda t: t.id)]
+
+
+@pytest.mark.slow
+def test_the_book_through_the_public_contract_equals_jaxch6_sweep(tmp_path):
+    out = tmp_path / "cli"
+    assert main(["sweep", *TINY, *QUIET, "--save-best", "1", "--out", str(out)]) == 0
+    # user-style code: the book's network is one Task like any other
+    config = SweepConfig(trials=4, epochs=2, hidden=(8,), batch_size=10, train_size=50,
+                         source="sample", seed=3, save_best=1).validate()
+    data, _ = load_data(config)
+    task = book_task(config, data)
+    res = run(config, task=task, data=book_data(config, data))
+    assert _curves(res.trials) == _curves(load(out).trials)
+    # the test digits, once: the book's evaluate on the same saved winner, from disk
+    assert main(["sweep", "evaluate", str(out)]) == 0
+    report = json.loads((out / "test.json").read_text())
+    best = res.ranked[0]
+    assert [r["id"] for r in report["trials"]] == [best.id]
+    mine = res.evaluate(task=task)
+    assert mine["trials"][0]["test"] == report["trials"][0]["test"]
+    assert 0.0 <= mine["trials"][0]["test"]["test_acc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_sweep_task_from_the_command_line(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "t"
+    argv = ["sweep", "--task", "_task_toy:make_task", "--trials", "6", "--epochs", "2",
+            "--scheduler", "halving", "--save-best", "1", "--out", str(out), *QUIET]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "data: task _task_toy:make_task (task), objective val_loss (minimised)" in text
+    assert "Best-1(val_loss:" in text
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["task"]["path"] == "_task_toy:make_task"
+    assert len(manifest["task"]["fingerprint"]) == 64
+    assert main(["sweep", "show", str(out), "--no-plot"]) == 0
+    assert "Best-1(val_loss:" in capsys.readouterr().out
+    assert main(["sweep", "evaluate", str(out)]) == 0
+    assert "val_loss" in json.loads((out / "test.json").read_text())["trials"][0]["test"]
+    optuna = pytest.importorskip("optuna")
+    assert main(["sweep", "export-optuna", str(out), "--storage",
+                 f"sqlite:///{tmp_path}/o.db"]) == 0
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path}/o.db")
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    best = load(out).ranked[0]
+    assert study.best_trial.user_attrs["key_id"] == best.id
+
+
+@pytest.mark.slow
+def test_a_changed_task_source_refuses_resume(tmp_path, capsys, monkeypatch):
+    src = (tmp_path / "mine.py")
+    src.write_text("from _task_toy import make_task\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = tmp_path / "d.npz"
+    from _task_toy import make_data
+
+    train, _ = make_data()
+    np.savez(data, **{f"{s}/{k}": v for s, d in train.items() for k, v in d.items()})
+    out = tmp_path / "r"
+    assert main(["sweep", "--task", "mine:make_task", "--data", str(data), "--trials", "2",
+                 "--epochs", "1", "--out", str(out), *QUIET]) == 0
+    src.write_text("from _task_toy import make_task  # changed\n")
+    capsys.readouterr()
+    assert main(["sweep", "--resume", str(out), "--data", str(data)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "source of task mine:make_task changed" in err[0]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--task", "no_such_module_x:make"], "cannot import 'no_such_module_x'"),
+    (["--task", "_task_toy:nothing"], "has no 'nothing'"),
+    (["--task", "_task_toy"], "give MODULE:NAME"),
+    (["--data", "x.npz"], "--data is a task's data"),
+])
+def test_task_option_errors_are_one_line(argv, words, capsys):
+    assert main(["sweep", *argv, *QUIET]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
