@@ -71,12 +71,23 @@ def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
     return fig
 
 
-def _colorbar(fig, ax, norm, cmap) -> None:
-    """A colour bar beside ``ax`` named with :data:`ACC_LABEL`."""
+def _label(trials: Sequence) -> str:
+    """:data:`ACC_LABEL`, or ``final NAME`` for a task's objective (``Trial.objective``)."""
+    name = getattr(trials[0], "objective", "val_acc") if len(trials) else "val_acc"
+    return ACC_LABEL if name == "val_acc" else f"final {name}"
+
+
+def _unit_range(trials: Sequence) -> bool:
+    """Whether the objective is the book's accuracy (plotted on 0..1)."""
+    return _label(trials) == ACC_LABEL
+
+
+def _colorbar(fig, ax, norm, cmap, label: str = ACC_LABEL) -> None:
+    """A colour bar beside ``ax`` named with ``label``."""
     from matplotlib.cm import ScalarMappable
 
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.02)
-    bar.set_label(ACC_LABEL, fontsize=8)
+    bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
 
 
@@ -199,7 +210,8 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
         x = range(1, len(t.val_acc) + 1)
         marker = "." if len(x) < 3 else None  # a curve of one epoch is a point
         ax.plot(x, t.val_acc, marker=marker, label="validation")
-        ax.plot(x, t.train_acc, "--", marker=marker, label="train")
+        if t.train_acc:
+            ax.plot(x, t.train_acc, "--", marker=marker, label="train")
         flag = " diverged" if t.diverged else ""
         if getattr(t, "status", None) == "stopped":
             flag += f", stopped at epoch {len(t.val_acc)}"
@@ -283,15 +295,16 @@ def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
         elif info["kind"] == "log":
             ax.set_xscale("log")
         ax.set_title(_display(name), fontsize=9)
-        ax.set_ylim(-0.02, 1.02)
+        if _unit_range(trials):
+            ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(_axis_name(info), fontsize=7)
-        ax.set_ylabel(ACC_LABEL, fontsize=7)
+        ax.set_ylabel(_label(trials), fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(axes_info):]:
         ax.axis("off")
     if axes_info:
         axes.flat[0].legend(fontsize=6, loc="best")
-    fig.suptitle(f"{ACC_LABEL} of {len(trials)} trials", fontsize=10)
+    fig.suptitle(f"{_label(trials)} of {len(trials)} trials", fontsize=10)
     return _save(fig, path)
 
 
@@ -318,7 +331,7 @@ def sweep_parallel(trials: Sequence, path: str | os.PathLike | None = None, *,
     axes_info = _axes_of(shown, space)
     accs = [_acc(t.val_acc[-1] if t.val_acc else math.nan) for t in shown]
     lo, hi = (min(accs), max(accs)) if accs else (0.0, 1.0)
-    acc_axis = {"name": ACC_LABEL, "kind": "lin", "low": lo, "high": hi}
+    acc_axis = {"name": _label(shown), "kind": "lin", "low": lo, "high": hi}
     columns = [*axes_info, acc_axis]
     fig = _figure(max(5.0, 1.8 * len(columns) + 1.0), 4.2)
     ax = fig.subplots()
@@ -342,8 +355,8 @@ def sweep_parallel(trials: Sequence, path: str | os.PathLike | None = None, *,
     ax.set_xlim(-0.2, len(columns) - 0.6)
     ax.set_xlabel("hyperparameter", fontsize=8)
     ax.set_ylabel("value within its range (low at the bottom)", fontsize=8)
-    ax.set_title(f"top {len(shown)} trials (colour: {ACC_LABEL})", fontsize=10)
-    _colorbar(fig, ax, norm, cmap)
+    ax.set_title(f"top {len(shown)} trials (colour: {_label(shown)})", fontsize=10)
+    _colorbar(fig, ax, norm, cmap, _label(shown))
     return _save(fig, path)
 
 
@@ -387,9 +400,11 @@ def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols
         survivors = sum(t.status != "stopped" for t in ts)
         ax.set_title(f"{unit} {r + 1}/{len(rounds)}: {len(ts)} trials, {survivors} trained to "
                      f"{longest} epochs", fontsize=9)
-        ax.set_ylim(0.0, 1.0)
+        if _unit_range(trials):
+            ax.set_ylim(0.0, 1.0)
         ax.set_xlabel("epoch", fontsize=8)
-        ax.set_ylabel("validation accuracy", fontsize=8)
+        ax.set_ylabel("validation accuracy" if _unit_range(trials) else
+                      _label(trials).removeprefix("final "), fontsize=8)
         ax.set_xticks(_epoch_ticks(longest))
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(rounds):]:
@@ -399,8 +414,8 @@ def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols
         Line2D([], [], color="C0", lw=1.4, label="trained to the last rung"),
         Line2D([], [], color="0.3", ls=":", lw=0.8, label="a rung (trials stopped)")],
         fontsize=7, loc="lower right")
-    fig.suptitle("validation accuracy per epoch: stopped trials fade, survivors continue",
-                 fontsize=10)
+    what = "validation accuracy" if _unit_range(trials) else _label(trials).removeprefix("final ")
+    fig.suptitle(f"{what} per epoch: stopped trials fade, survivors continue", fontsize=10)
     return _save(fig, path)
 
 
@@ -453,9 +468,9 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
     for ax in list(axes.flat)[len(axes_info):]:
         ax.axis("off")
     if axes_info:
-        _colorbar(fig, list(axes.flat)[:len(axes_info)], norm, cmap)
+        _colorbar(fig, list(axes.flat)[:len(axes_info)], norm, cmap, _label(trials))
     fig.suptitle(f"hyperparameter schedules of the final population ({len(trials)} members; "
-                 f"colour: {ACC_LABEL})", fontsize=9)
+                 f"colour: {_label(trials)})", fontsize=9)
     return _save(fig, path)
 
 
@@ -508,8 +523,9 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
     ranked = list(result.ranked)
     space = getattr(result.config, "space", None)
     best = ranked[0].val_acc[-1] if ranked[0].val_acc else math.nan
-    figs = {"top20.png": sweep_top_grid(ranked, n=top, title=f"{len(trials)} trials, best val "
-                                        f"acc {best!r}: validation solid, train dashed"),
+    what = "val acc" if _unit_range(trials) else _label(trials).removeprefix("final ")
+    figs = {"top20.png": sweep_top_grid(ranked, n=top, title=f"{len(trials)} trials, best "
+                                        f"{what} {best!r}: validation solid, train dashed"),
             "scatter.png": sweep_scatter(trials, space=space),
             "parallel.png": sweep_parallel(ranked, space=space, top=top)}
     from jaxch6.sweep.schedulers import describe

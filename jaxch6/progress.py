@@ -77,16 +77,25 @@ def setup_lines(info: dict[str, Any]) -> list[str]:
 
     Args:
         info: a sweep's ``result.info`` (or the same keys as known before training): ``data``
-            (``dataset``, ``source``, ``location``, ``n_train``, ``n_val``), ``device_count``,
+            (``dataset``, ``source``, ``location``, ``n_train``, ``n_val``; a task's:
+            ``dataset="task"``, ``task``, ``source``, with ``objective`` and ``direction``),
+            ``device_count``,
             ``device_kind``, ``backend``, ``chunk_size``, ``lanes``, ``jax_version``.
 
     Returns:
         ``["data: …", "devices: …"]``.
     """
     data = info["data"]
+    if data["dataset"] == "task":  # a jaxch6.sweep.Task's own data
+        minimised = info.get("direction") == "min"
+        first = (f"data: task {data['task']} ({data['source']}), objective "
+                 f"{info.get('objective')} ({'minimised' if minimised else 'maximised'})")
+    else:
+        first = (f"data: {data['dataset']} from source {data['source']!r} "
+                 f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} "
+                 "validation")
     return [
-        f"data: {data['dataset']} from source {data['source']!r} "
-        f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} validation",
+        first,
         f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
         f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
         f"jax {info['jax_version']}",

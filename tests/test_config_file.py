@@ -45,7 +45,7 @@ def test_every_option_can_be_set_from_a_file(tmp_path):
                             7 if isinstance(default, int) or default is None else f"x-{name}")
         if name in ("out", "resume", "data_dir", "tensorboard", "storage", "study",
                     "compile_cache", "cpu_devices", "optimizer", "activation", "dataset",
-                    "source", "schedule", "precision"):
+                    "source", "schedule", "precision", "task", "data"):
             value = "some-text"
         path = tmp_path / f"{name}.toml"
         path.write_text(f"{name} = {json.dumps(value)}\n")

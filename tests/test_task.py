@@ -99,7 +99,7 @@ def test_static_choice_makes_groups_and_pbt_refuses_it():
         Param.categorical("activation", ["linear", "tanh"]),
         Param.categorical("learning_rate", [0.1, 1.0])))
     assert sorted(res.info["groups"]) == ["activation=linear", "activation=tanh"]
-    with pytest.raises(ConfigError, match="pbt cannot search a static choice"):
+    with pytest.raises(ConfigError, match="pbt cannot search"):
         _run(task=make_task_with_activation(), scheduler="pbt", pbt_interval=1, space=(
             Param.categorical("activation", ["linear", "tanh"]),))
 

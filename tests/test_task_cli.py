@@ -15,7 +15,7 @@ from jaxch6.sweep.task import book_data
 
 TINY = ["--trials", "4", "--epochs", "2", "--hidden", "8", "--batch-size", "10",
         "--train-size", "50", "--source", "sample", "--seed", "3"]
-QUIET = ["--no-compile-cache", "--quiet", "--no-plot"]
+QUIET = ["--no-compile-cache", "--quiet", "--no-plot", "--cpu-devices", "1"]
 
 
 def _curves(trials):
@@ -84,7 +84,7 @@ def test_a_changed_task_source_refuses_resume(tmp_path, capsys, monkeypatch):
                  "--epochs", "1", "--out", str(out), *QUIET]) == 0
     src.write_text("from _task_toy import make_task  # changed\n")
     capsys.readouterr()
-    assert main(["sweep", "--resume", str(out), "--data", str(data)]) == 2
+    assert main(["sweep", "--resume", str(out), "--data", str(data), "--cpu-devices", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "source of task mine:make_task changed" in err[0]
 

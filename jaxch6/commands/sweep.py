@@ -147,10 +147,10 @@ def _run_arguments(r) -> None:
     r.add_argument("--task", default=None, metavar="MODULE:NAME",
                    help="sweep your own model: a jaxch6.sweep.Task or a function returning one "
                         "(imported like module:app in ASGI servers; the network options do "
-                        "not apply)")
+                        "not apply; default: the book's network)")
     r.add_argument("--data", default=None, metavar="FILE.npz",
-                   help="the task's data: named arrays ('train/x' nests as data['train']['x']);"
-                        " default: the task's load_data")
+                   help="the task's data: named arrays ('train/x' nests as data['train']['x']) "
+                        "(default: the task's load_data)")
     r.add_argument("--out", default=None,
                    help="output directory (default ./runs/sweep-YYYYmmdd-HHMMSS)")
     r.add_argument("--resume", metavar="DIR", default=None,

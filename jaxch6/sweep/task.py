@@ -1,9 +1,11 @@
 """What the sweep engine trains: a :class:`Task`, the public contract for any JAX model.
 
-A task is two pure functions and a few names::
+A task is two pure functions and a few names:
 
-    init(key, hparams) -> state                       # any pytree of arrays
-    advance(state, hparams, data, epochs) -> (state, metrics)
+```python
+init(key, hparams) -> state                       # any pytree of arrays
+advance(state, hparams, data, epochs) -> (state, metrics)
+```
 
 ``key`` is a typed JAX key (``jax.random.key``), ``hparams`` a dict of scalars, ``data`` any
 pytree of arrays (placed once per device and shared by every lane), ``epochs`` a static Python
@@ -173,10 +175,11 @@ def from_step(
     Returns:
         ``(init, advance, reseed)`` for :class:`Task`.
 
-    Example::
-
+    Example:
+        ```python
         init, advance, reseed = from_step(my_init, my_update, my_eval, batch_size=64)
         task = Task("mlp", init, advance, "val_loss", "min", space=(...), reseed=reseed)
+        ```
     """
     import jax
     import jax.numpy as jnp
@@ -192,15 +195,16 @@ def from_step(
         steps = max(n // batch_size, 1)
         key = jax.random.wrap_key_data(state["key"])
 
-        def one_step(model, i):
-            epoch_key = jax.random.fold_in(key, i // steps)
-            order = jax.random.permutation(epoch_key, n)
-            idx = jax.lax.dynamic_slice_in_dim(order, (i % steps) * batch_size, batch_size)
-            batch = jax.tree.map(lambda a: a[idx], rows)
-            return update(model, batch, hparams, jax.random.fold_in(epoch_key, i % steps)), None
-
         def one_epoch(model, e):
-            model, _ = jax.lax.scan(one_step, model, e * steps + jnp.arange(steps))
+            epoch_key = jax.random.fold_in(key, e)
+            order = jax.random.permutation(epoch_key, n)  # once per epoch
+
+            def one_step(model, i):
+                idx = jax.lax.dynamic_slice_in_dim(order, i * batch_size, batch_size)
+                batch = jax.tree.map(lambda a: jnp.asarray(a)[idx], rows)
+                return update(model, batch, hparams, jax.random.fold_in(epoch_key, i)), None
+
+            model, _ = jax.lax.scan(one_step, model, jnp.arange(steps))
             return model, dict(evaluate(model, hparams, data[val]))
 
         first = state["step"] // steps
