@@ -18,6 +18,7 @@ from jaxch6.sweep import Param, SweepConfig, Task, TaskError, load, load_state, 
 from jaxch6.sweep.loop import Interrupted
 
 BASE = SweepConfig(trials=6, epochs=3, seed=1, lanes=2, chunk_size=4)
+jax.local_devices()  # start the backend as the other sweep tests see it (run() keeps it)
 
 
 def _run(**kw):
