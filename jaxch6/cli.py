@@ -123,6 +123,10 @@ def _main(argv: list[str] | None) -> int:
         except OSError:
             pass
         return 141
+    except OSError as exc:  # a place the system refuses (a name too long, ...): one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"jaxch6 {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 def entry() -> None:

@@ -187,3 +187,63 @@ def test_a_pickled_state_block_is_refused(tmp_path):
     with pytest.raises(ConfigError) as e:
         StatePool(treedef, states).take([(0, 0, 2)])
     _one_line(e, "block-000000.npz", "ValueError")
+
+
+# -- raw exceptions that are one line now (issue 19 item 12) ------------------------------------
+def test_deeply_nested_json_is_one_line(run):
+    (run / store.MANIFEST).write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(ConfigError) as e:
+        store.read_manifest(run)
+    _one_line(e, "nested too deeply")
+    (run / store.TRIALS).write_text("[" * 100000 + "]" * 100000 + "\n" + '{"id": 0}\n')
+    with pytest.raises(ConfigError) as e:
+        store.read_trials(run)
+    _one_line(e, "line 1")
+
+
+@pytest.mark.parametrize("data, needle", [
+    (("x",), "must be (x_train, t_train, x_val, t_val)"),
+    ((np.zeros(10), np.zeros(10, int), np.zeros((4, 3)), np.zeros(4, int)), "x_train must be 2-D"),
+    ((np.zeros((10, 3, 2)), np.zeros(10, int), np.zeros((4, 3)), np.zeros(4, int)),
+     "x_train must be 2-D"),
+    ((np.zeros((10, 3)), np.zeros(10, int), np.zeros((4, 5)), np.zeros(4, int)),
+     "x_train has 3 features, x_val 5"),
+    ((np.array([["a"] * 3] * 10), np.zeros(10, int), np.zeros((4, 3)), np.zeros(4, int)),
+     "x_train must hold numbers"),
+    (([[1, 2], [3]], np.zeros(2, int), np.zeros((4, 2)), np.zeros(4, int)), "x_train: not an"),
+    ((np.zeros((10, 3)), np.zeros(9, int), np.zeros((4, 3)), np.zeros(4, int)),
+     "t_train must be 1-D with one label per row"),
+    ((np.zeros((10, 3)), np.zeros(10), np.zeros((4, 3)), np.zeros(4, int)),
+     "t_train must hold integer labels"),
+])
+def test_bad_data_for_the_book_network_is_a_data_error(data, needle):
+    from jaxch6.errors import DataError
+    from jaxch6.sweep.runner import check_book_data
+
+    with pytest.raises(DataError) as e:
+        check_book_data(data)
+    _one_line(e, needle)
+
+
+def test_load_model_of_a_bad_file_or_id_is_one_line(run):
+    from jaxch6.sweep import load_model
+
+    (run / "models").mkdir()
+    (run / "models" / "trial-3.npz").write_bytes(b"not an archive")
+    np.savez(run / "models" / "trial-4.npz", params=np.zeros(2))  # no meta
+    for trial, needle in ((3, "not a saved model"), (4, "not a saved model"),
+                          ("x", "trial id must be an integer >= 0"),
+                          (-1, "trial id must be an integer >= 0")):
+        with pytest.raises(ConfigError) as e:
+            load_model(run, trial)
+        _one_line(e, needle)
+
+
+def test_a_name_too_long_is_one_line(tmp_path, capsys):
+    from jaxch6.cli import main
+
+    long = tmp_path / ("a" * 300)
+    for argv in (["sweep", "show", str(long)], ["sweep", "--resume", str(long)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "File name too long" in err, err

@@ -19,6 +19,7 @@ Without a template, :func:`load_model` returns the state as nested dicts of its 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,6 +52,9 @@ class SavedModel(NamedTuple):
 
 
 def model_path(out_dir, trial_id: int, repeat: int = 0) -> Path:
+    for name, value in (("trial id", trial_id), ("repeat", repeat)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ConfigError(f"a saved model's {name} must be an integer >= 0, got {value!r}")
     suffix = f"-r{repeat}" if repeat else ""
     return Path(out_dir) / MODELS / f"trial-{int(trial_id)}{suffix}.npz"
 
@@ -121,17 +125,23 @@ def load_model(out_dir, trial_id: int, repeat: int = 0, *, like=None) -> SavedMo
     if not path.exists():
         raise ConfigError(f"{path}: no saved model of trial {trial_id} (sweeps save the best "
                           "trials with save_best)")
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        leaves = {p: z[STATE + p] for p in meta["paths"]}
-        net = {k[len(NETWORK):]: jnp.asarray(z[k]) for k in z.files if k.startswith(NETWORK)}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            leaves = {p: z[STATE + p] for p in meta["paths"]}
+            net = {k[len(NETWORK):]: jnp.asarray(z[k]) for k in z.files
+                   if k.startswith(NETWORK)}
+        activation, step = (meta["activation"], int(leaves["step"])) if net else (None, None)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
+            zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path}: not a saved model of jaxch6 ({type(exc).__name__})") from None
     run_state = _fill(like, leaves, path) if like is not None else _nested(leaves)
     if not net:
         return SavedModel(run_state, meta)
     params = {k[7:]: v for k, v in net.items() if k.startswith("params/")}
     bn = MLPState(bn={k[3:]: v for k, v in net.items() if k.startswith("bn/")},
-                  activation=meta["activation"])
-    return SavedModel(run_state, meta, params, bn, int(leaves["step"]))
+                  activation=activation)
+    return SavedModel(run_state, meta, params, bn, step)
 
 
 def load_state(out_dir, trial_id: int, task, repeat: int = 0):

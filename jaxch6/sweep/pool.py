@@ -175,7 +175,7 @@ class StatePool:
         for number, line in enumerate(lines, start=1):
             try:
                 rec = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 if number == len(lines):
                     break  # a write cut short: its block is not used
                 raise _damaged(path, f"line {number} is not JSON") from None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxch6.errors import ConfigError
+from jaxch6.errors import ConfigError, DataError
 from jaxch6.names import OPTIMIZER_SLOTS
 from jaxch6.sweep import plan, schedulers, store
 from jaxch6.sweep.config import SweepConfig
@@ -232,6 +232,44 @@ class _Setup:
     task: Any = None
 
 
+_DATA_NAMES = ("x_train", "t_train", "x_val", "t_val")
+
+
+def check_book_data(data) -> None:
+    """Check ``run(data=...)`` for the book's network: ``(x_train, t_train, x_val, t_val)``,
+    each x a 2-D array of numbers (rows × features, one feature count), each t a 1-D array of
+    integer labels with one per row.
+
+    Raises:
+        DataError: one line naming the first array that is not so.
+    """
+    if not isinstance(data, tuple | list) or len(data) != 4:
+        raise DataError("data must be (x_train, t_train, x_val, t_val), got "
+                        f"{type(data).__name__}" + (f" of {len(data)}" if hasattr(
+                            data, "__len__") else ""))
+    arrays = {}
+    for name, a in zip(_DATA_NAMES, data, strict=True):
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"data {name}: not an array ({str(exc).splitlines()[0]})") from None
+        want = "iu" if name.startswith("t") else "biuf"
+        if arr.dtype.kind not in want:
+            kind = "integer labels" if name.startswith("t") else "numbers"
+            raise DataError(f"data {name} must hold {kind}, got dtype {arr.dtype}")
+        arrays[name] = arr
+    for x, t in (("x_train", "t_train"), ("x_val", "t_val")):
+        if arrays[x].ndim != 2:
+            raise DataError(f"data {x} must be 2-D (rows, features), got shape "
+                            f"{arrays[x].shape}")
+        if arrays[t].ndim != 1 or len(arrays[t]) != len(arrays[x]) or not len(arrays[t]):
+            raise DataError(f"data {t} must be 1-D with one label per row of {x} "
+                            f"({len(arrays[x])}), got shape {arrays[t].shape}")
+    if arrays["x_train"].shape[1] != arrays["x_val"].shape[1]:
+        raise DataError(f"data x_train has {arrays['x_train'].shape[1]} features, x_val "
+                        f"{arrays['x_val'].shape[1]}")
+
+
 def _load(config: SweepConfig, data, task):
     """``(task, data the engine trains on, info)``: the book's network on the config's data,
     or the task on the given data or its own (never its test part)."""
@@ -241,6 +279,7 @@ def _load(config: SweepConfig, data, task):
         if data is None:
             data, info = load_data(config)
         else:
+            check_book_data(data)  # x (N, features) numbers, t (N,) labels
             info = {"dataset": "custom", "source": "given", "n_train": len(data[0]),
                     "n_val": len(data[2])}
         return T.book_task(config, data), T.book_data(config, data), info

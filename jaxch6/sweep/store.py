@@ -251,6 +251,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text, parse_constant=_null_constant)
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON for a run (nested too deeply)") from None
 
 
 # -- the lock -----------------------------------------------------------------------------------
@@ -653,7 +655,7 @@ def _parse_lines(path: Path, raw: bytes):
         if line.strip():
             try:
                 rec = json.loads(line, parse_constant=_null_constant)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 rec = None
             yield number, rec, min(end, len(raw)), end <= len(raw)
         offset = end
