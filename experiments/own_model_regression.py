@@ -139,7 +139,8 @@ def main(argv=None) -> int:
         "trials": trials, "epochs": epochs, "quick": args.quick,
         "sweep": {"wall_seconds": sweep_wall, "compile_seconds":
                   result.timings["compile_seconds"], "run_seconds": result.timings["run_seconds"],
-                  "lanes": result.info["lanes"], "best_val_mse": best.final_val_acc},
+                  "lanes": result.info["lanes"], "chunk_size": result.info["chunk_size"],
+                  "best_val_mse": best.final_val_acc},
         "python_loop_over_jit": loop,
         "speedup": loop["wall_seconds"] / sweep_wall,
         "best": {"id": best.id, "hparams": best.hparams,
