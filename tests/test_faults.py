@@ -198,6 +198,8 @@ def test_plans_that_cannot_fit_are_one_line_before_anything_is_written(tmp_path,
     (["gradcheck", "--seed", "-1"], "--seed"),
     (["gradcheck", "--hidden", "100000000"], "--hidden"),
     (["experiment", "weight_init_activation_histogram", "--seed", "-1"], "--seed"),
+    # issue 19 item 13: a std beyond float32 used to "succeed" with every trial diverged
+    (["sweep", "--init", "1e308"], "makes weights beyond the largest float32"),
 ])
 def test_numeric_options_out_of_range_are_one_line(argv, needle, tmp_path, monkeypatch,
                                                    capsys):

@@ -159,6 +159,13 @@ class SweepConfig:
               or not (math.isfinite(self.init) and self.init > 0)):
             raise ConfigError(f"init: a numeric init is the normal's std, a finite number > 0; "
                               f"got {self.init!r}")
+        elif self.dtype in names.DTYPES:  # weights are std·N(0, 1) in the dtype: finite there
+            import numpy as np
+
+            largest = float(np.finfo(self.dtype).max) / 16  # 16: beyond any normal draw
+            if self.init > largest:
+                raise ConfigError(f"init: std {self.init!r} makes weights beyond the largest "
+                                  f"{self.dtype} ({largest:.3g} at most)")
 
     def _check_names(self) -> None:
         names.choose("activation", self.activation, names.ACTIVATIONS)
