@@ -202,3 +202,28 @@ def test_a_task_with_the_wrong_structure_or_metrics_is_one_clear_error():
 def test_a_task_without_data_or_loader_is_refused():
     with pytest.raises(ConfigError, match="give data"):
         run(BASE, task=_broken(load_data=None))
+
+
+@pytest.mark.slow
+def test_non_finite_metrics_mark_a_lane_diverged_and_rank_it_last():
+    import jax.numpy as jnp
+
+    task = make_task()
+
+    def advance(state, hp, data, epochs):
+        state, metrics = task.advance(state, hp, data, epochs)
+        bad = jnp.where(hp["learning_rate"] > 0.3, jnp.nan, 1.0)
+        return state, {**metrics, "val_loss": metrics["val_loss"] * bad}
+
+    res = _run(task=dataclasses.replace(task, advance=advance), trials=8)
+    wild = {t.id for t in res.trials if t.hparams["learning_rate"] > 0.3}
+    assert wild and wild != {t.id for t in res.trials}
+    assert {t.id for t in res.trials if t.diverged} == wild
+    assert {t.id for t in res.ranked[-len(wild):]} == wild
+
+
+def test_the_class_count_comes_from_the_labels():
+    from jaxch6.train import Data, n_classes_of
+
+    x = np.zeros((4, 2), np.float32)
+    assert n_classes_of(Data(x, np.array([0, 1, 2, 1]), x, np.array([2, 0, 1, 0]))) == 3
