@@ -99,3 +99,30 @@ def test_task_option_errors_are_one_line(argv, words, capsys):
     assert main(["sweep", *argv, *QUIET]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+@pytest.mark.slow
+def test_the_books_search_never_reads_the_test_digits(monkeypatch):
+    """The book's search with a loader whose test split raises when touched; evaluate is the
+    only reader."""
+    from jaxch6 import data as D
+
+    real = D.load
+
+    class Poison(tuple):
+        def __iter__(self):
+            raise AssertionError("the search read the test split")
+
+        def __getitem__(self, i):
+            raise AssertionError("the search read the test split")
+
+    def load(*args, **kwargs):
+        return real(*args, **kwargs)._replace(test=Poison())
+
+    monkeypatch.setattr(D, "load", load)
+    config = SweepConfig(trials=2, epochs=1, hidden=(8,), batch_size=10, train_size=50,
+                         source="sample", save_best=1)
+    res = run(config, progress=False)
+    assert len(res.trials) == 2
+    with pytest.raises(AssertionError, match="read the test split"):
+        res.evaluate()
