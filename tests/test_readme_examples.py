@@ -65,6 +65,14 @@ TINY = ["--hidden", "8", "--batch-size", "20", "--train-size", "100", "--source"
         "--no-compile-cache", "--quiet", "--cpu-devices", "1", "--no-plot"]
 
 
+def _needs_more(cmd: str) -> bool:
+    """An action on an existing run directory (``jaxch6 sweep show DIR``, ``evaluate``,
+    ``export-optuna``), or a sweep of a user's own task module (``--task my_module:...``; the
+    command line's task sweeps are tests/test_task_cli.py's): nothing a shrunk sweep runs alone."""
+    words = shlex.split(cmd)[2:]
+    return bool(words and not words[0].startswith("-")) or "--task" in words
+
+
 def _doc_sweeps() -> list[tuple[str, str]]:
     """Every ``jaxch6 sweep`` command inside a code block of the README and the docs pages."""
     found = []
@@ -74,7 +82,8 @@ def _doc_sweeps() -> list[tuple[str, str]]:
             for line in block.replace("\\\n", " ").splitlines():
                 line = line.strip().removeprefix("$ ")
                 cmd = line[line.find("jaxch6 sweep"):] if "jaxch6 sweep" in line else ""
-                if cmd and not line.startswith("#") and "--resume" not in cmd:
+                if cmd and not line.startswith("#") and "--resume" not in cmd \
+                        and not _needs_more(cmd):
                     found.append((path.name, cmd))
     return found
 
