@@ -397,9 +397,10 @@ def run(
         config = with_task(config, task)
         config = dataclasses.replace(config.validate(), space=check_space(task, config.space))
         static = task.static_names(config.space)
-        if config.scheduler == "pbt" and static:
-            raise ConfigError(f"space {static[0]}: pbt cannot search a static choice (a copied "
-                              "run state keeps its program); use random, halving or hyperband")
+        if schedulers.lookup(config.scheduler).copies_states and static:
+            raise ConfigError(f"space {static[0]}: {config.scheduler} cannot search a static "
+                              "choice (a copied run state keeps its program); use random, "
+                              "halving or hyperband")
     else:
         config = config.validate()
     return _run(config, out=out, progress=progress, data=data, task=task,

@@ -85,6 +85,9 @@ class Scheduler(Protocol):
     #: True when it decides from measurements while trials train (the command line then reports
     #: its compute against training every trial fully).
     adaptive: bool
+    #: True when a trial may continue from another trial's run state (so it cannot search a
+    #: static choice: a copied run state keeps its program).
+    copies_states: bool
     #: True when a complete trial's run state may be kept to save it (False: the best trials are
     #: trained again to save them, as each trains in one step).
     keeps_final: bool

@@ -121,7 +121,7 @@ class Bracket:
 
 class _Sampling:
     Settings = HalvingSettings
-    figure, adaptive, keeps_final = "rungs", True, True
+    figure, adaptive, keeps_final, copies_states = "rungs", True, True, False
 
     def __init__(self, space, seed: int, sampler: str = "random", schedule: str = "constant"):
         self.space, self.seed = tuple(space), seed

@@ -62,7 +62,7 @@ class PopulationBasedTraining:
 
     name, help = "pbt", "population-based training"
     Settings = PBTSettings
-    figure, unit, adaptive, keeps_final = "pbt", "round", True, True
+    figure, unit, adaptive, keeps_final, copies_states = "pbt", "round", True, True, True
 
     @classmethod
     def from_config(cls, config) -> PopulationBasedTraining:

@@ -42,7 +42,7 @@ class RandomSearch:
 
     name, help = "random", "the book's search"
     Settings = RandomSettings
-    figure, unit, adaptive, keeps_final = None, "round", False, False
+    figure, unit, adaptive, keeps_final, copies_states = None, "round", False, False, False
 
     def __init__(self, space, *, trials: int, epochs: int, seed: int, rounds: int = 1,
                  keep: int = 10, sampler: str = "random", schedule: str = "constant"):
