@@ -189,7 +189,8 @@ def bench_loop(jax, config, data, n_trials):
     """(b): jit(train_fn) once; one call per trial, round-robin over the devices."""
     import numpy as np
 
-    from jaxch6.sweep.space import sample, trial_keys
+    from jaxch6.sweep.keys import trial_keys
+    from jaxch6.sweep.space import sample
     from jaxch6.sweep.task import drop_zero_columns
     from jaxch6.train import Data, make_train_fn
 

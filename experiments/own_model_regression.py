@@ -96,7 +96,7 @@ def python_loop(task, config, data, hparams: dict[int, dict]) -> dict:
     """The same training, one trial per call of one ``jax.jit`` function, in a Python loop."""
     import jax
 
-    from jaxch6.sweep.space import lane_keys
+    from jaxch6.sweep.keys import lane_keys
 
     @jax.jit
     def train(key_data, hp, data):

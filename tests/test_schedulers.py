@@ -136,8 +136,8 @@ def test_repeats_record_each_curve_and_rank_by_the_mean():
 @pytest.mark.slow
 def test_pbt_records_lineage_and_a_copy_continues_as_its_parent_would():
     from jaxch6.sweep.engine import Engine
+    from jaxch6.sweep.keys import lane_keys
     from jaxch6.sweep.pool import StatePool
-    from jaxch6.sweep.space import lane_keys
 
     res = _toy(scheduler="pbt", trials=8, epochs=6, pbt_interval=2)
     copied = [t for t in res.trials if t.lineage and len(t.lineage) > 1]

@@ -13,6 +13,7 @@ from _sweep_toy import toy_data, toy_task
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import Param, SweepConfig, resume, run, store
+from jaxch6.sweep.keys import uniforms
 from jaxch6.sweep.loop import Interrupted
 from jaxch6.sweep.records import format_space, format_trial
 from jaxch6.sweep.space import (
@@ -22,7 +23,6 @@ from jaxch6.sweep.space import (
     parse_param,
     sample,
     space_from_dicts,
-    uniforms,
 )
 
 OPT = Param.categorical("optimizer", ["sgd", "momentum"])

@@ -16,8 +16,8 @@ from _sweep_toy import toy_data, toy_task, toy_train_fn
 
 from jaxch6.sweep import Param, SweepConfig, run
 from jaxch6.sweep.engine import Engine
+from jaxch6.sweep.keys import lane_keys
 from jaxch6.sweep.plan import per_trial_bytes
-from jaxch6.sweep.space import lane_keys
 
 TOY = SweepConfig(trials=12, epochs=3, batch_size=8, hidden=(4,), seed=1, lanes=1,
                   space=(Param("lr", 1e-3, 1.0), Param("weight_decay", 1e-6, 1e-2)))

@@ -21,7 +21,7 @@ task=my_task, data=my_data)``; :func:`from_step` builds a task's ``advance`` fro
 step and one evaluation (see docs/own_model.md).
 
 Modules, one job each: :mod:`~jaxch6.sweep.task` (the task contract; the book's network as one),
-:mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing, keys),
+:mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing), :mod:`~jaxch6.sweep.keys` (keys),
 :mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run
 states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random, halving,
 hyperband, PBT), :mod:`~jaxch6.sweep.loop` (the run loop all drivers share),
@@ -31,6 +31,7 @@ directory), :mod:`~jaxch6.sweep.models` (saved winners), :mod:`~jaxch6.sweep.run
 """
 
 from jaxch6.sweep.config import SweepConfig, parse_hidden
+from jaxch6.sweep.keys import trial_keys
 from jaxch6.sweep.loop import Progress
 from jaxch6.sweep.models import SavedModel, load_model, load_state
 from jaxch6.sweep.records import Trial, format_trial, rank
@@ -45,7 +46,6 @@ from jaxch6.sweep.space import (
     parse_param,
     sample,
     searchable_names,
-    trial_keys,
 )
 from jaxch6.sweep.task import Task, TaskError, book_task, from_step
 

@@ -31,7 +31,7 @@ gradient into a multiplication by the reciprocal; that last-bit difference chang
 trials' accuracies after 200 SGD steps. Programs on 2, 4, ... devices agree bit for bit, so
 ``jaxch6 sweep`` runs at least 2 CPU devices (``--cpu-devices``).
 
-The engine is given each lane's training key (:func:`jaxch6.sweep.space.lane_keys`): for trial
+The engine is given each lane's training key (:func:`jaxch6.sweep.keys.lane_keys`): for trial
 ``i``, ``fold_in(fold_in(key(seed), i), 1)`` (its hyperparameters are sampled from
 ``fold_in(..., 0)``), and for its repeat ``r >= 1`` that key with ``r`` folded in once more.
 

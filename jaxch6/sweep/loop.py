@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxch6.sweep.keys import child_key, lane_keys
 from jaxch6.sweep.records import Trial
 from jaxch6.sweep.schedulers.base import Step
-from jaxch6.sweep.space import child_key, lane_keys
 
 
 class Interrupted(Exception):  # noqa: N818 - a request, not an error

@@ -25,7 +25,7 @@ Each worker loops (:func:`run_worker`):
    intermediate value, store the curves and the diverged flag as user attributes, ``tell`` the
    final validation accuracy.
 
-A trial's training key is :func:`jaxch6.sweep.space.lane_keys` of ``i``, its key id
+A trial's training key is :func:`jaxch6.sweep.keys.lane_keys` of ``i``, its key id
 (:func:`key_ids`: the trials that are not retries numbered 0, 1, 2, … in order; a retried trial
 takes the key id of the trial it retries), so re-running a trial gives the same result. The
 ``random`` sampler draws key id ``i``'s values exactly as ``jaxch6 sweep`` draws trial ``i``'s
@@ -711,7 +711,7 @@ class EngineTrainer:
     :func:`~jaxch6.sweep.runner.build_engines`), and trains each batch in chunks of the engine's
     size, sharded over all local devices.
 
-    Keys: :func:`jaxch6.sweep.space.lane_keys` of ``config.seed`` and the trial ids, as a plain
+    Keys: :func:`jaxch6.sweep.keys.lane_keys` of ``config.seed`` and the trial ids, as a plain
     sweep does, so trial ``i`` is bit-identical to the plain sweep's trial ``i``.
 
     Args:
@@ -819,7 +819,7 @@ class EngineTrainer:
             ``(history, states)``: NumPy ``train_acc``/``val_acc`` ``(n, epochs)``,
             ``diverged`` ``(n,)``, and the run states (``None`` unless ``keep_states``).
         """
-        from jaxch6.sweep.space import lane_keys
+        from jaxch6.sweep.keys import lane_keys
 
         ids = list(trial_ids)
         keys = lane_keys(self.config.seed, ids)

@@ -59,6 +59,7 @@ from jaxch6.names import (
     SCHEDULES,
     parse_layers,
 )
+from jaxch6.sweep.keys import uniforms
 
 #: Hyperparameters of the training itself (beside the optimizer's own).
 TRAINING_HYPERPARAMETERS = ("weight_decay", "dropout_ratio", "init_scale")
@@ -523,37 +524,6 @@ def grid(space: Sequence[Param], trial_ids: Sequence[int]) -> dict[str, np.ndarr
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def trial_keys(seed: int, trial_ids: Sequence[int]):
-    """Each trial's base key, ``fold_in(key(seed), i)``.
-
-    Returns:
-        Raw key data of shape ``(n, 2)`` uint32.
-    """
-    import jax
-
-    ids = np.asarray(trial_ids, dtype=np.uint32)
-    base = jax.random.key(int(seed))
-    keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(ids)
-    return np.asarray(jax.random.key_data(keys))
-
-
-def uniforms(seed: int, trial_ids: Sequence[int], n_params: int) -> np.ndarray:
-    """(n_trials, n_params) float32 uniforms in [0, 1) from each trial's sampling key."""
-    import jax
-
-    data = trial_keys(seed, trial_ids)
-
-    def one(kd):
-        sample_key = jax.random.fold_in(jax.random.wrap_key_data(kd), 0)
-        return jax.vmap(lambda j: jax.random.uniform(jax.random.fold_in(sample_key, j)))(
-            np.arange(n_params, dtype=np.uint32)
-        )
-
-    if len(data) == 0:
-        return np.zeros((0, n_params), np.float32)
-    return np.asarray(jax.jit(jax.vmap(one))(data))
-
-
 def values_from_uniforms(space: Sequence[Param], u: np.ndarray) -> dict[str, np.ndarray]:
     """Map uniforms to hyperparameter values per the kinds and scales.
 
@@ -680,57 +650,3 @@ def narrow(space: Sequence[Param], best: Sequence[Mapping[str, Any]]) -> tuple[P
         else:
             out.append(Param(p.name, float(lo), float(hi), p.scale))
     return tuple(out)
-
-
-def lane_keys(seed: int, trial_ids: Sequence[int], repeats: Sequence[int] | None = None):
-    """The training keys of lanes.
-
-    Trial ``i``'s key is ``fold_in(fold_in(key(seed), i), 1)``; its repeat ``r >= 1`` folds
-    ``r`` in once more (repeat 0 is the trial's own key, so one repeat is the plain sweep).
-
-    Args:
-        seed: the sweep's seed.
-        trial_ids: each lane's trial.
-        repeats: each lane's repeat (default: all 0).
-
-    Returns:
-        Raw key data ``(n, 2)`` uint32.
-    """
-    import jax
-
-    ids = np.asarray(trial_ids, dtype=np.uint32)
-    reps = np.zeros(len(ids), np.uint32) if repeats is None else np.asarray(repeats, np.uint32)
-    if len(ids) == 0:
-        return np.zeros((0, 2), np.uint32)
-
-    def one(i, r):
-        k = jax.random.fold_in(jax.random.fold_in(jax.random.key(int(seed)), i), 1)
-        k = jax.lax.cond(r > 0, lambda: jax.random.fold_in(k, r), lambda: k)
-        return jax.random.key_data(k)
-
-    return np.asarray(jax.jit(jax.vmap(one))(ids, reps))
-
-
-def child_key(seed: int, parent: int, epoch: int, child: int, repeat: int = 0) -> np.ndarray:
-    """The training key a population-based-training child continues with.
-
-    When the child copies ``parent``'s run state at ``epoch``, its key is ``fold_in`` of the
-    parent's id, the epoch and the child's id into ``fold_in(key(seed), 2)`` (and the repeat,
-    for ``repeat >= 1``), so a PBT run is reproducible.
-
-    Args:
-        seed: the sweep's seed.
-        parent: the trial whose state is copied.
-        epoch: the epoch of the copy.
-        child: the trial that continues.
-        repeat: the lane's repeat.
-
-    Returns:
-        Raw key data ``(2,)`` uint32.
-    """
-    import jax
-
-    k = jax.random.fold_in(jax.random.key(int(seed)), 2)
-    for v in (parent, epoch, child, *([repeat] if repeat else [])):
-        k = jax.random.fold_in(k, int(v))
-    return np.asarray(jax.random.key_data(k))

@@ -10,7 +10,7 @@ its range. A categorical value (numeric choices, e.g. ``lr=0.1,0.01``) is drawn 
 choices with probability ``resample`` and otherwise kept. Names that change the network or the
 optimizer (:data:`jaxch6.sweep.space.STATIC`) cannot be searched by PBT: a copied run state
 keeps its structure (:meth:`jaxch6.sweep.SweepConfig.validate` refuses them). The copy
-continues with a fresh training key (:func:`jaxch6.sweep.space.child_key`).
+continues with a fresh training key (:func:`jaxch6.sweep.keys.child_key`).
 
 Every decision is drawn from ``numpy.random.default_rng((seed, epoch, member))``, and every
 copy is recorded in the member's lineage (epoch, parent, new values), so a run is reproducible
