@@ -114,3 +114,13 @@ def test_a_run_directorys_config_reruns_the_same_sweep(toy, tmp_path, capsys):
         [(t["id"], t["hparams"], t["val_acc"]) for t in trials[1]]
     assert (tmp_path / "b" / CONFIG_FILE).read_text() == \
         (tmp_path / "a" / CONFIG_FILE).read_text()
+
+
+def test_a_task_given_from_python_is_a_comment_an_import_path_an_option():
+    from jaxch6.sweep.config_file import to_toml as write
+
+    named = SweepConfig(task="toy", space=(Param("learning_rate", 1e-3, 1e-1),))
+    text = write(named)
+    assert "task =" not in text and "# task \"toy\" was given from Python" in text
+    path = SweepConfig(task="my_module:make_task", space=(Param("learning_rate", 1e-3, 1e-1),))
+    assert 'task = "my_module:make_task"' in write(path).splitlines()

@@ -44,7 +44,8 @@ def to_toml(config) -> str:
 
     Returns:
         One ``name = value`` line per option that has a value (``None`` fields, which TOML
-        cannot write, are left to their defaults), after a comment saying how to use it.
+        cannot write, are left to their defaults), after a comment saying how to use it. A
+        task sweep's ``--data`` file is not part of the config: give it beside ``--config``.
     """
     default = type(config)()
     lines = ["# jaxch6 sweep --config this-file [--out DIR]: the same sweep again",
@@ -60,6 +61,10 @@ def to_toml(config) -> str:
                 lines.append('sampler = "grid"')
             continue
         if value is None:
+            continue
+        if name == "task" and ":" not in str(value):  # a Task object given from Python
+            lines.append(f"# task {_value(value)} was given from Python: pass --task "
+                         "MODULE:NAME (and --data) to run it from the command line")
             continue
         if name == "space":
             value = [p.spec() for p in value]
