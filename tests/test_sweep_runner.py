@@ -41,7 +41,7 @@ def test_run_records_trials_and_summary(tmp_path):
     assert [json.loads(x)["id"] for x in lines] == list(range(10))
     s = store.read_summary(tmp_path)
     assert s["status"] == "complete" and s["seed"] == 3
-    assert SweepConfig.from_dict(s["config"]) == TOY.validate()
+    assert SweepConfig.from_dict(s["config"]) == dataclasses.replace(TOY.validate(), task="toy")
     assert s["device_count"] == 1 and s["backend"] == "cpu" and s["chunk_size"] == 4
     assert s["timings"]["compile_seconds"] > 0 and s["timings"]["trials_per_second"] > 0
     assert [b["id"] for b in s["best"]] == [t.id for t in res.ranked]
