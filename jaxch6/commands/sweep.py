@@ -398,6 +398,9 @@ def run(args) -> int:
         if args.tensorboard is not None:
             raise ConfigError("--tensorboard works with the sweep's own sampling, not with "
                               "--sampler (an Optuna study has its own dashboard)")
+        if args.task is not None or args.data is not None:
+            raise ConfigError("--task and --data work with the sweep's own sampling and "
+                              "schedulers, not yet with --sampler (an Optuna study)")
 
         config = build_config(args)
         if not args.no_compile_cache:
