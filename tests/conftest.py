@@ -24,6 +24,20 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Start JAX's backend once, with its default single CPU device, before any test runs.
+
+    In-process tests expect one CPU device whatever ran before them: without this, the first
+    ``jaxch6.sweep.run`` of a session would give the process the command line's devices (it
+    does so while JAX's backend is not initialised) and change the device count for every test
+    after it. ``run``'s own device set-up is tested in fresh subprocesses.
+    """
+    import jax
+
+    jax.devices()
+
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
 
 
