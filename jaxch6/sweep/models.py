@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -135,7 +136,7 @@ def load_model(out_dir, trial_id: int, repeat: int = 0, *, like=None) -> SavedMo
     except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
             zipfile.BadZipFile) as exc:
         raise ConfigError(f"{path}: not a saved model of jaxch6 ({type(exc).__name__})") from None
-    run_state = _fill(like, leaves, path) if like is not None else _nested(leaves)
+    run_state = _fill(like, leaves, path) if like is not None else nest(leaves)
     if not net:
         return SavedModel(run_state, meta)
     params = {k[7:]: v for k, v in net.items() if k.startswith("params/")}
@@ -191,7 +192,16 @@ def _fill(like, leaves: dict[str, np.ndarray], path: Path):
     return jax.tree.unflatten(treedef, out)
 
 
-def _nested(leaves: dict[str, np.ndarray]) -> dict:
+def nest(leaves: Mapping[str, Any]) -> dict:
+    """Nested dicts from ``/``-separated leaf names (``{"a/b": x}`` → ``{"a": {"b": x}}``):
+    the tree a saved winner's or a ``--data`` file's named arrays stand for.
+
+    Args:
+        leaves: leaf name to value.
+
+    Returns:
+        The nested dicts.
+    """
     out: dict = {}
     for name, a in leaves.items():
         node = out

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.models import nest
 from jaxch6.sweep.space import Param, canonical_name, check_param
 
 DIRECTIONS = ("max", "min")
@@ -289,14 +290,7 @@ def load_npz(path) -> dict:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
         raise DataError(f"--data {path}: cannot read named arrays ({exc})") from None
-    out: dict = {}
-    for name, a in arrays.items():
-        node = out
-        *head, last = name.split("/")
-        for part in head:
-            node = node.setdefault(part, {})
-        node[last] = a
-    return out
+    return nest(arrays)
 
 
 def fingerprint(path: str) -> str:
