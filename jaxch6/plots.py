@@ -97,15 +97,10 @@ def _field(entry: Any, name: str, default: Any = None) -> Any:
     return getattr(entry, name, default)
 
 
-def _display(name: str) -> str:
-    from jaxch6.sweep.space import display_name
-
-    return display_name(name)
-
-
 def _axis_name(axis: Mapping[str, Any]) -> str:
-    """An axis's label: the name the ranking prints, ``(log)`` for a log range."""
-    return _display(axis["name"]) + (" (log)" if axis["kind"] == "log" else "")
+    """An axis's label: the hyperparameter's name as ``--space``, the ranking and
+    ``trials.csv`` spell it, with ``(log)`` for a log range."""
+    return axis["name"] + (" (log)" if axis["kind"] == "log" else "")
 
 
 def format_value(value: Any) -> str:
@@ -116,8 +111,8 @@ def format_value(value: Any) -> str:
 
 
 def format_hparams(hparams: Mapping[str, Any], sep: str = ", ") -> str:
-    """``lr=0.0071, weight decay=3.2e-07``."""
-    return sep.join(f"{_display(k)}={format_value(v)}" for k, v in hparams.items())
+    """``learning_rate=0.0071, weight_decay=3.2e-07``."""
+    return sep.join(f"{k}={format_value(v)}" for k, v in hparams.items())
 
 
 def _axes_of(trials: Sequence, space: Sequence | None) -> list[dict[str, Any]]:
@@ -294,7 +289,7 @@ def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
             ax.set_xticks(range(len(info["cats"])), [str(c) for c in info["cats"]])
         elif info["kind"] == "log":
             ax.set_xscale("log")
-        ax.set_title(_display(name), fontsize=9)
+        ax.set_title(name, fontsize=9)
         if _unit_range(trials):
             ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(_axis_name(info), fontsize=7)
@@ -460,7 +455,7 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
                             color=cmap(norm(acc)), ms=3)
         if info["kind"] == "log":
             ax.set_yscale("log")
-        ax.set_title(_display(name), fontsize=9)
+        ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=7)
         ax.set_ylabel(_axis_name(info), fontsize=7)
         ax.set_xticks(_epoch_ticks(max((t.epochs for t in trials), default=1)))

@@ -31,9 +31,9 @@ def test_top_grid_titles_carry_the_values_and_epochs(tmp_path):
     fig = plots.sweep_top_grid(rank(TRIALS), tmp_path / "top.png", n=20, cols=5, title="T")
     assert isinstance(fig, Figure) and (tmp_path / "top.png").read_bytes()[:4] == b"\x89PNG"
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles[0] == "Best-1 (0.800)\nlr=0.3\nweight decay=0.07"
-    assert titles[1] == "Best-2 (0.500)\nlr=0.01\nweight decay=0.02"
-    assert "lr=0.0002" in titles[2]
+    assert titles[0] == "Best-1 (0.800)\nlearning_rate=0.3\nweight_decay=0.07"
+    assert titles[1] == "Best-2 (0.500)\nlearning_rate=0.01\nweight_decay=0.02"
+    assert "learning_rate=0.0002" in titles[2]
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 4]
     assert ticks == [1, 2, 3, 4] and fig.axes[0].get_xlim()[1] >= 4
     assert fig.get_suptitle() == "T"
@@ -46,9 +46,9 @@ def test_scatter_has_log_axes_for_log_ranges_and_strips_for_categories():
     space = (*SPACE, {"name": "activation", "choices": ["tanh", "relu", "sigmoid"]})
     fig = plots.sweep_scatter(trials, space=space)
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
-    assert list(panels) == ["lr", "weight decay", "activation"]
-    assert panels["lr"].get_xscale() == "log"
-    assert panels["weight decay"].get_xscale() == "linear"
+    assert list(panels) == ["learning_rate", "weight_decay", "activation"]
+    assert panels["learning_rate"].get_xscale() == "log"
+    assert panels["weight_decay"].get_xscale() == "linear"
     act = panels["activation"]
     assert [t.get_text() for t in act.get_xticklabels()] == ["tanh", "relu", "sigmoid"]
     xs = sorted(x for c in act.collections for x, _ in c.get_offsets())
@@ -67,7 +67,7 @@ def test_parallel_coordinates_of_the_top_trials():
     fig = plots.sweep_parallel(rank(TRIALS), space=SPACE, top=2)
     ax, bar = fig.axes  # the plot and its colour bar
     assert [t.get_text() for t in ax.get_xticklabels()] == \
-        ["lr (log)", "weight decay", plots.ACC_LABEL]
+        ["learning_rate (log)", "weight_decay", plots.ACC_LABEL]
     assert len(ax.lines) == 2 + 3  # two trials, three vertical axes
     assert ax.get_title().startswith("top 2 trials")
     best = ax.lines[1].get_ydata()  # drawn last: the best (lr 0.3 of 1e-4..1 in log space)
@@ -90,9 +90,9 @@ def test_pbt_schedules_follow_the_lineage():
                                                      "weight_decay": 0.02}}]
     t = _trial(0, 0.1, 0.02, 0.5, lineage=lineage)
     fig = plots.sweep_pbt([t, _trial(1, 0.3, 0.07, 0.8)], space=SPACE)
-    lr = [ax for ax in fig.axes if ax.get_title() == "lr"][0]
+    lr = [ax for ax in fig.axes if ax.get_title() == "learning_rate"][0]
     assert lr.get_yscale() == "log"
-    assert [a.get_yscale() for a in fig.axes if a.get_title() == "weight decay"] == ["linear"]
+    assert [a.get_yscale() for a in fig.axes if a.get_title() == "weight_decay"] == ["linear"]
     schedule = [ln for ln in lr.lines if len(ln.get_ydata()) == 4][0]
     assert list(schedule.get_ydata()) == [0.01, 0.01, 0.1, 0.1]
 
@@ -153,8 +153,8 @@ def _labelled(ax) -> bool:
 def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
     """Issue 21.6: each figure has a title, every data panel both axis labels, a legend or a
     colour bar naming the metric, stopped trials said to be stopped, rounds counted from 1,
-    and the hyperparameters named as the ranking names them (``lr``, never
-    ``learning_rate``)."""
+    and the hyperparameters named as ``--space``, the ranking and ``trials.csv`` name them
+    (``learning_rate``, never ``lr``)."""
     trials = [_trial(0, 0.01, 0.02, 0.5), _trial(1, 0.3, 0.07, 0.8),
               _trial(2, 2e-4, 0.001, 0.1, epochs=1, status="stopped", rung=0)]
     if scheduler == "random":
@@ -172,7 +172,7 @@ def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
     expected |= {"rungs.png"} if scheduler in ("halving", "hyperband") else set()
     expected |= {"pbt.png"} if scheduler == "pbt" else set()
     assert set(figs) == expected
-    ranking_words = {"lr", "weight decay"}
+    ranking_words = {"learning_rate", "weight_decay"}
     for name, fig in figs.items():
         data_axes = [ax for ax in fig.axes if ax.axison and ax.get_label() != "<colorbar>"]
         assert fig.get_suptitle() or data_axes[0].get_title(), name
@@ -180,7 +180,7 @@ def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
         text = " ".join([fig.get_suptitle(), *(ax.get_title() for ax in fig.axes),
                          *(t.get_text() for ax in fig.axes for t in ax.get_xticklabels()),
                          *(ax.get_xlabel() + " " + ax.get_ylabel() for ax in fig.axes)])
-        assert "learning_rate" not in text and "final_val_acc" not in text, name
+        assert "lr" not in text.split() and "final_val_acc" not in text, name
         if name in ("top20.png", "scatter.png", "parallel.png"):  # they name hyperparameters
             assert all(w in text for w in ranking_words), name
         legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]

@@ -149,7 +149,7 @@ def test_format_shows_strings_and_ints_plainly():
     from jaxch6.sweep.records import Trial
 
     line = format_trial(1, Trial(0, 0, hp, [0.5], [0.5], False))
-    assert f"optimizer:{hp['optimizer']}, batch_size:{hp['batch_size']}, lr:" in line
+    assert f"optimizer:{hp['optimizer']}, batch_size:{hp['batch_size']}, learning_rate:" in line
     assert format_space((OPT, Param.int("width", 8, 32))) == \
         "optimizer {sgd, momentum}, width 8..32 (int, lin)"
 
@@ -261,5 +261,6 @@ def test_cli_grid_over_optimizers_and_listed_rates(capsys, tmp_path):
     records = store.read_trials(out)
     assert sorted((r["hparams"]["optimizer"], r["hparams"]["learning_rate"]) for r in records) \
         == [("adam", 0.01), ("adam", 0.1), ("sgd", 0.01), ("sgd", 0.1)]
-    assert "optimizer:adam, lr:0.1" in stdout or "optimizer:adam, lr:0.01" in stdout
+    assert ("optimizer:adam, learning_rate:0.1" in stdout
+            or "optimizer:adam, learning_rate:0.01" in stdout)
     assert store.read_summary(out)["config"]["sampler"] == "grid"

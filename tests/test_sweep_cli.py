@@ -56,7 +56,7 @@ def test_tiny_sweep_prints_the_books_ranking_and_writes_files(capsys, tmp_path):
     assert re.search(r"compile \d+\.\d\d s, run \d+\.\d\d s \(6 trials, [\d.]+ trials/s\)", stdout)
     best = [x for x in stdout.splitlines() if x.startswith("Best-")]
     assert len(best) == 3
-    pat = r"^Best-(\d)\(val acc:([0-9.]+)\) \| lr:([0-9.e-]+), weight decay:([0-9.e-]+)$"
+    pat = r"^Best-(\d)\(val acc:([0-9.]+)\) \| learning_rate:([0-9.e-]+), weight_decay:([0-9.e-]+)$"
     parsed = [re.match(pat, x) for x in best]
     assert all(parsed) and [int(m.group(1)) for m in parsed] == [1, 2, 3]
     accs = [float(m.group(2)) for m in parsed]

@@ -130,6 +130,37 @@ def test_loading_an_optuna_worker_directory(tmp_path):
     assert (tmp_path / "opt" / "trials.csv").read_text().count("\n") == 5
 
 
+def test_figures_csv_and_ranking_name_hyperparameters_alike(tmp_path):
+    """Issue 21.6: one name per hyperparameter, the one ``--space`` takes, in the ranking, the
+    figures' titles and axes, ``trials.csv`` (``hp.NAME``) and the space line of ``show``."""
+    from jaxch6 import plots
+    from jaxch6.sweep import Trial, format_trial, rank
+    from jaxch6.sweep.records import format_space
+    from jaxch6.sweep.space import parse_param
+    from jaxch6.sweep.tables import HP_PREFIX, write_csv
+
+    space = (parse_param("lr=1e-4:1"), parse_param("wd=0:0.1:lin"))
+    trials = rank([Trial(i, 0, {"learning_rate": lr, "weight_decay": wd}, [0.5, acc],
+                         [0.4, acc], False) for i, (lr, wd, acc) in
+                   enumerate([(0.01, 0.02, 0.5), (0.3, 0.07, 0.8)])])
+    assert format_trial(1, trials[0]) == \
+        "Best-1(val acc:0.8) | learning_rate:0.3, weight_decay:0.07"
+    assert format_space(space) == \
+        "learning_rate 0.0001..1 (log), weight_decay 0..0.1 (lin)"
+    header = write_csv(tmp_path / "t.csv", trials).read_text().splitlines()[0].split(",")
+    assert [h.removeprefix(HP_PREFIX) for h in header if h.startswith(HP_PREFIX)] == HP
+    scatter = plots.sweep_scatter(trials, space=space)
+    assert [ax.get_title() for ax in scatter.axes if ax.get_title()] == HP
+    assert [ax.get_xlabel() for ax in scatter.axes if ax.get_title()] == \
+        ["learning_rate (log)", "weight_decay"]
+    (ax, _bar) = plots.sweep_parallel(trials, space=space).axes
+    assert [t.get_text() for t in ax.get_xticklabels()][:2] == \
+        ["learning_rate (log)", "weight_decay"]
+    top = plots.sweep_top_grid(trials, n=2, cols=2)
+    assert top.axes[0].get_title().splitlines()[1:] == \
+        ["learning_rate=0.3", "weight_decay=0.07"]
+
+
 # -- jaxch6 sweep show ------------------------------------------------------------------------
 @pytest.mark.slow
 def test_sweep_show_prints_the_ranking_and_renders_the_figures(sweeps, capsys):

@@ -62,7 +62,7 @@ def test_rank_and_book_format():
     c = Trial(2, 0, {"learning_rate": 0.002, "weight_decay": 1e-5}, [0.5], [0.8], False)
     d = Trial(3, 0, {"learning_rate": 0.003, "weight_decay": 1e-5}, [0.5], [0.8], False)
     assert [t.id for t in rank([a, b, c, d])] == [2, 3, 0, 1]  # diverged last, ties by id
-    assert format_trial(1, c) == "Best-1(val acc:0.8) | lr:0.002, weight decay:1e-05"
+    assert format_trial(1, c) == "Best-1(val acc:0.8) | learning_rate:0.002, weight_decay:1e-05"
     assert format_trial(4, b).endswith("(diverged)")
 
 
@@ -127,7 +127,7 @@ def test_result_best_and_ranking_lines():
     assert accs == sorted(accs, reverse=True)
     assert accs[0] == max(t.final_val_acc for t in res.trials)
     lines = res.ranking_lines(3)
-    assert lines[0].startswith(f"Best-1(val acc:{accs[0]!r}) | lr:")
+    assert lines[0].startswith(f"Best-1(val acc:{accs[0]!r}) | learning_rate:")
     assert np.isfinite(res.timings["run_seconds"])
 
 

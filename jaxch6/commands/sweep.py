@@ -28,10 +28,10 @@ The book's hyperparameter search (ch06/hyperparameter_optimization.py) as vmappe
 
 With no options: the first 500 training digits of MNIST (the embedded sample offline), 20% held
 out for validation (400 / 100), a 784-100x6-10 ReLU network with He init, SGD, batch 100, 50
-epochs, 100 trials of lr = 10^U(-6,-2) and weight decay = 10^U(-8,-4). Prints the book's
-"Best-k(val acc:...) | lr:..., weight decay:..." ranking and writes trials.jsonl, trials.csv,
-summary.json and the figures (top20.png, scatter.png, parallel.png; rungs.png for halving and
-hyperband, pbt.png for pbt) to --out.
+epochs, 100 trials of learning_rate = 10^U(-6,-2) and weight_decay = 10^U(-8,-4). Prints the
+book's "Best-k(val acc:...) | learning_rate:..., weight_decay:..." ranking and writes
+trials.jsonl, trials.csv, summary.json and the figures (top20.png, scatter.png, parallel.png;
+rungs.png for halving and hyperband, pbt.png for pbt) to --out.
 
 examples:
   jaxch6 sweep

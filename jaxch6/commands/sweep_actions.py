@@ -23,7 +23,7 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="[ACTION]", required=False,
                                title="actions on an existing sweep (instead of running one)")
     show = actions.add_parser("show", help=SHOW_HELP, description=SHOW_HELP + ": the book's "
-                              "'Best-k(val acc:...) | lr:...' lines, then top20.png, "
+                              "'Best-k(val acc:...) | learning_rate:...' lines, then top20.png, "
                               "scatter.png, parallel.png (rungs.png, pbt.png) and trials.csv "
                               "written again into DIR.")
     show.add_argument("dir", metavar="DIR", help="a sweep's (or an Optuna worker's) --out")

@@ -8,7 +8,7 @@ from jaxch6.sweep import SweepConfig, run
 
 result = run(SweepConfig(trials=100, seed=0), out="runs/book")   # the book's defaults
 for line in result.ranking_lines(5):
-    print(line)            # Best-1(val acc:0.86) | lr:0.0071..., weight decay:3.2e-07
+    print(line)            # Best-1(val acc:0.86) | learning_rate:0.0071..., weight_decay:3.2e-07
 best = result.best(1)[0]   # Trial(id, round, hparams, train_acc, val_acc, diverged, ...)
 
 halving = run(SweepConfig(trials=300, scheduler="halving", min_epochs=2, save_best=3))

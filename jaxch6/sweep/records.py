@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from jaxch6.sweep.space import display_name
-
 STATUSES = ("running", "stopped", "complete")
 
 
@@ -194,11 +192,12 @@ def format_trial(rank_index: int, trial: Trial) -> str:
         trial: the trial.
 
     Returns:
-        e.g. ``Best-1(val acc:0.78) | lr:0.0058…, weight decay:1.2e-06`` (a task's objective
-        by its name: ``Best-1(val_loss:0.31) | …``), with notes on repeats, early stopping
-        and divergence.
+        e.g. ``Best-1(val acc:0.78) | learning_rate:0.0058…, weight_decay:1.2e-06`` (a
+        task's objective by its name: ``Best-1(val_loss:0.31) | …``), with notes on repeats,
+        early stopping and divergence. Hyperparameters go by the names ``--space`` takes,
+        the names of the figures and of ``trials.csv``'s ``hp.NAME`` columns.
     """
-    hp = ", ".join(f"{display_name(k)}:{v if isinstance(v, str) else repr(v)}"
+    hp = ", ".join(f"{k}:{v if isinstance(v, str) else repr(v)}"
                    for k, v in trial.hparams.items())
     flags = ""
     if trial.repeats:
@@ -218,17 +217,17 @@ def format_space(space) -> str:
         space: the parameters.
 
     Returns:
-        e.g. ``lr 1e-06..0.01 (log), weight decay 1e-08..0.0001 (log)``; an int range reads
-        ``batch_size 16..128 (int, lin)``, choices ``optimizer {sgd, adam}``.
+        e.g. ``learning_rate 1e-06..0.01 (log), weight_decay 1e-08..0.0001 (log)``; an int
+        range reads ``batch_size 16..128 (int, lin)``, choices ``optimizer {sgd, adam}``.
     """
     from jaxch6.sweep.space import Param
 
     def one(p) -> str:
         p = Param(*p)
         if p.kind == "categorical":
-            return f"{display_name(p.name)} {{{', '.join(map(str, p.choices))}}}"
+            return f"{p.name} {{{', '.join(map(str, p.choices))}}}"
         if p.kind == "int":
-            return f"{display_name(p.name)} {p.low}..{p.high} (int, {p.scale})"
-        return f"{display_name(p.name)} {p.low:.3g}..{p.high:.3g} ({p.scale})"
+            return f"{p.name} {p.low}..{p.high} (int, {p.scale})"
+        return f"{p.name} {p.low:.3g}..{p.high:.3g} ({p.scale})"
 
     return ", ".join(one(p) for p in space)

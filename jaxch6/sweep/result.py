@@ -48,7 +48,7 @@ class SweepResult:
         return self.ranked[:k]
 
     def ranking_lines(self, k: int = 20) -> list[str]:
-        """The book's ``Best-i(val acc:…) | lr:…`` lines of the ``k`` best trials."""
+        """The book's ``Best-i(val acc:…) | learning_rate:…`` lines of the ``k`` best trials."""
         return [format_trial(i + 1, t) for i, t in enumerate(self.ranked[:k])]
 
     def best_states(self, k: int = 1) -> dict[int, list[Any]]:

@@ -80,9 +80,6 @@ ALIASES = {
     "batch-size": "batch_size",
 }
 
-#: How the book's printout names a hyperparameter ("lr:…, weight decay:…").
-DISPLAY_NAMES = {"learning_rate": "lr", "weight_decay": "weight decay"}
-
 SCALES = ("log", "lin")
 KINDS = ("float", "int", "categorical")
 _ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
@@ -174,11 +171,6 @@ def _text(value) -> str:
 def canonical_name(name: str) -> str:
     """``lr`` → ``learning_rate`` etc.; other names unchanged."""
     return ALIASES.get(name.strip(), name.strip())
-
-
-def display_name(name: str) -> str:
-    """The short name reports print for a hyperparameter (``learning_rate`` → ``lr``)."""
-    return DISPLAY_NAMES.get(name, name)
 
 
 def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, ...]:
