@@ -124,3 +124,41 @@ def test_a_task_given_from_python_is_a_comment_an_import_path_an_option():
     assert "task =" not in text and "# task \"toy\" was given from Python" in text
     path = SweepConfig(task="my_module:make_task", space=(Param("learning_rate", 1e-3, 1e-1),))
     assert 'task = "my_module:make_task"' in write(path).splitlines()
+    with_data = write(path, data="/data/d.npz")
+    assert with_data.splitlines()[-1] == 'data = "/data/d.npz"'
+
+
+@pytest.mark.slow
+def test_a_task_sweeps_config_names_its_task_and_data_file(tmp_path, capsys):
+    """Issue 21.4: ``--task`` and ``--data`` are in the run directory's sweep.toml, so
+    ``--config DIR/sweep.toml`` trains the same task on the same file."""
+    import numpy as np
+    from _task_toy import make_data
+
+    train, _ = make_data(seed=5)  # not the task's own load_data: the file must be read
+    data = tmp_path / "d.npz"
+    np.savez(data, **{f"{s}/{k}": v for s, d in train.items() for k, v in d.items()})
+    quiet = ["--no-plot", "--quiet", "--no-compile-cache", "--cpu-devices", "1"]
+    assert main(["sweep", "--task", "_task_toy:make_task", "--data", str(data), "--trials",
+                 "3", "--epochs", "2", "--seed", "4", "--out", str(tmp_path / "a"),
+                 *quiet]) == 0
+    text = (tmp_path / "a" / CONFIG_FILE).read_text()
+    assert 'task = "_task_toy:make_task"' in text.splitlines()
+    assert f"data = {json.dumps(str(data))}" in text.splitlines()
+    assert main(["sweep", "--config", str(tmp_path / "a" / CONFIG_FILE), "--out",
+                 str(tmp_path / "b"), *quiet]) == 0
+    manifests = [json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab"]
+    import jax
+
+    from jaxch6.sweep.store import data_fingerprint
+    from jaxch6.sweep.task import load_npz
+
+    file_print = data_fingerprint(jax.tree.leaves(load_npz(data)))
+    assert [m["data_fingerprint"] for m in manifests] == [file_print, file_print]
+    assert manifests[0]["config"] == manifests[1]["config"]
+    trials = [[json.loads(line) for line in (tmp_path / d / "trials.jsonl").open()]
+              for d in "ab"]
+    assert len(trials[0]) == 3
+    assert [(t["id"], t["hparams"], t["val_acc"]) for t in trials[0]] == \
+        [(t["id"], t["hparams"], t["val_acc"]) for t in trials[1]]
+    assert (tmp_path / "b" / CONFIG_FILE).read_text() == text

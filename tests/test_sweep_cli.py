@@ -69,6 +69,10 @@ def test_tiny_sweep_prints_the_books_ranking_and_writes_files(capsys, tmp_path):
     assert summary["status"] == "complete" and summary["config"]["trials"] == 6
     assert summary["data"]["source"] == "sample"
     assert (out / "top20.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    wrote = [x for x in stdout.splitlines() if x.startswith(f"wrote {out}/: ")]
+    assert len(wrote) == 1  # it names every file in the directory, sweep.toml among them
+    assert sorted(wrote[0].partition("/: ")[2].split(", ")) == sorted(os.listdir(out))
+    assert "sweep.toml" in os.listdir(out) and "top20.png" in os.listdir(out)
 
 
 @pytest.mark.slow

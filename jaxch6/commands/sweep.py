@@ -7,7 +7,6 @@ at import time; JAX and matplotlib are imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import time
@@ -303,6 +302,7 @@ def _build_config(args):
         schedule=args.schedule,
         precision=args.precision,
         sampler="grid" if getattr(args, "sampler", None) == "grid" else "random",
+        task=getattr(args, "task", None),  # a task's --space is checked against the task
     )
     return config.validate()
 
@@ -430,8 +430,6 @@ def run(args) -> int:
     figures = not args.no_plot
     track = _tensorboard(args.tensorboard)
     task, data = _task_and_data(args)
-    if task is not None:
-        config = dataclasses.replace(config, task=args.task)
 
     def work(stop):
         if args.resume is None:
@@ -448,23 +446,33 @@ def run(args) -> int:
         if track is not None:
             track.close()
     report(result, args.top, wall0)
-    written = ["manifest.json", "trials.jsonl", "summary.json"]
-    if result.models:
-        written.append(f"models/ ({len(result.models)} trials)")
-    written.append("trials.csv")
-    written += result.info.get("figures", [])
-    print(f"wrote {out}/: {', '.join(written)}")
+    print(f"wrote {out}/: {', '.join(written_files(result, resumed=args.resume is not None))}")
     return 0
 
 
+def written_files(result, *, resumed: bool = False) -> list[str]:
+    """The files a sweep wrote into its run directory, in the order they are written (a
+    resumed run keeps its manifest and sweep.toml)."""
+    from jaxch6.sweep import store
+    from jaxch6.sweep.config_file import CONFIG_FILE
+    from jaxch6.sweep.tables import CSV
+
+    written = [] if resumed else [store.MANIFEST, CONFIG_FILE]
+    written += [store.TRIALS, store.SUMMARY]
+    if result.models:
+        written.append(f"models/ ({len(result.models)} trials)")
+    return [*written, CSV, *result.info.get("figures", [])]
+
+
 def _task_and_data(args):
-    """The ``--task`` object (None: the book's network) and the ``--data`` arrays."""
-    from jaxch6.sweep.task import import_task, load_npz
+    """The ``--task`` object (None: the book's network) and the ``--data`` file (the run
+    loads it and records it in the run directory's ``sweep.toml``)."""
+    from jaxch6.sweep.task import import_task
 
     if args.data is not None and args.task is None and args.resume is None:
         raise ConfigError("--data is a task's data: give --task MODULE:NAME too")
     task = import_task(args.task) if args.task is not None else None
-    return task, (load_npz(args.data) if args.data is not None else None)
+    return task, args.data
 
 
 def _tensorboard(logdir):

@@ -36,16 +36,18 @@ def _value(value: Any) -> str:
     return json.dumps(str(value))  # a TOML basic string is a JSON string
 
 
-def to_toml(config) -> str:
+def to_toml(config, data: str | None = None) -> str:
     """``config`` as the TOML text ``jaxch6 sweep --config`` reads.
 
     Args:
         config: a :class:`jaxch6.sweep.SweepConfig`.
+        data: the ``.npz`` file a task sweep trains on (``--data``), if it came from one.
 
     Returns:
         One ``name = value`` line per option that has a value (``None`` fields, which TOML
-        cannot write, are left to their defaults), after a comment saying how to use it. A
-        task sweep's ``--data`` file is not part of the config: give it beside ``--config``.
+        cannot write, are left to their defaults), after a comment saying how to use it; a
+        task sweep's ``task`` (``--task MODULE:NAME``) and ``data`` (``--data FILE``) among
+        them.
     """
     default = type(config)()
     lines = ["# jaxch6 sweep --config this-file [--out DIR]: the same sweep again",
@@ -71,4 +73,6 @@ def to_toml(config) -> str:
         elif name == "hidden":
             value = ",".join(str(n) for n in value)
         lines.append(f"{name} = {_value(value)}")
+    if data is not None:
+        lines.append(f"data = {_value(str(data))}")
     return "\n".join(lines) + "\n"

@@ -283,13 +283,16 @@ def _load(config: SweepConfig, data, task):
             info = {"dataset": "custom", "source": "given", "n_train": len(data[0]),
                     "n_val": len(data[2])}
         return T.book_task(config, data), T.book_data(config, data), info
+    file = None
+    if isinstance(data, str | os.PathLike):  # an .npz file of named arrays (--data FILE)
+        file, data = os.path.abspath(data), T.load_npz(data)
     if data is None:
         if task.load_data is None:
             raise ConfigError(f"task {task.name!r}: give data (--data FILE.npz) or a task with "
                               "load_data")
         data = task.load_data()[0]
     info = {"dataset": "task", "source": "given" if task.load_data is None else "task",
-            "task": config.task}
+            "task": config.task, **({"file": file} if file else {})}
     T.check(task, config.space, data, 1, config.dtype)
     return task, data, info
 
@@ -353,8 +356,9 @@ def run(
             when a step starts and after each chunk (and, if it has an ``announce`` method,
             with :func:`jaxch6.progress.setup_lines` before training).
         data: the data: for the book's network a :class:`jaxch6.train.Data` to use instead
-            of loading ``config.dataset``; for a task any pytree of arrays (default: the
-            task's ``load_data``).
+            of loading ``config.dataset``; for a task any pytree of arrays, or the path of an
+            ``.npz`` file of named arrays (:func:`jaxch6.sweep.task.load_npz`; recorded in
+            ``sweep.toml`` as ``data``) (default: the task's ``load_data``).
         task: a :class:`jaxch6.sweep.Task` (or a function returning one,
             :func:`jaxch6.sweep.task.resolve`) to sweep instead of the book's network; its
             declared space replaces the book's default space (:func:`with_task`).
@@ -564,7 +568,8 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
     trials: dict[int, Trial] = {}
     if manifest is None:
         store.write_manifest(out_dir, current)
-        store.write_file(out_dir / CONFIG_FILE, to_toml(setup.config))
+        store.write_file(out_dir / CONFIG_FILE,
+                         to_toml(setup.config, data=setup.info["data"].get("file")))
         summary = {"status": "running", "config": setup.config.to_dict(),
                    "seed": setup.config.seed, **setup.info, "started_at": _now(),
                    "resumed_at": []}
