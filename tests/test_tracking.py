@@ -179,3 +179,39 @@ def test_cli_tensorboard_option(tmp_path, monkeypatch, capsys):
         "trial-00000", "trial-00001", "trial-00002"]
     assert main([*argv, "--sampler", "tpe", "--tensorboard", str(tmp_path / "tb2")]) == 2
     assert "--tensorboard" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_docs_wandb_example_logs_every_trial_offline(tmp_path, monkeypatch):
+    """The W&B example of docs/tracking.md with ``WANDB_MODE=offline`` (no account, no
+    network): one W&B run per trial, named and configured by it, each epoch logged once at its
+    step, every run finished. W&B reads nothing back offline, so its ``Run.log`` is watched."""
+    wandb = pytest.importorskip("wandb")
+    import jaxch6.sweep
+
+    for name, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path),
+                        "WANDB_SILENT": "true"}.items():
+        monkeypatch.setenv(name, value)
+    logged: dict[str, list] = {}
+    real_log = wandb.Run.log
+
+    def log(run, data, step=None, **kw):
+        logged.setdefault(run.name, []).append((step, data["val_acc"]))
+        return real_log(run, data, step=step, **kw)
+
+    monkeypatch.setattr(wandb.Run, "log", log)
+    monkeypatch.setattr(jaxch6.sweep, "run", functools.partial(
+        jaxch6.sweep.run, data=toy_data(), task=toy_task, progress=False))
+    config = _toy(trials=4, epochs=4, scheduler="halving", min_epochs=1)
+    namespace = {"jaxch6": jaxch6, "config": config}
+    exec(_docs_example("Weights & Biases"), namespace)
+    result, runs = namespace["result"], namespace["runs"]
+    assert sorted(runs) == [t.id for t in result.trials]
+    assert {t.status for t in result.trials} == {"stopped", "complete"}
+    for t in result.trials:
+        assert runs[t.id].name == f"trial-{t.id}" and dict(runs[t.id].config) == t.hparams
+        assert logged[f"trial-{t.id}"] == [
+            (e + 1, pytest.approx(v)) for e, v in enumerate(t.val_acc)]
+        with pytest.raises(wandb.errors.UsageError, match="finished"):
+            runs[t.id].log({"val_acc": 0.0})  # finish() was called
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == len(result.trials)
