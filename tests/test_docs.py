@@ -1,5 +1,6 @@
 """The documentation site as built: every docstring table and formula renders as a table or
-math, the reference pages exist, and ``site/`` holds documentation only."""
+as MathML (made at build time: no script, no network), the reference pages exist, and
+``site/`` holds documentation only."""
 
 from __future__ import annotations
 
@@ -78,9 +79,8 @@ def _table_headers(doc: str) -> list[list[str]]:
     for i, line in enumerate(lines):
         if TABLE_RULE.match(line) and i:
             cells = [c.strip() for c in lines[i - 1].strip().strip("|").split("|")]
-            # code marks drop; inline math shows as MathJax's \( \) delimiters
-            heads.append([re.sub(r"\$([^$]+)\$", r"\\(\1\\)", re.sub(r"`+", "", c))
-                          for c in cells])
+            # code marks drop; inline math, a MathML element on the page, compares as MATH
+            heads.append([re.sub(r"\$([^$]+)\$", "MATH", re.sub(r"`+", "", c)) for c in cells])
     return heads
 
 
@@ -96,14 +96,17 @@ def test_every_docstring_table_and_formula_renders(site):
     for stem, modules in pages.items():
         page = (site / "api" / stem / "index.html").read_text()
         docs = [d for m in modules for d in _docstrings(m)]
-        # every formula ($...$, $$...$$) is a MathJax element on the built page
+        # every formula ($...$, $$...$$) is a MathML element on the built page, no TeX left
         want = sum(_math_count(d) for d in docs)
         assert page.count('class="arithmatex"') == want, stem
+        maths = re.findall(r'class="arithmatex">(.*?)</(?:span|div)>', page, re.S)
+        assert all(m.startswith("<math ") and m.endswith("</math>") for m in maths), stem
+        assert not [m for m in maths if "\\" in _text(m) or "merror" in m], stem
         n_math += want
         # every Markdown table is an HTML table with the same header cells
         headers = re.findall(r"<thead>(.*?)</thead>", page, re.S)
-        shown = [[_text(c).strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", h, re.S)]
-                 for h in headers]
+        shown = [[_text(re.sub(r"<math .*?</math>", "MATH", c, flags=re.S)).strip()
+                  for c in re.findall(r"<th[^>]*>(.*?)</th>", h, re.S)] for h in headers]
         for head in (h for d in docs for h in _table_headers(d)):
             assert head in shown, (stem, head)
             n_tables += 1
@@ -135,3 +138,18 @@ def test_site_holds_documentation_only(site):
     assert not [p for p in files if p.suffix == ".py"]
     assert (site / "api" / "plots" / "index.html").read_text().count("write_sweep_figures")
     assert (site / "api" / "sweep-export" / "index.html").exists()
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_the_network(site):
+    """Math is MathML made at build time (docs/_hooks.py), fonts are the system's: no page
+    loads a script, stylesheet or font from elsewhere, so the site renders offline."""
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 20
+    for page in pages:
+        text = page.read_text()
+        remote = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="((?:https?:)?//[^"]*)"', text)
+        assert not [u for u in remote if "://" in u or u.startswith("//")], (page, remote)
+        assert "mathjax" not in text.lower(), page
+    optimizers = (site / "api" / "optimizers" / "index.html").read_text()
+    assert optimizers.count("<math ") >= 10 and 'display="block"' in optimizers
