@@ -81,6 +81,8 @@ def test_successive_halving_keeps_the_top_third_at_each_rung():
     trials.update({i: _fake(i, 3, a) for i, a in ((4, 0.5), (3, 0.7), (8, 0.6))})
     step = sh.next(trials)
     assert (step.start, step.stop, step.cont, step.keep) == (3, 4, (3,), False)
+    assert (first.label, step.label) == ("rung 1/3: 9 trials to 1 epoch",
+                                         "rung 3/3: 1 trial to 4 epochs")
     trials[3] = _fake(3, 4, 0.8)
     assert sh.next(trials) is None
     # a rung half done (a resumed sweep) lists only what is left

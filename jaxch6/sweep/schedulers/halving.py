@@ -109,8 +109,10 @@ class Bracket:
                 continue
             start = 0 if k == 0 else self.rungs[k - 1]
             last = k == len(self.rungs) - 1
+            n, e = len(members), stop
             label = (f"bracket {self.index + 1}, " if self.index else "") + \
-                f"rung {k + 1}/{len(self.rungs)}: {len(members)} trials to {stop} epochs"
+                f"rung {k + 1}/{len(self.rungs)}: {n} trial{'s' * (n != 1)} to " \
+                f"{e} epoch{'s' * (e != 1)}"
             if k == 0:
                 return Step(0, stop, new=new_values(todo), keep=not last, round=self.index,
                             rung=k, label=label)
