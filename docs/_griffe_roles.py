@@ -24,7 +24,7 @@ PAGES = frozenset((
     "jaxch6.sweep.schedulers.pbt", "jaxch6.sweep.engine", "jaxch6.sweep.loop",
     "jaxch6.sweep.runner", "jaxch6.sweep.result", "jaxch6.sweep.store", "jaxch6.sweep.models",
     "jaxch6.sweep.optuna", "jaxch6.sweep.export", "jaxch6.plots", "jaxch6.sweep.tracking",
-    "jaxch6.sweep.config_file",
+    "jaxch6.sweep.config_file", "jaxch6.sweep.book",
 ))
 
 #: Pages that show only the module's docstring, not its members.

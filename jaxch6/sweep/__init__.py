@@ -21,6 +21,7 @@ task=my_task, data=my_data)``; :func:`from_step` builds a task's ``advance`` fro
 step and one evaluation (see docs/own_model.md).
 
 Modules, one job each: :mod:`~jaxch6.sweep.task` (the task contract; the book's network as one),
+:mod:`~jaxch6.sweep.book` (the book's data split, test digits and lane estimate),
 :mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing), :mod:`~jaxch6.sweep.keys` (keys),
 :mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run
 states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random, halving,

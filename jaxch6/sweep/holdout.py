@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.book import book_test_data, load_data
 
 TEST_FILE = "test.json"
 
@@ -117,8 +118,6 @@ def task_of(result, task=None):
     if task is not None:
         return T.resolve(task, config)
     if config.task is None:
-        from jaxch6.sweep.runner import load_data
-
         source = (result.info.get("data") or {}).get("source", config.source)
         data, _ = load_data(dataclasses.replace(config, source=source))
         return T.book_task(config, data)
@@ -141,14 +140,3 @@ def test_data_of(result, task):
         raise ConfigError(f"task {task.name!r}: no test data from load_data; give it "
                           "(--data FILE.npz)")
     return task.load_data()[1]
-
-
-def book_test_data(config, source: str):
-    """The test split of the book's dataset from ``source`` (the one the sweep used):
-    ``(x, t)`` with x of the config's dtype, t int32."""
-    from jaxch6 import data as D
-
-    loaded = D.load(config.dataset, source=source, data_dir=config.data_dir,
-                    log=lambda line: None)
-    x, t = loaded.test
-    return np.asarray(x, np.dtype(config.dtype)), np.asarray(t, np.int32)

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from jaxch6.errors import ConfigError, DataError
-from jaxch6.names import OPTIMIZER_SLOTS
+from jaxch6.errors import ConfigError
 from jaxch6.sweep import plan, schedulers, store
+from jaxch6.sweep.book import book_lane_bytes, check_book_data, load_data, n_classes
 from jaxch6.sweep.config import SweepConfig
 from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
 from jaxch6.sweep.engine import Engine
-from jaxch6.sweep.groups import GroupedEngine, footprint_config, record_names
+from jaxch6.sweep.groups import GroupedEngine, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
 from jaxch6.sweep.records import Trial
 from jaxch6.sweep.result import SweepResult
@@ -30,44 +30,6 @@ from jaxch6.sweep.tracking import TrialMetrics
 
 #: Files and folders of the run directory that belong to the run (besides store's).
 STATES, MODELS = "states", "models"
-
-
-# -- data ---------------------------------------------------------------------------------------
-def load_data(config: SweepConfig):
-    """Load the sweep's (train, validation) split.
-
-    The book's split: the first ``train_size`` training digits, shuffled with the seed and
-    split ``val_fraction`` for validation (500 → 400 / 100).
-
-    Args:
-        config: the sweep's settings (``dataset``, ``source``, ``data_dir``, ``train_size``,
-            ``val_fraction``, ``seed``, ``dtype``).
-
-    Returns:
-        ``(data, info)``: a :class:`jaxch6.train.Data` of NumPy arrays and a dict describing
-        where it came from (``dataset``, ``source``, ``location``, ``n_train``, ``n_val``).
-
-    Raises:
-        ConfigError: ``train_size`` exceeds the training set.
-        DataError: the data cannot be loaded.
-    """
-    from jaxch6 import data as D
-    from jaxch6.train import Data
-
-    loaded = D.load(config.dataset, source=config.source, data_dir=config.data_dir,
-                    log=lambda line: None)
-    (x, t), source = loaded.train, loaded.source
-    if len(x) < config.train_size:
-        raise ConfigError(f"train_size {config.train_size} exceeds the {len(x)} training "
-                          f"digits of source {source!r}")
-    x, t = x[: config.train_size], t[: config.train_size]
-    (x_tr, t_tr), (x_val, t_val) = D.validation_split(x, t, config.val_fraction, seed=config.seed)
-    dtype = np.dtype(config.dtype)
-    data = Data(np.asarray(x_tr, dtype), np.asarray(t_tr, np.int32),
-                np.asarray(x_val, dtype), np.asarray(t_val, np.int32))
-    info = {"dataset": config.dataset, "source": source, "location": loaded.location,
-            "n_train": len(x_tr), "n_val": len(x_val)}
-    return data, info
 
 
 # -- engine -------------------------------------------------------------------------------------
@@ -119,18 +81,6 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
     return trial_bytes, chosen
 
 
-def book_lane_bytes(config: SweepConfig, data) -> int:
-    """The book network's lane estimate: :func:`jaxch6.sweep.plan.per_trial_bytes` of its layer
-    sizes, for the largest of its searched static choices
-    (:func:`jaxch6.sweep.groups.footprint_config`)."""
-    fp = footprint_config(config)
-    n_rows = len(data[0]) + len(data[2])
-    layer_sizes = (int(np.prod(np.shape(data[0])[1:])), *fp.hidden, _n_classes(data))
-    return plan.per_trial_bytes(
-        layer_sizes, batch_size=fp.batch_size, n_eval_rows=n_rows,
-        optimizer_slots=OPTIMIZER_SLOTS[fp.optimizer], itemsize=np.dtype(fp.dtype).itemsize)
-
-
 def lane_bytes(task, config: SweepConfig, data) -> int:
     """One lane's device memory, measured: the compiled program that starts a lane and trains
     it one epoch (its first group), by XLA's memory analysis: temporaries, outputs and the
@@ -159,12 +109,6 @@ def lane_bytes(task, config: SweepConfig, data) -> int:
     data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data))
     return int(analysis.temp_size_in_bytes + analysis.output_size_in_bytes
                + max(analysis.argument_size_in_bytes - data_bytes, 0))
-
-
-def _n_classes(data) -> int:
-    from jaxch6.train import n_classes_of
-
-    return n_classes_of(data)
 
 
 def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
@@ -232,44 +176,6 @@ class _Setup:
     task: Any = None
 
 
-_DATA_NAMES = ("x_train", "t_train", "x_val", "t_val")
-
-
-def check_book_data(data) -> None:
-    """Check ``run(data=...)`` for the book's network: ``(x_train, t_train, x_val, t_val)``,
-    each x a 2-D array of numbers (rows × features, one feature count), each t a 1-D array of
-    integer labels with one per row.
-
-    Raises:
-        DataError: one line naming the first array that is not so.
-    """
-    if not isinstance(data, tuple | list) or len(data) != 4:
-        raise DataError("data must be (x_train, t_train, x_val, t_val), got "
-                        f"{type(data).__name__}" + (f" of {len(data)}" if hasattr(
-                            data, "__len__") else ""))
-    arrays = {}
-    for name, a in zip(_DATA_NAMES, data, strict=True):
-        try:
-            arr = np.asarray(a)
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"data {name}: not an array ({str(exc).splitlines()[0]})") from None
-        want = "iu" if name.startswith("t") else "biuf"
-        if arr.dtype.kind not in want:
-            kind = "integer labels" if name.startswith("t") else "numbers"
-            raise DataError(f"data {name} must hold {kind}, got dtype {arr.dtype}")
-        arrays[name] = arr
-    for x, t in (("x_train", "t_train"), ("x_val", "t_val")):
-        if arrays[x].ndim != 2:
-            raise DataError(f"data {x} must be 2-D (rows, features), got shape "
-                            f"{arrays[x].shape}")
-        if arrays[t].ndim != 1 or len(arrays[t]) != len(arrays[x]) or not len(arrays[t]):
-            raise DataError(f"data {t} must be 1-D with one label per row of {x} "
-                            f"({len(arrays[x])}), got shape {arrays[t].shape}")
-    if arrays["x_train"].shape[1] != arrays["x_val"].shape[1]:
-        raise DataError(f"data x_train has {arrays['x_train'].shape[1]} features, x_val "
-                        f"{arrays['x_val'].shape[1]}")
-
-
 def _load(config: SweepConfig, data, task):
     """``(task, data the engine trains on, info)``: the book's network on the config's data,
     or the task on the given data or its own (never its test part)."""
@@ -314,7 +220,7 @@ def _setup(config, data, task, devices, lanes_hint) -> _Setup:
             "scheduler": scheduler.settings(), "scheduler_notes": scheduler.notes(),
             "objective": task.objective, "direction": task.direction}
     if book:
-        info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=_n_classes(data))
+        info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=n_classes(data))
     return _Setup(config, data, info, engine, scheduler, data_seconds, task)
 
 

@@ -469,13 +469,13 @@ def book_task(config, data) -> Task:
 
 
 def _book_test(config):
-    from jaxch6.sweep.holdout import book_test_data
+    from jaxch6.sweep.book import book_test_data
 
     return book_test_data(config, config.source)
 
 
 def _book_bytes(config, data) -> int:
-    from jaxch6.sweep.runner import book_lane_bytes
+    from jaxch6.sweep.book import book_lane_bytes
 
     return book_lane_bytes(config, data)
 
