@@ -155,16 +155,21 @@ def test_every_sweep_option_has_help_text_and_shows_its_default():
 
     from jaxch6.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    sweep = sub.choices["sweep"]
+    def subparsers(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    sweep = subparsers(build_parser()).choices["sweep"]
     actions = [a for a in sweep._actions
                if a.option_strings and not isinstance(a, argparse._HelpAction)]
     assert len(actions) >= 30
+    for sub in subparsers(sweep).choices.values():  # show, evaluate, export-optuna
+        actions += [a for a in sub._actions
+                    if a.option_strings and not isinstance(a, argparse._HelpAction)]
     for action in actions:
         name = action.option_strings[0]
         text = (action.help or "") % {"default": action.default}
         assert len(text.split()) >= 3, name
-        assert "default" in text, name
+        assert "default" in text or (action.required and "required" in text), name
         if action.default not in (None, False) and "%(default)" not in (action.help or ""):
             assert str(action.default) in text, name
 

@@ -29,7 +29,9 @@ def add_actions(p: argparse.ArgumentParser) -> None:
     show.add_argument("dir", metavar="DIR", help="a sweep's (or an Optuna worker's) --out")
     show.add_argument("--top", type=int, default=20,
                       help="how many best trials to print (default %(default)s)")
-    show.add_argument("--no-plot", action="store_true", help="only print; write no file")
+    show.add_argument("--no-plot", action="store_true",
+                      help="only print; write no file (default: write trials.csv and the "
+                           "figures again)")
     show.set_defaults(_run=run_show)
     export = actions.add_parser(
         "export-optuna", help=EXPORT_HELP,
@@ -37,7 +39,8 @@ def add_actions(p: argparse.ArgumentParser) -> None:
         "validation accuracy, per-epoch intermediate values; trials stopped early PRUNED).")
     export.add_argument("dir", metavar="DIR", help="a finished sweep's --out")
     export.add_argument("--storage", required=True, metavar="URL",
-                        help="sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB")
+                        help="sqlite:///FILE or postgresql://USER:PASSWORD@HOST:PORT/DB "
+                             "(required)")
     export.add_argument("--study", default=None, metavar="NAME",
                         help="the new study's name (default: DIR's name)")
     export.add_argument("--storage-timeout", type=float, default=10.0, metavar="S",
