@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("experiments/figures", "experiments/results")
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 DELIMITERS = {"\\(": ("\\)", "inline"), "\\[": ("\\]", "block")}
+#: Environments latex2mathml lacks, as the one it has with the same layout.
+SAME_LAYOUT = {"{aligned}": "{split}"}
+#: What latex2mathml writes for markup it does not know: a command as text, a raw ``&``, or a
+#: line break that MathML Core ignores (the formula would render as one run-on line).
+UNRENDERED = re.compile(r'>\\[A-Za-z]|&(?!#?\w+;)|linebreak="newline"')
 
 
 def on_files(files, config):
@@ -43,8 +48,13 @@ def _mathml(tag: str, body: str, where: str) -> str:
     close, display = DELIMITERS.get(tex[:2], (None, None))
     if close is None or not tex.endswith(close):
         raise PluginError(f"{where}: unexpected math element {tex[:60]!r}")
+    source = tex[2:-2].strip()
+    for old, new in SAME_LAYOUT.items():
+        source = source.replace(old, new)
     try:
-        math = convert(tex[2:-2].strip(), display=display)
+        math = convert(source, display=display)
     except Exception as exc:  # noqa: BLE001 - any failure of the converter is this formula's
         raise PluginError(f"{where}: cannot convert {tex[:60]!r} to MathML ({exc})") from None
+    if UNRENDERED.search(math):
+        raise PluginError(f"{where}: {tex[:60]!r} has markup latex2mathml does not render")
     return f'<{tag} class="arithmatex">{math}</{tag}>'
