@@ -47,6 +47,7 @@ __all__ = [
     "TrainConfig",
     "advance",
     "default_hparams",
+    "init_params",
     "init_run",
     "make_run",
     "make_train_fn",
@@ -324,7 +325,7 @@ def _init_run(spec: _Spec, key: jax.Array, hparams: dict) -> RunState:
     key_data = _key_data(key)
     k_init, _, _ = jax.random.split(jax.random.wrap_key_data(key_data), 3)
     sizes = (spec.n_features, *config.hidden_sizes, spec.n_classes)
-    params, bn = _init(sizes, k_init, config, hp["init_scale"], dtype)
+    params, bn = init_params(sizes, k_init, config, hp["init_scale"], dtype)
     if spec.cols is not None:  # train W1's used and zero-input rows as two leaves
         w1 = params.pop("W1")
         params = {"W1": w1[spec.cols], "W1_zero_inputs": w1[spec.dropped], **params}
@@ -589,11 +590,23 @@ def advance(
     return run.advance(run_state, hparams, data, epochs)
 
 
-def _init(sizes, key, config: TrainConfig, init_scale, dtype):
-    """``mlp.init(sizes, key=key, ...)`` with the same values, drawing the weights of all
+def init_params(sizes, key, config: TrainConfig, init_scale, dtype):
+    """A run's initial network: ``mlp.init(sizes, key=key, ...)`` with ``config``'s activation,
+    weight init and batch norm, the same values bit for bit, but drawing the weights of all
     same-shaped layers (the book's five 100×100 layers) in one vectorised call: fewer random
     number generators in the program, so it compiles faster. (mlp.init's own draws become
-    dead code and are removed by the compiler.)"""
+    dead code and are removed by the compiler.)
+
+    Args:
+        sizes: the layer sizes, input first (``(784, 100, ..., 10)``).
+        key: a typed PRNG key.
+        config: the :class:`TrainConfig` (``activation``, ``weight_init``, ``use_batchnorm``).
+        init_scale: the weight init's scale (traceable).
+        dtype: the parameters' dtype.
+
+    Returns:
+        ``(params, bn_state)`` as :func:`jaxch6.mlp.init` returns them.
+    """
     from jaxch6 import initializers
 
     params, state = mlp.init(

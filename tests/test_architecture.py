@@ -1,5 +1,7 @@
 """The package's shape, read from its source (AST only, nothing imported): no import cycle
-between jaxch6's modules, function-level imports included."""
+between jaxch6's modules, function-level imports included; no private name of jaxch6 (one
+leading underscore: a module's ``_name``, a package's ``_module``) used outside the module that
+defines it, by the package, its tests, experiments or docs hooks."""
 
 from __future__ import annotations
 
@@ -8,6 +10,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jaxch6"
+#: Where jaxch6 is used from: every Python file of these folders is checked.
+USERS = ("jaxch6", "tests", "experiments", "docs")
+#: Private names still imported across modules, and why.
+ALLOWED_PRIVATE: dict[str, str] = {
+    "jaxch6.commands._interrupt": "imported by commands/sweep_optuna.py, which another change "
+                                  "is rewriting: rename to interrupt with it",
+}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
@@ -102,3 +111,83 @@ def test_no_import_cycle_between_modules():
     found = cycles(import_graph())
     assert found == [], "import cycles (function-level imports count): " + "; ".join(
         " ↔ ".join(c) for c in found)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _first_private(dotted: str) -> str | None:
+    """``dotted`` up to its first private part (``jaxch6.a._b.c`` → ``jaxch6.a._b``)."""
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if _private(part):
+            return ".".join(parts[: i + 1])
+    return None
+
+
+def _module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    is_package = parts[-1] == "__init__"
+    return ".".join(parts[:-1] if is_package else parts), is_package
+
+
+def private_uses(path: Path) -> list[str]:
+    """``FILE:LINE: NAME`` for each private jaxch6 name ``path`` uses that another module
+    defines (:data:`ALLOWED_PRIVATE` included): imported
+    (``from jaxch6.x import _y``, ``from jaxch6.x._m import y``) or read off an imported
+    module or name (``x._y``)."""
+    here, is_package = _module_name(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bound: dict[str, str] = {}  # local name → the jaxch6 dotted name it is bound to
+    found = []
+
+    def use(dotted: str, line: int) -> None:
+        private = _first_private(dotted)
+        owner = private and private.rpartition(".")[0]
+        if private and owner != here and private != here and \
+                not here.startswith(private + "."):
+            found.append(f"{path.relative_to(ROOT)}:{line}: {private}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for dotted, alias in zip(_imported(node, here, is_package), node.names,
+                                     strict=True):
+                if not dotted.startswith("jaxch6"):
+                    continue
+                use(dotted, node.lineno)
+                if alias.asname or isinstance(node, ast.ImportFrom):
+                    bound[alias.asname or alias.name] = dotted
+                else:  # import jaxch6.a.b binds jaxch6
+                    bound[dotted.partition(".")[0]] = dotted.partition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            chain, value = [node.attr], node.value
+            while isinstance(value, ast.Attribute):
+                chain.append(value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                use(".".join([bound[value.id], *reversed(chain)]), node.lineno)
+    return found
+
+
+def test_the_private_name_check_sees_imports_and_attributes(tmp_path, monkeypatch):
+    source = ("from jaxch6.train import _spec\nfrom jaxch6.experiments import common\n"
+              "import jaxch6.plots as P\nfrom jaxch6 import train\n"
+              "def f():\n    from jaxch6.commands._flags import x\n"
+              "    return P._figure, train.make_run, train._hparams, common.__name__\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text(source)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    assert [u.split(": ")[1] for u in private_uses(tmp_path / "tests" / "test_x.py")] == [
+        "jaxch6.train._spec", "jaxch6.commands._flags", "jaxch6.plots._figure",
+        "jaxch6.train._hparams"]
+
+
+def test_no_private_name_is_used_outside_its_module():
+    paths = [path for folder in USERS for path in sorted((ROOT / folder).rglob("*.py"))]
+    uses = [use for path in paths for use in private_uses(path)]
+    found = [use for use in uses if use.partition(": ")[2] not in ALLOWED_PRIVATE]
+    assert found == [], "private names used outside their module:\n" + "\n".join(found)
+    # an exception no longer needed is removed
+    assert {use.partition(": ")[2] for use in uses} >= set(ALLOWED_PRIVATE)

@@ -46,7 +46,7 @@ def test_list_names_every_module(capsys):
 
 
 def test_smooth_curve_is_the_books_kaiser_window():
-    from jaxch6.experiments._common import smooth_curve
+    from jaxch6.experiments.common import smooth_curve
 
     x = np.arange(50.0)
     y = smooth_curve(x)

@@ -185,12 +185,21 @@ def test_a_jupyter_kernel_gets_tqdm_auto_bars(monkeypatch):
 
     import tqdm.auto
 
-    from jaxch6 import progress as P
 
-    assert not P._in_notebook() and TqdmProgress().plain  # pytest: no kernel, no terminal
+    assert TqdmProgress().plain  # pytest: no kernel, no terminal
     shell = types.SimpleNamespace(kernel=object())
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
-    assert P._in_notebook() and not TqdmProgress().plain
-    assert P._bar_class() is tqdm.auto.tqdm
+    bars = []
+
+    class NotebookBar(tqdm.auto.tqdm):  # tqdm.auto's bar, recorded when it is made
+        def __init__(self, *args, **kwargs):
+            bars.append(kwargs.get("total"))
+            super().__init__(*args, **{**kwargs, "file": io.StringIO()})
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", NotebookBar)
+    with TqdmProgress() as progress:
+        assert not progress.plain
+        progress(Progress("round 1/1", 0, 4, 0, 0.0, step_start=True))
+    assert bars == [4]
     assert TqdmProgress(io.StringIO()).plain  # an explicit file that is no terminal: lines

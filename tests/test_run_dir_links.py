@@ -103,10 +103,11 @@ def test_state_blocks_and_index_never_follow_links(run, outside):
 
 def test_a_figure_replaces_a_link_and_never_follows_it(run, outside):
     from jaxch6 import plots
+    from jaxch6.sweep.records import Trial
 
     (run / "top20.png").symlink_to(outside)
-    fig = plots._figure(2, 2)
-    plots._save(fig, run / "top20.png")
+    plots.sweep_top_grid([Trial(0, 0, {"learning_rate": 0.1}, [0.5, 0.6], [0.4, 0.5], False)],
+                         run / "top20.png")
     assert (run / "top20.png").read_bytes()[:4] == b"\x89PNG"
 
 

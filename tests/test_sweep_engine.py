@@ -295,7 +295,7 @@ def test_grouped_init_equals_mlp_init():
     import jax.numpy as jnp
 
     from jaxch6 import mlp
-    from jaxch6.train import TrainConfig, _init
+    from jaxch6.train import TrainConfig, init_params
 
     sizes = (30, 16, 16, 16, 10)  # two 16×16 layers: drawn in one vectorised call
     keys = jax.random.split(jax.random.key(3), 3)
@@ -303,7 +303,7 @@ def test_grouped_init_equals_mlp_init():
         cfg = TrainConfig(weight_init=wi, use_batchnorm=bn)
         a, _ = jax.jit(jax.vmap(lambda k, s, wi=wi, bn=bn: mlp.init(
             sizes, key=k, weight_init=wi, use_batchnorm=bn, init_scale=s)))(keys, jnp.ones(3))
-        b, _ = jax.jit(jax.vmap(lambda k, s, cfg=cfg: _init(sizes, k, cfg, s, jnp.float32)))(
+        b, _ = jax.jit(jax.vmap(lambda k, s, cfg=cfg: init_params(sizes, k, cfg, s, jnp.float32)))(
             keys, jnp.ones(3))
         assert a.keys() == b.keys()
         for name in a:

@@ -34,7 +34,7 @@ def run(args) -> int:
 
     from jaxch6 import experiments
     from jaxch6.errors import ConfigError
-    from jaxch6.experiments import _common
+    from jaxch6.experiments import common
 
     if args.list:
         for name in experiments.NAMES:
@@ -46,7 +46,7 @@ def run(args) -> int:
         raise ConfigError(f"--seed must be an integer in [0, 2**32), got {args.seed}")
     names = experiments.NAMES if args.name == "all" else (args.name,)
     modules = [experiments.get(name) for name in names]  # unknown name fails before any work
-    _common.check_writable(args.out)  # so is an --out that cannot be written
+    common.check_writable(args.out)  # so is an --out that cannot be written
     total = time.perf_counter()
     progress = _progress(getattr(args, "quiet", False))
     try:
@@ -58,7 +58,7 @@ def run(args) -> int:
             except OSError as exc:  # e.g. the disk filled while writing a figure
                 if exc.filename is None or not _inside(exc.filename, args.out):
                     raise
-                raise _common.write_error(exc.filename, exc) from None
+                raise common.write_error(exc.filename, exc) from None
             seconds = time.perf_counter() - t0
             progress(name, 1, i + 1, seconds)
             print(f"{name}: {seconds:.1f} s -> {args.out}/{name}.png, {name}.json")

@@ -1,11 +1,17 @@
 """The book's chapter-6 experiments, one module each, as importable functions.
 
-Every module ``jaxch6.experiments.<name>`` exposes ``run(out_dir, *, seed=0, quick=False) -> dict``
-which writes ``<name>.png`` (the figure) and ``<name>.json`` (the plotted numbers, the settings
-and how they differ from the book's) into ``out_dir`` and returns the JSON's content.
-``quick=True`` shrinks the run to seconds (used by the tests); the default is the book's
-settings, scaled to the data available offline (the embedded 4,000-digit MNIST sample where the
-book uses 60,000 digits — recorded in each JSON under ``"data"``).
+Every experiment (:data:`NAMES`) is a module ``jaxch6.experiments.<name>`` that exposes
+``run(out_dir, *, seed=0, quick=False) -> dict``, which writes ``<name>.png`` (the figure) and
+``<name>.json`` (the plotted numbers, the settings and how they differ from the book's) into
+``out_dir`` and returns the JSON's content. ``quick=True`` shrinks the run to seconds (used by
+the tests); the default is the book's settings, scaled to the data available offline (the
+embedded 4,000-digit MNIST sample where the book uses 60,000 digits — recorded in each JSON
+under ``"data"``).
+
+The helpers they share are modules too: :mod:`~jaxch6.experiments.common` (output files,
+JSON, smoothing, data, timing), :mod:`~jaxch6.experiments.race` (networks trained side by side
+on the same mini-batches) and :mod:`~jaxch6.experiments.overfit` (the two overfitting
+experiments' body).
 
 Run one from the shell with ``jaxch6 experiment NAME`` (or ``jaxch6 experiment all``), or from
 Python:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 NAME = "batch_norm_gradient_check"
 BATCH = 3
@@ -27,11 +27,11 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
 
     from jaxch6.gradcheck import BOOK_SIZES, TOLERANCE, H, book_network_check
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     sizes = (784, 10, 10, 10) if quick else BOOK_SIZES
-    x, t, _, _, data_info = _common.load_digits()
+    x, t, _, _, data_info = common.load_digits()
     key = jax.random.PRNGKey(seed)
-    with _common.Timer() as timer, _common.fast_compile(quick):
+    with common.Timer() as timer, common.fast_compile(quick):
         tables = {bn: book_network_check(x[:BATCH], t[:BATCH], key=key, sizes=sizes,
                                          use_batchnorm=bn) for bn in (True, False)}
 
@@ -68,4 +68,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "passed": bool(max(max(tables[True].values()), max(tables[False].values())) < TOLERANCE),
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 NAME = "batch_norm_test"
 
@@ -27,29 +27,29 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
 
     from jaxch6.train import TrainConfig
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     scales = np.logspace(0, -4, num=16)
     epochs = 6 if quick else 20
     seeds = 1 if quick else 3
-    x, t, xt, tt, data_info = _common.load_digits(1000)
+    x, t, xt, tt, data_info = common.load_digits(1000)
     if quick:  # the accuracy plotted is on the training set; keep the eval set small
         xt, tt = xt[:100], tt[:100]
         data_info["test_used"] = int(xt.shape[0])
     lanes_scale = np.tile(scales, seeds)  # lane = seed * 16 + scale index
     keys = jax.random.split(jax.random.PRNGKey(seed), seeds * 16)
     acc = {}
-    with _common.Timer() as timer:
+    with common.Timer() as timer:
         for bn in (True, False):
             config = TrainConfig(hidden_sizes=(100,) * 5, activation="relu", weight_init=1.0,
                                  use_batchnorm=bn, optimizer="sgd", batch_size=100,
                                  epochs=epochs, record_loss="none")
-            hist = _common.train_lanes(config, x, t, xt, tt, keys,
+            hist = common.train_lanes(config, x, t, xt, tt, keys,
                                        {"learning_rate": np.full(seeds * 16, 0.01),
                                         "init_scale": lanes_scale}, fast_compile=quick)
             acc[bn] = (hist.train_acc.reshape(seeds, 16, epochs),
                        hist.eval_acc.reshape(seeds, 16, epochs))
-    bn_mean, bn_lo, bn_hi = _common.band(acc[True][0])
-    no_mean, no_lo, no_hi = _common.band(acc[False][0])
+    bn_mean, bn_lo, bn_hi = common.band(acc[True][0])
+    no_mean, no_lo, no_hi = common.band(acc[False][0])
 
     fig, axes = plt.subplots(4, 4, figsize=(10, 8.4), sharex=True, sharey=True)
     ep = np.arange(epochs)
@@ -83,17 +83,17 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "data": data_info,
         "vs_book": "book: one run per scale on MNIST's first 1,000 digits; here the first "
         "1,000 of the embedded sample, 16 scales x seeds vmapped",
-        "train_acc": {"batchnorm": {"mean": _common.rounded(bn_mean, 4),
-                                    "min": _common.rounded(bn_lo, 4),
-                                    "max": _common.rounded(bn_hi, 4)},
-                      "plain": {"mean": _common.rounded(no_mean, 4),
-                                "min": _common.rounded(no_lo, 4),
-                                "max": _common.rounded(no_hi, 4)}},
-        "test_acc_final": {"batchnorm": _common.rounded(acc[True][1][:, :, -1].mean(0), 4),
-                           "plain": _common.rounded(acc[False][1][:, :, -1].mean(0), 4)},
-        "mean_train_acc_over_epochs": {"batchnorm": _common.rounded(auc_bn, 4),
-                                       "plain": _common.rounded(auc_no, 4)},
+        "train_acc": {"batchnorm": {"mean": common.rounded(bn_mean, 4),
+                                    "min": common.rounded(bn_lo, 4),
+                                    "max": common.rounded(bn_hi, 4)},
+                      "plain": {"mean": common.rounded(no_mean, 4),
+                                "min": common.rounded(no_lo, 4),
+                                "max": common.rounded(no_hi, 4)}},
+        "test_acc_final": {"batchnorm": common.rounded(acc[True][1][:, :, -1].mean(0), 4),
+                           "plain": common.rounded(acc[False][1][:, :, -1].mean(0), 4)},
+        "mean_train_acc_over_epochs": {"batchnorm": common.rounded(auc_bn, 4),
+                                       "plain": common.rounded(auc_no, 4)},
         "cells_where_batchnorm_learns_faster": int(np.sum(auc_bn > auc_no)),
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

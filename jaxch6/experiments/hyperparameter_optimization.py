@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 NAME = "hyperparameter_optimization"
 
@@ -29,12 +29,12 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     from jaxch6.sweep import SweepConfig
     from jaxch6.sweep import run as sweep_run
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     config = SweepConfig(trials=24, epochs=20, rounds=1, seed=seed) if quick else \
         SweepConfig(trials=100, epochs=50, rounds=2, keep=10, seed=seed)
-    with _common.Timer() as timer, _common.fast_compile(quick):
+    with common.Timer() as timer, common.fast_compile(quick):
         result = sweep_run(config, progress=False)  # the experiment command reports progress
-    path = _common.out_path(out_dir)
+    path = common.out_path(out_dir)
     first = [t for t in result.ranked if t.round == 0]
     plots.sweep_top_grid(first, path / f"{NAME}.png", n=20, cols=5,
                          title=f"Best 20 of {config.trials} trials (round 1): validation solid, "
@@ -60,7 +60,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     axes[0].legend(fontsize=7)
     fig.suptitle("Every trial's final validation accuracy", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path / f"{NAME}_scatter.png", dpi=_common.DPI)
+    fig.savefig(path / f"{NAME}_scatter.png", dpi=common.DPI)
     plt.close(fig)
 
     def record(t):
@@ -77,8 +77,8 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "loop; here jaxch6.sweep.run (vmapped) on the embedded sample's first 500, plus the "
         "book's step 3 (a narrowed second round) in the full run",
         "rounds": result.rounds,
-        "best20_round1": [record(t) | {"val_acc": _common.rounded(t.val_acc, 3),
-                                       "train_acc": _common.rounded(t.train_acc, 3)}
+        "best20_round1": [record(t) | {"val_acc": common.rounded(t.val_acc, 3),
+                                       "train_acc": common.rounded(t.train_acc, 3)}
                           for t in first[:20]],
         "best_lr_round1": [t.hparams["learning_rate"] for t in first[:20]],
         "trials": [record(t) for t in result.trials],
@@ -86,4 +86,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "seconds": timer.seconds,
         "figures": [f"{NAME}.png", f"{NAME}_scatter.png"],
     }
-    return _common.write_json(out_dir, NAME, summary)  # the PNG is the sweep's grid
+    return common.write_json(out_dir, NAME, summary)  # the PNG is the sweep's grid

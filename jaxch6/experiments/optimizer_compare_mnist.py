@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
-from jaxch6.experiments._race import Arm, race
+from jaxch6.experiments import common
+from jaxch6.experiments.race import Arm, race
 
 NAME = "optimizer_compare_mnist"
 ARMS = (
@@ -37,19 +37,19 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``optimizer_compare_mnist.png`` / ``.json``."""
     import jax
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     iterations = 150 if quick else 2000
     seeds = 1 if quick else 4
     hidden = (100, 100) if quick else (100, 100, 100, 100)
     arms = ARMS if quick else (*ARMS, BOOK_DEFAULT_RMSPROP)
-    x, t, xt, tt, data_info = _common.load_digits()
-    with _common.Timer() as timer:
+    x, t, xt, tt, data_info = common.load_digits()
+    with common.Timer() as timer:
         loss, test_acc, diverged = race(arms, jax.random.PRNGKey(seed), x, t, xt, tt,
                                         iterations=iterations, seeds=seeds, batch_size=128,
                                         fast_compile=quick,
                                         hidden=hidden)
-    smooth = _common.smooth_curve(loss.reshape(-1, iterations)).reshape(loss.shape)
-    mean, lo, hi = _common.band(smooth)  # over seeds: (arms, iterations)
+    smooth = common.smooth_curve(loss.reshape(-1, iterations)).reshape(loss.shape)
+    mean, lo, hi = common.band(smooth)  # over seeds: (arms, iterations)
 
     fig, ax = plt.subplots(figsize=(7, 4.6))
     it = np.arange(iterations)
@@ -85,9 +85,9 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "(4,000 digits), 7 rules, seeds vmapped; RMSprop at lr 0.001 (book default 0.01, "
         "drawn dashed, is spiky and ends higher)",
         "iterations_plotted_every": step,
-        "smoothed_loss": {lab: {"mean": _common.rounded(mean[j, ::step], 4),
-                                "min": _common.rounded(lo[j, ::step], 4),
-                                "max": _common.rounded(hi[j, ::step], 4)}
+        "smoothed_loss": {lab: {"mean": common.rounded(mean[j, ::step], 4),
+                                "min": common.rounded(lo[j, ::step], 4),
+                                "max": common.rounded(hi[j, ::step], 4)}
                           for j, lab in enumerate(labels)},
         "final_smoothed_loss": {lab: {"mean": float(mean[j, -1]),
                                       "per_seed": smooth[:, j, -1]}
@@ -96,4 +96,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "diverged": {lab: diverged[:, j] for j, lab in enumerate(labels)},
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 NAME = "optimizer_compare_naive"
 STEPS = 30
@@ -79,7 +79,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``optimizer_compare_naive.png`` / ``.json``; deterministic (``seed`` is unused)."""
     from jaxch6.functions import INIT_POS, contour_grid, f
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     import jax
 
     lrs = np.logspace(-3, 1, 9 if quick else 41)
@@ -89,7 +89,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         curves = {label: lr_scan(name, hp, lrs) for label, name, hp in RULES}
         return paths, curves, trajectory("adadelta", {})
 
-    with _common.Timer() as timer, _common.fast_compile(quick):
+    with common.Timer() as timer, common.fast_compile(quick):
         paths, lr_curves, default_path = jax.tree.map(np.asarray, jax.jit(everything)())
         xs_dflt, ys_dflt = default_path
 
@@ -133,13 +133,13 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "book_rules": BOOK_RULES,
         "vs_book": "book plots SGD/Momentum/AdaGrad/Adam only; Nesterov (lr 0.1), RMSprop "
         "(lr 0.2) and AdaDelta (eps 0.1; default eps 1e-7 path also given) added here",
-        "paths": {label: {"x": _common.rounded(xs), "y": _common.rounded(ys)}
+        "paths": {label: {"x": common.rounded(xs), "y": common.rounded(ys)}
                   for label, (xs, ys) in paths.items()},
         "final": {label: {"x": float(xs[-1]), "y": float(ys[-1]),
                           "f": float(f(xs[-1], ys[-1]))} for label, (xs, ys) in paths.items()},
-        "adadelta_default_eps": {"x": _common.rounded(xs_dflt), "y": _common.rounded(ys_dflt)},
+        "adadelta_default_eps": {"x": common.rounded(xs_dflt), "y": common.rounded(ys_dflt)},
         "lr_scan": {"learning_rates": lrs, "final_f": {
-            k: _common.rounded(v, 8) for k, v in lr_curves.items()}},
+            k: common.rounded(v, 8) for k, v in lr_curves.items()}},
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

@@ -8,19 +8,19 @@ per epoch. Conclusion: dropout narrows the train–test gap (training accuracy n
 
 Here: ratio 0 (no dropout: with the book's form a ratio of 0 keeps every unit and multiplies by
 1 at test time, so one compiled program serves both), 0.2 and a sweep, times seeds, as one
-``vmap`` (the ratio is a traced hyperparameter); see :mod:`jaxch6.experiments._overfit`.
+``vmap`` (the ratio is a traced hyperparameter); see :mod:`jaxch6.experiments.overfit`.
 """
 
 from __future__ import annotations
 
-from jaxch6.experiments import _overfit
+from jaxch6.experiments import overfit
 
 NAME = "overfit_dropout"
 
 
 def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``overfit_dropout.png`` / ``.json``."""
-    return _overfit.run(out_dir, name=NAME, book_script="ch06/overfit_dropout.py",
+    return overfit.run(out_dir, name=NAME, book_script="ch06/overfit_dropout.py",
                         knob="dropout_ratio", knob_label="dropout ratio", book_value=0.2,
                         sweep=(0.1, 0.3, 0.5), epochs=301, use_dropout=True,
                         seed=seed, quick=quick, quick_epochs=60, log_sweep=False)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 NAME = "weight_init_activation_histogram"
 NODES = 100
@@ -81,14 +81,14 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     import jax
     import jax.numpy as jnp
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     n_seeds = 2 if quick else 8
     stds = jnp.asarray(list(INITS.values()), jnp.float32)
     hist, stats = {}, {}
     def all_activations(key):
         return tuple(activations(key, act, stds) for act in ACTIVATIONS)
 
-    with _common.Timer() as timer, _common.fast_compile(quick):
+    with common.Timer() as timer, common.fast_compile(quick):
         keys = jax.random.split(jax.random.PRNGKey(seed), n_seeds)
         zs = jax.jit(jax.vmap(all_activations))(keys)  # each (seeds, inits, layers, n, nodes)
         for act, z in zip(ACTIVATIONS, zs, strict=True):
@@ -102,13 +102,13 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
                           for layer in range(LAYERS)]
                 hist[(act, init)] = np.stack(counts)
                 stats[f"{act}/{init}"] = {
-                    "mean": _common.rounded(mean[:, i].mean(0)),
-                    "std": _common.rounded(std[:, i].mean(0)),
-                    "std_min_over_seeds": _common.rounded(std[:, i].min(0)),
-                    "std_max_over_seeds": _common.rounded(std[:, i].max(0)),
-                    "saturated": _common.rounded(sat[:, i].mean(0)),
-                    "saturated_min_over_seeds": _common.rounded(sat[:, i].min(0)),
-                    "saturated_max_over_seeds": _common.rounded(sat[:, i].max(0)),
+                    "mean": common.rounded(mean[:, i].mean(0)),
+                    "std": common.rounded(std[:, i].mean(0)),
+                    "std_min_over_seeds": common.rounded(std[:, i].min(0)),
+                    "std_max_over_seeds": common.rounded(std[:, i].max(0)),
+                    "saturated": common.rounded(sat[:, i].mean(0)),
+                    "saturated_min_over_seeds": common.rounded(sat[:, i].min(0)),
+                    "saturated_max_over_seeds": common.rounded(sat[:, i].max(0)),
                 }
 
     rows = [(act, init) for act in ACTIVATIONS for init in INITS]
@@ -145,4 +145,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "hist_counts_seed0": {f"{a}/{i}": v for (a, i), v in hist.items()},
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

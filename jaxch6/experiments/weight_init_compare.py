@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
-from jaxch6.experiments._race import Arm, race
+from jaxch6.experiments import common
+from jaxch6.experiments.race import Arm, race
 
 NAME = "weight_init_compare"
 ARMS = (
@@ -30,16 +30,16 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``weight_init_compare.png`` / ``.json``."""
     import jax
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     iterations = 400 if quick else 2000
     seeds = 1 if quick else 4
-    x, t, xt, tt, data_info = _common.load_digits()
-    with _common.Timer() as timer:
+    x, t, xt, tt, data_info = common.load_digits()
+    with common.Timer() as timer:
         loss, test_acc, diverged = race(ARMS, jax.random.PRNGKey(seed), x, t, xt, tt,
                                         iterations=iterations, seeds=seeds, batch_size=128,
                                         fast_compile=quick)
-    smooth = _common.smooth_curve(loss.reshape(-1, iterations)).reshape(loss.shape)
-    mean, lo, hi = _common.band(smooth)
+    smooth = common.smooth_curve(loss.reshape(-1, iterations)).reshape(loss.shape)
+    mean, lo, hi = common.band(smooth)
 
     fig, ax = plt.subplots(figsize=(7, 4.6))
     it = np.arange(iterations)
@@ -68,9 +68,9 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "vs_book": "book: 60,000 training digits, one run; here the embedded sample (4,000 "
         "digits), seeds vmapped",
         "iterations_plotted_every": step,
-        "smoothed_loss": {lab: {"mean": _common.rounded(mean[j, ::step], 4),
-                                "min": _common.rounded(lo[j, ::step], 4),
-                                "max": _common.rounded(hi[j, ::step], 4)}
+        "smoothed_loss": {lab: {"mean": common.rounded(mean[j, ::step], 4),
+                                "min": common.rounded(lo[j, ::step], 4),
+                                "max": common.rounded(hi[j, ::step], 4)}
                           for j, lab in enumerate(labels)},
         "final_smoothed_loss": {lab: {"mean": float(mean[j, -1]), "per_seed": smooth[:, j, -1]}
                                 for j, lab in enumerate(labels)},
@@ -78,4 +78,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "diverged": {lab: diverged[:, j] for j, lab in enumerate(labels)},
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, NAME, fig, summary)
+    return common.write_outputs(out_dir, NAME, fig, summary)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxch6.experiments import _common
+from jaxch6.experiments import common
 
 
 def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, book_value: float,
@@ -21,11 +21,11 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
 
     from jaxch6.train import TrainConfig
 
-    plt = _common.pyplot()
+    plt = common.pyplot()
     epochs = quick_epochs if quick else epochs
     seeds = 2 if quick else 3
     values = (0.0, book_value) if quick else tuple(sorted({0.0, book_value, *sweep}))
-    x, t, xt, tt, data_info = _common.load_digits(300)
+    x, t, xt, tt, data_info = common.load_digits(300)
     if quick:  # fewer test digits: the per-epoch evaluation dominates these small runs
         xt, tt = xt[:500], tt[:500]
         data_info["test_used"] = int(xt.shape[0])
@@ -35,8 +35,8 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
                          record_loss="none")
     lane_values = np.repeat(np.asarray(values, np.float64), seeds)  # lane = value * seeds + seed
     keys = jax.random.split(jax.random.PRNGKey(seed), len(lane_values))
-    with _common.Timer() as timer:
-        hist = _common.train_lanes(config, x, t, xt, tt, keys,
+    with common.Timer() as timer:
+        hist = common.train_lanes(config, x, t, xt, tt, keys,
                                    {"learning_rate": np.full(len(lane_values), 0.01),
                                     knob: lane_values}, fast_compile=quick)
     tr = hist.train_acc.reshape(len(values), seeds, epochs)
@@ -51,7 +51,7 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
     for ax, i, title in ((axes[0], i_off, f"{knob_label} = 0"),
                          (axes[1], i_on, f"{knob_label} = {book_value:g}")):
         for acc, label, marker in ((tr[i], "train", "o"), (te[i], "test", "s")):
-            m, lo, hi = _common.band(acc)
+            m, lo, hi = common.band(acc)
             (line,) = ax.plot(ep, m, marker=marker, markevery=max(epochs // 20, 1), ms=3, lw=1,
                               label=label)
             ax.fill_between(ep, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
@@ -92,13 +92,13 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
         "vs_book": f"book: 300 MNIST training digits, test accuracy on 10,000 test digits, one "
         f"run per setting; here 300 digits of the embedded sample, test on its "
         f"{int(xt.shape[0])} test digits, {knob} values x seeds vmapped",
-        "train_acc": {f"{v:g}": {"mean": _common.rounded(tr[i].mean(0), 4),
-                                 "min": _common.rounded(tr[i].min(0), 4),
-                                 "max": _common.rounded(tr[i].max(0), 4)}
+        "train_acc": {f"{v:g}": {"mean": common.rounded(tr[i].mean(0), 4),
+                                 "min": common.rounded(tr[i].min(0), 4),
+                                 "max": common.rounded(tr[i].max(0), 4)}
                       for i, v in enumerate(values)},
-        "test_acc": {f"{v:g}": {"mean": _common.rounded(te[i].mean(0), 4),
-                                "min": _common.rounded(te[i].min(0), 4),
-                                "max": _common.rounded(te[i].max(0), 4)}
+        "test_acc": {f"{v:g}": {"mean": common.rounded(te[i].mean(0), 4),
+                                "min": common.rounded(te[i].min(0), 4),
+                                "max": common.rounded(te[i].max(0), 4)}
                      for i, v in enumerate(values)},
         "gap": {f"{v:g}": {"mean": float(gap[i].mean()), "per_seed": gap[i]}
                 for i, v in enumerate(values)},
@@ -106,4 +106,4 @@ def run(out_dir, *, name: str, book_script: str, knob: str, knob_label: str, boo
         "gap_book_value": float(gap[i_on].mean()),
         "seconds": timer.seconds,
     }
-    return _common.write_outputs(out_dir, name, fig, summary)
+    return common.write_outputs(out_dir, name, fig, summary)

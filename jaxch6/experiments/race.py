@@ -30,7 +30,7 @@ def race(arms, key, x_train, t_train, x_test, t_test, *, hidden=(100, 100, 100, 
     Returns NumPy ``loss`` (seeds, arms, iterations) — each arm's loss on the batch after its
     update, as the book records it — and ``test_acc`` (seeds, arms): accuracy on the test set at
     the end (the book prints losses only), and ``diverged`` (seeds, arms).
-    ``fast_compile``: compile with :data:`~jaxch6.experiments._common.FAST_COMPILE`.
+    ``fast_compile``: compile with :data:`~jaxch6.experiments.common.FAST_COMPILE`.
     """
     import jax
     import jax.numpy as jnp
@@ -79,7 +79,7 @@ def race(arms, key, x_train, t_train, x_test, t_test, *, hidden=(100, 100, 100, 
         return losses.T, test_acc, ~finite
 
     keys = jax.random.split(key, seeds)
-    from jaxch6.experiments._common import jit_run
+    from jaxch6.experiments.common import jit_run
 
     loss, test_acc, diverged = jit_run(jax.vmap(one_seed), keys, fast_compile=fast_compile)
     return np.asarray(loss), np.asarray(test_acc), np.asarray(diverged)
