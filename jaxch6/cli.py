@@ -18,11 +18,22 @@ import importlib
 import os
 import signal
 import sys
+import warnings
 
 from jaxch6.commands import _interrupt
 from jaxch6.errors import Jaxch6Error
 
 COMMANDS = ("sweep", "verify", "gradcheck", "experiment", "data")
+#: Optuna's warnings about what the command uses on purpose (its experimental heartbeat
+#: arguments, a study asked outside ``optimize``), by message (matching them by category would
+#: import Optuna on every command). Ignored for the whole process, not only around the calls
+#: that trigger them: the thread that opens a database server outlives its timeout and can warn
+#: after any scoped filter was lifted.
+OPTUNA_NOISE = (
+    r"Argument ``\w+`` is an experimental feature",
+    r".* is experimental \(supported from",
+    r"Heartbeat of storage is supposed to be used with",
+)
 
 
 def _load(name: str):
@@ -81,6 +92,8 @@ def _expand(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     old = _interrupt.install()  # first: a signal from here on exits 130 / 143 within 2 s
+    for message in OPTUNA_NOISE:
+        warnings.filterwarnings("ignore", message=message)
     try:
         return _main(argv)
     finally:

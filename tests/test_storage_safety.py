@@ -254,6 +254,38 @@ def test_cli_storage_timeout_and_study_path(tmp_path):
     assert r.returncode == 2 and "study name has a control character" in r.stderr
 
 
+@pytest.mark.skipif(not HAS_PG_DRIVER, reason="no PostgreSQL driver")
+def test_connect_thread_warning_after_timeout_is_not_printed(monkeypatch, capsys):
+    """Issue 19 item 13: the thread opening the storage outlives its timeout; Optuna's
+    ExperimentalWarning that it emits after the command gave up (here: Optuna's own
+    constructor, entered only once the command has returned) must not be printed."""
+    optuna = pytest.importorskip("optuna")
+    import warnings
+
+    from jaxch6 import cli
+
+    late, done = threading.Event(), threading.Event()
+
+    class Late(optuna.storages.RDBStorage):
+        def __init__(self, url, **kw):
+            late.wait(10)
+            try:  # Optuna's real constructor warns about the experimental heartbeat first
+                super().__init__("sqlite://", heartbeat_interval=kw["heartbeat_interval"])
+            finally:
+                done.set()
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", Late)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        code = cli.main(["sweep", "--sampler", "random", "--storage-timeout", "0.2",
+                         "--storage", "postgresql://u:s3cret@127.0.0.1:9/db"])
+        late.set()
+        assert done.wait(10)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "within 0.2 s" in err, err
+    assert not [w for w in seen if "experimental" in str(w.message)], [str(w.message) for w in seen]
+
+
 @pytest.mark.slow
 def test_optuna_log_lines_only_when_asked_for(tmp_path):
     """Issue 21 item 7: an Optuna run printed Optuna's own '[I ...] A new study created in
