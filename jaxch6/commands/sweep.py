@@ -539,8 +539,8 @@ def report(result, top: int, wall0: float) -> None:
     """Print each round, timings and the ranking (the data and device lines came before
     training, through the reporter's ``announce``)."""
     from jaxch6.sweep import schedulers
+    from jaxch6.sweep.params import space_from_dicts
     from jaxch6.sweep.records import format_space
-    from jaxch6.sweep.space import space_from_dicts
 
     info, tm, cfg = result.info, result.timings, result.config
     for line in info.get("warnings", []):

@@ -22,10 +22,11 @@ step and one evaluation (see docs/own_model.md).
 
 Modules, one job each: :mod:`~jaxch6.sweep.task` (the task contract; the book's network as one),
 :mod:`~jaxch6.sweep.book` (the book's data split, test digits and lane estimate),
-:mod:`~jaxch6.sweep.space` (ranges, sampling, narrowing), :mod:`~jaxch6.sweep.keys` (keys),
-:mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes of run
-states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random, halving,
-hyperband, PBT), :mod:`~jaxch6.sweep.loop` (the run loop all drivers share),
+:mod:`~jaxch6.sweep.params` (what a space holds: ranges and choices, their names, checks and
+parsing), :mod:`~jaxch6.sweep.space` (sampling, grids, narrowing), :mod:`~jaxch6.sweep.keys`
+(keys), :mod:`~jaxch6.sweep.config` (:class:`SweepConfig`), :mod:`~jaxch6.sweep.engine` (lanes
+of run states: vmapped, sharded, chunked programs), :mod:`~jaxch6.sweep.schedulers` (random,
+halving, hyperband, PBT), :mod:`~jaxch6.sweep.loop` (the run loop all drivers share),
 :mod:`~jaxch6.sweep.pool` (run states kept between steps), :mod:`~jaxch6.sweep.store` (the run
 directory), :mod:`~jaxch6.sweep.models` (saved winners), :mod:`~jaxch6.sweep.runner`
 (:func:`run`, :func:`resume`).
@@ -35,19 +36,12 @@ from jaxch6.sweep.config import SweepConfig, parse_hidden
 from jaxch6.sweep.keys import trial_keys
 from jaxch6.sweep.loop import Progress
 from jaxch6.sweep.models import SavedModel, load_model, load_state
+from jaxch6.sweep.params import BOOK_SPACE, Param, check_space, parse_param, searchable_names
 from jaxch6.sweep.records import Trial, format_trial, rank
 from jaxch6.sweep.result import SweepResult, load
 from jaxch6.sweep.runner import load_data, resume, run
 from jaxch6.sweep.schedulers import SCHEDULERS
-from jaxch6.sweep.space import (
-    BOOK_SPACE,
-    Param,
-    check_space,
-    narrow,
-    parse_param,
-    sample,
-    searchable_names,
-)
+from jaxch6.sweep.space import narrow, sample
 from jaxch6.sweep.task import Task, TaskError, book_task, from_step
 
 

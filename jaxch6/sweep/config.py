@@ -17,13 +17,8 @@ from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.names import parse_layers
 from jaxch6.sweep import schedulers
-from jaxch6.sweep.space import (
-    BOOK_SPACE,
-    Param,
-    check_space,
-    grid_size,
-    space_from_dicts,
-)
+from jaxch6.sweep.params import BOOK_SPACE, Param, check_param, check_space, space_from_dicts
+from jaxch6.sweep.space import grid_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +46,7 @@ class SweepConfig:
     are saved under ``models/``. ``schedule``: the learning rate's schedule
     (:mod:`jaxch6.schedules`). ``precision``: ``"fp32"``, ``"tf32"`` or ``"bf16"`` matmuls.
 
-    ``space`` may hold categorical and int parameters (:class:`jaxch6.sweep.space.Param`):
+    ``space`` may hold categorical and int parameters (:class:`jaxch6.sweep.params.Param`):
     a searched static name (optimizer, activation, batchnorm, batch_size, hidden, width)
     overrides the field of the same meaning per trial, and each distinct combination trains as
     its own compiled program (:mod:`jaxch6.sweep.groups`); pbt refuses static names.
@@ -115,8 +110,6 @@ class SweepConfig:
         self._check_numbers()
         self._check_names()
         if self.task is not None:
-            from jaxch6.sweep.space import check_param
-
             space = tuple(check_param(p) for p in self.space)
         else:
             space = check_space(self.space, self.optimizer, schedule=self.schedule,

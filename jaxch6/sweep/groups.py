@@ -1,6 +1,6 @@
 """Trials whose static choices differ train as separate compiled programs, one *group* each.
 
-A searched static name (:data:`jaxch6.sweep.space.STATIC`: optimizer, activation, batchnorm,
+A searched static name (:data:`jaxch6.sweep.params.STATIC`: optimizer, activation, batchnorm,
 batch_size, hidden, width) changes the training's shapes or branches, so the trials of one
 combination of their values — a group — share one :class:`jaxch6.sweep.engine.Engine`, built
 (and compiled) the first time the group has lanes to run. The run loop cuts a step's lanes into
@@ -24,7 +24,7 @@ from typing import Any
 
 from jaxch6.names import OPTIMIZER_SLOTS
 from jaxch6.sweep.engine import LaneEngine
-from jaxch6.sweep.space import STATIC, Param, hidden_sizes, searchable_names
+from jaxch6.sweep.params import STATIC, Param, hidden_sizes, searchable_names
 
 Group = tuple[tuple[str, Any], ...]  # ((name, value), ...) of the searched static names
 

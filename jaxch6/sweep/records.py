@@ -220,7 +220,7 @@ def format_space(space) -> str:
         e.g. ``learning_rate 1e-06..0.01 (log), weight_decay 1e-08..0.0001 (log)``; an int
         range reads ``batch_size 16..128 (int, lin)``, choices ``optimizer {sgd, adam}``.
     """
-    from jaxch6.sweep.space import Param
+    from jaxch6.sweep.params import Param
 
     def one(p) -> str:
         p = Param(*p)

@@ -147,7 +147,7 @@ def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
 def with_task(config: SweepConfig, task) -> SweepConfig:
     """``config`` for sweeping ``task``: ``task`` names it; the task's declared space replaces
     the book's default space."""
-    from jaxch6.sweep.space import BOOK_SPACE
+    from jaxch6.sweep.params import BOOK_SPACE
 
     space = task.space if tuple(config.space) == BOOK_SPACE and task.space else config.space
     return dataclasses.replace(config, task=config.task or task.name, space=space)

@@ -8,7 +8,7 @@ state (parameters, optimizer state, batch-norm statistics) of a member of the to
 or 1.2, or, with probability ``resample``, drawn afresh from its range; every value stays within
 its range. A categorical value (numeric choices, e.g. ``lr=0.1,0.01``) is drawn afresh among its
 choices with probability ``resample`` and otherwise kept. Names that change the network or the
-optimizer (:data:`jaxch6.sweep.space.STATIC`) cannot be searched by PBT: a copied run state
+optimizer (:data:`jaxch6.sweep.params.STATIC`) cannot be searched by PBT: a copied run state
 keeps its structure (:meth:`jaxch6.sweep.SweepConfig.validate` refuses them). The copy
 continues with a fresh training key (:func:`jaxch6.sweep.keys.child_key`).
 
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.params import STATIC, Param
 from jaxch6.sweep.records import Trial, rank_at
 from jaxch6.sweep.schedulers.base import Copy, Step, setting, settings_of
-from jaxch6.sweep.space import STATIC, Param, draw, values_from_uniforms
+from jaxch6.sweep.space import draw, values_from_uniforms
 
 FACTORS = (0.8, 1.2)
 

@@ -30,7 +30,7 @@ class RandomSearch:
     """Random search over ``space`` in ``rounds`` rounds of ``trials`` trials.
 
     Args:
-        space: the searched parameters (:class:`jaxch6.sweep.space.Param`).
+        space: the searched parameters (:class:`jaxch6.sweep.params.Param`).
         trials: trials per round.
         epochs: epochs each trial is trained.
         seed: the sweep's seed (sampling).
