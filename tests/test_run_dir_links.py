@@ -111,6 +111,35 @@ def test_a_figure_replaces_a_link_and_never_follows_it(run, outside):
     assert (run / "top20.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_experiment_figures_and_summaries_replace_a_link(run, outside):
+    """``jaxch6 experiment`` writes its figures and JSON like a sweep's (store.write_file)."""
+    from jaxch6.experiments import common
+
+    plt = common.pyplot()
+    for name in ("naive.png", "naive.json", "scatter.png"):
+        (run / name).symlink_to(outside)
+    common.write_outputs(run, "naive", plt.figure(figsize=(1, 1)), {"x": 1})
+    common.save_figure(plt.figure(figsize=(1, 1)), run / "scatter.png")
+    assert (run / "naive.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "scatter.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "naive.json").read_text() == '{\n "x": 1\n}\n'
+    (run / f".jaxch6-write-test-{os.getpid()}").symlink_to(outside)  # the writability probe
+    with pytest.raises(ConfigError, match="cannot write"):
+        common.check_writable(run)
+
+
+@pytest.mark.parametrize("name", ["study.db", "study.db-wal", "study.db-journal"])
+def test_a_linked_sqlite_study_is_refused(run, outside, name):
+    """An Optuna worker's study.db (or its journal) that is a link: SQLite would write
+    through it, so the storage is refused before SQLite opens it."""
+    from jaxch6.sweep import optuna_storage as S
+
+    (run / name).symlink_to(outside)
+    with pytest.raises(ConfigError) as e:
+        S.storage_url(f"sqlite:///{run}/study.db")
+    _one_line(e, f"refusing {run / name}: it is a symbolic link")
+
+
 def test_a_csv_replaces_a_link(run, outside):
     from jaxch6.sweep.tables import write_csv
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -67,26 +66,23 @@ def rounded(x, digits: int = 5):
 
 def write_error(path, exc: OSError) -> ConfigError:
     """A one-line ConfigError for a failed write of ``path`` (naming a parent that is a file)."""
-    reason = exc.strerror or str(exc)
-    if exc.errno == errno.ENOTDIR:
-        reason += next((f" ({p} is a file)" for p in Path(path).parents if p.is_file()), "")
-    return ConfigError(f"cannot write {path}: {reason}")
+    from jaxch6.sweep.store import write_error
+
+    return write_error(path, exc)
 
 
 def out_path(out_dir) -> Path:
     """``out_dir`` as a Path, created if needed.
 
     Raises:
-        ConfigError: it is a file, or cannot be created.
+        ConfigError: it is a file or a symbolic link, or cannot be created.
     """
+    from jaxch6.sweep.store import subdir
+
     path = Path(out_dir)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"cannot write to {path}: it is a file, not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    return path
+    return subdir(path)
 
 
 def check_writable(out_dir) -> Path:
@@ -97,8 +93,8 @@ def check_writable(out_dir) -> Path:
     """
     path = out_path(out_dir)
     probe = path / f".jaxch6-write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
+    try:  # O_EXCL: never opened through a link planted under that name
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         probe.unlink()
     except OSError as exc:
         raise write_error(path, exc) from None
@@ -108,18 +104,34 @@ def check_writable(out_dir) -> Path:
 def write_json(out_dir, name: str, summary: dict) -> dict:
     """Write ``summary`` (made JSON-safe by :func:`to_jsonable`) as ``<name>.json``; return it.
 
+    Like every file an experiment writes, it is written by :func:`jaxch6.sweep.store.write_file`
+    (a new file renamed over the old one: a symbolic link there is replaced, never followed).
+
     Raises:
         ConfigError: the file cannot be written.
     """
+    from jaxch6.sweep.store import write_file
+
     data = to_jsonable(summary)
-    path = out_path(out_dir) / f"{name}.json"
-    try:
-        with open(path, "w") as fh:
-            json.dump(data, fh, indent=1)
-            fh.write("\n")
-    except OSError as exc:
-        raise write_error(path, exc) from None
+    write_file(out_path(out_dir) / f"{name}.json", json.dumps(data, indent=1) + "\n")
     return data
+
+
+def save_figure(fig, path) -> Path:
+    """Save ``fig`` as a PNG at ``path`` through :func:`jaxch6.sweep.store.write_file`, and close
+    it.
+
+    Raises:
+        ConfigError: the file cannot be written.
+    """
+    import matplotlib.pyplot as plt
+
+    from jaxch6.sweep.store import write_file
+
+    try:
+        return write_file(path, lambda f: fig.savefig(f, dpi=DPI, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def write_outputs(out_dir, name: str, fig, summary: dict) -> dict:
@@ -128,15 +140,7 @@ def write_outputs(out_dir, name: str, fig, summary: dict) -> dict:
     Raises:
         ConfigError: a file cannot be written.
     """
-    import matplotlib.pyplot as plt
-
-    path = out_path(out_dir) / f"{name}.png"
-    try:
-        fig.savefig(path, dpi=DPI)
-    except OSError as exc:
-        raise write_error(path, exc) from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, out_path(out_dir) / f"{name}.png")
     return write_json(out_dir, name, summary)
 
 

@@ -60,8 +60,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     axes[0].legend(fontsize=7)
     fig.suptitle("Every trial's final validation accuracy", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path / f"{NAME}_scatter.png", dpi=common.DPI)
-    plt.close(fig)
+    common.save_figure(fig, path / f"{NAME}_scatter.png")
 
     def record(t):
         return {"id": t.id, "round": t.round + 1, **t.hparams,

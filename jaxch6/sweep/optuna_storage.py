@@ -117,7 +117,8 @@ def storage_url(text: str) -> str:
 
     Raises:
         ConfigError: an empty URL, an unknown scheme, a raw ``@`` in the user name or password,
-            or a SQLite file in a missing directory (messages show the URL with its password
+            a SQLite file in a missing directory, or a SQLite file (or its journal) that is a
+            symbolic link (messages show the URL with its password
             replaced by ``***``).
     """
     text = (text or "").strip()
@@ -145,6 +146,9 @@ def storage_url(text: str) -> str:
             parent = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(parent):
                 raise ConfigError(f"storage {text}: directory {parent} does not exist")
+            for file in (path, *(path + end for end in ("-journal", "-wal", "-shm"))):
+                if os.path.islink(file):  # SQLite itself would write through it
+                    raise ConfigError(f"storage {text}: refusing {file}: it is a symbolic link")
     return text
 
 

@@ -71,7 +71,8 @@ def _reason(path: Path, exc: OSError) -> str:
     return text
 
 
-def _write_error(path: Path, exc: OSError) -> ConfigError:
+def write_error(path: str | os.PathLike, exc: OSError) -> ConfigError:
+    """The one-line error for a failed write of ``path`` ("cannot write PATH: reason")."""
     return ConfigError(f"cannot write {path}: {_reason(path, exc)}")
 
 
@@ -143,7 +144,7 @@ def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int
     except OSError as exc:
         if exc.errno == errno.ELOOP or (exc.errno == errno.EEXIST and path.is_symlink()):
             raise _link_error(path) from None
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
 
 
 def _not_a_link_dir(path: Path) -> None:
@@ -195,7 +196,7 @@ def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], N
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(content):
@@ -208,7 +209,7 @@ def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], N
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -229,7 +230,7 @@ def append_file(path: str | os.PathLike, text: str) -> None:
         os.write(fd, text.encode("utf-8"))
         os.fsync(fd)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     finally:
         os.close(fd)
 
@@ -620,7 +621,7 @@ def append_trials(out_dir: str | os.PathLike, records: Iterable[Mapping]) -> Non
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
                 os.fsync(fd)
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
     finally:
         os.close(fd)
 
@@ -727,7 +728,7 @@ def _truncate(path: Path, size: int) -> None:
         os.ftruncate(fd, size)
         os.fsync(fd)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     finally:
         os.close(fd)
 
