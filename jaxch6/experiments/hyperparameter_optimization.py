@@ -53,9 +53,10 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         axes[1].semilogx(wd, acc, marker, ms=4, alpha=0.7, label=label)
     top = set(t.id for t in first[:20])
     lr_top = [t.hparams["learning_rate"] for t in first if t.id in top]
-    axes[0].axvspan(min(lr_top), max(lr_top), color="gray", alpha=0.15, label="best-20 lr span")
-    axes[0].set_xlabel("learning rate")
-    axes[1].set_xlabel("weight decay")
+    axes[0].axvspan(min(lr_top), max(lr_top), color="gray", alpha=0.15,
+                    label="best-20 learning_rate span")
+    axes[0].set_xlabel("learning_rate (log)")  # the names of --space and the ranking
+    axes[1].set_xlabel("weight_decay (log)")
     axes[0].set_ylabel("final validation accuracy")
     axes[0].legend(fontsize=7)
     fig.suptitle("Every trial's final validation accuracy", fontsize=10)
