@@ -5,7 +5,9 @@ taking the machine down."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -73,3 +75,102 @@ def test_cli_cpu_devices_bound_is_one_line():
     """, timeout=60)
     assert proc.returncode == 2, proc.stderr[-1500:]
     assert proc.stderr.count("\n") == 1 and "--cpu-devices 100000 is more than" in proc.stderr
+
+
+# -- the refusals' arithmetic (issue 19 item 13) -------------------------------------------------
+_UNIT = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_S = r"(-?[\d.,]+ (?:B|KiB|MiB|GiB|TiB))"
+
+
+def _size(text: str) -> tuple[float, float]:
+    """Bytes of a printed size, and half its last printed digit (its rounding)."""
+    num, unit = text.rsplit(" ", 1)
+    return float(num.replace(",", "")) * _UNIT[unit], (0 if unit == "B" else 0.05 * _UNIT[unit])
+
+
+def _term(text: str) -> tuple[float, float]:
+    """``"N trials x 4,288 B in flight"``, ``"2 chunks x 20 trials x 420 B"``, ``"0.1 GiB of
+    data"``: its bytes (integer factors times a size) and its rounding."""
+    size = re.search(_S, text)
+    factor = math.prod(int(n) for n in re.findall(r"\b(\d+)(?: \w+)? x", text))
+    value, err = _size(size.group(1))
+    return factor * value, factor * err
+
+
+def _check_arithmetic(line: str) -> int:
+    """Assert every sum and product ``line`` prints adds up; return how many were checked."""
+    checked = 0
+    offers = re.search(rf"offers {_S} usable \(([\d.]+)% of {_S}(?:, less {_S} of data)?\)",
+                       line)
+    if offers:
+        (usable, e1), pct, (memory, e2) = _size(offers[1]), float(offers[2]), _size(offers[3])
+        data, e3 = _size(offers[4]) if offers[4] else (0, 0)
+        assert abs(pct / 100 * memory - data - usable) <= e1 + pct / 100 * e2 + e3 + 1, line
+        checked += 1
+    needs = re.search(rf"needs {_S} (?:of host memory |per device )?\((.*)\) but", line)
+    if needs:
+        total, err = _size(needs[1])
+        terms = [_term(t) for t in needs[2].split(" + ")]
+        assert abs(sum(v for v, _ in terms) - total) <= err + sum(e for _, e in terms) + 1, line
+        checked += 1
+    most = re.search(r"lanes=(\d+) needs .* x ([\d,]+ B)\).*at most (\d+)$", line)
+    if most and offers:
+        per, k = _size(most[2])[0], int(most[3])
+        assert k * per <= usable + e1 and usable - e1 < (k + 1) * per, line
+        checked += 1
+    return checked
+
+
+def test_every_memory_refusal_adds_up():
+    """Issue 19 item 13: the memory refusals' numbers add up as printed (the host line's
+    total had chunks in flight it did not show; the lanes line left out the data; the CPU
+    chunk line left out the data and its 90%)."""
+    import types
+
+    from jaxch6.sweep import plan
+
+    gib = 1 << 30
+    gpu = dict(platform="gpu", n_devices=1)
+    cpu = types.SimpleNamespace(platform="cpu", memory_stats=lambda: None)
+    sizes = dict(epochs=5, steps=10, n_hparams=2, host_memory=8 * gib)
+    cases = [  # (call, how many sums/products its line holds)
+        (lambda: plan.plan_lanes_and_chunk(10, int(12.3 * gib), device_memory=4 * gib, **gpu), 1),
+        (lambda: plan.plan_lanes_and_chunk(10, 3 * gib, device_memory=10 * gib, data_bytes=2 * gib,
+                                           **gpu), 1),
+        (lambda: plan.plan_lanes_and_chunk(10, gib, device_memory=10 * gib, data_bytes=20 * gib,
+                                           **gpu), 1),
+        (lambda: plan.plan_lanes_and_chunk(10_000, 1_363_148, device_memory=10 * gib,
+                                           lanes=8000, data_bytes=123_456_789,
+                                           platform="gpu", n_devices=4, chunk_size=64_000), 3),
+        (lambda: plan.host_bytes_needed(10**7, data_bytes=55_000_000, epochs=50, chunk_size=20,
+                                        host_memory=8 * gib), 2),
+        (lambda: plan.host_bytes_needed(10**6, data_bytes=0, epochs=500, host_memory=gib), 2),
+        (lambda: plan.check_sweep(trials=100, trial_bytes=50_000_000, lanes=2, chunk_size=200,
+                                  devices=[cpu] * 8, data_bytes=300_000_000, **sizes), 2),
+        (lambda: plan.check_sweep(trials=100, trial_bytes=500_000_000, lanes=16, chunk_size=32,
+                                  devices=[cpu] * 2, data_bytes=10**6, **sizes), 3),
+    ]
+    for call, expected in cases:
+        with pytest.raises(ConfigError) as e:
+            call()
+        line = str(e.value)
+        assert "\n" not in line and _check_arithmetic(line) == expected, line
+
+
+@pytest.mark.slow
+def test_cli_memory_refusals_add_up():
+    """The refusals as the command prints them, on several CPU devices and with a chunk."""
+    base = ["sweep", "--trials", "8", "--epochs", "1", "--train-size", "100", "--source",
+            "sample", "--no-plot", "--quiet", "--no-compile-cache", "--cpu-devices", "4"]
+    for extra, needle in ((["--hidden", "100000"], "one trial needs"),
+                          (["--lanes", "2", "--chunk-size", "8", "--hidden", "20000"],
+                           "needs")):
+        proc = _capped(f"""
+            import os
+            os.environ["JAXCH6_DEVICE_MEMORY"] = "2G"
+            from jaxch6.cli import main
+            raise SystemExit(main({base + extra!r}))
+        """)
+        assert proc.returncode == 2, proc.stderr[-1500:]
+        line = proc.stderr.strip()
+        assert "\n" not in line and needle in line and _check_arithmetic(line) >= 1, line

@@ -150,5 +150,5 @@ def test_host_bytes_needed():
     with pytest.raises(ConfigError, match="host memory .* reduce trials, epochs") as e:
         plan.host_bytes_needed(10**7, data_bytes=0, epochs=50, host_memory=8 * GiB)
     assert "\n" not in str(e.value)
-    with pytest.raises(ConfigError, match="data 3.0 GiB"):
+    with pytest.raises(ConfigError, match=r"\(3.0 GiB of data \+ 1 trial x 1,152 B"):
         plan.host_bytes_needed(1, data_bytes=3 * GiB, epochs=1, host_memory=2 * GiB)

@@ -166,12 +166,28 @@ def per_trial_bytes(
     return int(floats * itemsize)
 
 
-def format_bytes(n: float) -> str:
-    """``"12.3 GiB"``-style text of a byte count."""
-    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
+_BINARY_UNITS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def _unit_of(n: float) -> str:
+    return next((unit for unit, size in _BINARY_UNITS if abs(n) >= size), "B")
+
+
+def format_bytes(n: float, unit: str | None = None) -> str:
+    """``"12.3 GiB"``-style text of a byte count, in ``unit`` when given (the numbers of one
+    refusal share their unit, so they add up as printed)."""
+    unit = unit or _unit_of(n)
+    size = dict(_BINARY_UNITS).get(unit)
+    return f"{int(n)} B" if size is None else f"{n / size:.1f} {unit}"
+
+
+def _exact(n: int) -> str:
+    """Bytes written out in full (``"1,363,148 B"``): a factor of a product in a refusal."""
+    return f"{int(n):,} B"
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
 
 
 def _positive(**values) -> None:
@@ -184,11 +200,24 @@ def _usable(device_memory: int, fraction: float, data_bytes: int) -> int:
     return int(fraction * device_memory) - data_bytes
 
 
+def _offers(device_memory: int, fraction: float, data_bytes: int, where: str = "device") -> str:
+    """``"the device offers U usable (F% of M, less D of data)"``: U = F × M − D, all three in
+    M's unit."""
+    unit = _unit_of(device_memory)
+    shown = format_bytes(data_bytes, unit)
+    if float(shown.split()[0]) == 0:  # too small for M's unit: its own
+        shown = format_bytes(data_bytes)
+    data = f", less {shown} of data" if data_bytes else ""
+    return (f"the {where} offers {format_bytes(_usable(device_memory, fraction, data_bytes), unit)}"
+            f" usable ({_percent(fraction)} of {format_bytes(device_memory, unit)}{data})")
+
+
 def _fit_error(trial_bytes: int, device_memory: int, fraction: float, data_bytes: int) -> str:
-    data = f", less {format_bytes(data_bytes)} of data" if data_bytes else ""
-    return (f"one trial needs {format_bytes(trial_bytes)} but the device offers "
-            f"{format_bytes(_usable(device_memory, fraction, data_bytes))} usable "
-            f"({fraction:.0%} of {format_bytes(device_memory)}{data}): reduce hidden sizes, "
+    if _usable(device_memory, fraction, data_bytes) <= 0:
+        return (f"the data need {format_bytes(data_bytes)} but "
+                f"{_offers(device_memory, fraction, 0)}: reduce the training or evaluation set")
+    return (f"one trial needs {format_bytes(trial_bytes)} but "
+            f"{_offers(device_memory, fraction, data_bytes)}: reduce hidden sizes, "
             f"batch size or the evaluation set")
 
 
@@ -198,9 +227,8 @@ def _check_lanes(lanes: int, trial_bytes: int, device_memory: int, data_bytes: i
         most = max(limit // trial_bytes, 0)
         raise ConfigError(
             f"lanes={lanes} needs {format_bytes(lanes * trial_bytes)} per device ({lanes} x "
-            f"{format_bytes(trial_bytes)}) but the device offers {format_bytes(limit)} usable "
-            f"({EXPLICIT_FRACTION:.0%} of {format_bytes(device_memory)}): reduce lanes to at "
-            f"most {most}")
+            f"{_exact(trial_bytes)}) but {_offers(device_memory, EXPLICIT_FRACTION, data_bytes)}"
+            f": reduce lanes to at most {most}")
 
 
 def _cpu_chunk(trials: int, step: int) -> int:
@@ -318,12 +346,15 @@ def host_bytes_needed(
     needed = int(data_bytes + trials * record + 2 * chunk_size * raw)
     host = physical_memory_bytes() if host_memory is None else int(host_memory)
     if needed > memory_fraction * host:
+        unit = _unit_of(needed)
+        chunks = (f" + 2 chunks x {chunk_size} trials x {_exact(raw)} in flight"
+                  if chunk_size else "")
         raise ConfigError(
-            f"the sweep needs {format_bytes(needed)} of host memory (data "
-            f"{format_bytes(data_bytes)} + {trials} trials x {format_bytes(record)} of results) "
-            f"but the machine offers {format_bytes(memory_fraction * host)} usable "
-            f"({memory_fraction:.0%} of {format_bytes(host)}): reduce trials, epochs or the "
-            f"training set")
+            f"the sweep needs {format_bytes(needed, unit)} of host memory "
+            f"({format_bytes(data_bytes, unit)} of data + {trials} trial{'s' * (trials != 1)} x "
+            f"{_exact(record)} of "
+            f"results{chunks}) but {_offers(host, memory_fraction, 0, 'machine')}: reduce "
+            f"trials, epochs or the training set")
     return needed
 
 
@@ -382,12 +413,12 @@ def check_sweep(
     _check_lanes(lanes, lane_bytes, memory, data_bytes)
     if device.platform == "cpu":
         need = chunk_size * lane_bytes + len(devices) * data_bytes
-        limit = int(EXPLICIT_FRACTION * memory)
-        if need > limit:
+        if need > int(EXPLICIT_FRACTION * memory):
             raise ConfigError(
                 f"chunk_size={chunk_size} needs {format_bytes(need)} of host memory "
-                f"({chunk_size} x {format_bytes(lane_bytes)} per trial) but the machine offers "
-                f"{format_bytes(limit)} usable: reduce chunk_size or lanes")
+                f"({chunk_size} trials x {_exact(lane_bytes)} + {len(devices)} devices x "
+                f"{_exact(data_bytes)} of data) but "
+                f"{_offers(memory, EXPLICIT_FRACTION, 0, 'machine')}: reduce chunk_size or lanes")
 
 
 def plan_sweep(
