@@ -475,8 +475,9 @@ def warm_up() -> None:
     sweep does not pay for the imports, the font look-ups of each size, the parser of the log
     axes' tick labels and the first text layout.
 
-    ``jaxch6 sweep`` calls it in a thread once training has started (the main thread only
-    waits then), which takes that work off the path between the last trial and the exit.
+    ``jaxch6 sweep``'s figure workers (:mod:`jaxch6.figure_workers`) call it as they start,
+    while the command imports JAX and compiles, which takes that work off the path between
+    the last trial and the exit.
     """
     import io
 
@@ -512,6 +513,12 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
     Returns:
         ``{file name: Figure}``; empty when the sweep has no trials.
     """
+    return {name: globals()[function](*args, **kwargs)
+            for name, (function, args, kwargs) in _figure_calls(result, top).items()}
+
+
+def _figure_calls(result, top: int) -> dict[str, tuple[str, tuple, dict]]:
+    """``{file name: (function of this module, args, kwargs)}`` of :func:`sweep_figures`."""
     trials = list(result.trials)
     if not trials:
         return {}
@@ -519,23 +526,32 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
     space = getattr(result.config, "space", None)
     best = ranked[0].val_acc[-1] if ranked[0].val_acc else math.nan
     what = "val acc" if _unit_range(trials) else _label(trials).removeprefix("final ")
-    figs = {"top20.png": sweep_top_grid(ranked, n=top, title=f"{len(trials)} trials, best "
-                                        f"{what} {best!r}: validation solid, train dashed"),
-            "scatter.png": sweep_scatter(trials, space=space),
-            "parallel.png": sweep_parallel(ranked, space=space, top=top)}
+    calls = {"top20.png": ("sweep_top_grid", (ranked,), {
+                 "n": top, "title": f"{len(trials)} trials, best {what} {best!r}: validation "
+                                    "solid, train dashed"}),
+             "scatter.png": ("sweep_scatter", (trials,), {"space": space}),
+             "parallel.png": ("sweep_parallel", (ranked[:top],), {"space": space, "top": top})}
     from jaxch6.sweep.schedulers import describe
 
     scheduler = describe(_scheduler(result))  # its figure and unit, from the registry
     if scheduler["figure"] == "rungs" or any(t.status == "stopped" for t in trials):
-        figs["rungs.png"] = sweep_rungs(trials, unit=scheduler["unit"])
+        calls["rungs.png"] = ("sweep_rungs", (trials,), {"unit": scheduler["unit"]})
     if scheduler["figure"] == "pbt" or any(t.lineage for t in trials):
-        figs["pbt.png"] = sweep_pbt([t for t in trials if t.status != "stopped"], space=space)
-    return figs
+        calls["pbt.png"] = ("sweep_pbt", ([t for t in trials if t.status != "stopped"],),
+                            {"space": space})
+    return calls
 
 
 def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
-                        top: int = 20) -> list[str]:
+                        top: int = 20, workers=None) -> list[str]:
     """Write :func:`sweep_figures` into ``out_dir`` (default: the sweep's run directory).
+
+    Args:
+        result: a :class:`jaxch6.sweep.SweepResult`.
+        out_dir: where to write them.
+        top: trials in ``top20.png`` and ``parallel.png``.
+        workers: a :class:`jaxch6.figure_workers.FigureWorkers` to draw them side by side in
+            its processes (default: drawn here, one after the other).
 
     Returns:
         The file names written.
@@ -548,8 +564,14 @@ def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
     out = out_dir if out_dir is not None else getattr(result, "out_dir", None)
     if out is None:
         raise ConfigError("write_sweep_figures: the sweep has no run directory; give out_dir")
-    written = []
-    for name, fig in sweep_figures(result, top=top).items():
-        _save(fig, Path(out) / name, dpi=100)
-        written.append(name)
-    return written
+    calls = _figure_calls(result, top)
+    jobs = [(name, function, args, kwargs, str(Path(out) / name))
+            for name, (function, args, kwargs) in calls.items()]
+    if workers is not None:
+        workers.draw(jobs)
+    else:
+        from jaxch6.figure_workers import draw_here
+
+        for job in jobs:
+            draw_here(job)
+    return list(calls)

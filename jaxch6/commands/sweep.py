@@ -413,38 +413,13 @@ def run(args) -> int:
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     else:
         check_resume_options(args)
-        out = Path(args.resume)
-    if not args.no_compile_cache:
-        enable_compile_cache(args.compile_cache)
-    check_signal()
-    from jaxch6 import sweep
-    from jaxch6.progress import make as make_progress
-
-    check_signal()
-
-    # a lane is a trial unless trials have several repeats
-    repeats = config.repeats if args.resume is None else 0
-    bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
-    progress = _FiguresWarmUp(bar, enabled=not args.no_plot)
-
-    figures = not args.no_plot
-    track = _tensorboard(args.tensorboard)
-    task, data = _task_and_data(args)
-
-    def work(stop):
-        if args.resume is None:
-            return sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
-                             stop=stop, figures=figures, track=track, task=task, data=data)
-        return sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop,
-                            figures=figures, track=track, data=data)
-
+        config, out = None, Path(args.resume)  # the run's own config, from its manifest
+    workers = None if args.no_plot else _figure_workers()  # warm up while JAX imports
     try:
-        result = run_interruptible(work, lambda: interrupted_line(out))
+        result = _run_sweep(args, config, out, workers)
     finally:
-        if bar is not None:
-            bar.close()
-        if track is not None:
-            track.close()
+        if workers is not None:
+            workers.close()
     report(result, args.top, wall0)
     print(f"wrote {out}/: {', '.join(written_files(result, resumed=args.resume is not None))}")
     return 0
@@ -462,6 +437,55 @@ def written_files(result, *, resumed: bool = False) -> list[str]:
     if result.models:
         written.append(f"models/ ({len(result.models)} trials)")
     return [*written, CSV, *result.info.get("figures", [])]
+
+
+def _figure_workers():
+    """:class:`jaxch6.figure_workers.FigureWorkers` (two processes), or None where a thread
+    cannot be started (the figures are then drawn in this process)."""
+    from jaxch6.figure_workers import FigureWorkers
+
+    try:
+        return FigureWorkers(2)
+    except RuntimeError:
+        return None
+
+
+def _run_sweep(args, config, out: Path, workers):
+    """Run (or resume) the sweep, then write its figures (with ``workers`` when given)."""
+    if not args.no_compile_cache:
+        enable_compile_cache(args.compile_cache)
+    check_signal()
+    from jaxch6 import sweep
+    from jaxch6.progress import make as make_progress
+
+    check_signal()
+    # a lane is a trial unless trials have several repeats
+    repeats = config.repeats if args.resume is None else 0
+    bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
+    progress = _Announcing(bar)
+    track = _tensorboard(args.tensorboard)
+    task, data = _task_and_data(args)
+
+    def work(stop):
+        if args.resume is None:
+            result = sweep.run(config, out=out, progress=progress, top=max(args.top, 20),
+                               stop=stop, figures=False, track=track, task=task, data=data)
+        else:
+            result = sweep.resume(out, progress=progress, top=max(args.top, 20), stop=stop,
+                                  figures=False, track=track, data=data)
+        if not args.no_plot and result.trials:
+            from jaxch6.plots import write_sweep_figures
+
+            result.info["figures"] = write_sweep_figures(result, out, workers=workers)
+        return result
+
+    try:
+        return run_interruptible(work, lambda: interrupted_line(out))
+    finally:
+        if bar is not None:
+            bar.close()
+        if track is not None:
+            track.close()
 
 
 def _task_and_data(args):
@@ -487,36 +511,25 @@ def _tensorboard(logdir):
         raise ConfigError(f"--tensorboard: {exc}") from None
 
 
-class _FiguresWarmUp:
-    """The progress reporter ``bar`` (or none), which also starts :func:`jaxch6.plots.warm_up`
-    in a daemon thread when the first training step starts: matplotlib's imports and first
-    drawing then happen while the devices train and the main thread waits."""
+class _Announcing:
+    """The progress reporter ``bar`` (or none), whose ``announce`` prints the data and device
+    lines on standard output (even ``--quiet``: they are the run's record, not progress)."""
 
-    def __init__(self, bar, *, enabled: bool):
-        self.bar, self.pending = bar, enabled
+    def __init__(self, bar):
+        self.bar = bar
 
     def __getattr__(self, name: str):
-        """The reporter's other methods (``announce``, ...), as if it were the reporter."""
+        """The reporter's other methods, as if it were the reporter."""
         if name == "bar" or self.bar is None:
             raise AttributeError(name)
         return getattr(self.bar, name)
 
     def __call__(self, p) -> None:
-        from jaxch6.progress import COMPILING
-
-        if self.pending and p.step_start and p.label != COMPILING:
-            import threading
-
-            from jaxch6.plots import warm_up
-
-            self.pending = False
-            threading.Thread(target=warm_up, name="jaxch6-figures-warm-up", daemon=True).start()
         if self.bar is not None:
             self.bar(p)
 
     def announce(self, lines) -> None:
-        """The data and device lines, on standard output before training (even ``--quiet``:
-        they are the run's record, not progress)."""
+        """The data and device lines, on standard output before training."""
         for line in lines:
             print(line, flush=True)
 
