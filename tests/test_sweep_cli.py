@@ -149,29 +149,34 @@ def test_cpu_devices_are_configured_before_jax_starts(monkeypatch):
             configure_cpu_devices(bad)
 
 
-def test_every_sweep_option_has_help_text_and_shows_its_default():
-    """``jaxch6 sweep --help``: each option says what it does and what it is when not given."""
+def _options(parser):
+    """Every option of ``parser`` and of its subcommands, at any depth (``--help`` itself aside)."""
     import argparse
 
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _options(sub)
+        elif action.option_strings and not isinstance(action, (argparse._HelpAction,
+                                                               argparse._VersionAction)):
+            yield action
+
+
+def test_every_option_of_every_command_has_help_text_and_shows_its_default():
+    """``jaxch6 COMMAND --help``: each option says what it does and what it is when not given."""
     from jaxch6.cli import build_parser
 
-    def subparsers(parser):
-        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-    sweep = subparsers(build_parser()).choices["sweep"]
-    actions = [a for a in sweep._actions
-               if a.option_strings and not isinstance(a, argparse._HelpAction)]
-    assert len(actions) >= 30
-    for sub in subparsers(sweep).choices.values():  # show, evaluate, export-optuna
-        actions += [a for a in sub._actions
-                    if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    actions = list(_options(build_parser()))
+    assert len(actions) >= 50
     for action in actions:
         name = action.option_strings[0]
         text = (action.help or "") % {"default": action.default}
         assert len(text.split()) >= 3, name
         assert "default" in text or (action.required and "required" in text), name
         if action.default not in (None, False) and "%(default)" not in (action.help or ""):
-            assert str(action.default) in text, name
+            default = action.default
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+            assert shown in text, name
 
 
 # -- options that would be ignored (issue 19 item 10) ------------------------------------------

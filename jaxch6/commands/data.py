@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from jaxch6 import names
+
 HELP = "show which MNIST / Fashion-MNIST source is used, its shapes and label histograms"
 DESCRIPTION = """\
 Load a dataset the way experiments and sweeps do, and report it.
@@ -20,19 +22,15 @@ examples:
 
 def add_arguments(parser) -> None:
     parser.add_argument("action", choices=["info"], help="what to do (info: report the data)")
-    parser.add_argument(
-        "--dataset", choices=["mnist", "fashion_mnist"], default="mnist", help="default: mnist"
-    )
-    parser.add_argument(
-        "--source", choices=["auto", "idx", "tfds", "sample"], default="auto",
-        help="default: auto",
-    )
-    parser.add_argument(
-        "--data-dir", default=None, help="IDX (or tfds) directory; default $JAXCH6_DATA_DIR"
-    )
-    parser.add_argument(
-        "--download", action="store_true", help="let tfds download (needs a network)"
-    )
+    parser.add_argument("--dataset", choices=names.DATASETS, default="mnist",
+                        help="which dataset (default %(default)s)")
+    parser.add_argument("--source", choices=names.SOURCES, default="auto",
+                        help="where it is read from; auto: the first available "
+                             "(default %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help="IDX (or tfds) directory (default $JAXCH6_DATA_DIR)")
+    parser.add_argument("--download", action="store_true",
+                        help="let tfds download, which needs a network (default: off)")
 
 
 def _histogram(t) -> str:

@@ -20,13 +20,17 @@ Progress goes to stderr (a bar per experiment, or a line each when stderr is not
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("name", nargs="?", help="experiment name, or 'all' (see --list)")
+    parser.add_argument("name", nargs="?",
+                        help="experiment name, or 'all' (see --list; required unless --list)")
     parser.add_argument("--out", default="figures", help="output directory (default: figures)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default: 0)")
-    parser.add_argument("--quick", action="store_true", help="tiny settings: seconds per run")
-    parser.add_argument("--list", action="store_true", help="list the experiment names and exit")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny settings: seconds per run (default: off, the full settings)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the experiment names and exit (default: off)")
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress (a bar per experiment on stderr; a line off a terminal)")
+                        help="no progress (default: a bar per experiment on stderr; "
+                             "a line off a terminal)")
 
 
 def run(args) -> int:

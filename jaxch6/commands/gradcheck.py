@@ -46,11 +46,11 @@ def add_arguments(parser) -> None:
                         help="hidden layer sizes (default 100,100: the book's)")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the weights (default 0)")
     parser.add_argument("--no-batchnorm", action="store_true",
-                        help="check the network without batch norm")
+                        help="check the network without batch norm (default: with)")
     parser.add_argument("--book-loss", action="store_true",
                         help="differentiate the book's loss value numerically, 1e-7 inside the "
                              "log included (which backprop ignores, in the book as here): adds "
-                             "the book's own ~1e-7")
+                             "the book's own ~1e-7 (default: off)")
 
 
 def run(args) -> int:

@@ -31,10 +31,11 @@ def _finite_or_none(x: float) -> float | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=200,
-                        help="update steps per run, 1..100000 (200)")
+                        help="update steps per run, 1..100000 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random streams, 0 <= seed < 2**32 (0)")
-    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+                        help="seed of the random streams, 0 <= seed < 2**32 (default %(default)s)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the rows as JSON to FILE (default: none)")
 
 
 def run(args: argparse.Namespace) -> int:
