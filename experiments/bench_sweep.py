@@ -265,9 +265,13 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5, help="time to quality: seeds 0..N-1")
     p.add_argument("--schedulers", default="random,halving,hyperband,pbt",
                    help="time to quality: the schedulers (random first)")
-    p.add_argument("--book-trials", type=int, default=1000, help="time to quality: book case")
+    p.add_argument("--book-trials", type=int, default=1000,
+                   help="time to quality: book case (0: skip it)")
     p.add_argument("--fashion-trials", type=int, default=500,
-                   help="time to quality: Fashion-MNIST case")
+                   help="time to quality: Fashion-MNIST case (0: skip it)")
+    p.add_argument("--ttq-stem", default=None,
+                   help="time to quality: output file name without suffix "
+                        "(default time_to_quality)")
     args = p.parse_args()
     if args.render:
         return render(args.render)
@@ -283,7 +287,8 @@ def main() -> None:
         if schedulers[:1] != ("random",):
             p.error("--schedulers must start with random (the target comes from it)")
         bench(args.quick, args.out, executed_flops, seeds=args.seeds, schedulers=schedulers,
-              book_trials=args.book_trials, fashion_trials=args.fashion_trials)
+              book_trials=args.book_trials, fashion_trials=args.fashion_trials,
+              stem=args.ttq_stem)
         return None
     import dataclasses
     import tempfile

@@ -14,9 +14,10 @@ the target, its total wall time, its final best, and random search's best at the
 compute (lane-epochs) in the same seed.
 
     python experiments/bench_sweep.py --time-to-quality [--seeds 5] [--schedulers ...]
-        [--book-trials 1000] [--fashion-trials 500] [--quick]
+        [--book-trials 1000] [--fashion-trials 500] [--ttq-stem NAME] [--quick]
 
-writes experiments/results/time_to_quality.{json,md}.
+writes experiments/results/time_to_quality.{json,md} (or NAME.{json,md}), rewritten after every
+seed with the seeds done so far; a case with 0 trials is skipped.
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def spread(values) -> dict:
             "reached": sum(v is not None for v in values), "of": len(values)}
 
 
-def run_case(sweep, name, base, seeds, schedulers, executed_flops) -> dict:
-    """Every scheduler of ``schedulers`` over every seed of one case, and the summary."""
+def run_case(sweep, name, base, seeds, schedulers, executed_flops, saved=None):
+    """Every scheduler of ``schedulers`` over every seed of one case; after each seed
+    ``saved`` (if given) is called with the summary of the seeds done so far."""
     import dataclasses
 
     runs = {label: [] for label, _ in variants(base, schedulers)}
@@ -140,6 +142,8 @@ def run_case(sweep, name, base, seeds, schedulers, executed_flops) -> dict:
             print(json.dumps({"case": name, "seed": seed, "scheduler": label,
                               "best": r["best"], "wall": round(r["wall_seconds"], 1)}),
                   flush=True)
+        if saved is not None:
+            saved(summarise(name, base, infos[0], runs))
     return summarise(name, base, infos[0], runs)
 
 
@@ -174,24 +178,40 @@ def summarise(name, base, info, runs) -> dict:
 
 
 def bench(quick: bool, out_dir: str, executed_flops, *, seeds=5, schedulers=SCHEDULERS,
-          book_trials=1000, fashion_trials=500) -> dict:
+          book_trials=1000, fashion_trials=500, stem=None) -> dict:
+    """Run every case and write ``<stem>.{json,md}`` (default ``time_to_quality``) into
+    ``out_dir``, rewritten after every seed with the seeds done so far (a run stopped early
+    leaves its finished seeds)."""
     from jaxch6 import sweep
 
     seeds = list(range(2 if quick else seeds))
+    stem = stem or ("time_to_quality_quick" if quick else "time_to_quality")
     results = {"load_before": os.getloadavg()[0], "seeds": seeds, "cases": []}
     for name, base in cases(quick, book_trials, fashion_trials):
-        results["cases"].append(run_case(sweep, name, base, seeds, schedulers, executed_flops))
+        done = list(results["cases"])
+
+        def saved(case, done=done):
+            results["cases"] = [*done, case]
+            results["load_after"] = os.getloadavg()[0]
+            write(results, out_dir, stem)
+
+        results["cases"] = [*done, run_case(sweep, name, base, seeds, schedulers,
+                                            executed_flops, saved)]
     results["load_after"] = os.getloadavg()[0]
-    os.makedirs(out_dir, exist_ok=True)
-    stem = "time_to_quality_quick" if quick else "time_to_quality"
+    write(results, out_dir, stem)
+    print(markdown(results))
+    return results
+
+
+def write(results, out_dir: str, stem: str) -> None:
+    """``<stem>.json`` and ``<stem>.md`` in ``out_dir``."""
     from jaxch6.sweep.store import to_json_safe
 
+    os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, stem + ".json"), "w") as f:
         json.dump(to_json_safe(results), f, indent=1, allow_nan=False)
     with open(os.path.join(out_dir, stem + ".md"), "w") as f:
         f.write(markdown(results))
-    print(markdown(results))
-    return results
 
 
 def _s(sp, fmt=".1f") -> str:
@@ -206,8 +226,9 @@ def _s(sp, fmt=".1f") -> str:
 
 def markdown(results) -> str:
     loads = [r["load_1min"] for c in results["cases"] for row in c["rows"] for r in row["runs"]]
+    done = sorted({r["seed"] for c in results["cases"] for row in c["rows"] for r in row["runs"]})
     lines = ["# Time to quality over seeds: random search vs the other schedulers", "",
-             f"2-core CPU, seeds {results['seeds']}, load average (1 min) "
+             f"2-core CPU, seeds {done} (of {results['seeds']} asked), load average (1 min) "
              f"{min(loads, default=0):.1f}–{max(loads, default=0):.1f} during the runs. "
              "Target per case: random search's median final best over the seeds minus 0.01. "
              "Wall time from the start of `jaxch6.sweep.run` (data and compilation included). "
