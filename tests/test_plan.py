@@ -114,6 +114,21 @@ def test_cpu_plan_is_todays_rule():
         == 32
 
 
+def test_a_tasks_cpu_groups_are_narrow_and_its_chunks_unpadded():
+    """A small task's 64 trials on 2 CPU devices: groups of CPU_TASK_LANES, a chunk of whole
+    groups that divides the round (no padding copies), the book's rule unchanged beside it."""
+    cpu = dict(platform="cpu", device_memory=8 * GiB, n_devices=2)
+    small = 321 << 10  # a lane of experiments/own_model_regression.py, as measured
+    assert plan_lanes_and_chunk(64, small, **cpu) == Plan(64, 128, 64 * small)  # the book's
+    task = plan_lanes_and_chunk(64, small, cpu_lanes=plan.CPU_TASK_LANES, **cpu)
+    assert task == Plan(8, 16, 8 * small) and 64 % task.chunk_size == 0
+    assert plan_lanes_and_chunk(3, small, cpu_lanes=8, **cpu).lanes == 3
+    assert plan_lanes_and_chunk(64, 10 << 20, cpu_lanes=8, **cpu).lanes == 2  # 24 MiB rule
+    gpu = plan_lanes_and_chunk(64, small, platform="gpu", device_memory=8 * GiB, n_devices=2,
+                               cpu_lanes=8)
+    assert gpu.lanes == 64  # accelerators: as wide as fits
+
+
 def test_device_memory_from_the_device_the_override_or_the_environment(monkeypatch):
     gpu = types.SimpleNamespace(platform="gpu", memory_stats=lambda: {"bytes_limit": 5 * GiB})
     cpu = types.SimpleNamespace(platform="cpu", memory_stats=lambda: None)

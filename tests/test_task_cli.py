@@ -4,12 +4,18 @@ actions (resume, show, evaluate, export-optuna) and errors."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jaxch6.cli import main
-from jaxch6.sweep import SweepConfig, book_task, load, run
+from jaxch6.sweep import SweepConfig, book_task, load, run, store
 from jaxch6.sweep.runner import load_data
 from jaxch6.sweep.task import book_data
 
@@ -127,3 +133,61 @@ def test_the_books_search_never_reads_the_test_digits(monkeypatch):
     assert len(res.trials) == 2
     with pytest.raises(AssertionError, match="read the test split"):
         res.evaluate()
+
+
+@pytest.mark.parametrize("path, words", [
+    ("_task_bad:not_jittable", "init cannot be traced with traced hyperparameters"),
+    ("_task_bad:wrong_structure", "advance must return (state, metrics dict)"),
+    ("_task_bad:no_objective", "advance's metrics lack 'val_loss'"),
+])
+def test_a_broken_task_is_one_line_naming_it(path, words, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["sweep", "--task", path, "--trials", "2", "--epochs", "1", "--out",
+                 str(out), *QUIET]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "task 'linear3'" in err[0] and words in err[0], err
+    assert "Traceback" not in captured.err and not out.exists()
+
+
+TESTS = Path(__file__).resolve().parent
+KILLED = ["--task", "_task_toy:make_task", "--trials", "27", "--epochs", "9", "--scheduler",
+          "halving", "--chunk-size", "2", "--lanes", "2",
+          "--no-compile-cache", "--quiet", "--no-plot", "--cpu-devices", "2"]
+
+
+def _cli(*args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS.parent), str(TESTS)]))
+    env.pop("XLA_FLAGS", None)
+    return [sys.executable, "-m", "jaxch6.cli", *map(str, args)], env
+
+
+def _task_records(out) -> dict:
+    keep = ("hparams", "val_acc", "metrics", "diverged", "status", "epochs")
+    return {r["id"]: {k: r.get(k) for k in keep}
+            for r in store.read_trials(out, updates=True)}
+
+
+@pytest.mark.slow
+def test_a_task_sweep_killed_hard_resumes_from_the_command_line_bit_identical(tmp_path):
+    straight, out = tmp_path / "straight", tmp_path / "killed"
+    argv, env = _cli("sweep", *KILLED, "--out", straight)
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=300).returncode == 0
+    argv, env = _cli("sweep", *KILLED, "--out", out)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    records = out / store.TRIALS
+    deadline = time.perf_counter() + 120
+    while proc.poll() is None and time.perf_counter() < deadline and not (
+            records.exists() and records.read_text().count("\n") >= 3):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)  # kill -9: no handler runs, the lock is left behind
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    partial = _task_records(out)
+    assert 0 < len(partial) and partial != _task_records(straight)  # stopped mid-run
+    argv, env = _cli("sweep", "--resume", out, "--no-compile-cache", "--quiet", "--no-plot",
+                     "--cpu-devices", "2")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _task_records(out) == _task_records(straight)
+    assert json.loads((out / store.SUMMARY).read_text())["status"] == "complete"

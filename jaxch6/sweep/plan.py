@@ -9,8 +9,8 @@ Pure Python and NumPy; JAX is touched only to ask a device for its memory. The p
   3,050 padded to 3 × 3,475), never depending on the number of devices, so neither do the
   results; a chunk is one group per device (``lanes × n_devices``).
 - **CPU**: a group holds :data:`CPU_LANE_BYTES` of trials (it stays near the caches; 2 lanes
-  for the book's network), a chunk at most :data:`CPU_CHUNK_TRIALS` trials with the fewest padded
-  lanes.
+  for the book's network), and a task's group at most :data:`CPU_TASK_LANES` lanes; a chunk at
+  most :data:`CPU_CHUNK_TRIALS` trials with the fewest padded lanes.
 
 This is the one planner: :func:`jaxch6.sweep.run`, the Optuna driver and the benchmarks all plan
 through :func:`plan_for_devices`, so a plan tested here for a faked device is the plan that runs.
@@ -34,6 +34,7 @@ __all__ = [
     "CHUNK_CAP",
     "CPU_CHUNK_TRIALS",
     "CPU_LANE_BYTES",
+    "CPU_TASK_LANES",
     "DEVICE_MEMORY_ENV",
     "EXPLICIT_FRACTION",
     "HOST_FRACTION",
@@ -55,6 +56,11 @@ __all__ = [
 CHUNK_CAP = {"cpu": 1024, "gpu": 16384, "tpu": 16384}
 #: On the CPU, a lane group holds about this many bytes of trials (near the caches).
 CPU_LANE_BYTES = 24 << 20
+#: On the CPU, a task's lane group holds at most this many lanes: a ``vmap`` of many lanes of
+#: a small model runs no faster per lane than a narrow one there, and a group wider than a
+#: device's share of the round is padding. (The book's network keeps the
+#: :data:`CPU_LANE_BYTES` rule alone: its lane width fixes its published results bit for bit.)
+CPU_TASK_LANES = 8
 #: Default upper bound of a CPU chunk (trials per compiled call).
 CPU_CHUNK_TRIALS = 24
 #: Fraction of a device's memory the default plan may use (the trial estimate is rough, and
@@ -253,6 +259,7 @@ def plan_lanes_and_chunk(
     chunk_size: int | None = None,
     memory_fraction: float = MEMORY_FRACTION,
     data_bytes: int = 0,
+    cpu_lanes: int | None = None,
 ) -> Plan:
     """Lane width and chunk size of a round of ``trials`` (see the module docstring).
 
@@ -267,6 +274,8 @@ def plan_lanes_and_chunk(
             an accelerator it also bounds the default lane width (``chunk_size / n_devices``).
         memory_fraction: share of a device the default lane width may use.
         data_bytes: bytes of the data replicated on every device.
+        cpu_lanes: on the CPU, the most lanes a default group holds (a task's sweep:
+            :data:`CPU_TASK_LANES`; None: :data:`CPU_LANE_BYTES` alone decides).
 
     Returns:
         ``Plan(lanes, chunk_size, bytes_per_device)``; ``chunk_size`` is a multiple of
@@ -287,7 +296,7 @@ def plan_lanes_and_chunk(
     if lanes is not None:
         _check_lanes(lanes, trial_bytes, device_memory, data_bytes)
     elif cpu:
-        lanes = max(1, min(CPU_LANE_BYTES // trial_bytes, trials, cap))
+        lanes = max(1, min(CPU_LANE_BYTES // trial_bytes, trials, cap, cpu_lanes or cap))
     else:
         widest = min(usable // trial_bytes, cap, trials)
         if chunk_size is not None:
@@ -433,6 +442,7 @@ def plan_sweep(
     n_hparams: int,
     lanes: int | None = None,
     chunk_size: int | None = None,
+    cpu_lanes: int | None = None,
 ) -> Plan:
     """The plan a sweep runs: checked (:func:`check_sweep`), then planned by
     :func:`plan_for_devices`, then checked whole.
@@ -453,6 +463,8 @@ def plan_sweep(
         n_hparams: searched hyperparameters per trial.
         lanes: a lane width to use (a resumed sweep's, a study's, or requested).
         chunk_size: requested trials per compiled call.
+        cpu_lanes: on the CPU, the most lanes a default group holds
+            (:func:`plan_lanes_and_chunk`).
 
     Returns:
         The :class:`Plan`.
@@ -464,7 +476,7 @@ def plan_sweep(
              "devices": devices, "data_bytes": data_bytes, "n_hparams": n_hparams}
     check_sweep(lanes=None, chunk_size=None, **sizes)
     plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=lanes,
-                            data_bytes=data_bytes)
+                            data_bytes=data_bytes, cpu_lanes=cpu_lanes)
     if chunk_size is not None:
         plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=plan.lanes,
                                 chunk_size=chunk_size, data_bytes=data_bytes)
