@@ -111,48 +111,97 @@ def python_loop(task, config, data, hparams: dict[int, dict]) -> dict:
     data = jax.device_put(data)
     compiled = train.lower(keys[0], as_arrays[0], data).compile()
     compile_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
     finals = [float(compiled(k, hp, data)[-1]) for k, hp in zip(keys, as_arrays, strict=True)]
-    return {"wall_seconds": time.perf_counter() - t0, "compile_seconds": compile_s,
-            "best_val_mse": min(finals)}
+    end = time.perf_counter()
+    return {"wall_seconds": end - t0, "compile_seconds": compile_s, "run_seconds": end - t1,
+            "best_val_mse": min(finals), "final_val_mse": dict(zip(ids, finals, strict=True))}
+
+
+def timed_sweep(task, config, data) -> tuple[dict, object]:
+    """The sweep, timed: wall (including compilation), compile and run seconds."""
+    from jaxch6.sweep import run
+
+    t0 = time.perf_counter()
+    result = run(config, task=task, data=data, progress=False)
+    wall = time.perf_counter() - t0
+    return {"wall_seconds": wall, "compile_seconds": result.timings["compile_seconds"],
+            "run_seconds": result.timings["run_seconds"], "lanes": result.info["lanes"],
+            "chunk_size": result.info["chunk_size"],
+            "best_val_mse": result.ranked[0].final_val_acc}, result
+
+
+def compare(task, config, data) -> list[dict]:
+    """Two rounds in one process, the sweep first and then the loop first, the same trials
+    (hyperparameters and keys) on both sides; each round's wall and run-phase ratios."""
+    rounds = []
+    for sweep_first in (True, False):
+        if sweep_first:
+            sweep, result = timed_sweep(task, config, data)
+        loop = python_loop(task, config, data, {t.id: t.hparams for t in result.trials})
+        if not sweep_first:
+            sweep, result = timed_sweep(task, config, data)
+        finals = loop.pop("final_val_mse")
+        gap = max(abs(t.final_val_acc - finals[t.id]) for t in result.trials)
+        rounds.append({"order": "sweep, loop" if sweep_first else "loop, sweep",
+                       "sweep": sweep, "python_loop_over_jit": loop,
+                       "max_abs_difference_final_val_mse": gap,
+                       "wall_ratio_loop_over_sweep": loop["wall_seconds"] / sweep["wall_seconds"],
+                       "run_ratio_loop_over_sweep": loop["run_seconds"] / sweep["run_seconds"]})
+    return rounds
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="16 trials, 4 epochs")
+    parser.add_argument("--trials", type=int, default=64, help="trials (default 64)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
+    import dataclasses
+
     import jax
 
     from jaxch6.sweep import SweepConfig, run
 
-    trials, epochs = (16, 4) if args.quick else (64, EPOCHS)
+    trials, epochs = (16, 4) if args.quick else (args.trials, EPOCHS)
     data, test = make_data()
     task = make_task(epochs)
-    config = SweepConfig(trials=trials, epochs=epochs, seed=0, save_best=1)
-    t0 = time.perf_counter()
-    result = run(config, task=task, data=data, progress=False)
-    sweep_wall = time.perf_counter() - t0
-    loop = python_loop(task, config, data, {t.id: t.hparams for t in result.trials})
+    config = SweepConfig(trials=trials, epochs=epochs, seed=0)
+    load_before = _load()
+    rounds = compare(task, config, data)
+    load_after = _load()
+    result = run(dataclasses.replace(config, save_best=1), task=task, data=data, progress=False)
     best = result.ranked[0]
     report = {
         "device": f"{jax.devices()[0].device_kind} x {len(jax.devices())}",
         "trials": trials, "epochs": epochs, "quick": args.quick,
-        "sweep": {"wall_seconds": sweep_wall, "compile_seconds":
-                  result.timings["compile_seconds"], "run_seconds": result.timings["run_seconds"],
-                  "lanes": result.info["lanes"], "chunk_size": result.info["chunk_size"],
-                  "best_val_mse": best.final_val_acc},
-        "python_loop_over_jit": loop,
-        "speedup": loop["wall_seconds"] / sweep_wall,
-        "best": {"id": best.id, "hparams": best.hparams,
+        "load_average_before": load_before, "load_average_after": load_after,
+        "rounds": rounds,
+        "best": {"id": best.id, "val_mse": best.final_val_acc, "hparams": best.hparams,
                  "test": result.evaluate(test, task=task, k=1)["trials"][0]["test"]},
     }
     os.makedirs(args.out, exist_ok=True)
     name = "own_model_regression" + ("_quick" if args.quick else "")
+    if args.trials != 64 and not args.quick:
+        name += f"_{args.trials}"
     with open(os.path.join(args.out, name + ".json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
-    print(f"sweep {sweep_wall:.2f} s vs Python loop over jit {loop['wall_seconds']:.2f} s "
-          f"({report['speedup']:.2f}x); best val_mse {best.final_val_acc:.4f}, "
-          f"test {report['best']['test']}")
+    for r in rounds:
+        s, lp = r["sweep"], r["python_loop_over_jit"]
+        print(f"{r['order']}: sweep {s['wall_seconds']:.2f} s (compile "
+              f"{s['compile_seconds']:.2f}, run {s['run_seconds']:.2f}) vs Python loop over "
+              f"jit {lp['wall_seconds']:.2f} s (compile {lp['compile_seconds']:.2f}, run "
+              f"{lp['run_seconds']:.2f}): wall {r['wall_ratio_loop_over_sweep']:.2f}x, run "
+              f"{r['run_ratio_loop_over_sweep']:.2f}x")
+    print(f"load average {load_before} -> {load_after}; best val_mse "
+          f"{best.final_val_acc:.4f}, test {report['best']['test']}")
     return 0
 
 
