@@ -162,6 +162,46 @@ def test_signals_in_the_first_seconds_exit_130_or_143_within_2_s_and_resume(fini
         assert not (out / store.LOCK).exists()
 
 
+@pytest.mark.slow
+def test_a_signal_mid_export_leaves_a_study_the_next_export_replaces(tmp_path):
+    """Issue 19 item 7: SIGINT / SIGTERM to a real ``export-optuna`` while it writes (sent as
+    soon as the study file appears) ends it with 130 / 143 once the block of trials in flight
+    is written; the study it leaves is not marked complete, and exporting again replaces it
+    with every trial."""
+    optuna = pytest.importorskip("optuna")
+    from jaxch6.sweep.export import COMPLETE
+
+    run = tmp_path / "run"
+    r = _jaxch6("sweep", "--trials", "120", "--epochs", "1", "--hidden", "8", "--train-size",
+                "100", "--source", "sample", "--no-compile-cache", "--cpu-devices", "2",
+                "--no-plot", "--quiet", "--out", run, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        db = tmp_path / f"study{code}.db"
+        url = f"sqlite:///{db}"
+        proc = _start(["sweep", "export-optuna", run, "--storage", url])
+        deadline = time.perf_counter() + 60
+        while not db.exists() and proc.poll() is None and time.perf_counter() < deadline:
+            time.sleep(0.002)
+        proc.send_signal(sig)
+        t0 = time.perf_counter()
+        _, err = proc.communicate(timeout=30)
+        stopped_in = time.perf_counter() - t0
+        assert proc.returncode == code, err[-2000:]
+        assert stopped_in < 2.0, stopped_in
+        assert err.strip() == (f"jaxch6 sweep export-optuna: interrupted before the study was "
+                               f"complete; export {run} again (it replaces the unfinished "
+                               "study)"), err
+        left = optuna.get_all_study_names(url)
+        if left:  # cut short after the study was created: unfinished, so replaceable
+            partial = optuna.load_study(study_name="run", storage=url)
+            assert COMPLETE not in partial.user_attrs and len(partial.trials) < 120
+        r = _jaxch6("sweep", "export-optuna", run, "--storage", url, timeout=300)
+        assert r.returncode == 0 and "exported 120 trials" in r.stdout, r.stderr[-2000:]
+        study = optuna.load_study(study_name="run", storage=url)
+        assert study.user_attrs[COMPLETE] and len(study.trials) == 120
+
+
 # -- 4. plans and numbers -----------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("option, needle", [

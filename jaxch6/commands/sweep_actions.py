@@ -95,10 +95,17 @@ def run_show(args) -> int:
 
 
 def run_export(args) -> int:
+    from jaxch6.commands import _interrupt
     from jaxch6.sweep.export import to_optuna
     from jaxch6.sweep.secrets import redact
 
-    study = to_optuna(args.dir, args.storage, args.study, timeout=args.storage_timeout)
+    def cut_short() -> str:
+        return (f"jaxch6 sweep export-optuna: interrupted before the study was complete; "
+                f"export {args.dir} again (it replaces the unfinished study)")
+
+    study = _interrupt.run_interruptible(
+        lambda stop: to_optuna(args.dir, args.storage, args.study,
+                               timeout=args.storage_timeout, stop=stop), cut_short)
     n = len(study.get_trials(deepcopy=False))
     print(f"exported {n} trials of {args.dir} to study {study.study_name!r} in "
           f"{redact(args.storage)}")

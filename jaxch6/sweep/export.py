@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,7 +110,7 @@ def frozen_trials(result) -> list:
 
 
 def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None, *,
-              timeout: float | None = None):
+              timeout: float | None = None, stop: threading.Event | None = None):
     """Write a finished sweep into a new Optuna study.
 
     A run directory is locked while it is read (a sweep still running there is refused) and
@@ -126,6 +127,8 @@ def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None,
             ``jaxch6-export``).
         timeout: seconds to wait for a database server to connect and answer (default
             :data:`jaxch6.sweep.optuna_storage.CONNECT_TIMEOUT_S`, 10 s).
+        stop: once set (``jaxch6 sweep export-optuna`` sets it on Ctrl-C or SIGTERM), no more
+            trials are added: the study is returned without the complete mark.
 
     Returns:
         The ``optuna.study.Study``.
@@ -141,7 +144,7 @@ def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None,
 
     S.require_optuna()
     if isinstance(source, SweepResult):
-        return _export(source, storage, study_name, timeout)
+        return _export(source, storage, study_name, timeout, stop)
     result = load(source)  # not a sweep directory: one line, before anything is created
     with store.lock(source):
         result = load(source)  # as it is now that no sweep can write it
@@ -149,10 +152,14 @@ def to_optuna(source, storage: str | os.PathLike, study_name: str | None = None,
         if result.info.get("kind", "sweep") == "sweep" and status != "complete":
             raise ConfigError(f"{source} holds an unfinished sweep (status {status}): finish it "
                               f"with jaxch6 sweep --resume {source} first")
-        return _export(result, storage, study_name, timeout)
+        return _export(result, storage, study_name, timeout, stop)
 
 
-def _export(result, storage, study_name, timeout):
+#: Trials written per transaction; a ``stop`` is looked at between them.
+EXPORT_BLOCK = 16
+
+
+def _export(result, storage, study_name, timeout, stop=None):
     from jaxch6.sweep import optuna_storage as S
 
     optuna = S.require_optuna()
@@ -172,7 +179,10 @@ def _export(result, storage, study_name, timeout):
             study.set_user_attr("jaxch6_config", result.config.to_dict())
             study.set_user_attr("jaxch6_export", {"kind": result.info.get("kind", "sweep"),
                                                   "scheduler": _scheduler_name(result)})
-            study.add_trials(trials)
+            for start in range(0, len(trials), EXPORT_BLOCK):
+                if stop is not None and stop.is_set():
+                    return study  # cut short: no complete mark, the next export replaces it
+                study.add_trials(trials[start:start + EXPORT_BLOCK])
             study.set_user_attr(COMPLETE, True)
     finally:
         optuna.logging.set_verbosity(verbosity)
