@@ -206,7 +206,9 @@ KILL = textwrap.dedent("""
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kw", [dict(scheduler="halving", min_epochs=1, eta=3),
-                                dict(scheduler="pbt", trials=8, epochs=6, pbt_interval=2)])
+                                dict(scheduler="pbt", trials=8, epochs=6, pbt_interval=2),
+                                dict(scheduler="hyperband", trials=34, epochs=9, min_epochs=1,
+                                     eta=3)])
 def test_resume_after_a_kill_between_steps_equals_the_uninterrupted_run(tmp_path, kw):
     cfg = dataclasses.replace(TOY, **kw)
     full = run(cfg, out=tmp_path / "full", data=toy_data(), task=toy_task)
@@ -241,30 +243,76 @@ def test_hyperband_runs_whole_brackets_nearest_to_the_trials_asked():
     assert SweepConfig(scheduler="hyperband", trials=34, epochs=9).validate().total_trials == 34
 
 
-def test_hyperband_brackets_of_one_shape_train_side_by_side():
-    from jaxch6.sweep.schedulers import Hyperband
+def test_hyperband_runs_the_rungs_that_train_the_fewest_epochs_side_by_side():
+    from jaxch6.sweep.schedulers import Hyperband, SideBySide
 
+    # brackets 1-3: ids 0-8 (rungs 1, 3, 9), 9-13 (3, 9), 14-16 (9); brackets 4-6: 17-33 alike
     hb = Hyperband(SPACE, epochs=9, seed=0, min_epochs=1, eta=3, trials=34)
-    first = hb.next({})  # brackets 1 and 4 (9 trials each, rungs 1, 3, 9) start together
-    assert sorted(first.new) == [*range(9), *range(17, 26)] and (first.start, first.stop) == (0, 1)
-    assert first.rounds == {**dict.fromkeys(range(9), 0), **dict.fromkeys(range(17, 26), 3)}
-    trials = {i: _fake(i, 1, (i % 7) / 10) for i in first.new}
-    step = hb.next(trials)
-    assert (step.start, step.stop) == (1, 3) and len(step.cont) == 6  # 3 survivors each
-    assert set(step.cont) <= set(first.new)
+    first = hb.next({})  # brackets 1 and 4 start together: 1 epoch, the fewest
+    assert isinstance(first, SideBySide) and first.epochs == 1
+    assert [(p.round, sorted(p.new), p.start, p.stop, p.rung) for p in first.parts] == [
+        (0, list(range(9)), 0, 1, 0), (3, list(range(17, 26)), 0, 1, 0)]
+    trials = {i: _fake(i, 1, (i % 7) / 10) for p in first.parts for i in p.new}
+    step = hb.next(trials)  # their second rungs (2 epochs) before the 3-epoch brackets
+    assert [(p.round, p.start, p.stop, len(p.cont)) for p in step.parts] == [
+        (0, 1, 3, 3), (3, 1, 3, 3)]
+    assert set(step.parts[0].cont) <= set(range(9))
+    acc = {i: t.final_val_acc for i, t in trials.items()}  # the same curves, longer
+    trials.update({i: _fake(i, 3, acc[i]) for p in step.parts for i in p.cont})
+    step = hb.next(trials)  # brackets 2 and 5 start: 3 epochs
+    assert [(p.round, sorted(p.new), p.stop) for p in step.parts] == [
+        (1, list(range(9, 14)), 3), (4, list(range(26, 31)), 3)]
+    trials.update({i: _fake(i, 3, i / 100) for p in step.parts for i in p.new})
+    step = hb.next(trials)  # every bracket's rung to 9 epochs (6 more): four brackets at once
+    assert [(p.round, p.start, p.stop, p.cont, p.keep) for p in step.parts] == [
+        (0, 3, 9, (6,), False), (1, 3, 9, (13,), False), (3, 3, 9, (20,), False),
+        (4, 3, 9, (30,), False)]  # each bracket's best at 3 epochs
+    assert step.label == "brackets 1, 2, 4, 5 side by side: 4 trials, 6 epochs each"
+    acc.update({i: trials[i].final_val_acc for i in trials})
+    trials.update({i: _fake(i, 9, acc[i]) for p in step.parts for i in p.cont})
+    last = hb.next(trials)
+    assert [(p.round, sorted(p.new), p.stop) for p in last.parts] == [
+        (2, [14, 15, 16], 9), (5, [31, 32, 33], 9)]
+    with pytest.raises(ValueError, match="same epochs"):
+        SideBySide((first.parts[0], last.parts[0]))
+
+
+class _OneBracketAtATime:
+    """Hyperband's brackets one after another, each rung a step of its own: how its brackets
+    ran before they went side by side."""
+
+    def __init__(self, hyperband):
+        self.hyperband = hyperband
+
+    def __getattr__(self, name):
+        return getattr(self.hyperband, name)
+
+    def next(self, trials):
+        for b in self.hyperband.brackets:
+            if (step := b.next(trials, self.hyperband.new_values)) is not None:
+                return step
+        return None
 
 
 @pytest.mark.slow
-def test_hyperband_side_by_side_equals_its_brackets_run_alone():
-    """Trial i of a two-iteration Hyperband sweep equals trial i of the sweeps that run its
-    brackets' shapes one by one (ranking inside a bracket, lanes independent)."""
-    both = _toy(scheduler="hyperband", trials=34, epochs=9, min_epochs=1, eta=3)
-    assert len(both.trials) == 34
-    by_round: dict[int, list] = {}
-    for t in both.trials:
-        by_round.setdefault(t.round, []).append(t.id)
-    assert sorted(by_round) == list(range(6))
-    alone = _toy(scheduler="hyperband", trials=17, epochs=9, min_epochs=1, eta=3)
-    got = _curves(both)
-    for t in alone.trials:  # the first iteration is the same trials, stopped at the same rungs
-        assert got[t.id] == (t.train_acc, t.val_acc, t.diverged)
+def test_hyperband_side_by_side_equals_its_brackets_run_one_after_another(monkeypatch):
+    """Every trial's record (curves, rung, round, status) is the same whether Hyperband's
+    brackets run side by side or one rung of one bracket at a time; side by side takes fewer
+    engine calls."""
+    from jaxch6.sweep import schedulers
+    from jaxch6.sweep.engine import Engine
+
+    calls = []
+    dispatch = Engine.dispatch
+    monkeypatch.setattr(Engine, "dispatch", lambda self, *a, **k: (
+        calls.append(a[0]), dispatch(self, *a, **k))[1])
+    kw = dict(scheduler="hyperband", trials=34, epochs=9, min_epochs=1, eta=3)
+    both = _toy(**kw)
+    side_by_side, calls[:] = len(calls), []
+    make = schedulers.make
+    monkeypatch.setattr(schedulers, "make", lambda config: _OneBracketAtATime(make(config)))
+    alone = _toy(**kw)
+    assert len(both.trials) == len(alone.trials) == 34
+    assert sorted({t.round for t in both.trials}) == list(range(6))
+    assert [t.to_record() for t in both.trials] == [t.to_record() for t in alone.trials]
+    assert side_by_side < len(calls), (side_by_side, len(calls))

@@ -1,6 +1,10 @@
 """The run loop every driver shares: ask the scheduler, run its step as chunks of lanes on the
 engine (double-buffered), record, keep the run states that continue, repeat.
 
+A step is a :class:`jaxch6.sweep.schedulers.base.Step`, or several that train the same epochs
+side by side (:class:`~jaxch6.sweep.schedulers.base.SideBySide`): their lanes share the chunks,
+and each lane is recorded, kept or stopped by its own part.
+
 A step's lanes are its trials × ``repeats``; a lane is fresh (started from its training key)
 or continues a kept run state (its own, or for a PBT copy its parent's, with a fresh key).
 Lanes are cut into chunks of the engine's size; the next chunk is dispatched before the
@@ -18,7 +22,7 @@ import numpy as np
 
 from jaxch6.sweep.keys import child_key, lane_keys
 from jaxch6.sweep.records import Trial
-from jaxch6.sweep.schedulers.base import Step
+from jaxch6.sweep.schedulers.base import SideBySide, Step
 
 
 class Interrupted(Exception):  # noqa: N818 - a request, not an error
@@ -66,6 +70,7 @@ class _Lane:
     repeat: int
     hparams: Mapping[str, Any]
     source: tuple  # ("new", key_data) or ("state", entry, key_data or None)
+    step: Step  # the step (the part of a SideBySide) the lane trains
 
 
 def quantise(acc, n: int) -> list[float]:
@@ -138,11 +143,12 @@ class RunLoop:
         return trials
 
     # -- one step -----------------------------------------------------------------------------
-    def run_step(self, step: Step, trials: dict[int, Trial], *, record: bool = True) -> None:
+    def run_step(self, step: Step | SideBySide, trials: dict[int, Trial], *,
+                 record: bool = True) -> None:
         """Train the step's lanes, record its trials, keep or drop their run states.
 
         Args:
-            step: the scheduler's step.
+            step: the scheduler's step (or steps side by side).
             trials: trial id to its record, updated in place.
             record: pass the new records to the ``record`` callback.
 
@@ -150,28 +156,29 @@ class RunLoop:
             Interrupted: ``stop`` was set.
         """
         self._trials = trials
-        self._stop_left_behind(step, trials, record)
-        lanes = self._lanes(step)
+        parts = step.parts if isinstance(step, SideBySide) else (step,)
+        for part in parts:
+            self._stop_left_behind(part, trials, record, scoped=isinstance(step, SideBySide))
+        lanes = [ln for part in parts for ln in self._lanes(part)]
         self.engine.prepare(dict.fromkeys(self._group(ln) for ln in lanes))  # outside timing
-        keep = step.keep or (self.keep_final and step.stop == self.epochs)
         partial: dict[int, dict[int, tuple]] = {}
         self._report(Progress(step.label, 0, len(lanes), self.ran, self.run_seconds, True))
         done = 0
+        keep = any(self._keeps(part) for part in parts)
         for chunk, history, states in self._execute(lanes, step.epochs, keep):
-            if keep:
-                self.pool.put([(ln.trial, ln.repeat, step.stop) for ln in chunk], states,
-                              group=self._group(chunk[0]))
-            finished = self._collect(step, chunk, history, partial, trials)
+            if keep:  # the lanes whose part keeps its run states (all, but side by side)
+                rows = [row for row, ln in enumerate(chunk) if self._keeps(ln.step)]
+                self.pool.put([(chunk[r].trial, chunk[r].repeat, chunk[r].step.stop)
+                               for r in rows], states, group=self._group(chunk[0]),
+                              rows=None if len(rows) == len(chunk) else rows)
+            finished = self._collect(chunk, history, partial, trials)
             if record and finished:
                 if self.record is not None:
                     self.record(finished)
                 self._ran_ids.update(t.id for t in finished)
                 self.ran = len(self._ran_ids)
             done += len(chunk)
-            for t in finished:
-                if t.status == "complete" and not t.diverged and (
-                        self.best != self.best or self.task.better(t.final_val_acc, self.best)):
-                    self.best = t.final_val_acc
+            self._note_best(finished)
             self._report(Progress(step.label, done, len(lanes), self.ran, self.run_seconds,
                                   lanes_per_second=self.lanes_run / max(self.run_seconds, 1e-9),
                                   best_val_acc=self.best, lane_epochs=self.lane_epochs))
@@ -180,12 +187,25 @@ class RunLoop:
                 or (self.keep_final and t.status == "complete")]
         self.pool.retain((t.id, r, t.epochs) for t in kept for r in range(self.repeats))
 
-    def _stop_left_behind(self, step: Step, trials: dict[int, Trial], record: bool) -> None:
+    def _keeps(self, step: Step) -> bool:
+        """Whether the run states after ``step`` are kept (to continue, or to save)."""
+        return step.keep or (self.keep_final and step.stop == self.epochs)
+
+    def _note_best(self, finished: list[Trial]) -> None:
+        for t in finished:
+            if t.status == "complete" and not t.diverged and (
+                    self.best != self.best or self.task.better(t.final_val_acc, self.best)):
+                self.best = t.final_val_acc
+
+    def _stop_left_behind(self, step: Step, trials: dict[int, Trial], record: bool,
+                          scoped: bool = False) -> None:
         """Mark ``stopped`` the running trials that stand at the step's start but do not
-        continue (successive halving's losers); their run states are dropped after the step."""
+        continue (successive halving's losers); their run states are dropped after the step.
+        ``scoped``: only the trials of the step's round (a part of a SideBySide)."""
         going = set(step.cont) | {c.child for c in step.copies}
         stopped = [dataclasses.replace(t, status="stopped") for t in trials.values()
-                   if t.status == "running" and t.epochs == step.start and t.id not in going]
+                   if t.status == "running" and t.epochs == step.start and t.id not in going
+                   and (not scoped or t.round == step.round)]
         for t in stopped:
             trials[t.id] = t
         if stopped and record and self.record is not None:
@@ -198,16 +218,16 @@ class RunLoop:
             ids = np.repeat(np.asarray(new_ids, np.int64), self.repeats)
             reps = np.tile(np.arange(self.repeats), len(new_ids))
             keys = lane_keys(self.seed, ids, reps)
-            out += [_Lane(int(i), int(r), step.new[int(i)], ("new", k))
+            out += [_Lane(int(i), int(r), step.new[int(i)], ("new", k), step)
                     for i, r, k in zip(ids, reps, keys, strict=True)]
         for i in step.cont:
             hp = self._hparams_of(i)
-            out += [_Lane(i, r, hp, ("state", (i, r, step.start), None))
+            out += [_Lane(i, r, hp, ("state", (i, r, step.start), None), step)
                     for r in range(self.repeats)]
         for c in step.copies:
             out += [_Lane(c.child, r, c.hparams,
                           ("state", (c.parent, r, step.start),
-                           child_key(self.seed, c.parent, step.start, c.child, r)))
+                           child_key(self.seed, c.parent, step.start, c.child, r)), step)
                     for r in range(self.repeats)]
         return out
 
@@ -259,8 +279,9 @@ class RunLoop:
                                 reseed=self.task.reseed)
         return engine.dispatch(epochs, hp, states=states)
 
-    def _collect(self, step, chunk, history, partial, trials) -> list[Trial]:
-        """Fold a chunk's lanes into trial records; return the trials now complete."""
+    def _collect(self, chunk, history, partial, trials) -> list[Trial]:
+        """Fold a chunk's lanes into trial records; return the trials whose repeats have all
+        run their step."""
         finished = []
         for row, ln in enumerate(chunk):
             res = ({name: self._values(name, history[name][row]) for name in self.task.recorded},
@@ -268,7 +289,7 @@ class RunLoop:
             got = partial.setdefault(ln.trial, {})
             got[ln.repeat] = res
             if len(got) == self.repeats:
-                trials[ln.trial] = self._merge(step, trials.get(ln.trial), ln, got)
+                trials[ln.trial] = self._merge(ln.step, trials.get(ln.trial), ln, got)
                 finished.append(trials[ln.trial])
                 del partial[ln.trial]
         return finished
@@ -308,7 +329,7 @@ class RunLoop:
                        {"epoch": step.start, "parent": copy.parent, "hparams": dict(copy.hparams)}]
         return Trial(
             id=lane.trial,
-            round=old.round if old is not None else step.rounds.get(lane.trial, step.round),
+            round=old.round if old is not None else step.round,
             hparams=dict(lane.hparams),
             train_acc=_mean([r["train_acc"] for r in reps]),
             val_acc=_mean([r["val_acc"] for r in reps]),

@@ -61,17 +61,23 @@ class StatePool:
     def __len__(self) -> int:
         return len(self.where)
 
-    def put(self, entries: Sequence[Entry], states, *, group: tuple = ()) -> None:
+    def put(self, entries: Sequence[Entry], states, *, group: tuple = (),
+            rows: Sequence[int] | None = None) -> None:
         """Store a batched run state (written to disk when the pool has a directory).
 
         Args:
-            entries: each row's ``(trial, repeat, epoch)``.
-            states: the batched run state, one row per entry.
+            entries: each stored row's ``(trial, repeat, epoch)``.
+            states: the batched run state, one row per entry (or more, with ``rows``).
             group: the static-choice group the states belong to.
+            rows: the rows of ``states`` to store, one per entry (None: every row).
         """
         import jax
 
         leaves = [np.asarray(a) for a in jax.tree.leaves(states)]
+        if rows is not None:
+            if not len(rows):
+                return
+            leaves = [a[np.asarray(rows, np.int64)] for a in leaves]
         block = self.seq
         self.seq += 1
         group = tuple(group or ())

@@ -20,7 +20,7 @@ from typing import Any
 
 from jaxch6 import names
 from jaxch6.errors import ConfigError
-from jaxch6.sweep.schedulers.base import Copy, Scheduler, Step, settings_of
+from jaxch6.sweep.schedulers.base import Copy, Scheduler, SideBySide, Step, settings_of
 from jaxch6.sweep.schedulers.halving import Hyperband, SuccessiveHalving, rungs
 from jaxch6.sweep.schedulers.pbt import PopulationBasedTraining
 from jaxch6.sweep.schedulers.random import RandomSearch
@@ -30,9 +30,8 @@ SCHEDULERS: dict[str, type] = {
     c.name: c for c in (RandomSearch, SuccessiveHalving, Hyperband, PopulationBasedTraining)}
 
 __all__ = ["SCHEDULERS", "Copy", "Hyperband", "PopulationBasedTraining", "RandomSearch",
-           "Scheduler", "Step", "SuccessiveHalving", "check", "describe", "lookup", "make",
-           "options",
-           "rungs"]
+           "Scheduler", "SideBySide", "Step", "SuccessiveHalving", "check", "describe", "lookup",
+           "make", "options", "rungs"]
 
 
 def lookup(name: str) -> type:

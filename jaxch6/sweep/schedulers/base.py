@@ -40,8 +40,6 @@ class Step:
         copies: trials that continue from another trial's run state (PBT).
         keep: whether the run states after the step are kept (the trials may continue).
         round: the round or bracket, recorded with new trials.
-        rounds: a new trial's round where the step's new trials come from several rounds or
-            brackets (trial id to round; others take ``round``).
         rung: the rung of successive halving this step trains to (None otherwise).
         label: a short description for progress output.
     """
@@ -53,7 +51,6 @@ class Step:
     copies: tuple[Copy, ...] = ()
     keep: bool = False
     round: int = 0
-    rounds: Mapping[int, int] = dataclasses.field(default_factory=dict)
     rung: int | None = None
     label: str = ""
 
@@ -66,6 +63,44 @@ class Step:
     def size(self) -> int:
         """The lanes the step trains (new, continuing and copied trials)."""
         return len(self.new) + len(self.cont) + len(self.copies)
+
+
+@dataclasses.dataclass(frozen=True)
+class SideBySide:
+    """Steps that train the same number of epochs, run as one: their lanes share the engine's
+    calls (a lane's result does not depend on its neighbours, so each trial's numbers are
+    those of its step run alone).
+
+    Each part keeps its own ``start``, ``stop``, ``keep``, ``rung`` and ``round``, and speaks
+    for its own round only: a running trial of the part's round that stands at the part's
+    ``start`` and does not continue stops (a plain :class:`Step` stops every such trial).
+
+    Attributes:
+        parts: the steps, each of the same :attr:`Step.epochs` and of its own round.
+        label: a short description for progress output.
+
+    Raises:
+        ValueError: no parts, parts of different epochs, or two parts of one round.
+    """
+
+    parts: tuple[Step, ...]
+    label: str = ""
+
+    def __post_init__(self):
+        if not self.parts or len({p.epochs for p in self.parts}) != 1:
+            raise ValueError("side by side: one or more steps of the same epochs")
+        if len({p.round for p in self.parts}) != len(self.parts):
+            raise ValueError("side by side: one step a round")
+
+    @property
+    def epochs(self) -> int:
+        """The epochs every part trains."""
+        return self.parts[0].epochs
+
+    @property
+    def size(self) -> int:
+        """The lanes of all parts."""
+        return sum(p.size for p in self.parts)
 
 
 class Scheduler(Protocol):
@@ -106,14 +141,15 @@ class Scheduler(Protocol):
     def total_trials(self) -> int:
         """The trials it records in all (every round or bracket)."""
 
-    def next(self, trials: Mapping[int, Trial]) -> Step | None:
+    def next(self, trials: Mapping[int, Trial]) -> Step | SideBySide | None:
         """Plan the next step from every trial recorded so far.
 
         Args:
             trials: trial id to its record.
 
         Returns:
-            The next :class:`Step`, or None when the sweep is done.
+            The next :class:`Step` (or :class:`SideBySide` steps), or None when the sweep is
+            done.
         """
 
     def settings(self) -> dict[str, Any]:

@@ -9,7 +9,9 @@ between rungs, so a survivor is never retrained.
 Hyperband runs brackets ``s = s_max … 0`` (``s_max = ⌊log_η(epochs / r)⌋``): bracket ``s`` is
 successive halving of ``⌈(s_max + 1) η^s / (s + 1)⌉`` fresh trials from ``epochs · η^-s``
 epochs (rounded, at least ``r``); then again from ``s_max``, as many brackets as ``trials``
-asks. Brackets of the same ``s`` train side by side, as the lanes of one step per rung.
+asks. All brackets run at once: each step trains, side by side as the lanes of one step, the
+unfinished rungs of every bracket that train the fewest epochs (brackets of one shape in
+lockstep, and rungs of different shapes that reach the same epochs together).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
-from jaxch6.sweep.schedulers.base import Step, members_at, setting, settings_of
+from jaxch6.sweep.schedulers.base import SideBySide, Step, members_at, setting, settings_of
 from jaxch6.sweep.space import draw
 
 
@@ -92,33 +94,50 @@ class Bracket:
             return None
         return [t.id for t in rank_at(below, self.rungs[k - 1])[: self.survivors(k)]]
 
+    def pending(self, trials: Mapping[int, Trial]) -> tuple[int, list[int]] | None:
+        """The first rung with work left and the ids still to train to it, or None when the
+        bracket is done."""
+        for k, stop in enumerate(self.rungs):
+            members = self.members(trials, k)
+            todo = [i for i in members if i not in trials or trials[i].epochs < stop]
+            if todo:
+                return k, todo
+        return None
+
+    def epochs_of(self, k: int) -> int:
+        """The epochs rung ``k``'s step trains (from the rung below)."""
+        return self.rungs[k] - (self.rungs[k - 1] if k else 0)
+
+    def step(self, trials: Mapping[int, Trial], k: int, todo: list[int], new_values) -> Step:
+        """The step that trains ``todo`` to rung ``k`` (see :meth:`pending`).
+
+        Args:
+            trials: trial id to its record.
+            k: the rung.
+            todo: the ids still to train to it.
+            new_values: draws the hyperparameters of a list of new trial ids.
+        """
+        stop, last = self.rungs[k], k == len(self.rungs) - 1
+        n = len(self.members(trials, k))
+        label = (f"bracket {self.index + 1}, " if self.index else "") + \
+            f"rung {k + 1}/{len(self.rungs)}: {n} trial{'s' * (n != 1)} to " \
+            f"{stop} epoch{'s' * (stop != 1)}"
+        if k == 0:
+            return Step(0, stop, new=new_values(todo), keep=not last, round=self.index,
+                        rung=k, label=label)
+        return Step(self.rungs[k - 1], stop, cont=tuple(todo), keep=not last,
+                    round=self.index, rung=k, label=label)
+
     def next(self, trials: Mapping[int, Trial], new_values) -> Step | None:
-        """The bracket's next step.
+        """The bracket's next step: its first rung's unfinished work (:meth:`step`), or None
+        when the bracket is done.
 
         Args:
             trials: trial id to its record.
             new_values: draws the hyperparameters of a list of new trial ids.
-
-        Returns:
-            The first rung's unfinished work as a :class:`Step`, or None when done.
         """
-        for k, stop in enumerate(self.rungs):
-            members = self.members(trials, k)
-            todo = [i for i in members if i not in trials or trials[i].epochs < stop]
-            if not todo:
-                continue
-            start = 0 if k == 0 else self.rungs[k - 1]
-            last = k == len(self.rungs) - 1
-            n, e = len(members), stop
-            label = (f"bracket {self.index + 1}, " if self.index else "") + \
-                f"rung {k + 1}/{len(self.rungs)}: {n} trial{'s' * (n != 1)} to " \
-                f"{e} epoch{'s' * (e != 1)}"
-            if k == 0:
-                return Step(0, stop, new=new_values(todo), keep=not last, round=self.index,
-                            rung=k, label=label)
-            return Step(start, stop, cont=tuple(todo), keep=not last, round=self.index,
-                        rung=k, label=label)
-        return None
+        todo = self.pending(trials)
+        return None if todo is None else self.step(trials, *todo, new_values)
 
 
 class _Sampling:
@@ -216,9 +235,9 @@ class Hyperband(_Sampling):
     ``max(min_epochs, round(epochs eta^-s))`` epochs. Brackets follow in that order, iteration
     after iteration, while the total stays nearest to ``trials`` (at least one bracket; None:
     one iteration): a bracket is never cut, so the total may differ from ``trials``
-    (:meth:`notes` says so in one line). Brackets of one ``s`` (one per iteration) have the
-    same rungs and train side by side, each rung one step of all their lanes; the shapes ``s``
-    run one after another.
+    (:meth:`notes` says so in one line). Every step trains, side by side, the unfinished rungs
+    of all brackets that train the fewest epochs (:meth:`next`): brackets of one ``s`` go in
+    lockstep, and brackets of different ``s`` share the steps whose rungs train as many epochs.
 
     Args:
         space: the search space.
@@ -280,15 +299,26 @@ class Hyperband(_Sampling):
         return [f"hyperband runs {self.trials} trials in {len(self.brackets)} whole brackets "
                 f"(the nearest to the {self.asked} asked)"]
 
-    def next(self, trials: Mapping[int, Trial]) -> Step | None:
-        """The next step: the brackets of the first shape with work left, side by side
-        (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`)."""
-        for shape in range(self.shapes):
-            group = self.brackets[shape::self.shapes]
-            steps = [(b, st) for b in group if (st := b.next(trials, self.new_values))]
-            if steps:
-                return _side_by_side(steps)
-        return None
+    def next(self, trials: Mapping[int, Trial]) -> SideBySide | None:
+        """The next step (:meth:`jaxch6.sweep.schedulers.base.Scheduler.next`): of every
+        bracket's unfinished rung, those that train the fewest epochs, side by side.
+
+        Brackets are independent (each ranks its own trials), so any order gives every trial
+        the same numbers; fewest epochs first lets the longer rungs of different brackets meet
+        and share the engine's calls (with rungs ``r ηᵏ``, brackets reach the same epochs).
+        """
+        pending = [(b, todo) for b in self.brackets if (todo := b.pending(trials))]
+        if not pending:
+            return None
+        epochs = min(b.epochs_of(k) for b, (k, _) in pending)
+        parts = tuple(b.step(trials, k, todo, self.new_values) for b, (k, todo) in pending
+                      if b.epochs_of(k) == epochs)
+        if len(parts) == 1:
+            return SideBySide(parts, parts[0].label)
+        n = sum(p.size for p in parts)
+        rounds = ", ".join(str(p.round + 1) for p in parts)
+        return SideBySide(parts, f"brackets {rounds} side by side: {n} trials, "
+                                 f"{epochs} epoch{'s' * (epochs != 1)} each")
 
     def settings(self) -> dict[str, Any]:
         """The scheduler's settings and plan, for ``summary.json``."""
@@ -298,21 +328,3 @@ class Hyperband(_Sampling):
                               "survivors": [b.survivors(k) for k in range(len(b.rungs))]}
                              for b in self.brackets]}
 
-
-def _side_by_side(steps: list[tuple[Bracket, Step]]) -> Step:
-    """One step of the brackets' steps that train the same epochs as the first (brackets of
-    one shape go in lockstep; after a resume some may be a rung ahead and wait)."""
-    first = steps[0][1]
-    same = [(b, st) for b, st in steps
-            if (st.start, st.stop, st.keep, st.rung) == (first.start, first.stop, first.keep,
-                                                         first.rung)]
-    if len(same) == 1:
-        return first
-    new = {i: v for _, st in same for i, v in st.new.items()}
-    cont = tuple(i for _, st in same for i in st.cont)
-    rounds = {i: b.index for b, st in same for i in st.new}
-    k, n = first.rung or 0, len(first.new) + len(first.cont)
-    label = (f"brackets {', '.join(str(b.index + 1) for b, _ in same)} side by side, rung "
-             f"{k + 1}/{len(same[0][0].rungs)}: {len(new) + len(cont)} trials "
-             f"({n} a bracket) to {first.stop} epochs")
-    return dataclasses.replace(first, new=new, cont=cont, rounds=rounds, label=label)
