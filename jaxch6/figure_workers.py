@@ -81,8 +81,11 @@ class FigureWorkers:
             t.join()
         while not pending.empty():  # no worker took it
             leftovers.append(pending.get())
-        for job in leftovers:
-            draw_here(job)
+        if leftovers:
+            from jaxch6.plots import draw_job
+
+            for job in leftovers:
+                draw_job(job)
         if errors:
             raise ConfigError(errors[0])
 
@@ -136,14 +139,6 @@ def _end(proc: subprocess.Popen) -> None:
     proc.stdout.close()
 
 
-def draw_here(job: Job) -> None:
-    """Draw one job in this process."""
-    from jaxch6 import plots
-
-    _name, function, args, kwargs, path = job
-    getattr(plots, function)(*args, path=path, **kwargs)
-
-
 def main() -> None:
     """A worker: warm up, say ready, then draw the jobs read from standard input."""
     import signal
@@ -163,7 +158,7 @@ def main() -> None:
         except EOFError:
             return
         try:
-            draw_here(job)
+            plots.draw_job(job)
             reply: tuple = ("ok", job[0])
         except ConfigError as exc:
             reply = ("config", str(exc))

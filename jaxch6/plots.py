@@ -570,8 +570,14 @@ def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
     if workers is not None:
         workers.draw(jobs)
     else:
-        from jaxch6.figure_workers import draw_here
-
         for job in jobs:
-            draw_here(job)
+            draw_job(job)
     return list(calls)
+
+
+def draw_job(job: tuple[str, str, tuple, dict, str]) -> None:
+    """Draw one figure job in this process: ``(file name, name of a figure function of this
+    module, args, kwargs, path to write)``, as :func:`write_sweep_figures` makes them (and
+    :mod:`jaxch6.figure_workers` draws them)."""
+    _name, function, args, kwargs, path = job
+    globals()[function](*args, path=path, **kwargs)
