@@ -166,6 +166,20 @@ class Scheduler(Protocol):
         """Lines the user should read before the run (e.g. trials rounded to whole brackets)."""
 
 
+class FromConfig:
+    """:meth:`from_config` for a scheduler whose constructor takes the space, then ``trials``,
+    ``epochs``, ``seed``, ``sampler``, ``schedule`` and each field of its settings by name."""
+
+    @classmethod
+    def from_config(cls, config):
+        """From a :class:`jaxch6.sweep.SweepConfig`: its space, ``trials``, ``epochs``,
+        ``seed``, ``sampler`` and ``schedule``, and the scheduler's settings
+        (:func:`settings_of`)."""
+        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
+                   sampler=config.sampler, schedule=config.schedule,
+                   **dataclasses.asdict(settings_of(cls, config)))
+
+
 def setting(default: Any, help: str, *, minimum: int = 1,  # noqa: A002 - argparse's word
             only: str | None = None) -> Any:
     """A field of a scheduler's settings dataclass: an integer of at least ``minimum``, with the

@@ -23,7 +23,14 @@ from typing import Any
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank_at
-from jaxch6.sweep.schedulers.base import SideBySide, Step, members_at, setting, settings_of
+from jaxch6.sweep.schedulers.base import (
+    FromConfig,
+    SideBySide,
+    Step,
+    members_at,
+    setting,
+    settings_of,
+)
 from jaxch6.sweep.space import draw
 
 
@@ -140,7 +147,7 @@ class Bracket:
         return None if todo is None else self.step(trials, *todo, new_values)
 
 
-class _Sampling:
+class _Sampling(FromConfig):
     Settings = HalvingSettings
     figure, adaptive, keeps_final, copies_states = "rungs", True, True, False
 
@@ -151,14 +158,6 @@ class _Sampling:
     def new_values(self, ids):
         return draw(self.space, ids, seed=self.seed, sampler=self.sampler,
                     schedule=self.schedule)
-
-    @classmethod
-    def from_config(cls, config):
-        """From a :class:`jaxch6.sweep.SweepConfig` (``min_epochs``, ``eta``, ``trials``)."""
-        s = settings_of(cls, config)
-        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
-                   min_epochs=s.min_epochs, eta=s.eta, sampler=config.sampler,
-                   schedule=config.schedule)
 
     @classmethod
     def check_config(cls, config, trials: int) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep.records import Trial, rank
-from jaxch6.sweep.schedulers.base import Step, setting, settings_of
+from jaxch6.sweep.schedulers.base import FromConfig, Step, setting, settings_of
 from jaxch6.sweep.space import draw, narrow
 
 
@@ -26,7 +26,7 @@ class RandomSettings:
     keep: int = setting(10, "trials that set the next round's ranges")
 
 
-class RandomSearch:
+class RandomSearch(FromConfig):
     """Random search over ``space`` in ``rounds`` rounds of ``trials`` trials.
 
     Args:
@@ -49,14 +49,6 @@ class RandomSearch:
         self.space, self.trials, self.epochs = tuple(space), trials, epochs
         self.seed, self.rounds, self.keep = seed, rounds, keep
         self.sampler, self.schedule = sampler, schedule
-
-    @classmethod
-    def from_config(cls, config) -> RandomSearch:
-        """From a :class:`jaxch6.sweep.SweepConfig` (``rounds``, ``keep``)."""
-        s = settings_of(cls, config)
-        return cls(config.space, trials=config.trials, epochs=config.epochs, seed=config.seed,
-                   rounds=s.rounds, keep=s.keep, sampler=config.sampler,
-                   schedule=config.schedule)
 
     @classmethod
     def check_config(cls, config, trials: int) -> int:
