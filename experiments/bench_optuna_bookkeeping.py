@@ -1,43 +1,153 @@
-"""Optuna bookkeeping per trial, with a trainer that does no work.
+"""Optuna bookkeeping per trial, with an engine that does no work: the old driver (its own
+trainer loop, before Optuna became a scheduler on the shared run loop) and the current one, side
+by side in one run, on one storage.
 
 Per trial: ask (in batches of 256), 2 suggestions, a heartbeat, user attributes and tell; the
-trainer returns 20 epochs of constant curves at once. A first batch warms up; the next N trials
-are timed.
+trainer (old) or engine (new) returns 20 epochs of constant curves at once, without a pruner.
+With ``--pruner`` (new only) the trials run in rungs 1, 3, 9, 20 epochs with a pruner that never
+prunes: one report and one ``should_prune`` per rung. A first batch warms up each study; the
+next N trials are timed; old and new alternate ``--rounds`` times.
 
-    python experiments/bench_optuna_bookkeeping.py [sqlite | postgresql://...] [N]
+    python experiments/bench_optuna_bookkeeping.py [sqlite | postgresql://...] [N] [--rounds R]
+
+The old driver is read from git (:data:`OLD`, the last commit with it) into private modules.
 """
 
 from __future__ import annotations
 
+import argparse
+import subprocess
 import sys
 import tempfile
 import time
+import types
+from pathlib import Path
 
 import numpy as np
 
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
+from jaxch6.sweep.engine import LaneEngine
 from jaxch6.sweep.space import BOOK_SPACE
 
 EPOCHS, BATCH = 20, 256
+#: The last commit whose optuna_driver trained batches with its own EngineTrainer.
+OLD = "341cfe4"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class NullEngine(LaneEngine):
+    """A :class:`~jaxch6.sweep.engine.LaneEngine` that trains nothing: constant curves."""
+
+    def __init__(self):
+        self.chunk_size, self.hparam_names, self.compile_seconds = 4096, ("learning_rate",), 0.0
+        self.task = types.SimpleNamespace(recorded=("val_acc", "train_acc"), resolution={},
+                                          objective="val_acc", direction="max", reseed=None,
+                                          better=lambda a, b: a > b)
+
+    def group_of(self, hparams):
+        return ()
+
+    def engine(self, group):
+        return self
+
+    def prepare(self, groups):
+        pass
+
+    def precompile(self, epochs=()):
+        pass
+
+    def treedef(self, group):
+        import jax
+
+        return jax.tree.structure({"epoch": 0})
+
+    def dispatch(self, epochs, hparams, *, key_data=None, states=None):
+        return len(hparams["learning_rate"]), epochs
+
+    def fetch(self, handle, *, states=False):
+        n, epochs = handle
+        curve = np.tile(np.linspace(0.1, 0.9, EPOCHS)[:epochs], (n, 1))
+        history = {"train_acc": curve, "val_acc": curve, "diverged": np.zeros(n, bool)}
+        return history, ({"epoch": np.full(n, epochs)} if states else None)
 
 
 def _train(hp, ids):
+    """The old driver's trainer that does no work."""
     curve = np.tile(np.linspace(0.1, 0.9, EPOCHS), (len(ids), 1))
     return {"train_acc": curve, "val_acc": curve, "diverged": np.zeros(len(ids), bool)}
 
 
-def main(argv: list[str]) -> None:
-    url = argv[0] if argv and argv[0] != "sqlite" else f"sqlite:///{tempfile.mkdtemp()}/b.db"
-    n = int(argv[1]) if len(argv) > 1 else 512
-    storage = S.make_storage(url, heartbeat_interval=30, grace_period=120)
-    study = D.open_study(storage, f"bench-{time.time_ns()}",
-                         D.make_sampler("random", BOOK_SPACE, seed=0))
-    D.run_worker(study, _train, BOOK_SPACE, n_trials=BATCH, batch_trials=BATCH)  # warm-up
+def old_driver():
+    """The old optuna_driver (and the optuna_storage it used), from git at :data:`OLD`."""
+    def load(name, path, replace=()):
+        text = subprocess.run(["git", "-C", str(ROOT), "show", f"{OLD}:{path}"], check=True,
+                              capture_output=True, text=True).stdout
+        for a, b in replace:
+            text = text.replace(a, b)
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(text, f"{OLD}:{path}", "exec"), module.__dict__)  # noqa: S102
+        return module
+
+    storage = load("_old_optuna_storage", "jaxch6/sweep/optuna_storage.py")
+    driver = load("_old_optuna_driver", "jaxch6/sweep/optuna_driver.py",
+                  [("from jaxch6.sweep import optuna_storage as S",
+                    "import _old_optuna_storage as S")])
+    return driver, storage
+
+
+def _study(driver, storage_module, url, pruner=None):
+    storage = storage_module.make_storage(url, heartbeat_interval=30, grace_period=120)
+    return driver.open_study(storage, f"bench-{time.time_ns()}",
+                             driver.make_sampler("random", BOOK_SPACE, seed=0), pruner=pruner)
+
+
+def per_trial_ms(which: str, url: str, n: int, old=None) -> float:
+    """Milliseconds of bookkeeping per trial: ``old``, ``new`` or ``new+rungs``."""
+    if which == "old":
+        driver, storage = old
+
+        def work(study, total):
+            driver.run_worker(study, _train, BOOK_SPACE, n_trials=total, batch_trials=BATCH)
+
+        study = _study(driver, storage, url)
+    else:
+        import optuna
+
+        rungs = (1, 3, 9, EPOCHS) if which == "new+rungs" else None
+        never = optuna.pruners.ThresholdPruner(lower=-1.0) if rungs else None
+
+        def work(study, total):
+            D.run_worker(study, NullEngine(), BOOK_SPACE, n_trials=total, batch_trials=BATCH,
+                         epochs=EPOCHS, rungs=rungs)
+
+        study = _study(D, S, url, pruner=never)
+    work(study, BATCH)  # warm-up
     t0 = time.perf_counter()
-    D.run_worker(study, _train, BOOK_SPACE, n_trials=BATCH + n, batch_trials=BATCH)
-    ms = (time.perf_counter() - t0) / n * 1e3
-    print(f"{ms:.1f} ms per trial ({n} trials, batches of {BATCH}, {EPOCHS} epochs)")
+    work(study, BATCH + n)
+    return (time.perf_counter() - t0) / n * 1e3
+
+
+def main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("storage", nargs="?", default="sqlite")
+    p.add_argument("n", nargs="?", type=int, default=512)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args(argv)
+    old = old_driver()
+    results: dict[str, list[float]] = {"old": [], "new": [], "new+rungs": []}
+    for _ in range(args.rounds):
+        for which in results:
+            url = (args.storage if args.storage != "sqlite"
+                   else f"sqlite:///{tempfile.mkdtemp()}/b.db")
+            results[which].append(per_trial_ms(which, url, args.n, old))
+    kind = "sqlite" if args.storage == "sqlite" else S.redact(args.storage)
+    print(f"{kind}: ms per trial ({args.n} trials, batches of {BATCH}, {EPOCHS} epochs; "
+          f"{args.rounds} rounds, old = {OLD})")
+    for which, ms in results.items():
+        print(f"  {which:10s} " + "  ".join(f"{v:6.1f}" for v in ms)
+              + f"   (median {np.median(ms):.1f})")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Optuna-driven sweeps (jaxch6.sweep.optuna_driver / optuna_storage): ask K, train K as one
-vmapped program, tell K; several worker processes on one study; dead workers' trials failed and
-re-queued. Skipped without optuna. Workers train the toy model of tests/_sweep_toy.py through the
-real engine (compiles in well under a second)."""
+vmapped program on the shared run loop, tell K; several worker processes on one study; dead
+workers' trials failed and re-queued. Skipped without optuna. The bookkeeping tests train a NumPy
+stand-in engine (tests/_fake_engine.py); worker processes and the entry points train the toy
+model of tests/_sweep_toy.py through the real engine (compiles in well under a second)."""
 
 from __future__ import annotations
 
@@ -31,18 +32,16 @@ ROOT = TESTS.parent
 TrialState = optuna.trial.TrialState
 
 
-def _fake_trainer(epochs=3, delay=0.0):
-    """A NumPy stand-in: accuracy peaks at lr = 10^-2.5; diverges above lr = 5e-3."""
+def _fake_trainer(epochs=3):
+    """A NumPy stand-in engine: accuracy peaks at lr = 10^-2.5; diverges above lr = 5e-3."""
+    from _fake_engine import FakeEngine
 
-    def train(hp, ids):
-        time.sleep(delay)
-        lr = np.log10(np.asarray(hp["learning_rate"]))
-        peak = 1.0 / (1.0 + (lr + 2.5) ** 2)
-        curve = np.outer(peak, np.linspace(0.2, 1.0, epochs))
-        return {"train_acc": curve, "val_acc": 0.9 * curve,
-                "diverged": np.asarray(hp["learning_rate"]) > 5e-3}
+    return FakeEngine(epochs)
 
-    return train
+
+def _work(study, engine, space=BOOK_SPACE, **kw):
+    """One worker over ``engine`` (its trials' epochs) with the plain sweep's seed 0."""
+    return D.run_worker(study, engine, space, epochs=engine.epochs, **kw)
 
 
 def _study(url, name, sampler="random", **kw):
@@ -78,8 +77,7 @@ def test_storage_url_and_redact(tmp_path):
 @pytest.mark.slow
 def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     study = _study(f"sqlite:///{tmp_path}/s.db", "one")
-    trials = D.run_worker(study, _fake_trainer(epochs=3), BOOK_SPACE, n_trials=7,
-                          batch_trials=3, n_train=40, n_val=20)
+    trials = _work(study, _fake_trainer(epochs=3), n_trials=7, batch_trials=3)
     assert sorted(t.id for t in trials) == list(range(7))
     ref = sample(BOOK_SPACE, list(range(7)), seed=0)  # jaxch6 sweep's own draws
     for t in trials:
@@ -103,10 +101,10 @@ def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
 def test_in_memory_study_equals_the_sqlite_one(tmp_path):
     """The same worker loop on an in-memory storage (no heartbeats) gives the same study."""
     rdb = _study(f"sqlite:///{tmp_path}/a.db", "rdb")
-    D.run_worker(rdb, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=3)
+    _work(rdb, _fake_trainer(), n_trials=5, batch_trials=3)
     mem = D.open_study(None, "mem", D.make_sampler("random", BOOK_SPACE, seed=0))
     assert isinstance(S.storage_of(mem), optuna.storages.InMemoryStorage)
-    D.run_worker(mem, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=3)
+    _work(mem, _fake_trainer(), n_trials=5, batch_trials=3)
     assert len(rdb.trials) == len(mem.trials) == 5
     for a, b in zip(rdb.get_trials(), mem.get_trials(), strict=True):
         assert (a.state, a.value, a.params) == (b.state, b.value, b.params)
@@ -156,7 +154,7 @@ def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
     """A worker dies holding trials 4-7; the retries are numbered 8-11 and the trials asked
     after them 12-15: the study still ends with key ids 0-11 and the plain sweep's values."""
     study = _study(f"sqlite:///{tmp_path}/s.db", "dead", hb=1, grace=2, retry_failed=True)
-    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=12, batch_trials=4, max_batches=1)
+    _work(study, _fake_trainer(), n_trials=12, batch_trials=4, max_batches=1)
     storage = S.storage_of(study)
     with S.quiet_optuna():
         dead = S.ask_batch(study, 4, storage)  # the worker asks, samples, beats once, dies
@@ -166,7 +164,7 @@ def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
     beat.add(S.trial_ids(study, storage, numbers), numbers)
     beat.close()
     time.sleep(3)  # past the grace period: the next worker re-queues them first
-    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=12, batch_trials=4,
+    _work(study, _fake_trainer(), n_trials=12, batch_trials=4,
                  poll_seconds=0.2)
     st = _states(study)
     assert sorted(t.number for t in st[TrialState.FAIL]) == numbers
@@ -185,16 +183,17 @@ def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
 def test_export_writes_the_sweep_store_format(tmp_path):
     from jaxch6.sweep import store
 
-    def nan_first(hp, ids):  # trial 0 diverges to NaN in its last epoch
-        out = dict(_fake_trainer()(hp, ids))
-        out["val_acc"] = np.array(out["val_acc"])
-        out["diverged"] = np.array(out["diverged"])
-        out["val_acc"][0, -1] = np.nan
-        out["diverged"][0] = True
-        return out
+    class NanFirst(type(_fake_trainer())):  # the first lane diverges to NaN in its last epoch
+        def fetch(self, handle, *, states=False):
+            history, st = super().fetch(handle, states=states)
+            history["val_acc"][0, -1] = np.nan
+            history["diverged"][0] = True
+            return history, st
+
+    nan_first = NanFirst(3)
 
     study = _study(f"sqlite:///{tmp_path}/s.db", "exp")
-    D.run_worker(study, nan_first, BOOK_SPACE, n_trials=5, batch_trials=5)
+    _work(study, nan_first, n_trials=5, batch_trials=5)
     D.export(study, tmp_path / "out", {"config": {}, "seed": 0, "x": float("nan")})
     recs = store.read_trials(tmp_path / "out")
     assert recs[0]["diverged"] and recs[0]["val_acc"][-1] is None
@@ -216,7 +215,7 @@ def test_other_samplers_run_batches(tmp_path):
     names = ["tpe", "qmc"] + (["cmaes"] if _has("cmaes") else [])
     for name in names:
         study = _study(f"sqlite:///{tmp_path}/{name}.db", name, sampler=name)
-        trials = D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=6, batch_trials=3)
+        trials = _work(study, _fake_trainer(), n_trials=6, batch_trials=3)
         assert len(trials) == 6
         lrs = [t.hparams["learning_rate"] for t in trials]
         assert len(set(lrs)) == 6 and all(1e-6 <= v <= 1e-2 for v in lrs), name
@@ -251,7 +250,7 @@ def test_surplus_trials_are_given_back(tmp_path):
     storage = S.storage_of(study)
     numbers = [t.number for t in other]
     S.Heartbeat(storage).add(S.trial_ids(study, storage, numbers), numbers)
-    D.run_worker(study, _fake_trainer(), BOOK_SPACE, n_trials=5, batch_trials=4, max_batches=1)
+    _work(study, _fake_trainer(), n_trials=5, batch_trials=4, max_batches=1)
     st = _states(study)
     assert len(st[TrialState.COMPLETE]) == 2 and len(st[TrialState.RUNNING]) == 3
     assert len(st[TrialState.WAITING]) == 0
@@ -263,25 +262,28 @@ WORKER = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     from _sweep_toy import toy_data, toy_task
-    from jaxch6.sweep import SweepConfig, optuna_driver as D, optuna_storage as S
+    from jaxch6.sweep import SweepConfig, optuna_driver as D, optuna_storage as S, runner
 
     url, name, n, k, hb, grace, retry, delay, flag, go = sys.argv[1:11]
-    config = SweepConfig(epochs=2, batch_size=10, seed=0).validate()
-    engine = D.EngineTrainer(config, int(k), data=toy_data(), task=toy_task)
+    config, task = runner.configure(SweepConfig(epochs=2, batch_size=10, seed=0), toy_task)
+    engine = runner.prepare(config, toy_data(), task, chunk_size=int(k)).engine
     storage = S.make_storage(url, heartbeat_interval=int(hb), grace_period=int(grace),
                              retry_failed=retry == "1")
     study = D.open_study(storage, name, D.make_sampler("random", config.space, seed=0),
                          config=config)
+    suggest = D.suggest
 
-    def train(hp, ids):
-        Path(flag).write_text(" ".join(map(str, ids)))  # "I am mid-batch"
+    def mid_batch(study, trials, space):  # "I am mid-batch": asked, sampled, before training
+        out = suggest(study, trials, space)
+        Path(flag).write_text(" ".join(str(i) for i, _ in out))
         time.sleep(float(delay))
-        return engine(hp, ids)
+        return out
 
+    D.suggest = mid_batch
     while go != "-" and not Path(go).exists():
         time.sleep(0.02)
-    mine = D.run_worker(study, train, config.space, n_trials=int(n), batch_trials=int(k),
-                        poll_seconds=0.2, n_train=40, n_val=20)
+    mine = D.run_worker(study, engine, config.space, n_trials=int(n), batch_trials=int(k),
+                        epochs=config.epochs, seed=config.seed, poll_seconds=0.2)
     print("RAN", " ".join(str(t.id) for t in mine))
     """
 )

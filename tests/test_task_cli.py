@@ -100,7 +100,6 @@ def test_a_changed_task_source_refuses_resume(tmp_path, capsys, monkeypatch):
     (["--task", "_task_toy:nothing"], "has no 'nothing'"),
     (["--task", "_task_toy"], "give MODULE:NAME"),
     (["--data", "x.npz"], "--data is a task's data"),
-    (["--task", "_task_toy:make_task", "--sampler", "tpe"], "not yet with --sampler"),
 ])
 def test_task_option_errors_are_one_line(argv, words, capsys):
     assert main(["sweep", *argv, *QUIET]) == 2

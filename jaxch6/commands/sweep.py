@@ -393,19 +393,7 @@ def run(args) -> int:
         raise ConfigError(f"--{str(exc).replace('cpu_devices', 'cpu-devices', 1)}") from None
     check_signal()
     if getattr(args, "sampler", None) not in (None, "grid"):  # an Optuna worker
-        from jaxch6.commands import sweep_optuna
-
-        if args.tensorboard is not None:
-            raise ConfigError("--tensorboard works with the sweep's own sampling, not with "
-                              "--sampler (an Optuna study has its own dashboard)")
-        if args.task is not None or args.data is not None:
-            raise ConfigError("--task and --data work with the sweep's own sampling and "
-                              "schedulers, not yet with --sampler (an Optuna study)")
-
-        config = build_config(args)
-        if not args.no_compile_cache:
-            enable_compile_cache(args.compile_cache)
-        return sweep_optuna.run(args, config=config)
+        return _optuna_worker(args)
     if args.top < 0:
         raise ConfigError(f"--top must be >= 0, got {args.top}")
     if args.resume is None:
@@ -484,6 +472,23 @@ def _run_sweep(args, config, out: Path, workers):
     finally:
         if bar is not None:
             bar.close()
+        if track is not None:
+            track.close()
+
+
+def _optuna_worker(args) -> int:
+    """``jaxch6 sweep --sampler …``: one worker of an Optuna study, on the book's network or
+    ``--task``, tracked with ``--tensorboard``."""
+    from jaxch6.commands import sweep_optuna
+
+    config = build_config(args)
+    task, data = _task_and_data(args)
+    if not args.no_compile_cache:
+        enable_compile_cache(args.compile_cache)
+    track = _tensorboard(args.tensorboard)
+    try:
+        return sweep_optuna.run(args, config=config, task=task, data=data, track=track)
+    finally:
         if track is not None:
             track.close()
 

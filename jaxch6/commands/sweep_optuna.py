@@ -61,11 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "worker and is failed (default %(default)s)")
 
 
-def run(args, *, config) -> int:
+def run(args, *, config, task=None, data=None, track=None) -> int:
     """``jaxch6 sweep --sampler …``: one worker of a study, through :func:`jaxch6.sweep.optuna.run`.
 
     ``config``: the sweep's :class:`~jaxch6.sweep.SweepConfig`, built by the caller (the
-    command's ``build_config(args)``); the caller also enables the compilation cache."""
+    command's ``build_config(args)``); the caller also enables the compilation cache. ``task``,
+    ``data``: ``--task`` and ``--data`` (None: the book's network); ``track``: the
+    ``--tensorboard`` tracker."""
     if getattr(args, "resume", None):
         raise ConfigError("--resume is for plain sweeps; an Optuna study resumes by running "
                           "the same --storage/--study again")
@@ -77,14 +79,14 @@ def run(args, *, config) -> int:
     if not getattr(args, "optuna_logs", False):  # third-party log lines only when asked for
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return _run(args, config)
+        return _run(args, config, task, data, track)
     except ConfigError as exc:
         raise ConfigError(flag_words(str(exc))) from None
     finally:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _run(args, config) -> int:
+def _run(args, config, task, data, track) -> int:
     from jaxch6.sweep import optuna as api
 
     batch = args.batch_trials
@@ -118,11 +120,12 @@ def _run(args, config) -> int:
                          sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
                          progress=progress, sampler_name=args.sampler,
                          poll_seconds=min(5.0, float(args.heartbeat_interval)),
-                         top=max(getattr(args, "top", 20), 20))
+                         top=max(getattr(args, "top", 20), 20), task=task, data=data,
+                         track=track, options=_file_options(args))
     print("=========== Hyper-Parameter Optimization Result ===========")
     for line in result.ranking_lines(getattr(args, "top", 20)):
         print(line)
-    written = ["manifest.json", "trials.jsonl", "trials.csv", "summary.json"]
+    written = ["manifest.json", "sweep.toml", "trials.jsonl", "trials.csv", "summary.json"]
     if not getattr(args, "no_plot", False) and result.trials:
         from jaxch6.plots import write_sweep_figures
 
@@ -131,3 +134,11 @@ def _run(args, config) -> int:
           f"{out}/: {', '.join(written)} (study {args.study!r}: "
           f"{len(result.trials)} finished)")
     return 0
+
+
+def _file_options(args) -> dict:
+    """The study's options a run directory's ``sweep.toml`` records beside the config, so that
+    ``--config DIR/sweep.toml`` runs the same study again (the storage is left out: its URL
+    may hold a password; give ``--storage`` beside ``--config`` to join a shared one)."""
+    return {"sampler": args.sampler, "pruner": getattr(args, "pruner", "none"),
+            "study": args.study, "batch_trials": args.batch_trials}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["CONFIG_FILE", "NOT_OPTIONS", "to_toml"]
@@ -36,12 +37,15 @@ def _value(value: Any) -> str:
     return json.dumps(str(value))  # a TOML basic string is a JSON string
 
 
-def to_toml(config, data: str | None = None) -> str:
+def to_toml(config, data: str | None = None,
+            extra: Mapping[str, Any] | None = None) -> str:
     """``config`` as the TOML text ``jaxch6 sweep --config`` reads.
 
     Args:
         config: a :class:`jaxch6.sweep.SweepConfig`.
         data: the ``.npz`` file a task sweep trains on (``--data``), if it came from one.
+        extra: options besides the config's, written after them (e.g. an Optuna worker's
+            ``sampler``, ``pruner``, ``study`` and ``batch_trials``; None values are left out).
 
     Returns:
         One ``name = value`` line per option that has a value (``None`` fields, which TOML
@@ -75,4 +79,5 @@ def to_toml(config, data: str | None = None) -> str:
         lines.append(f"{name} = {_value(value)}")
     if data is not None:
         lines.append(f"data = {_value(str(data))}")
+    lines += [f"{k} = {_value(v)}" for k, v in (extra or {}).items() if v is not None]
     return "\n".join(lines) + "\n"

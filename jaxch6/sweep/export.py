@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep.records import study_value
 
 
 def _field(entry: Any, name: str, default: Any = None) -> Any:
@@ -100,7 +101,7 @@ def frozen_trials(result) -> list:
         if t.objective != "val_acc":
             attrs.update(objective=t.objective, metrics=t.metrics)
         worst = 0.0 if t.direction == "max" else math.inf  # a diverged trial ranks last
-        value = worst if t.diverged else _finite(t.final_val_acc, worst)
+        value = study_value(t)
         out.append(optuna.trial.create_trial(
             state=TrialState.PRUNED if t.status == "stopped" else TrialState.COMPLETE,
             value=value, params=params, distributions={n: dists[n] for n in params},

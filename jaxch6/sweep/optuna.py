@@ -13,15 +13,16 @@ result = jo.run(SweepConfig(trials=200, epochs=20, min_epochs=2, eta=3),
 print(result.ranking_lines(5))
 ```
 
-Batches of ``batch_trials`` trials are asked, trained as vmapped lanes on the engine and told
-(:func:`jaxch6.sweep.optuna_driver.run_worker`; several workers may share a study through an
-RDB storage). Without a pruner each trial trains ``config.epochs`` epochs at once. With one,
-trials train in rungs of successive halving (``config.min_epochs``, ×``config.eta``, …,
-``config.epochs``): each rung's validation accuracy is reported (step = the index of the rung's
-last epoch, from 0; the whole curve is a user attribute), the pruner is asked
-(``trial.should_prune()``) after every rung but the last, pruned trials are
-told PRUNED and only the survivors' run states train on. ``n_trials`` counts COMPLETE and
-PRUNED trials. The objective is the final validation accuracy, maximised (0.0 if diverged).
+Batches of ``batch_trials`` trials are asked, trained as vmapped lanes on the run loop every
+sweep shares and told (:class:`jaxch6.sweep.optuna_driver.StudyScheduler`; several workers may
+share a study through an RDB storage). Without a pruner each trial trains ``config.epochs``
+epochs at once. With one, trials train in rungs of successive halving (``config.min_epochs``,
+×``config.eta``, …, ``config.epochs``): each rung's objective is reported (step = the index of
+the rung's last epoch, from 0; the whole curve is a user attribute), the pruner is asked
+(``trial.should_prune()``) after every rung but the last, pruned trials are told PRUNED and only
+the survivors' run states train on. ``n_trials`` counts COMPLETE and PRUNED trials. The
+objective is the final validation accuracy, maximised (0.0 if diverged), or a task's objective
+in its direction (a ``minimize`` study for ``"min"``).
 
 Results go back through Optuna's public API (``trial.report``, ``trial.should_prune``,
 ``trial.set_user_attr``, ``study.tell``); the batch ask, heartbeats and re-queued trials use
@@ -33,7 +34,6 @@ docstring lists them and why).
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,10 +43,12 @@ from typing import Any
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
-from jaxch6.sweep import store
+from jaxch6.sweep import runner, store
 from jaxch6.sweep.config import SweepConfig
+from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
 from jaxch6.sweep.loop import Progress
 from jaxch6.sweep.result import SweepResult
+from jaxch6.sweep.tracking import TrialMetrics
 
 __all__ = ["rungs_for", "run"]
 
@@ -56,10 +58,6 @@ def rungs_for(config: SweepConfig) -> tuple[int, ...]:
     from jaxch6.sweep.schedulers.halving import rungs
 
     return rungs(min(config.min_epochs, config.epochs), config.eta, config.epochs)
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def run(
@@ -82,6 +80,8 @@ def run(
     poll_seconds: float = 2.0,
     top: int = 20,
     command_line: Sequence[str] | None = None,
+    track: Callable[[TrialMetrics], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Run (one worker of) an Optuna-driven sweep.
 
@@ -103,9 +103,10 @@ def run(
             engine's chunk size).
         out: a run directory (kind ``"optuna"``): new or empty, or one an earlier worker of
             this study wrote (its manifest is re-checked); locked while running.
-        data: a :class:`jaxch6.train.Data` to use instead of loading ``config.dataset``.
-        task: a :class:`jaxch6.sweep.Task` recording ``train_acc`` and ``val_acc`` (maximised)
-            instead of the book's network.
+        data: as in :func:`jaxch6.sweep.run` (the book's arrays, or a task's pytree).
+        task: a :class:`jaxch6.sweep.Task` (or a function returning one) to sweep instead
+            of the book's network, as in :func:`jaxch6.sweep.run`; the study optimises its
+            objective in its direction.
         devices: the devices to shard lanes over (default: all local devices).
         progress: called with a :class:`~jaxch6.sweep.loop.Progress` at the start and after
             each batch (``done``/``total``: finished trials of the study / ``n_trials``).
@@ -114,6 +115,11 @@ def run(
         poll_seconds: wait between looks at a study whose remaining trials run elsewhere.
         top: how many of the best trials ``summary.json`` lists.
         command_line: recorded in the manifest (default ``sys.argv``).
+        track: called with every trial's new per-epoch metrics as they are produced, as in
+            :func:`jaxch6.sweep.run` (e.g. a :class:`jaxch6.sweep.tracking.TensorBoardTracker`).
+        options: the command line's study options (``sampler``, ``pruner``, ``study``,
+            ``batch_trials``) that ``sweep.toml`` records beside the config, so that
+            ``jaxch6 sweep --config OUT/sweep.toml`` runs the study again.
 
     Returns:
         A :class:`SweepResult` holding every finished trial of the study (pruned ones with
@@ -124,10 +130,11 @@ def run(
             kind, a study started with another config or other data.
     """
     wall0 = time.perf_counter()
-    config = (config or SweepConfig()).validate()
+    config, task = runner.configure(config, task)
     optuna = S.require_optuna()
     n_trials = _check_arguments(config, study, storage, sampler, pruner, study_name, n_trials,
                                 batch_trials)
+    direction = task.direction if task is not None else "max"
     out_dir = Path(out) if out is not None else None
     lock = store.lock(out_dir) if out_dir is not None else None
     try:
@@ -136,30 +143,52 @@ def run(
             resume = (out_dir / store.MANIFEST).exists()
             recorded = store.claim(out_dir, "optuna", resume=resume)
         if study is None:
-            study, url = _open(config, storage, study_name, sampler, pruner, storage_options)
+            study, url = _open(config, storage, study_name, sampler, pruner, storage_options,
+                               direction)
         else:
             url = None
-            D.check_study(study, config)
-        pinned = study.user_attrs.get("jaxch6_pin") or {}
-        trainer = D.EngineTrainer(config, batch_trials, devices=devices, data=data,
-                                  task=task, lanes=pinned.get("lanes"))
-        D.pin_study(study, trainer.pin, study.study_name)
-        batch = batch_trials or trainer.chunk_size
+            D.check_study(study, config, direction)
+        setup = _prepare(study, config, data, task, devices, batch_trials)
+        batch = batch_trials or setup.engine.chunk_size
         pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
         rungs = rungs_for(config) if pruning else None
-        trainer.precompile(_advance_epochs(rungs) if rungs else (config.epochs,))
-        info = _info(study, trainer, url, sampler_name, rungs, batch, n_trials)
-        summary, warnings = _open_dir(out_dir, recorded, config, trainer, info, command_line)
-        reporter = _Reporter(study, trainer, out_dir, summary, progress, n_trials, top)
-        reporter.report(0, True)
-        mine = D.run_worker(study, trainer, config.space, n_trials=n_trials, batch_trials=batch,
-                            poll_seconds=poll_seconds, n_train=trainer.n_train,
-                            n_val=trainer.n_val, on_batch=reporter.on_batch, rungs=rungs)
-        return _finish(study, trainer, config, out_dir, summary, info, warnings, mine, top,
+        info = _info(study, setup.info, url, sampler_name, rungs, batch, n_trials)
+        summary, warnings = _open_dir(out_dir, recorded, setup, info, command_line, options)
+        reporter = _Reporter(study, out_dir, summary, progress, n_trials, top)
+        reporter.report({}, True)
+        timings: dict[str, Any] = {}
+        mine = D.run_worker(study, setup.engine, config.space, n_trials=n_trials,
+                            batch_trials=batch, epochs=config.epochs, seed=config.seed,
+                            repeats=config.repeats, rungs=rungs, poll_seconds=poll_seconds,
+                            on_batch=reporter.on_batch, record=_tracker(track), loop=timings)
+        return _finish(study, setup, out_dir, summary, info, warnings, mine, top, timings,
                        wall0)
     finally:
         if lock is not None:
             lock.release()
+
+
+def _prepare(study, config, data, task, devices, batch_trials):
+    """The engine and data (:func:`jaxch6.sweep.runner.prepare`) in the study's pinned lane
+    width; the study's data and lane width pinned on its first worker."""
+    import jax
+
+    pinned = study.user_attrs.get("jaxch6_pin") or {}
+    setup = runner.prepare(config, data, task, devices, lanes=pinned.get("lanes"),
+                           chunk_size=batch_trials)
+    setup.info["pin"] = {"data_sha256": store.data_fingerprint(jax.tree.leaves(setup.data)),
+                         "lanes": int(setup.info["lanes"])}
+    D.pin_study(study, setup.info["pin"], study.study_name)
+    return setup
+
+
+def _tracker(track):
+    """The run loop's ``record`` for ``track`` (None: none)."""
+    if track is None:
+        return None
+    from jaxch6.sweep.tracking import Reporter
+
+    return Reporter(track)
 
 
 def _check_arguments(config, study, storage, sampler, pruner, study_name, n_trials,
@@ -176,9 +205,10 @@ def _check_arguments(config, study, storage, sampler, pruner, study_name, n_tria
     return n_trials
 
 
-def _info(study, trainer, url, sampler_name, rungs, batch, n_trials) -> dict[str, Any]:
-    """Devices and data (the trainer's) and the study's settings, for the summary."""
-    return {**trainer.info(),
+def _info(study, setup_info, url, sampler_name, rungs, batch, n_trials) -> dict[str, Any]:
+    """Devices and data (the set-up's) and the study's settings, for the summary."""
+    info = {k: v for k, v in setup_info.items() if k != "pin"}
+    return {**info,
             "optuna": {"study": study.study_name, "storage": S.redact(url) if url else None,
                        "sampler": sampler_name or type(study.sampler).__name__,
                        "pruner": type(study.pruner).__name__,
@@ -187,19 +217,24 @@ def _info(study, trainer, url, sampler_name, rungs, batch, n_trials) -> dict[str
                        "worker": D.worker_name()}}
 
 
-def _open_dir(out_dir, recorded, config, trainer, info, command_line):
-    """Write (first worker) or re-check (a later one) the manifest; the running summary and
-    the manifest check's warnings."""
+def _open_dir(out_dir, recorded, setup, info, command_line, options):
+    """Write (first worker) or re-check (a later one) the manifest, and write the config as a
+    file that runs the study again (:data:`jaxch6.sweep.config_file.CONFIG_FILE`, with the
+    command line's Optuna ``options``); the running summary and the manifest check's
+    warnings."""
+    config = setup.config
     summary: dict[str, Any] = {"status": "running", "config": config.to_dict(),
                                "seed": config.seed, **info}
     warnings: list[str] = []
     if out_dir is None:
         return summary, warnings
-    current = store.make_manifest("optuna", config, trainer.pin["data_sha256"],
-                                  lanes=trainer.lanes, command_line=command_line)
+    current = store.make_manifest("optuna", config, setup.info["pin"]["data_sha256"],
+                                  lanes=setup.info["lanes"], command_line=command_line)
     if recorded is None:
         store.write_manifest(out_dir, current)
-        summary["started_at"] = _now()
+        store.write_file(out_dir / CONFIG_FILE, to_toml(config, data=setup.info["data"].get(
+            "file"), extra=options or {}))
+        summary["started_at"] = runner.utc_now()
     else:
         warnings = store.check_manifest(recorded, current, allow=D.STUDY_FIELDS_IGNORED)
         summary["started_at"] = recorded.get("created_at")
@@ -210,56 +245,53 @@ def _open_dir(out_dir, recorded, config, trainer, info, command_line):
 class _Reporter:
     """Progress reports, and the run directory's files rewritten after each batch."""
 
-    def __init__(self, study, trainer, out_dir, summary, progress, n_trials, top):
-        self.study, self.trainer, self.out_dir, self.summary = study, trainer, out_dir, summary
+    def __init__(self, study, out_dir, summary, progress, n_trials, top):
+        self.study, self.out_dir, self.summary = study, out_dir, summary
         self.progress, self.n_trials, self.top, self.ran = progress, n_trials, top, 0
 
-    def report(self, done: int, step_start: bool) -> None:
+    def report(self, b: dict, step_start: bool) -> None:
         if self.progress is None:
             return
-        rs = self.trainer.run_seconds
-        self.progress(Progress(label=f"study {self.study.study_name!r}", done=done,
+        rs = b.get("run_seconds", 0.0)
+        self.progress(Progress(label=f"study {self.study.study_name!r}",
+                               done=b.get("complete", 0) + b.get("pruned", 0),
                                total=self.n_trials, ran=self.ran, run_seconds=rs,
                                step_start=step_start,
-                               lanes_per_second=self.trainer.trials_run / rs if rs > 0 else 0.0))
+                               lanes_per_second=b.get("lanes_run", 0) / rs if rs > 0 else 0.0))
 
     def on_batch(self, b: dict) -> None:
         self.ran += len(b["trials"])
         if self.out_dir is not None:
             D.export(self.study, self.out_dir, self.summary, top=self.top)
-        self.report(b["complete"] + b.get("pruned", 0), False)
+        self.report(b, False)
 
 
-def _finish(study, trainer, config, out_dir, summary, info, warnings, mine, top, wall0):
+def _finish(study, setup, out_dir, summary, info, warnings, mine, top, loop, wall0):
     """The final summary and files; the study's finished trials as a SweepResult."""
-    timings = {"data_seconds": trainer.data_seconds,
-               "compile_seconds": trainer.compile_seconds,
-               "run_seconds": trainer.run_seconds,
+    run_s = loop.get("run_seconds", 0.0)
+    timings = {"data_seconds": setup.data_seconds,
+               "compile_seconds": setup.engine.compile_seconds,
+               "run_seconds": run_s, "lanes_run": loop.get("lanes_run", 0),
+               "lane_epochs": loop.get("lane_epochs", 0),
                "trials_run_by_this_worker": len(mine),
+               "trials_per_second": len(mine) / run_s if run_s > 0 else 0.0,
                "wall_seconds": time.perf_counter() - wall0}
-    summary.update(status="complete", finished_at=_now(), timings=timings)
+    summary.update(status="complete", finished_at=runner.utc_now(), timings=timings)
     if out_dir is not None:
         trials = D.export(study, out_dir, summary, top=top)
     else:
         trials = D.study_trials(study)
     info["warnings"] = warnings
-    result = SweepResult(config, sorted(trials, key=lambda t: t.id), [], timings, info, out_dir)
+    result = SweepResult(setup.config, sorted(trials, key=lambda t: t.id), [], timings, info,
+                         out_dir)
     if out_dir is not None:
         result.write_csv()  # trials.csv: the flat table (jaxch6.sweep.tables)
     return result
 
 
-def _advance_epochs(rungs: Sequence[int]) -> tuple[int, ...]:
-    steps, prev = [], 0
-    for r in rungs:
-        steps.append(r - prev)
-        prev = r
-    return tuple(sorted(set(steps)))
-
-
-def _open(config, storage, study_name, sampler, pruner, storage_options):
-    """Create or load the study (maximise) on ``storage``; the sampler defaults to the book's
-    random search. Returns ``(study, url or None)``."""
+def _open(config, storage, study_name, sampler, pruner, storage_options, direction):
+    """Create or load the study (in the objective's ``direction``) on ``storage``; the
+    sampler defaults to the book's random search. Returns ``(study, url or None)``."""
     url = None
     if isinstance(storage, str | os.PathLike):
         url = S.storage_url(str(storage))
@@ -274,5 +306,6 @@ def _open(config, storage, study_name, sampler, pruner, storage_options):
         import optuna
 
         pruner = optuna.pruners.NopPruner()
-    study = D.open_study(storage, study_name, sampler, config=config, pruner=pruner)
+    study = D.open_study(storage, study_name, sampler, config=config, pruner=pruner,
+                         direction=direction)
     return study, url

@@ -9,21 +9,28 @@ jaxch6 sweep --sampler tpe --trials 1000 --batch-trials 250 \\
     --storage postgresql://jaxch6:secret@db-host:5432/jaxch6 --study mnist-sgd --retry-failed
 ```
 
-Each worker loops (:func:`run_worker`):
+Each worker is a :class:`StudyScheduler` on the run loop every sweep shares
+(:class:`jaxch6.sweep.loop.RunLoop`, :func:`run_worker`): the loop trains its steps on the
+sweep engine (chunks of lanes, sharded over all local devices, one compiled program per group
+of static choices), records, keeps the run states that continue
+(:class:`jaxch6.sweep.pool.StatePool`) and asks it for the next step:
 
-1. fail the trials of dead workers (:func:`jaxch6.sweep.optuna_storage.fail_stale`);
-2. stop when the study holds ``n_trials`` COMPLETE trials; wait while the rest is RUNNING on
-   other workers;
-3. ``ask`` up to K trials (WAITING ones first: re-queued trials of dead workers, trials given
-   back), start their heartbeats, keep those whose rank among the live (COMPLETE, RUNNING,
-   WAITING) trials is below ``n_trials`` and give the others back (WAITING): so the study never
-   holds more than ``n_trials`` live trials however many workers race, and none is lost;
-4. sample their hyperparameters (``trial.suggest_float``, ``suggest_int`` or
-   ``suggest_categorical`` by each :class:`~jaxch6.sweep.Param`'s kind), train all K in one call
-   of the sweep engine per group of static choices (:mod:`jaxch6.sweep.groups`; the batch is
-   sharded over all local devices), ``report`` each epoch's validation accuracy as an
-   intermediate value, store the curves and the diverged flag as user attributes, ``tell`` the
-   final validation accuracy.
+1. it fails the trials of dead workers (:func:`jaxch6.sweep.optuna_storage.fail_stale`);
+2. it stops when the study holds ``n_trials`` finished (COMPLETE or PRUNED) trials, and waits
+   while the rest is RUNNING on other workers;
+3. it asks up to K trials (WAITING ones first: re-queued trials of dead workers, trials given
+   back), starts their heartbeats, keeps those whose rank among the live (COMPLETE, PRUNED,
+   RUNNING, WAITING) trials is below ``n_trials`` and gives the others back (WAITING): so the
+   study never holds more than ``n_trials`` live trials however many workers race, and none
+   is lost;
+4. it samples their hyperparameters (``trial.suggest_float``, ``suggest_int`` or
+   ``suggest_categorical`` by each :class:`~jaxch6.sweep.Param`'s kind) and returns them as a
+   step of new lanes; with a pruner, to the first rung, and its survivors continue rung by
+   rung (``cont`` steps over their kept run states);
+5. what a step measured goes back through :meth:`StudyScheduler.observe`: at a rung, one
+   ``report`` of the objective there and ``should_prune`` (a pruned trial is told PRUNED);
+   at the end, the curves and the diverged flag as user attributes and ``tell`` of the final
+   objective.
 
 A trial's training key is :func:`jaxch6.sweep.keys.lane_keys` of ``i``, its key id
 (:func:`key_ids`: the trials that are not retries numbered 0, 1, 2, … in order; a retried trial
@@ -33,11 +40,12 @@ takes the key id of the trial it retries), so re-running a trial gives the same 
 holds the same trials as ``jaxch6 sweep --trials N`` with the same seed, whatever the number of
 workers, batch sizes and (with ``--retry-failed``) dead workers.
 
-Objective: the final validation accuracy (the book's ranking key), maximised. A diverged trial is
-told 0.0 (ranked last, as in :func:`jaxch6.sweep.rank`); its measured curves stay in its user
-attributes. Results also land in the run directory (``out``): ``trials.jsonl`` (the engine's
-record format, one line per complete trial of the whole study, rewritten atomically after each
-batch) and ``summary.json``.
+Objective: the final validation accuracy (the book's ranking key), maximised, or a task's
+objective in its direction (:func:`jaxch6.sweep.records.study_value`: a diverged trial is told
+0.0 when maximising, infinity when minimising, ranked last as in :func:`jaxch6.sweep.rank`); its
+measured curves stay in its user attributes. Results also land in the run directory (``out``):
+``trials.jsonl`` (the engine's record format, one line per finished trial of the whole study,
+rewritten atomically after each batch) and ``summary.json``.
 
 vs Optuna's ``study.optimize``: one trial per call of an objective, heartbeats per trial; here a
 batch is asked and told explicitly (Optuna's ask-and-tell interface) because K trials are one
@@ -46,6 +54,7 @@ compiled program. Optuna is imported lazily (extra ``jaxch6[optuna]``).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import socket
@@ -58,6 +67,8 @@ import numpy as np
 from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
+from jaxch6.sweep.records import study_value
+from jaxch6.sweep.schedulers.base import Step
 from jaxch6.sweep.store import data_fingerprint as store_data_fingerprint
 
 SAMPLERS = names.STUDY_SAMPLERS
@@ -66,12 +77,6 @@ _SAMPLE_BLOCK = 1024
 DEFAULT_STUDY = "jaxch6-sweep"
 #: Config fields that every worker of a study must share (they define what a trial means).
 STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
-
-#: ``train_batch(hparams, trial_ids)``: hparams maps each searched name to a (k,) array; returns
-#: History fields as NumPy arrays: ``train_acc`` (k, epochs), ``val_acc`` (k, epochs),
-#: ``diverged`` (k,). :class:`EngineTrainer` is the real one.
-BatchTrainer = Callable[[Mapping[str, np.ndarray], Sequence[int]], Mapping[str, np.ndarray]]
-
 
 # -- samplers -----------------------------------------------------------------------------------
 def _distribution(param):
@@ -188,8 +193,10 @@ def study_config(config) -> dict[str, Any]:
     return d
 
 
-def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=None):
-    """Create or load a study (direction: maximise) and :func:`check_study` it.
+def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=None,
+               direction: str = "max"):
+    """Create or load a study (maximised, or minimised for ``direction="min"``) and
+    :func:`check_study` it.
 
     Args:
         storage: an Optuna storage object (e.g. :func:`~jaxch6.sweep.optuna_storage.make_storage`),
@@ -199,6 +206,7 @@ def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=
         sampler: an ``optuna.samplers.BaseSampler`` (None: Optuna's default).
         config: the sweep config every worker of the study must share (None: not checked).
         pruner: an ``optuna.pruners.BasePruner`` (None: Optuna's default).
+        direction: ``"max"`` or ``"min"``: the objective's direction (a task's).
 
     Returns:
         The ``optuna.Study``, bound to ``storage``
@@ -219,22 +227,29 @@ def open_study(storage, study_name: str | None, sampler, *, config=None, pruner=
             sampler=sampler,
             pruner=pruner,
             study_name=study_name,
-            direction="maximize",
+            direction=_DIRECTIONS[direction],
             load_if_exists=True,
         )
     S.bind_storage(study, storage)
-    check_study(study, config)
+    check_study(study, config, direction)
     return study
 
 
-def check_study(study, config=None) -> None:
-    """ConfigError unless ``study`` is maximised and, with ``config``, was started with the
-    same sweep config (its user attribute ``jaxch6_config``, set here on first use)."""
+#: A task's direction as Optuna names it.
+_DIRECTIONS = {"max": "maximize", "min": "minimize"}
+
+
+def check_study(study, config=None, direction: str = "max") -> None:
+    """ConfigError unless ``study`` optimises in ``direction`` (``"max"``: maximised) and,
+    with ``config``, was started with the same sweep config (its user attribute
+    ``jaxch6_config``, set here on first use)."""
     import optuna
 
     name = study.study_name
-    if study.directions != [optuna.study.StudyDirection.MAXIMIZE]:
-        raise ConfigError(f"study {name}: an existing study that is not maximised")
+    want = optuna.study.StudyDirection[_DIRECTIONS[direction].upper()]
+    if study.directions != [want]:
+        raise ConfigError(f"study {name}: an existing study that is not "
+                          f"{'maximised' if direction == 'max' else 'minimised'}")
     if config is not None:
         mine = study_config(config)
         theirs = study.user_attrs.get("jaxch6_config")
@@ -298,132 +313,30 @@ def _live_ranks(study) -> dict[int, int]:
     return {number: r for r, (_, number) in enumerate(live)}
 
 
-# -- one worker ---------------------------------------------------------------------------------
-def run_worker(
-    study,
-    train_batch: BatchTrainer,
-    space,
-    *,
-    n_trials: int,
-    batch_trials: int,
-    poll_seconds: float = 2.0,
-    n_train: int | None = None,
-    n_val: int | None = None,
-    on_batch: Callable[[dict], None] | None = None,
-    max_batches: int | None = None,
-    rungs: Sequence[int] | None = None,
-    storage=None,
-) -> list:
-    """Work on ``study`` until it holds ``n_trials`` COMPLETE trials; returns this worker's
-    trials (:class:`jaxch6.sweep.Trial`, id = key id). See the module docstring for the loop.
-
-    ``n_train`` / ``n_val`` round accuracies to exact fractions k/n (as ``jaxch6 sweep`` does);
-    ``on_batch(info)`` is called after each batch; ``max_batches`` stops early (tests).
-
-    ``rungs`` (epochs after which the study's pruner is asked, the last one the full training):
-    ``train_batch`` must then be an :class:`EngineTrainer` (it continues run states); pruned
-    trials are told PRUNED and count, with the COMPLETE ones, towards ``n_trials``.
-
-    ``storage``: the study's storage (default: the one :func:`open_study` bound it to). Without
-    one, no heartbeats are recorded and surplus trials are told FAIL instead of given back.
-    """
-    from optuna.trial import TrialState
-
-    if n_trials < 1 or batch_trials < 1:
-        raise ConfigError("n_trials and batch_trials must be positive")
-    storage = storage if storage is not None else S.storage_of(study)
-    mine = []
-    batches = 0
-    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
-        while max_batches is None or batches < max_batches:
-            S.fail_stale(study, storage)
-            counts = _counts(study)
-            complete = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-            room = n_trials - complete - counts[TrialState.RUNNING]
-            if complete >= n_trials:
-                break
-            keep, ids = _ask_room(study, storage, heart, min(batch_trials, room), n_trials)
-            if not keep:  # the rest is running elsewhere: wait for it (or for it to go stale)
-                time.sleep(poll_seconds)
-                continue
-            try:
-                if rungs is None:
-                    done = _train_and_tell(study, keep, train_batch, space, n_train, n_val)
-                else:
-                    done = _train_rungs_and_tell(study, keep, train_batch, space, rungs,
-                                                 n_train, n_val)
-            except BaseException:
-                S.give_back(study, storage, keep)
-                raise
-            finally:
-                heart.discard(ids)
-            mine += done
-            batches += 1
-            if on_batch is not None:
-                on_batch(_batch_info(study, batches, done, n_trials))
-    return mine
-
-
-def _batch_info(study, batch: int, done: list, n_trials: int) -> dict:
-    from optuna.trial import TrialState
-
-    c = _counts(study)
-    return {"batch": batch, "trials": done, "complete": c[TrialState.COMPLETE],
-            "pruned": c[TrialState.PRUNED], "running": c[TrialState.RUNNING],
-            "failed": c[TrialState.FAIL], "n_trials": n_trials}
-
-
-def _ids(study, storage, trials) -> list[int]:
-    """The storage ids of ``trials`` (none without a storage)."""
-    if storage is None:
-        return []
-    return S.trial_ids(study, storage, [t.number for t in trials])
-
-
-def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[int]]:
-    """Ask up to ``k`` trials; keep those whose rank among the live trials is below
-    ``n_trials``, give the others back and start the kept ones' heartbeats. Returns the kept
-    trials and their storage ids."""
-    if k <= 0:
-        return [], []
-    asked = S.ask_batch(study, k, storage)
-    ranks = _live_ranks(study)
-    keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
-    surplus = [t for t in asked if t not in keep]
-    S.give_back(study, storage, surplus)  # another worker took these slots first
-    ids = _ids(study, storage, keep)
-    heart.add(ids, [t.number for t in keep])
-    return keep, ids
-
-
-def suggest(study, trials, space):
+# -- asking and suggesting ------------------------------------------------------------------------
+def suggest(study, trials, space) -> list[tuple[int, dict[str, Any]]]:
     """Suggest ``space`` for each trial, each parameter by its kind (``suggest_float``,
     ``suggest_int``, ``suggest_categorical``); the static names first and, when ``optimizer``
     is searched, only the traced names the trial's optimizer uses (as
     :func:`jaxch6.sweep.space.draw` keeps).
 
     Returns:
-        ``(hparams, ids)``: each name to an array of one value per trial (float64 for a space
-        of float ranges only; else objects, None where a trial's optimizer does not use the
-        name), and each trial's key id (:func:`key_ids`).
+        Per trial, its key id (:func:`key_ids`) and its hyperparameters (plain Python values).
     """
     from jaxch6.sweep.space import STATIC
 
     keys = key_ids(study.get_trials(deepcopy=False))
     order = sorted(space, key=lambda p: p.name not in STATIC)  # static names first
-    hp: dict[str, list] = {p.name: [] for p in space}
+    out = []
     for t in trials:
-        got = {}
+        got: dict[str, Any] = {}
         for p in order:
             if "optimizer" in got and not _uses(got["optimizer"], p.name, space):
                 continue
             got[p.name] = _suggest_one(t, p)
-        for name, col in hp.items():
-            col.append(got.get(name))
-    ids = [keys.get(t.number, t.number) for t in trials]
-    if all(getattr(p, "kind", "float") == "float" for p in space):
-        return {k: np.asarray(v, np.float64) for k, v in hp.items()}, ids
-    return {k: _objects(v) for k, v in hp.items()}, ids
+        out.append((keys.get(t.number, t.number), {p.name: got[p.name] for p in space
+                                                   if p.name in got}))
+    return out
 
 
 def _suggest_one(trial, p):
@@ -446,216 +359,278 @@ def _uses(optimizer: str, name: str, space) -> bool:
     return not any(name in names for names in HYPERPARAMETERS.values())
 
 
-def _objects(values: list) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[int]]:
+    """Ask up to ``k`` trials; keep those whose rank among the live trials is below
+    ``n_trials``, give the others back and start the kept ones' heartbeats. Returns the kept
+    trials and their storage ids (none without a storage)."""
+    if k <= 0:
+        return [], []
+    asked = S.ask_batch(study, k, storage)
+    ranks = _live_ranks(study)
+    keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
+    surplus = [t for t in asked if t not in keep]
+    S.give_back(study, storage, surplus)  # another worker took these slots first
+    ids = S.trial_ids(study, storage, [t.number for t in keep]) if storage is not None else []
+    heart.add(ids, [t.number for t in keep])
+    return keep, ids
 
 
-def _row(hparams: Mapping[str, np.ndarray], j: int) -> dict[str, Any]:
-    """Trial ``j``'s hyperparameters as plain Python values (names it does not use left out)."""
-    out = {}
-    for k, v in hparams.items():
-        x = v[j]
-        if x is not None:
-            out[k] = x.item() if isinstance(x, np.generic) else x
-    return out
+# -- the scheduler --------------------------------------------------------------------------------
+class StudyScheduler:
+    """An Optuna study as a scheduler of the run loop (:class:`jaxch6.sweep.loop.RunLoop`).
 
+    :meth:`next` first hands the step it returned last to :meth:`observe` (which tells the
+    study what it measured), then returns the next step: the batch's survivors continuing to
+    the next rung (a ``cont`` step over the kept run states), or a new batch of up to
+    ``batch_trials`` asked trials (a step of new lanes, each trial's id its key id, so it trains
+    with the plain sweep's key), or None once the study holds ``n_trials`` finished trials.
+    While the rest of the study runs on other workers it waits, failing dead workers' trials.
 
-def _train_and_tell(study, trials, train_batch, space, n_train, n_val) -> list:
-    from jaxch6.sweep.records import Trial
+    Args:
+        study: the ``optuna.Study``.
+        space: the search space.
+        n_trials: finished (COMPLETE or PRUNED) trials the study should hold.
+        batch_trials: trials asked at a time.
+        epochs: a complete trial's epochs.
+        rungs: the epochs after which the pruner is asked (the last one ``epochs``); None:
+            every trial trains ``epochs`` at once.
+        storage: the study's storage (None: no heartbeats; surplus trials are told FAIL).
+        heart: the :class:`~jaxch6.sweep.optuna_storage.Heartbeat` beating for the batch.
+        poll_seconds: wait between looks at a study whose last trials run elsewhere.
+        max_batches: stop after this many batches (tests).
+        on_batch: called with a dict (``batch``, ``trials`` told, the study's counts) after
+            each batch.
+        record: called with the trials pruned at a rung, marked ``stopped`` (the run loop's
+            ``record``, which sees every other record as it is made).
+    """
 
-    hparams, ids = suggest(study, trials, space)
-    out = train_batch(hparams, ids)
-    results, batch = [], []
-    worker = worker_name()
-    for j, t in enumerate(trials):
-        rec = Trial(
-            id=ids[j],
-            round=0,
-            hparams=_row(hparams, j),
-            train_acc=_fractions(out["train_acc"][j], n_train),
-            val_acc=_fractions(out["val_acc"][j], n_val),
-            diverged=bool(out["diverged"][j]),
-        )
-        final = rec.final_val_acc
-        value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
+    name, unit, figure = "optuna", "round", None
+    adaptive, copies_states, keeps_final = True, False, False
+
+    def __init__(self, study, space, *, n_trials: int, batch_trials: int, epochs: int,
+                 rungs: Sequence[int] | None = None, storage=None, heart=None,
+                 poll_seconds: float = 2.0, max_batches: int | None = None,
+                 on_batch: Callable[[dict], None] | None = None,
+                 record: Callable[[list], None] | None = None):
+        self.study, self.space, self.storage = study, tuple(space), storage
+        self.n_trials, self.batch_trials, self.epochs = n_trials, batch_trials, epochs
+        self.rungs = tuple(rungs) if rungs else (epochs,)
+        self.pruning = rungs is not None
+        self.heart = heart if heart is not None else S.Heartbeat(None)
+        self.poll_seconds, self.max_batches, self.on_batch = poll_seconds, max_batches, on_batch
+        self.record = record
+        self.batch: dict[int, Any] = {}  # key id -> optuna.Trial of the batch in flight
+        self.ids: list[int] = []  # their storage ids (heartbeats)
+        self.told: list = []  # this batch's records, told
+        self.mine: list = []  # every record this worker told
+        self.batches, self.last, self.worker = 0, None, worker_name()
+        self.open = False  # a batch is in flight (asked, not all told)
+
+    @property
+    def total_trials(self) -> int:
+        return self.n_trials
+
+    def stop_epochs(self) -> tuple[int, ...]:
+        """The epochs between rungs (one advance program, of their greatest common divisor)."""
+        return tuple(sorted({b - a for a, b in zip((0, *self.rungs), self.rungs, strict=False)}))
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "study": self.study.study_name,
+                "rungs": list(self.rungs) if self.pruning else None}
+
+    def rounds_info(self, trials) -> list:
+        return []
+
+    def notes(self) -> list[str]:
+        return []
+
+    def next(self, trials: dict) -> Step | None:
+        """Observe the last step, then plan the next (see the class docstring)."""
+        if self.last is not None:
+            self.observe(self.last, trials)
+        self.last = self._continue() or self._new_batch()
+        return self.last
+
+    def observe(self, step: Step, trials: dict) -> None:
+        """Tell the study what ``step`` measured: at a rung below the last, ``report`` each
+        trial's value there and ask ``should_prune`` (a pruned trial is told PRUNED and
+        stopped); at the last, tell each trial's value (COMPLETE). A trial finished meanwhile
+        by another worker (failed as stale) is dropped from the batch."""
+        import optuna
+
+        k, stopped = self.rungs.index(step.stop), []
+        for i in [i for i in (*step.new, *step.cont) if i in self.batch]:
+            trial, rec = self.batch[i], trials[i]
+            halted = dataclasses.replace(rec, status="stopped")
+            try:
+                if k == len(self.rungs) - 1:
+                    self._tell(i, rec, optuna.trial.TrialState.COMPLETE)
+                    continue
+                trial.report(study_value(rec), step.stop - 1)
+                if trial.should_prune():
+                    trials[i] = halted
+                    stopped.append(halted)
+                    self._tell(i, halted, optuna.trial.TrialState.PRUNED)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                trials[i] = halted
+                stopped.append(halted)
+                self.batch.pop(i, None)
+        if stopped and self.record is not None:
+            self.record(stopped)
+        if not self.batch and self.open:
+            self._batch_done()
+
+    def _tell(self, i: int, rec, state) -> None:
+        """Record ``rec``'s curves as user attributes and tell the study."""
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": worker}
-        batch.append((t, attrs, value))
-        results.append(rec)
-    done = set(S.finish_trials(study, batch))
-    return [r for r, (t, *_) in zip(results, batch, strict=True) if t.number in done]
+                 "key_id": rec.id, "worker": self.worker}
+        if self.pruning:
+            attrs["rung"] = rec.rung
+        if rec.objective != "val_acc":
+            attrs.update(objective=rec.objective, metrics=rec.metrics)
+        trial = self.batch.pop(i)
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        value = None if state == state.PRUNED else study_value(rec)
+        if self.study.tell(trial, value, state=state, skip_if_finished=True).state == state:
+            self.told.append(rec)  # not when failed as stale meanwhile
+
+    def _batch_done(self) -> None:
+        self.open = False
+        self.heart.discard(self.ids)
+        self.ids, self.mine, told = [], [*self.mine, *self.told], self.told
+        self.told = []
+        if self.on_batch is not None:
+            self.on_batch(_batch_info(self.study, self.batches, told, self.n_trials))
+
+    def _continue(self) -> Step | None:
+        """The batch's survivors to the next rung, or None."""
+        if not self.batch:
+            return None
+        k = self.rungs.index(self.last.stop) + 1
+        last = k == len(self.rungs) - 1
+        return Step(self.rungs[k - 1], self.rungs[k], cont=tuple(self.batch), keep=not last,
+                    rung=k, label=f"batch {self.batches}, rung {k + 1}/{len(self.rungs)}: "
+                                  f"{len(self.batch)} trials to {self.rungs[k]} epochs")
+
+    def _new_batch(self) -> Step | None:
+        """A step of newly asked trials, or None when the study is done."""
+        if self.max_batches is not None and self.batches >= self.max_batches:
+            return None
+        asked = self._ask()
+        if not asked:
+            return None
+        new = suggest(self.study, asked, self.space)
+        self.batch = {i: t for (i, _), t in zip(new, asked, strict=True)}
+        self.batches, self.open = self.batches + 1, True
+        stop = self.rungs[0]
+        rung = f", rung 1/{len(self.rungs)}" if self.pruning else ""
+        return Step(0, stop, new=dict(new), keep=len(self.rungs) > 1,
+                    rung=0 if self.pruning else None,
+                    label=f"batch {self.batches}{rung}: {len(new)} trials to {stop} epochs")
+
+    def _ask(self) -> list:
+        """Up to ``batch_trials`` trials (waiting while the rest runs elsewhere); [] when the
+        study holds ``n_trials`` finished trials."""
+        from optuna.trial import TrialState
+
+        while True:
+            S.fail_stale(self.study, self.storage)
+            counts = _counts(self.study)
+            finished = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+            if finished >= self.n_trials:
+                return []
+            room = self.n_trials - finished - counts[TrialState.RUNNING]
+            keep, self.ids = _ask_room(self.study, self.storage, self.heart,
+                                       min(self.batch_trials, room), self.n_trials)
+            if keep:
+                return keep
+            time.sleep(self.poll_seconds)  # the rest runs elsewhere: wait (or for it to go stale)
+
+    def give_back(self) -> None:
+        """Put the batch in flight back in the study's queue (after an error or a stop)."""
+        S.give_back(self.study, self.storage, list(self.batch.values()))
+        self.heart.discard(self.ids)
+        self.batch, self.ids, self.open = {}, [], False
 
 
-def _train_rungs_and_tell(study, trials, trainer, space, rungs, n_train, n_val) -> list:
-    """Train ``trials`` rung by rung (successive-halving epochs), reporting each epoch's
-    validation accuracy and asking the study's pruner after every rung but the last; pruned
-    lanes are dropped (only the survivors' run states are trained on) and told PRUNED.
-
-    Results use Optuna's public API (``report``, ``should_prune``, ``set_user_attr``, ``tell``);
-    a trial finished meanwhile by another worker (failed as stale) is skipped."""
+def _batch_info(study, batch: int, done: list, n_trials: int) -> dict:
     from optuna.trial import TrialState
 
-    batch = _RungBatch(study, trials, trainer, space, n_train, n_val)
-    for rung, stop in enumerate(rungs):
-        last = rung == len(rungs) - 1
-        batch.train_to(stop, keep_states=not last)
-        if last:
-            break
-        if not batch.prune(rung):
-            return batch.results
-    for j in batch.alive:
-        if j not in batch.lost:
-            batch.finish(j, TrialState.COMPLETE, len(rungs) - 1)
-    return batch.results
+    c = _counts(study)
+    return {"batch": batch, "trials": done, "complete": c[TrialState.COMPLETE],
+            "pruned": c[TrialState.PRUNED], "running": c[TrialState.RUNNING],
+            "failed": c[TrialState.FAIL], "n_trials": n_trials}
 
 
-class _RungBatch:
-    """A batch of Optuna trials trained in rungs: their curves, survivors and results."""
+# -- one worker -----------------------------------------------------------------------------------
+def run_worker(study, engine, space, *, n_trials: int, batch_trials: int, epochs: int,
+               seed: int = 0, repeats: int = 1, rungs: Sequence[int] | None = None,
+               poll_seconds: float = 2.0, on_batch: Callable[[dict], None] | None = None,
+               max_batches: int | None = None, storage=None, record=None,
+               loop: dict | None = None) -> list:
+    """Work on ``study`` until it holds ``n_trials`` finished trials: a
+    :class:`StudyScheduler` on the run loop every sweep shares
+    (:class:`jaxch6.sweep.loop.RunLoop`), training on ``engine``.
 
-    def __init__(self, study, trials, trainer, space, n_train, n_val):
-        self.study, self.trials, self.trainer = study, trials, trainer
-        self.n_train, self.n_val = n_train, n_val
-        self.hparams, self.ids = suggest(study, trials, space)
-        n = len(trials)
-        self.train_acc: list[list[float]] = [[] for _ in range(n)]
-        self.val_acc: list[list[float]] = [[] for _ in range(n)]
-        self.diverged = [False] * n
-        self.alive, self.lost = list(range(n)), set()
-        self.states, self.done_epochs, self.results = None, 0, []
-        self.worker = worker_name()
+    Args:
+        study: the study (see :func:`open_study`).
+        engine: a :class:`jaxch6.sweep.engine.LaneEngine`
+            (:func:`jaxch6.sweep.runner.prepare`'s).
+        space: the search space.
+        n_trials, batch_trials, epochs, rungs, poll_seconds, on_batch, max_batches: see
+            :class:`StudyScheduler` (``on_batch``'s dict also holds the loop's ``run_seconds``
+            and ``lanes_run`` so far).
+        seed: the sweep's seed (the lanes' training keys).
+        repeats: training keys per trial.
+        storage: the study's storage (default: the one :func:`open_study` bound it to).
+            Without one, no heartbeats are recorded and surplus trials are told FAIL.
+        record: the loop's ``record`` callback (e.g. tracking).
+        loop: a dict that receives the loop's timings (``run_seconds``, ``lanes_run``,
+            ``lane_epochs``).
 
-    def train_to(self, stop: int, *, keep_states: bool) -> None:
-        """Train the surviving lanes to epoch ``stop`` and report each epoch."""
-        import optuna
+    Returns:
+        The trials this worker told (:class:`jaxch6.sweep.Trial`, id = key id).
+    """
+    from jaxch6.sweep.loop import RunLoop
+    from jaxch6.sweep.pool import StatePool
 
-        sub = {k: v[self.alive] for k, v in self.hparams.items()}
-        epochs = stop - self.done_epochs
-        if self.states is None:
-            hist, self.states = self.trainer.start(sub, [self.ids[j] for j in self.alive],
-                                                   epochs, keep_states=keep_states)
-        else:
-            hist, self.states = self.trainer.resume(self.states, sub, epochs,
-                                                    keep_states=keep_states)
-        for pos, j in enumerate(self.alive):
-            self.train_acc[j] += _fractions(hist["train_acc"][pos], self.n_train)
-            va = _fractions(hist["val_acc"][pos], self.n_val)
-            self.val_acc[j] += va
-            self.diverged[j] = self.diverged[j] or bool(hist["diverged"][pos])
-            try:  # the rung's value, at the step of its last epoch (the curve: user attrs)
-                v = va[-1]
-                self.trials[j].report(v if np.isfinite(v) else 0.0, stop - 1)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                self.lost.add(j)
-        self.done_epochs = stop
+    if n_trials < 1 or batch_trials < 1:
+        raise ConfigError("n_trials and batch_trials must be positive")
+    storage = storage if storage is not None else S.storage_of(study)
 
-    def prune(self, rung: int) -> bool:
-        """Ask the pruner about every survivor; keep the others' states (compaction). False
-        when none is left."""
-        from optuna.trial import TrialState
+    def batch_done(info: dict) -> None:  # with the loop's time in the engine so far
+        if on_batch is not None:
+            on_batch({**info, "run_seconds": runner.run_seconds, "lanes_run": runner.lanes_run})
 
-        keep = []
-        for pos, j in enumerate(self.alive):
-            if j in self.lost:
-                continue
-            if self.trials[j].should_prune():
-                self.finish(j, TrialState.PRUNED, rung)
-            else:
-                keep.append(pos)
-        self.alive = [self.alive[p] for p in keep]
-        if not self.alive:
-            return False
-        self.states = _take(self.states, keep)  # compaction: only the survivors train on
-        return True
-
-    def finish(self, j: int, state, rung: int) -> None:
-        """Record trial ``j`` and tell the study (COMPLETE with its value, or PRUNED)."""
-        import optuna
-        from optuna.trial import TrialState
-
-        from jaxch6.sweep.records import Trial
-
-        rec = Trial(id=self.ids[j], round=0,
-                    hparams=_row(self.hparams, j),
-                    train_acc=self.train_acc[j], val_acc=self.val_acc[j],
-                    diverged=self.diverged[j],
-                    status="complete" if state == TrialState.COMPLETE else "stopped", rung=rung)
-        final = rec.final_val_acc
-        value = 0.0 if rec.diverged or not np.isfinite(final) else float(final)
-        attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": self.worker, "rung": rung}
+    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
+        scheduler = StudyScheduler(study, space, n_trials=n_trials, batch_trials=batch_trials,
+                                   epochs=epochs, rungs=rungs, storage=storage, heart=heart,
+                                   poll_seconds=poll_seconds, max_batches=max_batches,
+                                   on_batch=batch_done, record=record)
+        runner = RunLoop(engine, scheduler, seed=seed, repeats=repeats, epochs=epochs,
+                         pool=StatePool(None, treedef_of=engine.treedef), record=record)
         try:
-            for k, v in attrs.items():
-                self.trials[j].set_user_attr(k, v)
-            if state == TrialState.COMPLETE:
-                self.study.tell(self.trials[j], value)
-            else:
-                self.study.tell(self.trials[j], state=TrialState.PRUNED)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return
-        self.results.append(rec)
-
-
-class _GroupStates:
-    """A batch's run states, one batched pytree per group of static choices: ``parts`` holds
-    ``(group, rows, tree)``, ``rows`` the lanes' positions in the batch."""
-
-    def __init__(self, parts):
-        self.parts = parts
-
-    @classmethod
-    def of(cls, fetched):
-        """From ``(group, rows, (history, states))`` chunks."""
-        import jax
-
-        by: dict[tuple, list] = {}
-        for g, rows, (_, st) in fetched:
-            by.setdefault(g, []).append((rows, st))
-        return cls([(g, np.concatenate([r for r, _ in got]),
-                     jax.tree.map(lambda *a: np.concatenate(a), *[st for _, st in got]))
-                    for g, got in by.items()])
-
-    def take(self, keep):
-        """The states of the batch positions ``keep`` (ascending), renumbered 0.."""
-        new = {p: i for i, p in enumerate(keep)}
-        parts = []
-        for g, rows, tree in self.parts:
-            sel = [k for k, r in enumerate(rows) if int(r) in new]
-            if sel:
-                parts.append((g, np.asarray([new[int(rows[k])] for k in sel], np.int64),
-                              _take(tree, sel)))
-        return _GroupStates(parts)
-
-
-def _take(tree, rows):
-    import jax
-
-    if isinstance(tree, _GroupStates):
-        return tree.take(rows)
-    idx = np.asarray(rows, np.int64)
-    return jax.tree.map(lambda a: np.asarray(a)[idx], tree)
-
-
-def _fractions(acc, n: int | None) -> list[float]:
-    acc = np.asarray(acc, np.float64)
-    if n:
-        acc = np.round(acc * n) / n
-    return [float(v) for v in acc]
-
-
-def _json_float(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
+            runner.run({})
+        except BaseException:
+            scheduler.give_back()
+            raise
+        finally:
+            if loop is not None:
+                loop.update(run_seconds=runner.run_seconds, lanes_run=runner.lanes_run,
+                            lane_epochs=runner.lane_epochs)
+    return scheduler.mine
 
 # -- results ------------------------------------------------------------------------------------
 def study_trials(study) -> list:
     """The study's COMPLETE (status ``complete``) and PRUNED (status ``stopped``) trials as
     :class:`jaxch6.sweep.Trial` (in trial-number order)."""
+    import optuna
     from optuna.trial import TrialState
 
     from jaxch6.sweep.records import Trial
 
+    minimise = study.direction == optuna.study.StudyDirection.MINIMIZE
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         ua = t.user_attrs
@@ -672,6 +647,9 @@ def study_trials(study) -> list:
                 diverged=bool(ua.get("diverged", False)),
                 status="complete" if t.state == TrialState.COMPLETE else "stopped",
                 rung=ua.get("rung"),
+                metrics=ua.get("metrics"),
+                objective=str(ua.get("objective", "val_acc")),
+                direction="min" if minimise else "max",
             )
         )
     return out
@@ -702,156 +680,6 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
     full["n_failed"] = failed
     store.write_summary(out_dir, full)
     return trials
-
-
-# -- the real trainer ---------------------------------------------------------------------------
-class EngineTrainer:
-    """The sweep engine as a :data:`BatchTrainer`: loads the config's data once, builds the
-    engine exactly as a plain sweep does (:func:`jaxch6.sweep.runner.plan_lanes`,
-    :func:`~jaxch6.sweep.runner.build_engines`), and trains each batch in chunks of the engine's
-    size, sharded over all local devices.
-
-    Keys: :func:`jaxch6.sweep.keys.lane_keys` of ``config.seed`` and the trial ids, as a plain
-    sweep does, so trial ``i`` is bit-identical to the plain sweep's trial ``i``.
-
-    Args:
-        config: the sweep's config.
-        batch_trials: trials per compiled call (default: ``config.chunk_size`` or the engine's
-            choice for the devices).
-        devices: the devices to shard lanes over (default: all local devices).
-        data: a :class:`jaxch6.train.Data` instead of loading ``config.dataset``.
-        task: a :class:`jaxch6.sweep.Task` recording ``train_acc`` and ``val_acc`` (default:
-            the book's network, :func:`jaxch6.sweep.task.book_task`).
-        lanes: the study's pinned lane width (see :func:`pin_study`), so every worker agrees.
-    """
-
-    def __init__(self, config, batch_trials: int | None = None, *, devices=None, data=None,
-                 task=None, lanes: int | None = None):
-        import jax
-
-        from jaxch6.sweep.runner import build_engines, load_data, plan_lanes
-
-        self.config = config
-        t0 = time.perf_counter()
-        if data is None:
-            data, self.data_info = load_data(config)
-        else:
-            self.data_info = {"dataset": "custom", "source": "given",
-                              "n_train": len(data[0]), "n_val": len(data[2])}
-        self.data_seconds = time.perf_counter() - t0
-        self.n_train, self.n_val = len(data[0]), len(data[2])
-        self.devices = list(devices if devices is not None else jax.local_devices())
-        from jaxch6.sweep import task as T
-
-        book = task is None
-        fingerprint = data_fingerprint(data)
-        task = T.book_task(config, data) if book else T.resolve(task, config)
-        data = T.book_data(config, data) if book else data
-        # The same lane width and training as a plain sweep: trial i is bit-identical.
-        _, chosen = plan_lanes(config, data, self.devices, lanes=lanes, chunk_size=batch_trials,
-                               task=None if book else task)
-        lanes, chunk = chosen.lanes, chosen.chunk_size
-        #: One engine per group of static choices, all of the same lane width and chunk size.
-        self.engine = build_engines(config, data, chunk, lanes, self.devices, task)
-        self.lanes = int(lanes)
-        #: What every worker of a study must share beyond the config: the data actually loaded
-        #: (``source="auto"`` may resolve differently on another machine) and the lane width.
-        self.pin = {"data_sha256": fingerprint, "lanes": int(lanes)}
-        self.run_seconds = 0.0
-        self.trials_run = 0
-
-    @property
-    def chunk_size(self) -> int:
-        return self.engine.chunk_size
-
-    @property
-    def compile_seconds(self) -> float:
-        return self.engine.compile_seconds
-
-    def precompile(self, epochs: Sequence[int]) -> None:
-        """Compile the start program and one advancing by each of ``epochs``."""
-        self.engine.precompile(epochs)
-
-    def _split(self, hparams, n: int) -> list[tuple[tuple, np.ndarray]]:
-        """The batch's rows by group of static choices (first appearance order)."""
-        names = self.engine.names
-        out: dict[tuple, list[int]] = {}
-        for j in range(n):
-            group = tuple((k, _row({k: hparams[k]}, j)[k]) for k in names)
-            out.setdefault(group, []).append(j)
-        return [(g, np.asarray(rows, np.int64)) for g, rows in out.items()]
-
-    def _run(self, n, parts, keep_states: bool):
-        """Dispatch ``parts`` (``(group, rows, dispatch(engine, slice of rows))``) in chunks,
-        all in flight, then fetch; history rows in batch order, states by group."""
-        t0 = time.perf_counter()
-        c = self.engine.chunk_size
-        jobs = []
-        for group, rows, dispatch in parts:
-            eng = self.engine.engine(group)
-            for s in range(0, len(rows), c):
-                sl = slice(s, min(s + c, len(rows)))
-                jobs.append((group, rows[sl], dispatch(eng, sl)))
-        fetched = [(g, rows, self.engine.fetch(h, states=keep_states)) for g, rows, h in jobs]
-        got: dict[str, list] = {}
-        for _, rows, (h, _) in fetched:
-            for k, v in h.items():
-                got.setdefault(k, []).append((rows, np.asarray(v)))
-        hist: dict[str, np.ndarray] = {}
-        for k, pieces in got.items():
-            if len({v.shape[1:] for _, v in pieces}) > 1:
-                continue  # per-step fields (loss) differ in length between batch sizes
-            hist[k] = np.zeros((n, *pieces[0][1].shape[1:]), pieces[0][1].dtype)
-            for rows, v in pieces:
-                hist[k][rows] = v
-        states = _GroupStates.of(fetched) if keep_states else None
-        self.run_seconds += time.perf_counter() - t0
-        return hist, states
-
-    def _hp(self, engine, hparams, rows) -> dict[str, np.ndarray]:
-        return {k: np.asarray([float(hparams[k][r]) for r in rows]) for k in engine.hparam_names}
-
-    def start(self, hparams, trial_ids, epochs: int, *, keep_states: bool = False):
-        """Start fresh lanes for ``trial_ids`` and train them ``epochs`` epochs (each group of
-        static choices on its own engine).
-
-        Returns:
-            ``(history, states)``: NumPy ``train_acc``/``val_acc`` ``(n, epochs)``,
-            ``diverged`` ``(n,)``, and the run states (``None`` unless ``keep_states``).
-        """
-        from jaxch6.sweep.keys import lane_keys
-
-        ids = list(trial_ids)
-        keys = lane_keys(self.config.seed, ids)
-        self.trials_run += len(ids)
-        parts = [(g, rows, lambda eng, sl, rows=rows: eng.dispatch(
-            epochs, self._hp(eng, hparams, rows[sl]), key_data=keys[rows[sl]]))
-            for g, rows in self._split(hparams, len(ids))]
-        return self._run(len(ids), parts, keep_states)
-
-    def resume(self, states, hparams, epochs: int, *, keep_states: bool = False):
-        """Train the given run states (from :meth:`start` or :meth:`resume`, rows in the order
-        of ``hparams``) ``epochs`` more."""
-        import jax
-
-        n = sum(len(rows) for _, rows, _ in states.parts)
-        parts = [(g, rows, lambda eng, sl, rows=rows, tree=tree: eng.dispatch(
-            epochs, self._hp(eng, hparams, rows[sl]),
-            states=jax.tree.map(lambda a: a[sl], tree)))
-            for g, rows, tree in states.parts]
-        return self._run(n, parts, keep_states)
-
-    def __call__(self, hparams, trial_ids):
-        return self.start(hparams, trial_ids, self.config.epochs)[0]
-
-    def info(self) -> dict[str, Any]:
-        import jax
-
-        d = self.devices
-        return {"jax_version": jax.__version__, "backend": d[0].platform,
-                "device_kind": d[0].device_kind, "device_count": len(d),
-                "data": self.data_info, "lanes": self.lanes,
-                "chunk_size": self.engine.chunk_size}
 
 
 # The one implementation lives in the run-directory store (re-exported here).

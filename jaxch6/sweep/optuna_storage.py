@@ -527,35 +527,6 @@ class Heartbeat:
         self.close()
 
 
-def finish_trials(study, results) -> list[int]:
-    """Complete a batch of RUNNING trials: ``set_user_attr`` each attribute, ``tell`` the value
-    (Optuna's public ask-and-tell API, per trial). No intermediate value is reported: the whole
-    curve is one user attribute (a ``report`` is a commit per value, most of the cost).
-
-    Args:
-        study: the study.
-        results: ``(trial, user_attrs, value)`` per trial.
-
-    Returns:
-        The numbers of the trials told COMPLETE; a trial that is no longer RUNNING (a slow
-        worker whose trials were failed as stale meanwhile) is skipped.
-    """
-    import optuna
-    from optuna.trial import TrialState
-
-    finished: list[int] = []
-    for trial, attrs, value in results:
-        try:
-            for k, v in attrs.items():
-                trial.set_user_attr(k, v)
-            frozen = study.tell(trial, float(value), skip_if_finished=True)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        if frozen.state == TrialState.COMPLETE:
-            finished.append(trial.number)
-    return finished
-
-
 def give_back(study, storage, trials) -> None:
     """Put asked ``trials`` back in the queue (WAITING, parameters kept: the next ``ask`` of any
     worker takes them); without a storage, tell them FAIL.

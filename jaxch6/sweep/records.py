@@ -148,6 +148,24 @@ def _value(v):
     return v if isinstance(v, str | bool | int) else float(v)
 
 
+def study_value(trial: Trial, epoch: int | None = None) -> float:
+    """The value an Optuna study holds for ``trial``: its objective after ``epoch`` epochs
+    (default: the last trained); for a diverged trial or a value that is not finite the worst,
+    0.0 when maximising (an accuracy's least) or infinity when minimising, so that it ranks
+    last there as in :func:`rank`.
+
+    Args:
+        trial: the trial.
+        epoch: the epoch (1-based; None: its last).
+
+    Returns:
+        The value, a float.
+    """
+    worst = 0.0 if trial.direction == "max" else float("inf")
+    value = trial.final_val_acc if epoch is None else trial.val_acc_at(epoch)
+    return worst if trial.diverged or not np.isfinite(value) else float(value)
+
+
 def rank(trials: Sequence[Trial]) -> list[Trial]:
     """Sort trials best first.
 

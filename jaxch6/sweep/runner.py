@@ -158,7 +158,8 @@ def with_task(config: SweepConfig, task) -> SweepConfig:
     return dataclasses.replace(config, task=config.task or task.name, space=space)
 
 
-def _device_info(devices) -> dict[str, Any]:
+def device_info(devices) -> dict[str, Any]:
+    """The JAX version, backend, device kind and count and ``XLA_FLAGS`` (for summaries)."""
     import jax
 
     return {"jax_version": jax.__version__, "backend": devices[0].platform,
@@ -166,19 +167,24 @@ def _device_info(devices) -> dict[str, Any]:
             "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The time now, UTC, to the second (ISO 8601), as summaries record it."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclasses.dataclass
-class _Setup:
+class Setup:
+    """What every driver of the engine starts from (:func:`prepare`): the config, the data the
+    engine trains on, the summary's device/data/lane info, the engines, the seconds spent
+    loading the data, the task, and (for :func:`run`) the scheduler."""
+
     config: SweepConfig
     data: Any
     info: dict[str, Any]
-    engine: Engine
-    scheduler: Any
+    engine: GroupedEngine
     data_seconds: float
     task: Any = None
+    scheduler: Any = None
 
 
 def _load(config: SweepConfig, data, task):
@@ -208,7 +214,23 @@ def _load(config: SweepConfig, data, task):
     return task, data, info
 
 
-def _setup(config, data, task, devices, lanes_hint) -> _Setup:
+def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
+            lanes: int | None = None, chunk_size: int | None = None) -> Setup:
+    """Load the data, plan the lanes and build the engines: the set-up every driver of the
+    engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`).
+
+    Args:
+        config: the sweep's settings (from :func:`configure`).
+        data: as in :func:`run`.
+        task: the resolved :class:`jaxch6.sweep.Task` (None: the book's network).
+        devices: the devices to shard lanes over (default: all local devices).
+        lanes: the lanes per group to use when ``config.lanes`` is unset (a resumed sweep's, a
+            study's).
+        chunk_size: lanes per compiled call instead of ``config.chunk_size``.
+
+    Returns:
+        A :class:`Setup` (no scheduler).
+    """
     import jax
 
     t0 = time.perf_counter()
@@ -216,17 +238,23 @@ def _setup(config, data, task, devices, lanes_hint) -> _Setup:
     task, data, data_info = _load(config, data, task)
     data_seconds = time.perf_counter() - t0
     devices = list(devices if devices is not None else jax.local_devices())
-    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes_hint, task=task)
-    lanes = chosen.lanes
-    engine = build_engines(config, data, chosen.chunk_size, lanes, devices, task)
-    scheduler = schedulers.make(config)
-    info = {**_device_info(devices), "data": data_info, "lanes": lanes,
+    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes, chunk_size=chunk_size,
+                                     task=task)
+    engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
+    info = {**device_info(devices), "data": data_info, "lanes": chosen.lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
-            "scheduler": scheduler.settings(), "scheduler_notes": scheduler.notes(),
             "objective": task.objective, "direction": task.direction}
     if book:
         info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=n_classes(data))
-    return _Setup(config, data, info, engine, scheduler, data_seconds, task)
+    return Setup(config, data, info, engine, data_seconds, task)
+
+
+def _setup(config, data, task, devices, lanes_hint) -> Setup:
+    setup = prepare(config, data, task, devices, lanes=lanes_hint)
+    setup.scheduler = schedulers.make(config)
+    setup.info.update(scheduler=setup.scheduler.settings(),
+                      scheduler_notes=setup.scheduler.notes())
+    return setup
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -304,23 +332,42 @@ def run(
         print(result.ranked[0].hparams)
         ```
     """
-    config = config or SweepConfig()
-    if task is not None:
-        from jaxch6.sweep.task import check_space, resolve
-
-        task = resolve(task, config)
-        config = with_task(config, task)
-        config = dataclasses.replace(config.validate(), space=check_space(task, config.space))
-        static = task.static_names(config.space)
-        if schedulers.lookup(config.scheduler).copies_states and static:
-            raise ConfigError(f"space {static[0]}: {config.scheduler} cannot search a static "
-                              "choice (a copied run state keeps its program); use random, "
-                              "halving or hyperband")
-    else:
-        config = config.validate()
+    config, task = configure(config, task)
     return _run(config, out=out, progress=progress, data=data, task=task,
                 devices=devices, top=top, command_line=command_line, resume=False, stop=stop,
                 figures=figures, track=track)
+
+
+def configure(config: SweepConfig | None, task=None) -> tuple[SweepConfig, Any]:
+    """The checked config and the resolved task of a sweep (:func:`run`'s first step).
+
+    Args:
+        config: the sweep's settings (None: the defaults).
+        task: a :class:`jaxch6.sweep.Task`, a function returning one, or None (the book's
+            network).
+
+    Returns:
+        ``(config, task)``: for a task, ``config`` names it and searches its declared space
+        (:func:`with_task`), checked against its hyperparameters.
+
+    Raises:
+        ConfigError: an invalid config, or a static choice under a scheduler that copies run
+            states.
+    """
+    config = config or SweepConfig()
+    if task is None:
+        return config.validate(), None
+    from jaxch6.sweep.task import check_space, resolve
+
+    task = resolve(task, config)
+    config = with_task(config, task)
+    config = dataclasses.replace(config.validate(), space=check_space(task, config.space))
+    static = task.static_names(config.space)
+    if schedulers.lookup(config.scheduler).copies_states and static:
+        raise ConfigError(f"space {static[0]}: {config.scheduler} cannot search a static "
+                          "choice (a copied run state keeps its program); use random, "
+                          "halving or hyperband")
+    return config, task
 
 
 def resume(
@@ -461,7 +508,7 @@ def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, 
             lock.release()
 
 
-def _open_records(setup: _Setup, out_dir, manifest, command_line):
+def _open_records(setup: Setup, out_dir, manifest, command_line):
     """Write (new run) or check (resume) the manifest; the trials recorded so far."""
     if out_dir is None:
         return {}, {}, []
@@ -482,7 +529,7 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
         store.write_file(out_dir / CONFIG_FILE,
                          to_toml(setup.config, data=setup.info["data"].get("file")))
         summary = {"status": "running", "config": setup.config.to_dict(),
-                   "seed": setup.config.seed, **setup.info, "started_at": _now(),
+                   "seed": setup.config.seed, **setup.info, "started_at": utc_now(),
                    "resumed_at": []}
     else:
         warnings = store.check_manifest(manifest, current)
@@ -491,7 +538,7 @@ def _open_records(setup: _Setup, out_dir, manifest, command_line):
                    {"status": "running", "config": setup.config.to_dict(),
                     "seed": setup.config.seed, "started_at": manifest.get("created_at")})
         summary.update(setup.info)
-        summary["resumed_at"] = [*summary.get("resumed_at", []), _now()]
+        summary["resumed_at"] = [*summary.get("resumed_at", []), utc_now()]
         epochs = setup.config.epochs  # a complete trial has one value per epoch
 
         def n_epochs(rec):
@@ -525,7 +572,7 @@ def _recorder(out_dir, trials, track):
     return record
 
 
-def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None,
+def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
              track=None) -> SweepResult:
     from jaxch6.sweep.pool import StatePool
 
@@ -558,11 +605,11 @@ def _execute(setup: _Setup, trials, out_dir, progress, summary, wall0, stop=None
     return result
 
 
-def _rounds(setup: _Setup, trials) -> list[dict[str, Any]]:
+def _rounds(setup: Setup, trials) -> list[dict[str, Any]]:
     return setup.scheduler.rounds_info(trials)
 
 
-def _timings(setup: _Setup, engine, loop, previous: Mapping[str, Any], wall0) -> dict:
+def _timings(setup: Setup, engine, loop, previous: Mapping[str, Any], wall0) -> dict:
     """This call's timings, added to ``previous`` (a resumed run's recorded ones)."""
     def add(name, value):
         return float(previous.get(name, 0.0) or 0.0) + value
@@ -581,7 +628,7 @@ def _timings(setup: _Setup, engine, loop, previous: Mapping[str, Any], wall0) ->
 def _write_final_summary(result: SweepResult, summary: dict, top: int) -> None:
     trials = result.trials
     summary.update(result.info)
-    summary.update(status="complete", finished_at=_now(), rounds=result.rounds,
+    summary.update(status="complete", finished_at=utc_now(), rounds=result.rounds,
                    n_trials=len(trials), n_diverged=sum(t.diverged for t in trials),
                    best=[t.to_record() | {"rank": i + 1} for i, t in enumerate(result.best(top))],
                    models=sorted(result.models))
