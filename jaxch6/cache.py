@@ -2,12 +2,13 @@
 
 A compiled program (a sweep's ``jit(vmap(train))``, a training run's ``lax.scan``) is written to
 a directory and loaded instead of recompiled the next time the same shapes are compiled, in this
-process or a later one. JAX is imported only when the cache is switched on.
+process or a later one. JAX is not imported to switch it on.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def enable_compile_cache(directory: str | os.PathLike[str] | None = None) -> Pat
 
     Sets ``jax_compilation_cache_dir``, ``jax_persistent_cache_min_compile_time_secs`` (0.2:
     programs compiling faster are not stored) and ``jax_persistent_cache_min_entry_size_bytes``
-    (0: no size floor). Affects every later compilation in this process.
+    (0: no size floor). Affects every later compilation in this process. While JAX is not yet
+    imported they are set as JAX's environment variables (``JAX_COMPILATION_CACHE_DIR``, ...,
+    read when JAX is imported; child processes inherit them), so JAX is not imported here.
 
     Args:
         directory: the cache directory, created if missing (``~`` is expanded); ``None`` for
@@ -61,9 +64,14 @@ def enable_compile_cache(directory: str | os.PathLike[str] | None = None) -> Pat
     """
     path = default_directory() if directory is None else Path(directory).expanduser()
     _writable_directory(path)
+    settings = {"jax_compilation_cache_dir": str(path),
+                "jax_persistent_cache_min_compile_time_secs": MIN_COMPILE_TIME_SECS,
+                "jax_persistent_cache_min_entry_size_bytes": 0}
+    if "jax" not in sys.modules:  # a command importing JAX later (after loading its data)
+        os.environ.update({name.upper(): str(value) for name, value in settings.items()})
+        return path
     import jax
 
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_TIME_SECS)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    for name, value in settings.items():
+        jax.config.update(name, value)
     return path

@@ -9,8 +9,8 @@
 3. one report per chunk of lanes: a bar with lanes done, the rate, the ETA and the best
    validation accuracy so far.
 
-and, through :meth:`TqdmProgress.announce`, the lines that say where the data came from and
-which devices train (:func:`setup_lines`), before training starts.
+and, through :meth:`TqdmProgress.announce`, the lines that say where the data came from (as
+soon as it is loaded) and which devices train (:func:`setup_lines`), before training starts.
 
 Off a terminal and outside a notebook (a log file, CI, a pipe) the reports are plain lines, a
 log rather than a flood: at most one line per step (when it ends) and one per
@@ -83,23 +83,30 @@ def setup_lines(info: dict[str, Any]) -> list[str]:
             ``device_kind``, ``backend``, ``chunk_size``, ``lanes``, ``jax_version``.
 
     Returns:
-        ``["data: …", "devices: …"]``.
+        ``["data: …", "devices: …"]`` (:func:`data_line`, :func:`devices_line`).
     """
+    return [data_line(info), devices_line(info)]
+
+
+def data_line(info: dict[str, Any]) -> str:
+    """``data: …``: where a sweep's data came from (``info`` as in :func:`setup_lines`; only
+    ``data``, ``objective`` and ``direction`` are read)."""
     data = info["data"]
     if data["dataset"] == "task":  # a jaxch6.sweep.Task's own data
         minimised = info.get("direction") == "min"
-        first = (f"data: task {data['task']} ({data['source']}), objective "
-                 f"{info.get('objective')} ({'minimised' if minimised else 'maximised'})")
-    else:
-        first = (f"data: {data['dataset']} from source {data['source']!r} "
-                 f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} "
-                 "validation")
-    return [
-        first,
-        f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
-        f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
-        f"jax {info['jax_version']}",
-    ]
+        return (f"data: task {data['task']} ({data['source']}), objective "
+                f"{info.get('objective')} ({'minimised' if minimised else 'maximised'})")
+    return (f"data: {data['dataset']} from source {data['source']!r} "
+            f"({data.get('location', '')}): {data['n_train']} train / {data['n_val']} "
+            "validation")
+
+
+def devices_line(info: dict[str, Any]) -> str:
+    """``devices: …``: which devices train a sweep, in chunks and groups of how many lanes
+    (``info`` as in :func:`setup_lines`)."""
+    return (f"devices: {info['device_count']} x {info['device_kind']} ({info['backend']}), "
+            f"chunk {info['chunk_size']} lanes in groups of {info['lanes']}, "
+            f"jax {info['jax_version']}")
 
 
 class TqdmProgress:

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxch6 import mlp, names, optimizers
+from jaxch6.data.split import Data  # defined without JAX: a sweep loads its data first
 from jaxch6.errors import ConfigError, DataError
 from jaxch6.hparams import check_value as _check_value
 
@@ -89,15 +90,6 @@ class TrainConfig(NamedTuple):
     dtype: str = "float32"
     schedule: str = "constant"
     precision: str = "fp32"
-
-
-class Data(NamedTuple):
-    """Training and evaluation sets: x (N, 784) floats, t (N,) int labels."""
-
-    x_train: jax.Array
-    t_train: jax.Array
-    x_eval: jax.Array
-    t_eval: jax.Array
 
 
 class History(NamedTuple):

@@ -89,6 +89,18 @@ def test_enable_compile_cache_sets_jax_options_in_a_fresh_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
+def test_enable_compile_cache_before_jax_does_not_import_it_and_jax_then_uses_it(tmp_path):
+    target = tmp_path / "cache"
+    code = (f"import sys, jaxch6; p = jaxch6.enable_compile_cache({str(target)!r}); "
+            "assert 'jax' not in sys.modules; import jax; "
+            "assert jax.config.jax_compilation_cache_dir == str(p); "
+            "assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.2; "
+            "assert jax.config.jax_persistent_cache_min_entry_size_bytes == 0")
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_enable_compile_cache_default_directory(monkeypatch, tmp_path):
     from jaxch6 import cache
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import textwrap
 import time
 
 import pytest
@@ -203,3 +204,33 @@ def test_a_jupyter_kernel_gets_tqdm_auto_bars(monkeypatch):
         progress(Progress("round 1/1", 0, 4, 0, 0.0, step_start=True))
     assert bars == [4]
     assert TqdmProgress(io.StringIO()).plain  # an explicit file that is no terminal: lines
+
+
+@pytest.mark.slow
+def test_the_data_line_comes_before_jax_is_imported(tmp_path):
+    """The first output line of a sweep (its data) does not wait for JAX's import: the data is
+    loaded and announced first; the devices line follows once JAX is up."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(f"""
+        import sys
+        from jaxch6.sweep.devices import configure_cpu_devices
+        configure_cpu_devices("auto")
+        import jaxch6
+        jaxch6.enable_compile_cache({str(tmp_path / "cache")!r})
+        import jaxch6.sweep as S
+        seen = []
+        class Reporter:
+            def __call__(self, p):
+                pass
+            def announce(self, lines):
+                seen.append((lines[0].split(":")[0], "jax" in sys.modules))
+        S.run(S.SweepConfig(trials=2, epochs=1, hidden=(8,), train_size=100),
+              progress=Reporter(), out={str(tmp_path / "run")!r}, figures=False)
+        print(seen)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[('data', False), ('devices', True)]"

@@ -1,12 +1,24 @@
-"""The book's train/validation split (``ch06/hyperparameter_optimization.py``), seeded."""
+"""The book's train/validation split (``ch06/hyperparameter_optimization.py``), seeded, and
+:class:`Data`, the four arrays a training run takes."""
 
 from __future__ import annotations
 
 import numbers
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from jaxch6.errors import ConfigError
+
+
+class Data(NamedTuple):
+    """Training and evaluation sets: x (N, 784) floats, t (N,) int labels (NumPy or JAX
+    arrays; also :class:`jaxch6.train.Data`)."""
+
+    x_train: Any
+    t_train: Any
+    x_eval: Any
+    t_eval: Any
 
 
 def validation_split(x, t, fraction, *, seed):

@@ -37,7 +37,7 @@ def load_data(config: SweepConfig):
         DataError: the data cannot be loaded.
     """
     from jaxch6 import data as D
-    from jaxch6.train import Data
+    from jaxch6.data.split import Data  # jaxch6.train.Data, without importing JAX
 
     loaded = D.load(config.dataset, source=config.source, data_dir=config.data_dir,
                     log=lambda line: None)

@@ -187,9 +187,10 @@ class Setup:
     scheduler: Any = None
 
 
-def _load(config: SweepConfig, data, task):
+def _load(config: SweepConfig, data, task, loaded=None):
     """``(task, data the engine trains on, info)``: the book's network on the config's data,
-    or the task on the given data or its own (never its test part)."""
+    or the task on the given data or its own (never its test part). ``loaded(info)`` is
+    called once the book's data is loaded, before anything imports JAX."""
     from jaxch6.sweep import task as T
 
     if task is None:
@@ -199,6 +200,8 @@ def _load(config: SweepConfig, data, task):
             check_book_data(data)  # x (N, features) numbers, t (N,) labels
             info = {"dataset": "custom", "source": "given", "n_train": len(data[0]),
                     "n_val": len(data[2])}
+        if loaded is not None:
+            loaded(info)
         return T.book_task(config, data), T.book_data(config, data), info
     file = None
     if isinstance(data, str | os.PathLike):  # an .npz file of named arrays (--data FILE)
@@ -211,11 +214,14 @@ def _load(config: SweepConfig, data, task):
     info = {"dataset": "task", "source": "given" if task.load_data is None else "task",
             "task": config.task, **({"file": file} if file else {})}
     T.check(task, config.space, data, 1, config.dtype)
+    if loaded is not None:
+        loaded({**info, "objective": task.objective, "direction": task.direction})
     return task, data, info
 
 
 def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
-            lanes: int | None = None, chunk_size: int | None = None) -> Setup:
+            lanes: int | None = None, chunk_size: int | None = None,
+            progress=None) -> Setup:
     """Load the data, plan the lanes and build the engines: the set-up every driver of the
     engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`).
 
@@ -227,16 +233,21 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
         lanes: the lanes per group to use when ``config.lanes`` is unset (a resumed sweep's, a
             study's).
         chunk_size: lanes per compiled call instead of ``config.chunk_size``.
+        progress: a reporter whose ``announce`` (if any) gets the data line as soon as the
+            data is loaded (JAX is imported after it).
 
     Returns:
         A :class:`Setup` (no scheduler).
     """
-    import jax
+    from jaxch6.progress import data_line
 
     t0 = time.perf_counter()
     book = task is None
-    task, data, data_info = _load(config, data, task)
+    task, data, data_info = _load(config, data, task, lambda info: _announce(
+        progress, [data_line({"data": info, **info})]))
     data_seconds = time.perf_counter() - t0
+    import jax
+
     devices = list(devices if devices is not None else jax.local_devices())
     trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes, chunk_size=chunk_size,
                                      task=task)
@@ -249,8 +260,8 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
     return Setup(config, data, info, engine, data_seconds, task)
 
 
-def _setup(config, data, task, devices, lanes_hint) -> Setup:
-    setup = prepare(config, data, task, devices, lanes=lanes_hint)
+def _setup(config, data, task, devices, lanes_hint, progress=None) -> Setup:
+    setup = prepare(config, data, task, devices, lanes=lanes_hint, progress=progress)
     setup.scheduler = schedulers.make(config)
     setup.info.update(scheduler=setup.scheduler.settings(),
                       scheduler_notes=setup.scheduler.notes())
@@ -293,7 +304,8 @@ def run(
         progress: True (default): the command line's reporter on standard error; False or
             None: silent; or a callable, called with a :class:`jaxch6.sweep.loop.Progress`
             when a step starts and after each chunk (and, if it has an ``announce`` method,
-            with :func:`jaxch6.progress.setup_lines` before training).
+            with the data line as soon as the data is loaded, before JAX is imported, then
+            with the devices line before training: :func:`jaxch6.progress.setup_lines`).
         data: the data: for the book's network a :class:`jaxch6.train.Data` to use instead
             of loading ``config.dataset``; for a task any pytree of arrays, or the path of an
             ``.npz`` file of named arrays (:func:`jaxch6.sweep.task.load_npz`; recorded in
@@ -467,8 +479,11 @@ def _run(config, *, out, progress, data, task, devices, top, command_line, resum
     try:
         # the plan is checked (data loaded, memory estimated) before the directory is created
         setup = _setup(config, data, task, devices,
-                       manifest.get("lanes") if manifest else None)
-        _announce(progress, setup.info)
+                       manifest.get("lanes") if manifest else None, progress)
+        from jaxch6.progress import devices_line
+
+        notes = setup.info.get("scheduler_notes", [])
+        _announce(progress, [devices_line(setup.info), *notes])
         result = _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top,
                          resume, track)
     finally:
@@ -481,13 +496,12 @@ def _run(config, *, out, progress, data, task, devices, top, command_line, resum
     return result
 
 
-def _announce(progress, info) -> None:
-    """The data and device lines, before training, to a reporter that shows lines."""
+def _announce(progress, lines) -> None:
+    """``lines`` (the data line, then the devices line and the scheduler's notes) to a
+    reporter that shows lines."""
     announce = getattr(progress, "announce", None)
     if announce is not None:
-        from jaxch6.progress import setup_lines
-
-        announce([*setup_lines(info), *info.get("scheduler_notes", [])])
+        announce(lines)
 
 
 def _record(setup, out_dir, manifest, command_line, progress, wall0, stop, top, resume,
