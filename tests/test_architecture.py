@@ -1,7 +1,8 @@
 """The package's shape, read from its source (AST only, nothing imported): no import cycle
 between jaxch6's modules, function-level imports included; no private name of jaxch6 (one
 leading underscore: a module's ``_name``, a package's ``_module``) used outside the module that
-defines it, by the package, its tests, experiments or docs hooks."""
+defines it, by the package, its tests, experiments or docs hooks; no function of jaxch6 longer
+than :data:`MAX_LINES` lines of code."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "jaxch6"
 #: Where jaxch6 is used from: every Python file of these folders is checked.
 USERS = ("jaxch6", "tests", "experiments", "docs")
+#: The most lines of a function of jaxch6, from ``def`` to its end, its docstring not counted.
+MAX_LINES = 60
 #: Private names still imported across modules, and why.
 ALLOWED_PRIVATE: dict[str, str] = {
     "jaxch6.commands._interrupt": "imported by commands/sweep_optuna.py, which another change "
@@ -191,3 +194,28 @@ def test_no_private_name_is_used_outside_its_module():
     assert found == [], "private names used outside their module:\n" + "\n".join(found)
     # an exception no longer needed is removed
     assert {use.partition(": ")[2] for use in uses} >= set(ALLOWED_PRIVATE)
+
+
+def code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """A function's lines from ``def`` to its end, less its docstring's."""
+    lines = node.end_lineno - node.lineno + 1
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+            isinstance(first.value.value, str):
+        lines -= first.end_lineno - first.lineno + 1
+    return lines
+
+
+def test_code_lines_leave_the_docstring_out():
+    tree = ast.parse('def f(x):\n    """Doc.\n\n    More.\n    """\n    y = x\n    return y\n'
+                     "def g():\n    return 1\n")
+    assert [code_lines(n) for n in tree.body] == [3, 2]
+
+
+def test_no_function_is_longer_than_max_lines():
+    long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {code_lines(node)} lines"
+            for path in sorted(PACKAGE.rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and code_lines(node) > MAX_LINES]
+    assert long == [], f"functions over {MAX_LINES} lines of code:\n" + "\n".join(long)

@@ -29,7 +29,6 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     from jaxch6.sweep import SweepConfig
     from jaxch6.sweep import run as sweep_run
 
-    plt = common.pyplot()
     config = SweepConfig(trials=24, epochs=20, rounds=1, seed=seed) if quick else \
         SweepConfig(trials=100, epochs=50, rounds=2, keep=10, seed=seed)
     with common.Timer() as timer, common.fast_compile(quick):
@@ -40,28 +39,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
                          title=f"Best 20 of {config.trials} trials (round 1): validation solid, "
                          "train dashed")
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
-    for r, marker in ((0, "o"), (1, "^")):
-        ts = [t for t in result.trials if t.round == r]
-        if not ts:
-            continue
-        lr = np.array([t.hparams["learning_rate"] for t in ts])
-        wd = np.array([t.hparams["weight_decay"] for t in ts])
-        acc = np.array([t.final_val_acc if np.isfinite(t.final_val_acc) else 0.0 for t in ts])
-        label = "round 1 (book ranges)" if r == 0 else "round 2 (narrowed)"
-        axes[0].semilogx(lr, acc, marker, ms=4, alpha=0.7, label=label)
-        axes[1].semilogx(wd, acc, marker, ms=4, alpha=0.7, label=label)
-    top = set(t.id for t in first[:20])
-    lr_top = [t.hparams["learning_rate"] for t in first if t.id in top]
-    axes[0].axvspan(min(lr_top), max(lr_top), color="gray", alpha=0.15,
-                    label="best-20 learning_rate span")
-    axes[0].set_xlabel("learning_rate (log)")  # the names of --space and the ranking
-    axes[1].set_xlabel("weight_decay (log)")
-    axes[0].set_ylabel("final validation accuracy")
-    axes[0].legend(fontsize=7)
-    fig.suptitle("Every trial's final validation accuracy", fontsize=10)
-    fig.tight_layout()
-    common.save_figure(fig, path / f"{NAME}_scatter.png")
+    common.save_figure(_scatter(result, first), path / f"{NAME}_scatter.png")
 
     def record(t):
         return {"id": t.id, "round": t.round + 1, **t.hparams,
@@ -87,3 +65,31 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "figures": [f"{NAME}.png", f"{NAME}_scatter.png"],
     }
     return common.write_json(out_dir, NAME, summary)  # the PNG is the sweep's grid
+
+
+def _scatter(result, first):
+    """Every trial's final validation accuracy against its learning rate and weight decay, by
+    round, with the span of the first round's best 20 learning rates."""
+    plt = common.pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=True)
+    for r, marker in ((0, "o"), (1, "^")):
+        ts = [t for t in result.trials if t.round == r]
+        if not ts:
+            continue
+        lr = np.array([t.hparams["learning_rate"] for t in ts])
+        wd = np.array([t.hparams["weight_decay"] for t in ts])
+        acc = np.array([t.final_val_acc if np.isfinite(t.final_val_acc) else 0.0 for t in ts])
+        label = "round 1 (book ranges)" if r == 0 else "round 2 (narrowed)"
+        axes[0].semilogx(lr, acc, marker, ms=4, alpha=0.7, label=label)
+        axes[1].semilogx(wd, acc, marker, ms=4, alpha=0.7, label=label)
+    top = set(t.id for t in first[:20])
+    lr_top = [t.hparams["learning_rate"] for t in first if t.id in top]
+    axes[0].axvspan(min(lr_top), max(lr_top), color="gray", alpha=0.15,
+                    label="best-20 learning_rate span")
+    axes[0].set_xlabel("learning_rate (log)")  # the names of --space and the ranking
+    axes[1].set_xlabel("weight_decay (log)")
+    axes[0].set_ylabel("final validation accuracy")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Every trial's final validation accuracy", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -37,7 +37,6 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``optimizer_compare_mnist.png`` / ``.json``."""
     import jax
 
-    plt = common.pyplot()
     iterations = 150 if quick else 2000
     seeds = 1 if quick else 4
     hidden = (100, 100) if quick else (100, 100, 100, 100)
@@ -50,26 +49,7 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
                                         hidden=hidden)
     smooth = common.smooth_curve(loss.reshape(-1, iterations)).reshape(loss.shape)
     mean, lo, hi = common.band(smooth)  # over seeds: (arms, iterations)
-
-    fig, ax = plt.subplots(figsize=(7, 4.6))
-    it = np.arange(iterations)
-    every = max(iterations // 20, 1)
-    for j, arm in enumerate(arms):
-        if arm is BOOK_DEFAULT_RMSPROP:
-            ax.plot(it, mean[j], ls="--", color="gray", lw=1,
-                    label=f"{arm.label}: final loss {mean[j, -1]:.3f}, "
-                    f"test acc {test_acc[:, j].mean():.2f}")
-            continue
-        (line,) = ax.plot(it, mean[j], marker=MARKERS[arm.label], markevery=every, ms=4, lw=1,
-                          label=f"{arm.label} (test acc {test_acc[:, j].mean():.3f})")
-        ax.fill_between(it, lo[j], hi[j], color=line.get_color(), alpha=0.2, lw=0)
-    ax.set_xlabel("iterations")
-    ax.set_ylabel("loss (smoothed)")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"MNIST 784-100×{len(hidden)}-10 ReLU, batch 128, {seeds} seeds (band: min–max)",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig = _figure(arms, (mean, lo, hi), test_acc, hidden, seeds)
 
     step = 1 if quick else 10
     labels = [a.label for a in arms]
@@ -97,3 +77,30 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
         "seconds": timer.seconds,
     }
     return common.write_outputs(out_dir, NAME, fig, summary)
+
+
+def _figure(arms, band, test_acc, hidden, seeds: int):
+    """Each rule's smoothed loss per iteration (mean line, min–max band over seeds)."""
+    plt = common.pyplot()
+    mean, lo, hi = band
+    iterations = mean.shape[1]
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    it = np.arange(iterations)
+    every = max(iterations // 20, 1)
+    for j, arm in enumerate(arms):
+        if arm is BOOK_DEFAULT_RMSPROP:
+            ax.plot(it, mean[j], ls="--", color="gray", lw=1,
+                    label=f"{arm.label}: final loss {mean[j, -1]:.3f}, "
+                    f"test acc {test_acc[:, j].mean():.2f}")
+            continue
+        (line,) = ax.plot(it, mean[j], marker=MARKERS[arm.label], markevery=every, ms=4, lw=1,
+                          label=f"{arm.label} (test acc {test_acc[:, j].mean():.3f})")
+        ax.fill_between(it, lo[j], hi[j], color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("loss (smoothed)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"MNIST 784-100×{len(hidden)}-10 ReLU, batch 128, {seeds} seeds (band: min–max)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -77,10 +77,9 @@ def lr_scan(name: str, hparams: dict, learning_rates, steps: int = STEPS):
 
 def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``optimizer_compare_naive.png`` / ``.json``; deterministic (``seed`` is unused)."""
-    from jaxch6.functions import INIT_POS, contour_grid, f
-
-    plt = common.pyplot()
     import jax
+
+    from jaxch6.functions import INIT_POS, f
 
     lrs = np.logspace(-3, 1, 9 if quick else 41)
 
@@ -92,8 +91,34 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     with common.Timer() as timer, common.fast_compile(quick):
         paths, lr_curves, default_path = jax.tree.map(np.asarray, jax.jit(everything)())
         xs_dflt, ys_dflt = default_path
+    fig = _figure(paths, lr_curves, default_path, lrs, grid_step=0.05 if quick else 0.01)
+    summary = {
+        "experiment": NAME,
+        "book": "ch06/optimizer_compare_naive.py",
+        "settings": {"init_pos": INIT_POS, "steps": STEPS, "rules": {
+            label: {"optimizer": name, **hp} for label, name, hp in RULES}},
+        "book_rules": BOOK_RULES,
+        "vs_book": "book plots SGD/Momentum/AdaGrad/Adam only; Nesterov (lr 0.1), RMSprop "
+        "(lr 0.2) and AdaDelta (eps 0.1; default eps 1e-7 path also given) added here",
+        "paths": {label: {"x": common.rounded(xs), "y": common.rounded(ys)}
+                  for label, (xs, ys) in paths.items()},
+        "final": {label: {"x": float(xs[-1]), "y": float(ys[-1]),
+                          "f": float(f(xs[-1], ys[-1]))} for label, (xs, ys) in paths.items()},
+        "adadelta_default_eps": {"x": common.rounded(xs_dflt), "y": common.rounded(ys_dflt)},
+        "lr_scan": {"learning_rates": lrs, "final_f": {
+            k: common.rounded(v, 8) for k, v in lr_curves.items()}},
+        "seconds": timer.seconds,
+    }
+    return common.write_outputs(out_dir, NAME, fig, summary)
 
-    grid_step = 0.05 if quick else 0.01
+
+def _figure(paths, lr_curves, default_path, lrs, *, grid_step: float):
+    """Each rule's path over the contours of f, and f after the steps against the learning
+    rate."""
+    from jaxch6.functions import INIT_POS, contour_grid, f
+
+    plt = common.pyplot()
+    xs_dflt, ys_dflt = default_path
     gx, gy, gz = (np.asarray(a) for a in contour_grid(step=grid_step))
     fig, axes = plt.subplots(2, 4, figsize=(13, 6.4))
     for ax, (label, _name, hp) in zip(axes.flat, RULES, strict=False):
@@ -124,22 +149,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     ax.tick_params(labelsize=7)
     fig.suptitle("f(x, y) = x²/20 + y² from (−7, 2), 30 steps", fontsize=10)
     fig.tight_layout()
-
-    summary = {
-        "experiment": NAME,
-        "book": "ch06/optimizer_compare_naive.py",
-        "settings": {"init_pos": INIT_POS, "steps": STEPS, "rules": {
-            label: {"optimizer": name, **hp} for label, name, hp in RULES}},
-        "book_rules": BOOK_RULES,
-        "vs_book": "book plots SGD/Momentum/AdaGrad/Adam only; Nesterov (lr 0.1), RMSprop "
-        "(lr 0.2) and AdaDelta (eps 0.1; default eps 1e-7 path also given) added here",
-        "paths": {label: {"x": common.rounded(xs), "y": common.rounded(ys)}
-                  for label, (xs, ys) in paths.items()},
-        "final": {label: {"x": float(xs[-1]), "y": float(ys[-1]),
-                          "f": float(f(xs[-1], ys[-1]))} for label, (xs, ys) in paths.items()},
-        "adadelta_default_eps": {"x": common.rounded(xs_dflt), "y": common.rounded(ys_dflt)},
-        "lr_scan": {"learning_rates": lrs, "final_f": {
-            k: common.rounded(v, 8) for k, v in lr_curves.items()}},
-        "seconds": timer.seconds,
-    }
-    return common.write_outputs(out_dir, NAME, fig, summary)
+    return fig

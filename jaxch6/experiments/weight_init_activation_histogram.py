@@ -78,13 +78,34 @@ def saturated_fraction(z, activation: str):
 
 def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     """Write ``weight_init_activation_histogram.png`` / ``.json``."""
+    n_seeds = 2 if quick else 8
+    hist, stats, seconds = _measure(seed, n_seeds, quick)
+    fig = _figure(hist)
+    summary = {
+        "experiment": NAME,
+        "book": "ch06/weight_init_activation_histogram.py",
+        "settings": {"nodes": NODES, "layers": LAYERS, "inputs": N_INPUTS, "bins": BINS,
+                     "inits_std": INITS, "ranges": RANGES, "seeds_for_stats": n_seeds,
+                     "seed": seed},
+        "vs_book": "book runs one (activation, std) pair per edit of the script; all 12 here, "
+        "the 4 stds share the same normal draws, statistics averaged over seeds",
+        "saturated_definition": "sigmoid: z<0.02 or z>0.98; tanh: |z|>0.98; relu: z==0",
+        "stats_per_layer": stats,
+        "hist_counts_seed0": {f"{a}/{i}": v for (a, i), v in hist.items()},
+        "seconds": seconds,
+    }
+    return common.write_outputs(out_dir, NAME, fig, summary)
+
+
+def _measure(seed: int, n_seeds: int, quick: bool):
+    """Every (activation, init)'s activations over ``n_seeds`` seeds, in one program: the
+    histograms of seed 0 per layer, the statistics per layer, and the seconds taken."""
     import jax
     import jax.numpy as jnp
 
-    plt = common.pyplot()
-    n_seeds = 2 if quick else 8
     stds = jnp.asarray(list(INITS.values()), jnp.float32)
     hist, stats = {}, {}
+
     def all_activations(key):
         return tuple(activations(key, act, stds) for act in ACTIVATIONS)
 
@@ -110,7 +131,12 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
                     "saturated_min_over_seeds": common.rounded(sat[:, i].min(0)),
                     "saturated_max_over_seeds": common.rounded(sat[:, i].max(0)),
                 }
+    return hist, stats, timer.seconds
 
+
+def _figure(hist):
+    """One row per (activation, init), one histogram per layer."""
+    plt = common.pyplot()
     rows = [(act, init) for act in ACTIVATIONS for init in INITS]
     fig, axes = plt.subplots(len(rows), LAYERS, figsize=(9, 15), sharey=True)
     for r, (act, init) in enumerate(rows):
@@ -131,18 +157,4 @@ def run(out_dir, *, seed: int = 0, quick: bool = False) -> dict:
     fig.suptitle("Activation histograms, 5 layers × 100 units, 1,000 N(0,1) inputs "
                  "(y clipped at 7,000 as in the book)", fontsize=9)
     fig.tight_layout(h_pad=0.3, w_pad=0.2)
-
-    summary = {
-        "experiment": NAME,
-        "book": "ch06/weight_init_activation_histogram.py",
-        "settings": {"nodes": NODES, "layers": LAYERS, "inputs": N_INPUTS, "bins": BINS,
-                     "inits_std": INITS, "ranges": RANGES, "seeds_for_stats": n_seeds,
-                     "seed": seed},
-        "vs_book": "book runs one (activation, std) pair per edit of the script; all 12 here, "
-        "the 4 stds share the same normal draws, statistics averaged over seeds",
-        "saturated_definition": "sigmoid: z<0.02 or z>0.98; tanh: |z|>0.98; relu: z==0",
-        "stats_per_layer": stats,
-        "hist_counts_seed0": {f"{a}/{i}": v for (a, i), v in hist.items()},
-        "seconds": timer.seconds,
-    }
-    return common.write_outputs(out_dir, NAME, fig, summary)
+    return fig
