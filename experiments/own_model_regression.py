@@ -8,10 +8,12 @@ decay x clip norm ranks the trials by their validation MSE, smallest first; the 
 measured once on the test split.
 
 In the same run it times the sweep against a Python loop over ``jax.jit`` of the same training
-(one compiled function, called once per trial with the same hyperparameters and keys), and
-writes both to ``experiments/results/own_model_regression.json`` (``--out``)::
+(one compiled function, called once per trial with the same hyperparameters and keys), in two
+rounds (each side first once), and writes both to
+``experiments/results/own_model_regression.json`` (``_256.json`` for ``--trials 256``;
+``--out``)::
 
-    python experiments/own_model_regression.py [--quick] [--out DIR]
+    python experiments/own_model_regression.py [--quick] [--trials N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -133,7 +135,14 @@ def timed_sweep(task, config, data) -> tuple[dict, object]:
 
 def compare(task, config, data) -> list[dict]:
     """Two rounds in one process, the sweep first and then the loop first, the same trials
-    (hyperparameters and keys) on both sides; each round's wall and run-phase ratios."""
+    (hyperparameters and keys) on both sides; each round's wall and run-phase ratios. Both
+    sides first run once untimed on 2 trials of 1 epoch (other programs), so neither pays the
+    process's first imports and traces."""
+    import dataclasses
+
+    small = dataclasses.replace(config, trials=2, epochs=1)
+    _, warm = timed_sweep(make_task(1), small, data)
+    python_loop(make_task(1), small, data, {t.id: t.hparams for t in warm.trials})
     rounds = []
     for sweep_first in (True, False):
         if sweep_first:
