@@ -107,9 +107,12 @@ def time_command(argv, out_dir, *, cache=None) -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    first, lines = None, []
+    first, compiling, last, lines = None, None, None, []
     for line in proc.stdout:
-        first = time.perf_counter() - t0 if first is None else first
+        last = time.perf_counter() - t0
+        first = last if first is None else first
+        if compiling is None and line.startswith("compiling"):
+            compiling = last
         lines.append(line.rstrip())
     code = proc.wait()
     wall = time.perf_counter() - t0
@@ -119,6 +122,7 @@ def time_command(argv, out_dir, *, cache=None) -> dict:
         timings = json.load(f)["timings"]
     return {"argv": " ".join(argv) or "(defaults)", "wall_seconds": wall,
             "first_output_seconds": first, "first_output_line": lines[0] if lines else "",
+            "compiling_line_seconds": compiling, "after_last_line_seconds": wall - (last or 0),
             "load_1min": load, **{k: timings[k] for k in ("data_seconds", "compile_seconds",
                                                              "run_seconds")},
             "in_process_wall_seconds": timings.get("wall_seconds")}
@@ -173,7 +177,7 @@ def in_process_phases(sweep, config, work):
 
     out = os.path.join(work, "phases")
     t0 = time.perf_counter()
-    res = sweep.run(config, out=out)
+    res = sweep.run(config, out=out, figures=False)
     wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     write_sweep_figures(res, out)
@@ -393,7 +397,7 @@ def main() -> None:
     phases["import"] = imports
     row("(a) vmapped sweep, warm cache", trials, wall_w, res_w.timings["compile_seconds"],
         res_w.timings["run_seconds"], "compile = loading the cached program; data loaded, "
-        "results and figures written to a run directory")
+        "results written to a run directory; figures timed apart")
     load.append(os.getloadavg()[0])
 
     ex = executed_flops(sizes, res.info.get("input_columns_used") or 784, steps=steps,
@@ -519,14 +523,17 @@ def markdown_commands(r) -> list[str]:
                   "to a pipe), one after another in the same run. *Outside `sweep.run`*: the "
                   "process wall minus the library call's own wall (process start, imports, "
                   "figures, the printed report, exit):", "",
-                  "| command | process wall s | first output line s | data s | compile s | "
-                  "run s | outside `sweep.run` s | wall / run | load |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| command | process wall s | first output line s | `compiling…` line s "
+                  "| data s | compile s | run s | outside `sweep.run` s | exit after the last "
+                  "line s | wall / run | load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for c in rows:
             outside = c["wall_seconds"] - c["in_process_wall_seconds"]
             lines.append(f"| {c['case']}: `jaxch6 sweep {c['argv']}` | {c['wall_seconds']:.1f} "
-                         f"| {c['first_output_seconds']:.1f} | {c['data_seconds']:.2f} | "
+                         f"| {c['first_output_seconds']:.2f} | {_num(c, 'compiling_line_seconds')}"
+                         f" | {c['data_seconds']:.2f} | "
                          f"{c['compile_seconds']:.2f} | {c['run_seconds']:.1f} | {outside:.1f} | "
+                         f"{_num(c, 'after_last_line_seconds')} | "
                          f"{c['wall_seconds'] / c['run_seconds']:.2f} | {c['load_1min']:.1f} |")
         by = {c["case"]: c for c in rows}
         warm, bare = by["warm compilation cache"], by["warm, --no-plot"]
@@ -536,7 +543,10 @@ def markdown_commands(r) -> list[str]:
                   f"- figures add {warm['wall_seconds'] - bare['wall_seconds']:.2f} s "
                   "(warm with figures − warm with `--no-plot`; goal ≤ 0.5 s)",
                   f"- the book's sequential algorithm (row (c)) / the warm process: "
-                  f"{book['wall_seconds'] / warm['wall_seconds']:.1f}×"]
+                  f"{book['wall_seconds'] / warm['wall_seconds']:.1f}×",
+                  "- first output line " + _span([c["first_output_seconds"] for c in rows])
+                  + " s after the process started (goal: about 1 s); the `compiling…` line "
+                  + _span([c.get("compiling_line_seconds") for c in rows]) + " s"]
         halving = [c for c in rows if c["case"].startswith("halving")]
         random = [c for c in rows if c["case"].startswith("random")]
         if halving and random:
@@ -554,6 +564,17 @@ def markdown_commands(r) -> list[str]:
         lines += [f"| {k} | {ph[k]:.2f} |" for k in ("data", "compile", "run",
                                                      "plan, store and manifest", "figures")]
     return lines
+
+
+def _span(values) -> str:
+    """``min–max`` of the recorded ``values`` ("—" if none)."""
+    xs = [v for v in values if v is not None]
+    return f"{min(xs):.2f}–{max(xs):.2f}" if xs else "—"
+
+
+def _num(row, key) -> str:
+    """``row[key]`` to two decimals, "—" where the run did not record it."""
+    return "—" if row.get(key) is None else f"{row[key]:.2f}"
 
 
 def plot(r, path) -> None:

@@ -34,69 +34,78 @@ class FigureWorkers:
     next once the previous is ready). Close them with :meth:`close` (or ``with``)."""
 
     def __init__(self, n: int = 2):
-        self._ready: list[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen | None] = [None] * n
+        self._settled = [threading.Event() for _ in range(n)]  # ready, or never will be
         self._closed = threading.Event()
-        self._starter = threading.Thread(target=self._start, args=(n,), daemon=True,
+        self._starter = threading.Thread(target=self._start, daemon=True,
                                          name="jaxch6-figure-workers")
         self._starter.start()
 
-    def _start(self, n: int) -> None:
+    def _start(self) -> None:
         env = dict(os.environ)  # the worker imports this copy of jaxch6
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        for _ in range(n):
-            if self._closed.is_set():
-                return
-            try:
-                proc = subprocess.Popen([sys.executable, "-m", "jaxch6.figure_workers"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-            except OSError:
-                return
-            try:
-                ready = pickle.load(proc.stdout) == ("ready",)
-            except (EOFError, OSError, pickle.UnpicklingError):
-                ready = False
-            if not ready or self._closed.is_set():
-                _end(proc)
-                return
-            self._ready.append(proc)
+        try:
+            for i in range(len(self._procs)):
+                proc = None if self._closed.is_set() else _spawn(env)
+                if proc is None:
+                    return
+                self._procs[i] = proc
+                self._settled[i].set()
+        finally:
+            for event in self._settled:
+                event.set()
 
     def draw(self, jobs: list[Job]) -> None:
-        """Draw every job, each by a free worker or, failing that, here.
+        """Draw every job, each by a free worker (a worker still starting takes jobs once it
+        is ready) or, where none is left, here.
 
         Raises:
             ConfigError: a file cannot be written (the first such error).
         """
-        self._starter.join()
         pending: queue.SimpleQueue = queue.SimpleQueue()
+        done: queue.SimpleQueue = queue.SimpleQueue()  # (outcome, job, message) per job taken
         for job in jobs:
             pending.put(job)
-        leftovers: list[Job] = []
-        errors: list[str] = []
-        threads = [threading.Thread(target=_serve_jobs, args=(proc, pending, leftovers, errors),
-                                    daemon=True) for proc in self._ready]
+        threads = [threading.Thread(target=self._serve, args=(i, pending, done), daemon=True)
+                   for i in range(len(self._procs))]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        outcomes = []
+        while len(outcomes) < len(jobs):
+            try:
+                outcomes.append(done.get(timeout=0.05))
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads):  # every worker gone or idle
+                    break
+        while not done.empty():
+            outcomes.append(done.get())
         while not pending.empty():  # no worker took it
-            leftovers.append(pending.get())
-        if leftovers:
+            outcomes.append(("left", pending.get(), ""))
+        left = [job for outcome, job, _ in outcomes if outcome == "left"]
+        if left:
             from jaxch6.plots import draw_job
 
-            for job in leftovers:
+            for job in left:  # drawn here, where an unexpected error is raised
                 draw_job(job)
+        errors = [message for outcome, _, message in outcomes if outcome == "config"]
         if errors:
             raise ConfigError(errors[0])
+
+    def _serve(self, i: int, pending: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
+        self._settled[i].wait()
+        if self._procs[i] is not None:
+            _serve_jobs(self._procs[i], pending, done)
 
     def close(self) -> None:
         """End the workers (their standard input closes; a worker that does not end within a
         few seconds is killed)."""
         self._closed.set()
         self._starter.join()
-        for proc in self._ready:
-            _end(proc)
-        self._ready = []
+        for proc in self._procs:
+            if proc is not None:
+                _end(proc)
+        self._procs = [None] * len(self._procs)
 
     def __enter__(self) -> FigureWorkers:
         return self
@@ -105,9 +114,26 @@ class FigureWorkers:
         self.close()
 
 
-def _serve_jobs(proc: subprocess.Popen, pending: queue.SimpleQueue, leftovers: list,
-                errors: list) -> None:
-    """Feed ``proc`` jobs until none are left; a job it cannot draw goes to ``leftovers``."""
+def _spawn(env) -> subprocess.Popen | None:
+    """A worker that said it is ready, or None."""
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "jaxch6.figure_workers"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    except OSError:
+        return None
+    try:
+        if pickle.load(proc.stdout) == ("ready",):
+            return proc
+    except (EOFError, OSError, pickle.UnpicklingError):
+        pass
+    _end(proc)
+    return None
+
+
+def _serve_jobs(proc: subprocess.Popen, pending: queue.SimpleQueue,
+                done: queue.SimpleQueue) -> None:
+    """Feed ``proc`` jobs until none are left; each job taken gets one outcome in ``done``:
+    ``ok``, ``config`` (a ConfigError's message) or ``left`` (to be drawn here)."""
     while True:
         try:
             job = pending.get_nowait()
@@ -118,12 +144,12 @@ def _serve_jobs(proc: subprocess.Popen, pending: queue.SimpleQueue, leftovers: l
             proc.stdin.flush()
             reply = pickle.load(proc.stdout)
         except (OSError, EOFError, pickle.UnpicklingError):  # it died: drawn here instead
-            leftovers.append(job)
+            done.put(("left", job, ""))
             return
-        if reply[0] == "config":
-            errors.append(reply[1])
-        elif reply[0] != "ok":  # an unexpected error: drawn here, where it is raised
-            leftovers.append(job)
+        if reply[0] in ("ok", "config"):
+            done.put((reply[0], job, reply[1]))
+        else:  # an unexpected error: drawn here, where it is raised
+            done.put(("left", job, ""))
 
 
 def _end(proc: subprocess.Popen) -> None:

@@ -42,7 +42,8 @@ def test_bench_sweep_quick(tmp_path):
                      "random, 9 trials, warm", "halving, 9 trials, warm"]
     for c in r["commands"]:  # each process ran the command: its own timings came back
         assert _positive(c["wall_seconds"]) and _positive(c["run_seconds"])
-        assert 0 < c["first_output_seconds"] <= c["wall_seconds"]
+        assert 0 < c["first_output_seconds"] <= c["compiling_line_seconds"] <= c["wall_seconds"]
+        assert 0 <= c["after_last_line_seconds"] < c["wall_seconds"]
     assert set(r["phases"]) >= {"import", "data", "compile", "run", "figures"}
     assert _positive(r["phases"]["figures"]) and _positive(r["phases"]["import"]["jax"])
     assert set(r["peak_gflops_by_size"]) == {"128", "256"}

@@ -218,10 +218,11 @@ def test_figure_workers_write_the_same_files_and_fall_back_to_this_process(tmp_p
     here = plots.write_sweep_figures(result, dirs["here"])
     with FigureWorkers(2) as workers:
         there = plots.write_sweep_figures(result, dirs["workers"], workers=workers)
-        assert len(workers._ready) == 2
+        workers._starter.join()
+        assert all(proc is not None for proc in workers._procs)
         with pytest.raises(ConfigError, match="cannot write"):
             plots.write_sweep_figures(result, tmp_path / "missing", workers=workers)
-        for proc in workers._ready:
+        for proc in workers._procs:
             proc.kill()
             proc.wait()
         assert plots.write_sweep_figures(result, dirs["fallback"], workers=workers) == here
