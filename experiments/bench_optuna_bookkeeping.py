@@ -135,6 +135,9 @@ def main(argv: list[str]) -> None:
     p.add_argument("n", nargs="?", type=int, default=512)
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study" lines
     old = old_driver()
     results: dict[str, list[float]] = {"old": [], "new": [], "new+rungs": []}
     for _ in range(args.rounds):

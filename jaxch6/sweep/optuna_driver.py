@@ -67,7 +67,7 @@ import numpy as np
 from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
-from jaxch6.sweep.records import study_value
+from jaxch6.sweep.records import best_records, study_value
 from jaxch6.sweep.schedulers.base import Step
 from jaxch6.sweep.store import data_fingerprint as store_data_fingerprint
 
@@ -661,7 +661,6 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
     from optuna.trial import TrialState
 
     from jaxch6.sweep import store
-    from jaxch6.sweep.records import rank
 
     out_dir = store.subdir(out_dir)
     trials = study_trials(study)
@@ -674,7 +673,7 @@ def export(study, out_dir, summary: Mapping[str, Any], *, top: int = 20) -> list
         n_diverged=sum(t.diverged for t in trials),
         n_pruned=sum(t.status == "stopped" for t in trials),
         study_counts={s.name.lower(): n for s, n in counts.items() if n},
-        best=[t.to_record() | {"rank": i + 1} for i, t in enumerate(rank(trials)[:top])],
+        best=best_records(trials, top),
     )
     failed = counts[TrialState.FAIL]
     full["n_failed"] = failed

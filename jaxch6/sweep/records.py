@@ -182,6 +182,12 @@ def rank(trials: Sequence[Trial]) -> list[Trial]:
     return sorted(trials, key=lambda t: (t.diverged, -t.epochs, _loss(t, t.final_val_acc), t.id))
 
 
+def best_records(trials: Sequence[Trial], top: int) -> list[dict[str, Any]]:
+    """The ``top`` best trials (:func:`rank`) as ``summary.json`` lists them: each record
+    (:meth:`Trial.to_record`) with its ``rank``, from 1."""
+    return [t.to_record() | {"rank": i + 1} for i, t in enumerate(rank(trials)[:top])]
+
+
 def rank_at(trials: Sequence[Trial], epoch: int) -> list[Trial]:
     """Sort trials best first by the objective after ``epoch`` epochs (its direction).
 

@@ -24,7 +24,7 @@ from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
 from jaxch6.sweep.engine import Engine
 from jaxch6.sweep.groups import GroupedEngine, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
-from jaxch6.sweep.records import Trial
+from jaxch6.sweep.records import Trial, best_records
 from jaxch6.sweep.result import SweepResult
 from jaxch6.sweep.tracking import TrialMetrics
 
@@ -644,7 +644,7 @@ def _write_final_summary(result: SweepResult, summary: dict, top: int) -> None:
     summary.update(result.info)
     summary.update(status="complete", finished_at=utc_now(), rounds=result.rounds,
                    n_trials=len(trials), n_diverged=sum(t.diverged for t in trials),
-                   best=[t.to_record() | {"rank": i + 1} for i, t in enumerate(result.best(top))],
+                   best=best_records(trials, top),
                    models=sorted(result.models))
     summary["timings"] = summary.pop("timings_total")  # every call's, added up
     store.write_summary(result.out_dir, summary)
