@@ -295,10 +295,15 @@ class _OneBracketAtATime:
 
 
 @pytest.mark.slow
-def test_hyperband_side_by_side_equals_its_brackets_run_one_after_another(monkeypatch):
+@pytest.mark.parametrize("kw, fewer", [
+    (dict(trials=34, epochs=9, min_epochs=1, eta=3), True),
+    # parts of different starts, one keeping its run states and one ending its bracket
+    (dict(trials=10, epochs=4, min_epochs=1, eta=2), False)])
+def test_hyperband_side_by_side_equals_its_brackets_run_one_after_another(monkeypatch, kw,
+                                                                           fewer):
     """Every trial's record (curves, rung, round, status) is the same whether Hyperband's
     brackets run side by side or one rung of one bracket at a time; side by side takes fewer
-    engine calls."""
+    engine calls where rungs of different brackets meet."""
     from jaxch6.sweep import schedulers
     from jaxch6.sweep.engine import Engine
 
@@ -306,13 +311,12 @@ def test_hyperband_side_by_side_equals_its_brackets_run_one_after_another(monkey
     dispatch = Engine.dispatch
     monkeypatch.setattr(Engine, "dispatch", lambda self, *a, **k: (
         calls.append(a[0]), dispatch(self, *a, **k))[1])
-    kw = dict(scheduler="hyperband", trials=34, epochs=9, min_epochs=1, eta=3)
+    kw = dict(scheduler="hyperband", **kw)
     both = _toy(**kw)
     side_by_side, calls[:] = len(calls), []
     make = schedulers.make
     monkeypatch.setattr(schedulers, "make", lambda config: _OneBracketAtATime(make(config)))
     alone = _toy(**kw)
-    assert len(both.trials) == len(alone.trials) == 34
-    assert sorted({t.round for t in both.trials}) == list(range(6))
+    assert len(both.trials) == len(alone.trials) == kw["trials"]
     assert [t.to_record() for t in both.trials] == [t.to_record() for t in alone.trials]
-    assert side_by_side < len(calls), (side_by_side, len(calls))
+    assert side_by_side < len(calls) if fewer else side_by_side <= len(calls)
