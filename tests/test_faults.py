@@ -162,6 +162,47 @@ def test_signals_in_the_first_seconds_exit_130_or_143_within_2_s_and_resume(fini
         assert not (out / store.LOCK).exists()
 
 
+OPTUNA_SMALL = [*SMALL[:-2], "--sampler", "random", "--batch-trials", "2",
+                "--heartbeat-interval", "1", "--grace-period", "2", "--retry-failed"]
+
+
+def _hparams(out: Path) -> dict:
+    """id -> hyperparameters and curves of an Optuna worker's finished trials."""
+    keep = ("hparams", "train_acc", "val_acc", "diverged")
+    return {r["id"]: {k: r.get(k) for k in keep} for r in store.read_trials(out, updates=True)}
+
+
+@pytest.mark.slow
+def test_signals_in_an_optuna_workers_first_seconds_exit_130_or_143_and_it_completes(
+        tmp_path):
+    """Issue 19 item 3 for the Optuna worker: 20 signals at random moments of its first 3 s
+    end it within 2 s with 130 / 143 (a signal is raised only at the worker's safe points,
+    never inside an import or a callback from JAX), never a crash; running the same command
+    again completes the study with the trials of a straight run."""
+    pytest.importorskip("optuna")
+    straight = tmp_path / "straight"
+    r = _jaxch6("sweep", *OPTUNA_SMALL, "--out", straight, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rng = random.Random(23)
+    for k in range(20):
+        out = tmp_path / f"run{k}"
+        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+        proc = _start(["sweep", *OPTUNA_SMALL, "--out", out])
+        time.sleep(rng.uniform(0.0, 3.0))
+        proc.send_signal(sig)
+        t0 = time.perf_counter()
+        _, err = proc.communicate(timeout=30)
+        stopped_in, rc = time.perf_counter() - t0, proc.returncode
+        early = rc == -sig or (rc == 1 and "Fatal Python error: init_" in err)
+        assert rc not in CRASHES and (early or "Traceback" not in err), (k, rc, err[-2000:])
+        if rc != 0:  # early: the signal's own action, before jaxch6's handler (docs/sweeps.md)
+            assert early or rc == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], (k, rc, err)
+            assert stopped_in < 2.0, (k, stopped_in)
+            r = _jaxch6("sweep", *OPTUNA_SMALL, "--out", out, timeout=300)
+            assert r.returncode == 0, (k, r.stderr[-2000:])
+        assert _hparams(out) == _hparams(straight), k
+
+
 @pytest.mark.slow
 def test_a_signal_mid_export_leaves_a_study_the_next_export_replaces(tmp_path):
     """Issue 19 item 7: SIGINT / SIGTERM to a real ``export-optuna`` while it writes (sent as

@@ -103,6 +103,23 @@ def test_claim_a_new_directory(tmp_path):
         store.claim(f, "sweep")
 
 
+def test_an_optuna_worker_stopped_before_its_manifest_can_be_run_again(tmp_path):
+    """Issue 19 item 3: a worker stopped between opening its study and writing its manifest
+    left study.db (and SQLite's journals) in its directory; the next worker joins that study,
+    while a plain sweep still refuses the directory."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in store.STUDY_FILES[:3]:
+        (out / name).write_bytes(b"")
+    with store.lock(out):
+        assert store.claim(out, "optuna") is None
+        with pytest.raises(ConfigError, match="is not empty"):
+            store.claim(out, "sweep")
+    (out / "other.txt").write_text("x")
+    with store.lock(out), pytest.raises(ConfigError, match=r"holds other.txt\)"):
+        store.claim(out, "optuna")
+
+
 def test_claim_for_resume_checks_the_kind(tmp_path):
     out = tmp_path / "run"
     with store.lock(out):

@@ -18,7 +18,6 @@ a kill).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -36,7 +35,6 @@ DEADLINE_S = 1.8
 
 _received: list[tuple[int, float]] = []  # (signal, monotonic time) in arrival order
 _said: list[str] = []  # the line printed on the way out, once
-_raising: list[bool] = []  # non-empty inside raising()
 
 
 class Interrupt(KeyboardInterrupt):
@@ -52,26 +50,10 @@ def _code(signum: int) -> int:
 
 
 def on_signal(signum: int, _frame: Any = None) -> None:
-    """Record the signal and, on the first, start the watchdog; raises only inside
-    :func:`raising`."""
+    """Record the signal and, on the first, start the watchdog; never raises."""
     _received.append((signum, time.monotonic()))
     if len(_received) == 1:
         threading.Thread(target=_watchdog, name="jaxch6-signal-watchdog", daemon=True).start()
-    if _raising:
-        raise Interrupt(_code(signum))
-
-
-@contextlib.contextmanager
-def raising():
-    """Inside, a signal also raises :class:`Interrupt` where the main thread is (for work that
-    must clean up on the way out, such as an Optuna worker giving its batch back); the
-    watchdog's deadline still holds."""
-    check()
-    _raising.append(True)
-    try:
-        yield
-    finally:
-        _raising.pop()
 
 
 def _watchdog() -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jaxch6.commands._interrupt import raising
+from jaxch6.commands._interrupt import check as check_signal
+from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.commands.flags import flag_words
 from jaxch6.errors import ConfigError
 from jaxch6.names import PRUNERS, SAMPLERS
@@ -107,6 +108,7 @@ def _run(args, config, task, data, track) -> int:
     name = D.worker_name()
 
     def progress(p):
+        check_signal()  # a safe point: a signal leaves here, giving the batch back
         if quiet:
             return
         if p.step_start:
@@ -115,13 +117,17 @@ def _run(args, config, task, data, track) -> int:
             print(f"{p.label}: {p.done}/{p.total} finished in the study; this worker ran "
                   f"{p.ran} trials in {p.run_seconds:.1f} s", flush=True)
 
-    with raising():  # Ctrl-C gives the batch in training back to the study's queue
-        result = api.run(config, storage=url, storage_options=options, study_name=args.study,
-                         sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
-                         progress=progress, sampler_name=args.sampler,
-                         poll_seconds=min(5.0, float(args.heartbeat_interval)),
-                         top=max(getattr(args, "top", 20), 20), task=task, data=data,
-                         track=track, options=_file_options(args))
+    def work(_stop):  # in a worker thread: the main thread stays free for the signal
+        return api.run(config, storage=url, storage_options=options, study_name=args.study,
+                       sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
+                       progress=progress, sampler_name=args.sampler,
+                       poll_seconds=min(5.0, float(args.heartbeat_interval)),
+                       top=max(getattr(args, "top", 20), 20), task=task, data=data,
+                       track=track, options=_file_options(args))
+
+    result = run_interruptible(work, lambda: (
+        f"jaxch6 sweep: interrupted; run the same command again to continue study "
+        f"{args.study!r} in {out}"))
     print("=========== Hyper-Parameter Optimization Result ===========")
     for line in result.ranking_lines(getattr(args, "top", 20)):
         print(line)

@@ -69,6 +69,7 @@ from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
 from jaxch6.sweep.records import best_records, study_value
 from jaxch6.sweep.schedulers.base import Step
+from jaxch6.sweep.store import STUDY
 from jaxch6.sweep.store import data_fingerprint as store_data_fingerprint
 
 SAMPLERS = names.STUDY_SAMPLERS
@@ -701,7 +702,7 @@ def pin_study(study, pin: Mapping[str, Any], study_name: str) -> None:
 
 def default_storage(out_dir) -> str:
     """A SQLite study file in ``out_dir``."""
-    return "sqlite:///" + os.path.abspath(os.path.join(out_dir, "study.db"))
+    return "sqlite:///" + os.path.abspath(os.path.join(out_dir, STUDY))
 
 
 def make_pruner(name: str | None, config):

@@ -51,6 +51,10 @@ SUMMARY = "summary.json"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 KINDS = ("sweep", "optuna")
+#: An Optuna worker's default study file in its run directory (the study its workers share).
+STUDY = "study.db"
+#: The study file and SQLite's journals beside it.
+STUDY_FILES = (STUDY, f"{STUDY}-wal", f"{STUDY}-shm", f"{STUDY}-journal")
 REQUIRED = ("id", "round", "hparams", "val_acc", "train_acc", "final_val_acc", "diverged")
 #: Manifest field with :func:`manifest_digest` (optional: manifests of older versions lack it).
 DIGEST = "digest"
@@ -364,7 +368,8 @@ def claim(out_dir: str | os.PathLike, kind: str, *, resume: bool = False) -> dic
     """Check that a run of ``kind`` may write into ``out_dir``.
 
     A new run needs a directory that does not exist or is empty (a ``.lock`` and the temporary
-    files of a write that a kill cut short aside: those are removed); a
+    files of a write that a kill cut short aside: those are removed; for an Optuna worker, also
+    the study file :data:`STUDY` of a worker stopped before its manifest, which it joins); a
     resumed run needs a manifest of the same kind (plain sweeps and Optuna workers never write
     into each other's directories). Call it while holding :func:`lock`.
 
@@ -402,6 +407,8 @@ def claim(out_dir: str | os.PathLike, kind: str, *, resume: bool = False) -> dic
         with contextlib.suppress(OSError):
             os.unlink(directory / name)
         names.remove(name)
+    if kind == "optuna":  # a worker stopped before its manifest: the study stays, to join
+        names = [n for n in names if n not in STUDY_FILES]
     if names:
         first = MANIFEST if MANIFEST in names else names[0]
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
