@@ -425,6 +425,7 @@ def main() -> None:
         "best_val_acc": {"sweep": max(sweep_final),
                          "numpy_subset": max(npb["final_val_acc"])},
         "quick": args.quick, "commands": commands, "phases": phases,
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     os.makedirs(args.out, exist_ok=True)
     name = "bench_sweep_quick" if args.quick else "bench_sweep"
@@ -473,7 +474,7 @@ def markdown(r) -> str:
         f"{r['peak_gflops_jnp_dot_f32']:.0f} GFLOP/s measured in the same run; nominal "
         f"{sum(r['nominal_gflop_per_trial'].values()):.1f} GFLOP per trial; load average "
         f"{min(r['load_average_during']):.1f}–{max(r['load_average_during']):.1f} "
-        "(shared machine).",
+        f"(shared machine){'; measured ' + r['measured_at'] if r.get('measured_at') else ''}.",
         "",
         "| method | wall s | compile s | run s | trials/s | speed-up vs NumPy | nominal GFLOP/s "
         "| executed GFLOP/s (% of peak) |",

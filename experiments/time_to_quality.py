@@ -186,7 +186,8 @@ def bench(quick: bool, out_dir: str, executed_flops, *, seeds=5, schedulers=SCHE
 
     seeds = list(range(2 if quick else seeds))
     stem = stem or ("time_to_quality_quick" if quick else "time_to_quality")
-    results = {"load_before": os.getloadavg()[0], "seeds": seeds, "cases": []}
+    results = {"load_before": os.getloadavg()[0], "seeds": seeds, "cases": [],
+               "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     for name, base in cases(quick, book_trials, fashion_trials):
         done = list(results["cases"])
 
@@ -232,7 +233,9 @@ def markdown(results) -> str:
              f"{min(loads, default=0):.1f}–{max(loads, default=0):.1f} during the runs. "
              "Target per case: random search's median final best over the seeds minus 0.01. "
              "Wall time from the start of `jaxch6.sweep.run` (data and compilation included). "
-             "Cells: median (min–max) over the seeds.", ""]
+             "Cells: median (min–max) over the seeds."
+             + (f" Started {results['measured_at']}." if results.get("measured_at") else ""),
+             ""]
     for case in results["cases"]:
         lines += [f"## {case['name']}", "", f"Target validation accuracy {case['target']:.3f}.",
                   "", "| scheduler | trials | wall to target s | total wall s | final best | "
