@@ -155,3 +155,21 @@ def test_site_loads_nothing_from_the_network(site):
         assert "mathjax" not in text.lower(), page
     optimizers = (site / "api" / "optimizers" / "index.html").read_text()
     assert optimizers.count("<math ") >= 10 and 'display="block"' in optimizers
+
+
+@pytest.mark.slow
+def test_the_fault_suite_count_in_docs_is_exact():
+    """docs/sweeps.md says how many cases the fault suite tries, and which files it counts:
+    ``pytest --collect-only`` over those files gives that number."""
+    text = " ".join((ROOT / "docs" / "sweeps.md").read_text().split())
+    said = re.search(r"The fault suite tries these as a hostile user would: (\d+) test cases "
+                     r"\(at this writing\), as counted by `pytest --collect-only` over (.*?); ",
+                     text)
+    assert said, "the count sentence moved"
+    files = [f"tests/{name}" for name in re.findall(r"(test_\w+\.py)`", said[2])]
+    assert len(files) == 5, files
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *files],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    counts = re.findall(r"^tests/\w+\.py: (\d+)$", r.stdout, re.M)
+    assert len(counts) == len(files), r.stdout[-2000:]
+    assert sum(map(int, counts)) == int(said[1])
