@@ -108,7 +108,7 @@ def _run(args, config, task, data, track) -> int:
     name = D.worker_name()
 
     def progress(p):
-        check_signal()  # a safe point: a signal leaves here, giving the batch back
+        check_signal()  # a safe point (between batches): a signal leaves here
         if quiet:
             return
         if p.step_start:
