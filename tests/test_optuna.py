@@ -256,6 +256,26 @@ def test_surplus_trials_are_given_back(tmp_path):
     assert len(st[TrialState.WAITING]) == 0
 
 
+@pytest.mark.slow
+def test_a_stop_between_rungs_gives_the_batch_back(tmp_path):
+    """Issue 19 item 3: a worker whose ``stop`` is set (the command sets it on a signal)
+    between the rungs of a batch raises Interrupted and puts the batch's unfinished trials
+    back in the queue: none is left RUNNING to go stale."""
+    from jaxch6.sweep.loop import Interrupted
+
+    study = _study(f"sqlite:///{tmp_path}/s.db", "stop")
+
+    class AfterFirstRung:  # set once the batch has reported its first rung
+        def is_set(self):
+            return any(t.intermediate_values for t in study.get_trials(deepcopy=False))
+
+    with pytest.raises(Interrupted):
+        _work(study, _fake_trainer(), n_trials=8, batch_trials=4, rungs=(1, 3),
+              stop=AfterFirstRung())
+    st = _states(study)
+    assert len(st[TrialState.RUNNING]) == 0 and len(st[TrialState.WAITING]) == 4, st
+
+
 # -- worker processes ---------------------------------------------------------------------------
 WORKER = textwrap.dedent(
     """

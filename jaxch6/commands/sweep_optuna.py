@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jaxch6.commands._interrupt import check as check_signal
 from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.commands.flags import flag_words
 from jaxch6.errors import ConfigError
@@ -108,7 +107,6 @@ def _run(args, config, task, data, track) -> int:
     name = D.worker_name()
 
     def progress(p):
-        check_signal()  # a safe point (between batches): a signal leaves here
         if quiet:
             return
         if p.step_start:
@@ -117,13 +115,13 @@ def _run(args, config, task, data, track) -> int:
             print(f"{p.label}: {p.done}/{p.total} finished in the study; this worker ran "
                   f"{p.ran} trials in {p.run_seconds:.1f} s", flush=True)
 
-    def work(_stop):  # in a worker thread: the main thread stays free for the signal
+    def work(stop):  # in a worker thread: the main thread stays free for the signal
         return api.run(config, storage=url, storage_options=options, study_name=args.study,
                        sampler=sampler, pruner=pruner, batch_trials=batch, out=out,
                        progress=progress, sampler_name=args.sampler,
                        poll_seconds=min(5.0, float(args.heartbeat_interval)),
                        top=max(getattr(args, "top", 20), 20), task=task, data=data,
-                       track=track, options=_file_options(args))
+                       track=track, options=_file_options(args), stop=stop)
 
     result = run_interruptible(work, lambda: (
         f"jaxch6 sweep: interrupted; run the same command again to continue study "

@@ -82,6 +82,7 @@ def run(
     command_line: Sequence[str] | None = None,
     track: Callable[[TrialMetrics], None] | None = None,
     options: Mapping[str, Any] | None = None,
+    stop: Any = None,
 ) -> SweepResult:
     """Run (one worker of) an Optuna-driven sweep.
 
@@ -120,6 +121,9 @@ def run(
         options: the command line's study options (``sampler``, ``pruner``, ``study``,
             ``batch_trials``) that ``sweep.toml`` records beside the config, so that
             ``jaxch6 sweep --config OUT/sweep.toml`` runs the study again.
+        stop: a ``threading.Event``; once set, the worker stops before its next step or after
+            its chunk in flight, puts its batch's unfinished trials back in the queue and
+            raises :class:`jaxch6.sweep.loop.Interrupted`.
 
     Returns:
         A :class:`SweepResult` holding every finished trial of the study (pruned ones with
@@ -160,7 +164,8 @@ def run(
         mine = D.run_worker(study, setup.engine, config.space, n_trials=n_trials,
                             batch_trials=batch, epochs=config.epochs, seed=config.seed,
                             repeats=config.repeats, rungs=rungs, poll_seconds=poll_seconds,
-                            on_batch=reporter.on_batch, record=_tracker(track), loop=timings)
+                            on_batch=reporter.on_batch, record=_tracker(track), loop=timings,
+                            stop=stop)
         return _finish(study, setup, out_dir, summary, info, warnings, mine, top, timings,
                        wall0)
     finally:

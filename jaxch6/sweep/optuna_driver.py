@@ -569,7 +569,7 @@ def run_worker(study, engine, space, *, n_trials: int, batch_trials: int, epochs
                seed: int = 0, repeats: int = 1, rungs: Sequence[int] | None = None,
                poll_seconds: float = 2.0, on_batch: Callable[[dict], None] | None = None,
                max_batches: int | None = None, storage=None, record=None,
-               loop: dict | None = None) -> list:
+               loop: dict | None = None, stop: Any = None) -> list:
     """Work on ``study`` until it holds ``n_trials`` finished trials: a
     :class:`StudyScheduler` on the run loop every sweep shares
     (:class:`jaxch6.sweep.loop.RunLoop`), training on ``engine``.
@@ -589,6 +589,9 @@ def run_worker(study, engine, space, *, n_trials: int, batch_trials: int, epochs
         record: the loop's ``record`` callback (e.g. tracking).
         loop: a dict that receives the loop's timings (``run_seconds``, ``lanes_run``,
             ``lane_epochs``).
+        stop: a ``threading.Event``; once set, the loop raises
+            :class:`jaxch6.sweep.loop.Interrupted` before its next step or after its chunk in
+            flight, and the batch's unfinished trials go back in the queue.
 
     Returns:
         The trials this worker told (:class:`jaxch6.sweep.Trial`, id = key id).
@@ -610,7 +613,8 @@ def run_worker(study, engine, space, *, n_trials: int, batch_trials: int, epochs
                                    poll_seconds=poll_seconds, max_batches=max_batches,
                                    on_batch=batch_done, record=record)
         runner = RunLoop(engine, scheduler, seed=seed, repeats=repeats, epochs=epochs,
-                         pool=StatePool(None, treedef_of=engine.treedef), record=record)
+                         pool=StatePool(None, treedef_of=engine.treedef), record=record,
+                         stop=stop)
         try:
             runner.run({})
         except BaseException:
