@@ -243,9 +243,14 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
 
     t0 = time.perf_counter()
     book = task is None
-    task, data, data_info = _load(config, data, task, lambda info: _announce(
-        progress, [data_line({"data": info, **info})]))
-    data_seconds = time.perf_counter() - t0
+    loaded_at = []
+
+    def loaded(info):  # the data's seconds end here: JAX's import comes after
+        loaded_at.append(time.perf_counter())
+        _announce(progress, [data_line({"data": info, **info})])
+
+    task, data, data_info = _load(config, data, task, loaded)
+    data_seconds = (loaded_at or [time.perf_counter()])[0] - t0
     import jax
 
     devices = list(devices if devices is not None else jax.local_devices())
