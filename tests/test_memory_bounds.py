@@ -63,8 +63,11 @@ def test_cpu_devices_have_an_upper_bound(monkeypatch):
     most = devices.max_cpu_devices(os.cpu_count())
     assert most >= devices.MIN_MAX
     for n in (most + 1, 999, 100000):
-        with pytest.raises(ConfigError, match=f"cpu_devices {n} is more than {most}"):
+        with pytest.raises(ConfigError, match=f"cpu_devices {n} is more than {most}") as e:
             devices.configure_cpu_devices(str(n))
+        per, cores, least = map(int, re.search(r"\((\d+) per CPU core x (\d+) cores, at least "
+                                               r"(\d+)\)", str(e.value)).groups())
+        assert most == max(least, per * cores)  # the numbers it prints give its bound
 
 
 def test_cli_cpu_devices_bound_is_one_line():

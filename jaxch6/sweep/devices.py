@@ -74,8 +74,9 @@ def _configure(spec) -> int | None:
             raise ConfigError(f"cpu_devices must be a positive integer or 'auto', got {spec!r}")
         most = max_cpu_devices(cores)
         if n > most:
-            raise ConfigError(f"cpu_devices {n} is more than {most} ({MAX_PER_CORE} per CPU core, "
-                              f"at least {MIN_MAX}): devices beyond the cores only pad lanes")
+            raise ConfigError(f"cpu_devices {n} is more than {most} ({MAX_PER_CORE} per CPU core "
+                              f"x {cores or 1} cores, at least {MIN_MAX}): devices beyond the "
+                              "cores only pad lanes")
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return None
