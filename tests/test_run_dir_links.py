@@ -140,6 +140,20 @@ def test_a_linked_sqlite_study_is_refused(run, outside, name):
     _one_line(e, f"refusing {run / name}: it is a symbolic link")
 
 
+@pytest.mark.slow
+def test_an_optuna_worker_refuses_a_linked_study_db(run, outside):
+    """The command: a worker whose run directory holds a study.db link (a directory a worker
+    may join) stops with one line before SQLite opens it."""
+    (run / "study.db").symlink_to(outside)
+    r = subprocess.run([sys.executable, "-m", "jaxch6", "sweep", "--sampler", "random",
+                        "--trials", "2", "--epochs", "1", "--train-size", "100", "--source",
+                        "sample", "--no-plot", "--quiet", "--out", str(run)],
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr[-2000:]
+    assert f"refusing {run / 'study.db'}: it is a symbolic link" in r.stderr
+
+
 def test_a_csv_replaces_a_link(run, outside):
     from jaxch6.sweep.tables import write_csv
 
