@@ -4,9 +4,10 @@
 matplotlib and draws a small figure (:func:`jaxch6.plots.warm_up`) while the command itself
 imports JAX, loads the data and compiles, work that keeps only one core busy. Once the trials
 are done, :meth:`FigureWorkers.draw` hands the figures out one at a time to whichever worker is
-free, so a sweep's figures are drawn on two cores at once and the command never imports
-matplotlib. A figure no worker drew (none started, one died) is drawn in the command's own
-process; a file that cannot be written is the same one-line ``ConfigError`` as there.
+free, so a sweep's figures are drawn on two cores at once and the command need not import
+matplotlib. While no worker is ready yet (a sweep of seconds), the command's own process draws
+too; a figure no worker drew (none started, one died) is drawn there as well; a file that
+cannot be written is the same one-line ``ConfigError`` either way.
 
 Each worker is ``python -m jaxch6.figure_workers``: pickled jobs on its standard input,
 pickled replies on its standard output; it ignores Ctrl-C (the command handles it) and ends
@@ -58,7 +59,7 @@ class FigureWorkers:
 
     def draw(self, jobs: list[Job]) -> None:
         """Draw every job, each by a free worker (a worker still starting takes jobs once it
-        is ready) or, where none is left, here.
+        is ready; while none is ready this process draws too) or, where none is left, here.
 
         Raises:
             ConfigError: a file cannot be written (the first such error).
@@ -72,6 +73,8 @@ class FigureWorkers:
         for t in threads:
             t.start()
         outcomes = []
+        if all(proc is None for proc in self._procs):  # none ready yet: draw here meanwhile
+            outcomes += _draw_here_while_pending(pending)
         while len(outcomes) < len(jobs):
             try:
                 outcomes.append(done.get(timeout=0.05))
@@ -112,6 +115,24 @@ class FigureWorkers:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _draw_here_while_pending(pending: queue.SimpleQueue) -> list:
+    """Take jobs from ``pending`` and draw them here until none is left (workers that become
+    ready meanwhile take the others); the outcomes, as :func:`_serve_jobs` gives them."""
+    from jaxch6.plots import draw_job
+
+    outcomes = []
+    while True:
+        try:
+            job = pending.get_nowait()
+        except queue.Empty:
+            return outcomes
+        try:
+            draw_job(job)
+            outcomes.append(("ok", job, ""))
+        except ConfigError as exc:
+            outcomes.append(("config", job, str(exc)))
 
 
 def _spawn(env) -> subprocess.Popen | None:

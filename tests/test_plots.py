@@ -212,14 +212,15 @@ def test_figure_workers_write_the_same_files_and_fall_back_to_this_process(tmp_p
 
     result = SweepResult(SweepConfig(space=SPACE, scheduler="halving"), rank(TRIALS), [], {},
                          {"scheduler": {"name": "halving"}}, None)
-    dirs = {name: tmp_path / name for name in ("here", "workers", "fallback")}
+    dirs = {name: tmp_path / name for name in ("here", "early", "workers", "fallback")}
     for d in dirs.values():
         d.mkdir()
     here = plots.write_sweep_figures(result, dirs["here"])
-    with FigureWorkers(2) as workers:
-        there = plots.write_sweep_figures(result, dirs["workers"], workers=workers)
+    with FigureWorkers(2) as workers:  # none ready yet: drawn here (and by any that comes)
+        assert plots.write_sweep_figures(result, dirs["early"], workers=workers) == here
         workers._starter.join()
         assert all(proc is not None for proc in workers._procs)
+        there = plots.write_sweep_figures(result, dirs["workers"], workers=workers)
         with pytest.raises(ConfigError, match="cannot write"):
             plots.write_sweep_figures(result, tmp_path / "missing", workers=workers)
         for proc in workers._procs:
@@ -230,4 +231,5 @@ def test_figure_workers_write_the_same_files_and_fall_back_to_this_process(tmp_p
     for name in here:
         want = (dirs["here"] / name).read_bytes()
         assert (dirs["workers"] / name).read_bytes() == want, name
+        assert (dirs["early"] / name).read_bytes() == want, name
         assert (dirs["fallback"] / name).read_bytes() == want, name
