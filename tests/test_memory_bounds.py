@@ -95,7 +95,7 @@ def _term(text: str) -> tuple[float, float]:
     """``"N trials x 4,288 B in flight"``, ``"2 chunks x 20 trials x 420 B"``, ``"0.1 GiB of
     data"``: its bytes (integer factors times a size) and its rounding."""
     size = re.search(_S, text)
-    factor = math.prod(int(n) for n in re.findall(r"\b(\d+)(?: \w+)? x", text))
+    factor = math.prod(int(n) for n in re.findall(r"\b(\d+)(?: [a-z]+)* x", text))
     value, err = _size(size.group(1))
     return factor * value, factor * err
 
@@ -148,6 +148,9 @@ def test_every_memory_refusal_adds_up():
         (lambda: plan.host_bytes_needed(10**7, data_bytes=55_000_000, epochs=50, chunk_size=20,
                                         host_memory=8 * gib), 2),
         (lambda: plan.host_bytes_needed(10**6, data_bytes=0, epochs=500, host_memory=gib), 2),
+        (lambda: plan.host_bytes_needed(200, data_bytes=5_000_000, epochs=9, chunk_size=24,
+                                        host_memory=64 << 20, kept_states=266,
+                                        state_bytes=520_057), 2),
         (lambda: plan.check_sweep(trials=100, trial_bytes=50_000_000, lanes=2, chunk_size=200,
                                   devices=[cpu] * 8, data_bytes=300_000_000, **sizes), 2),
         (lambda: plan.check_sweep(trials=100, trial_bytes=500_000_000, lanes=16, chunk_size=32,
@@ -177,3 +180,49 @@ def test_cli_memory_refusals_add_up():
         assert proc.returncode == 2, proc.stderr[-1500:]
         line = proc.stderr.strip()
         assert "\n" not in line and needle in line and _check_arithmetic(line) >= 1, line
+
+
+# -- the run states the schedulers keep between steps ----------------------------------------
+def _config(scheduler: str, **kw):
+    from jaxch6.sweep import SweepConfig
+
+    return SweepConfig(trials=200, epochs=9, scheduler=scheduler, train_size=100,
+                       source="sample", **kw).validate()
+
+
+def test_each_scheduler_bounds_its_kept_states():
+    """Rungs 1, 3, 9 of 200 trials keep 200 + 66 states (+ 22 to save the best); PBT keeps two
+    intervals' states at most; random search none."""
+    from jaxch6.sweep import schedulers
+
+    def kept(scheduler, repeats=1, keep_final=False, **kw):
+        return schedulers.make(_config(scheduler, **kw)).kept_states(repeats, keep_final)
+
+    assert kept("random") == kept("random", 3, True) == 0
+    assert kept("halving") == 266 and kept("halving", 2) == 532
+    assert kept("halving", keep_final=True) == 288
+    hb = schedulers.make(_config("hyperband"))
+    assert kept("hyperband") == sum(b.survivors(k) for b in hb.brackets
+                                    for k in range(len(b.rungs) - 1)) > 0
+    assert kept("pbt") == 200 and kept("pbt", keep_final=True) == 400
+    assert kept("pbt", 2, pbt_interval=1) == 800
+
+
+@pytest.mark.parametrize("scheduler", ["halving", "hyperband", "pbt"])
+def test_kept_run_states_are_refused_before_training(scheduler, monkeypatch, tmp_path):
+    """A host that holds the data and the records but not the run states the scheduler keeps
+    refuses the sweep in one line that adds up, before anything is trained or written; a
+    random search of the same size fits."""
+    from jaxch6.sweep import plan, runner
+
+    monkeypatch.setattr(plan, "physical_memory_bytes", lambda: 256 << 20)
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"kept run states x [\d,]+ B\) but") as e:
+        runner.run(_config(scheduler, repeats=3), out=out, progress=False, figures=False)
+    line = str(e.value)
+    assert "\n" not in line and _check_arithmetic(line) == 2, line
+    assert not out.exists()
+    config = _config("random", repeats=3)
+    data = runner.load_data(config)[0]
+    assert runner.kept_run_states(config, None, data) == (0, 0)
+    runner.plan_lanes(config, data, __import__("jax").devices())  # no refusal

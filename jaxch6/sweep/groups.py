@@ -104,6 +104,28 @@ def footprint_config(config):
     return dataclasses.replace(config, **fields) if fields else config
 
 
+def footprint_group(space: Sequence[Param], names: Sequence[str]) -> Group:
+    """The group of the largest run state among the static ``names`` searched in ``space``:
+    :func:`footprint_config`'s choices (the widest network, the optimizer with the most
+    state), batch norm on where searched, and a task's own static names at their first
+    value."""
+    out = []
+    for p in (Param(*q) for q in space if Param(*q).name in names):
+        values = p.grid_values()
+        if p.name == "optimizer":
+            value = max(values, key=lambda o: OPTIMIZER_SLOTS[o])
+        elif p.name in ("batch_size", "width"):
+            value = _largest(values)
+        elif p.name == "hidden":
+            value = max(values, key=lambda v: _n_weights(hidden_sizes(v)))
+        elif p.name == "batchnorm" and "on" in values:
+            value = "on"
+        else:
+            value = values[0]
+        out.append((p.name, value))
+    return tuple(out)
+
+
 def _largest(values: Sequence) -> Any:
     """``max(values)``; an int range's last value without walking it."""
     return values[-1] if isinstance(values, range) else max(values)

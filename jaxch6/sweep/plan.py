@@ -1,5 +1,5 @@
 """How a sweep uses one machine: lane width and chunk size from the device memory, and whether
-the host holds the data and the results.
+the host holds the data, the results and the run states kept between steps.
 
 Pure Python and NumPy; JAX is touched only to ask a device for its memory. The plan:
 
@@ -328,9 +328,12 @@ def host_bytes_needed(
     chunk_size: int = 0,
     host_memory: int | None = None,
     memory_fraction: float = HOST_FRACTION,
+    kept_states: int = 0,
+    state_bytes: int = 0,
 ) -> int:
-    """Host memory of a sweep: the data, every trial's record, and two chunks of raw results
-    in flight; checked against the host's physical memory.
+    """Host memory of a sweep: the data, every trial's record, two chunks of raw results in
+    flight (with their run states when states are kept) and the run states the scheduler
+    keeps between steps; checked against the host's physical memory.
 
     Args:
         trials: trials whose records the host keeps.
@@ -341,6 +344,9 @@ def host_bytes_needed(
         chunk_size: trials per compiled call (their float32 results are fetched at once).
         host_memory: bytes of the host (default :func:`physical_memory_bytes`).
         memory_fraction: share of the host memory the sweep may use.
+        kept_states: the most run states kept at once
+            (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`).
+        state_bytes: bytes of one lane's run state.
 
     Returns:
         The estimated bytes.
@@ -352,18 +358,23 @@ def host_bytes_needed(
     _positive(trials=trials, epochs=epochs)
     record = PY_TRIAL_BYTES + PY_FLOAT_BYTES * (2 * epochs + n_hparams)
     raw = 4 * (steps + 2 * epochs + n_hparams + 3)  # History + hparams + key, float32/uint32
-    needed = int(data_bytes + trials * record + 2 * chunk_size * raw)
+    if kept_states:
+        raw += state_bytes  # a chunk's run states are taken from the pool and fetched back
+    kept = kept_states * state_bytes
+    needed = int(data_bytes + trials * record + 2 * chunk_size * raw + kept)
     host = physical_memory_bytes() if host_memory is None else int(host_memory)
     if needed > memory_fraction * host:
         unit = _unit_of(needed)
         chunks = (f" + 2 chunks x {chunk_size} trials x {_exact(raw)} in flight"
                   if chunk_size else "")
+        states = (f" + {kept_states} kept run states x {_exact(state_bytes)}"
+                  if kept else "")
         raise ConfigError(
             f"the sweep needs {format_bytes(needed, unit)} of host memory "
             f"({format_bytes(data_bytes, unit)} of data + {trials} trial{'s' * (trials != 1)} x "
-            f"{_exact(record)} of "
-            f"results{chunks}) but {_offers(host, memory_fraction, 0, 'machine')}: reduce "
-            f"trials, epochs or the training set")
+            f"{_exact(record)} of results{chunks}{states}) but "
+            f"{_offers(host, memory_fraction, 0, 'machine')}: reduce trials, "
+            f"{'repeats, hidden sizes, ' if kept else ''}epochs or the training set")
     return needed
 
 
@@ -384,10 +395,13 @@ def check_sweep(
     data_bytes: int,
     n_hparams: int,
     host_memory: int | None = None,
+    kept_states: int = 0,
+    state_bytes: int = 0,
 ) -> None:
     """Refuse a sweep whose plan cannot fit, before anything is compiled or written.
 
-    Checks the host memory for the data and every trial's record (:func:`host_bytes_needed`),
+    Checks the host memory for the data, every trial's record and the kept run states
+    (:func:`host_bytes_needed`),
     then one device's memory for a lane (its training and recorded curves, with the data
     replicated there) and, once planned, a lane group. On the CPU the devices share the host's
     memory, so a whole chunk must fit in it.
@@ -403,12 +417,15 @@ def check_sweep(
         data_bytes: bytes of the loaded data.
         n_hparams: searched hyperparameters per trial.
         host_memory: bytes of the host (default :func:`physical_memory_bytes`).
+        kept_states: the most run states the scheduler keeps at once.
+        state_bytes: bytes of one lane's run state.
 
     Raises:
         ConfigError: one line naming the field(s) to reduce.
     """
     host_bytes_needed(trials, data_bytes=data_bytes, epochs=epochs, steps=steps,
-                      n_hparams=n_hparams, chunk_size=chunk_size or 0, host_memory=host_memory)
+                      n_hparams=n_hparams, chunk_size=chunk_size or 0, host_memory=host_memory,
+                      kept_states=kept_states, state_bytes=state_bytes)
     lane_bytes = trial_bytes + history_bytes(epochs, steps)
     device = devices[0]
     memory = device_memory_bytes(device)
@@ -443,6 +460,8 @@ def plan_sweep(
     lanes: int | None = None,
     chunk_size: int | None = None,
     cpu_lanes: int | None = None,
+    kept_states: int = 0,
+    state_bytes: int = 0,
 ) -> Plan:
     """The plan a sweep runs: checked (:func:`check_sweep`), then planned by
     :func:`plan_for_devices`, then checked whole.
@@ -465,6 +484,9 @@ def plan_sweep(
         chunk_size: requested trials per compiled call.
         cpu_lanes: on the CPU, the most lanes a default group holds
             (:func:`plan_lanes_and_chunk`).
+        kept_states: the most run states the scheduler keeps at once
+            (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`).
+        state_bytes: bytes of one lane's run state.
 
     Returns:
         The :class:`Plan`.
@@ -473,7 +495,8 @@ def plan_sweep(
         ConfigError: a plan that cannot fit, naming what to reduce.
     """
     sizes = {"trials": trials, "epochs": epochs, "steps": steps, "trial_bytes": trial_bytes,
-             "devices": devices, "data_bytes": data_bytes, "n_hparams": n_hparams}
+             "devices": devices, "data_bytes": data_bytes, "n_hparams": n_hparams,
+             "kept_states": kept_states, "state_bytes": state_bytes}
     check_sweep(lanes=None, chunk_size=None, **sizes)
     plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=lanes,
                             data_bytes=data_bytes, cpu_lanes=cpu_lanes)

@@ -71,6 +71,7 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         steps = config.epochs * -(-len(data[0]) // config.batch_size)
     else:
         steps = config.epochs * len(task.recorded)
+    kept, state_bytes = kept_run_states(config, task, data)
     chosen = plan.plan_sweep(
         round_trials=config.trials * config.repeats,
         trials=config.total_trials * config.repeats, epochs=config.epochs, steps=steps,
@@ -78,8 +79,53 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         data_bytes=sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data)),
         n_hparams=len(config.space), lanes=config.lanes or lanes,
         chunk_size=chunk_size or config.chunk_size,
-        cpu_lanes=None if config.task is None else plan.CPU_TASK_LANES)
+        cpu_lanes=None if config.task is None else plan.CPU_TASK_LANES,
+        kept_states=kept, state_bytes=state_bytes)
     return trial_bytes, chosen
+
+
+def keeps_final(config: SweepConfig, scheduler) -> bool:
+    """Whether the run loop keeps complete trials' run states (to save the best)."""
+    return config.save_best > 0 and scheduler.keeps_final
+
+
+def kept_run_states(config: SweepConfig, task, data) -> tuple[int, int]:
+    """``(states, bytes)``: the most run states the sweep's scheduler keeps on the host at once
+    (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`), and one lane's run state's bytes
+    (its structure traced, nothing allocated; 0 when none is kept)."""
+    scheduler = schedulers.make(config)
+    kept = scheduler.kept_states(config.repeats, keeps_final(config, scheduler))
+    if not kept:
+        return 0, 0
+    if task is None:
+        from jaxch6.sweep import task as T
+
+        task = T.book_task(config, data)
+    return kept, state_bytes(task, config)
+
+
+def _state_shape(task, config: SweepConfig):
+    """The shapes of one lane's run state (``jax.eval_shape`` of ``task.init``) for the group
+    of the largest state (:func:`jaxch6.sweep.groups.footprint_group`)."""
+    import jax
+
+    from jaxch6.sweep import task as T
+    from jaxch6.sweep.groups import footprint_group
+
+    static = task.static_names(config.space)
+    values = dict(footprint_group(config.space, static))
+    hp = T.hparam_specs(config.space, static, np.dtype(config.dtype))
+    key = jax.ShapeDtypeStruct((2,), np.uint32)
+    return jax.eval_shape(lambda k, h: task.init(jax.random.wrap_key_data(k),
+                                                 task.with_defaults({**h, **values})), key, hp)
+
+
+def state_bytes(task, config: SweepConfig) -> int:
+    """Bytes of one lane's run state, the largest group's (:func:`_state_shape`)."""
+    import jax
+
+    return sum(int(np.prod(a.shape)) * a.dtype.itemsize
+               for a in jax.tree.leaves(_state_shape(task, config)))
 
 
 def lane_bytes(task, config: SweepConfig, data) -> int:
@@ -107,10 +153,7 @@ def lane_bytes(task, config: SweepConfig, data) -> int:
     options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
     analysis = lowered.compile(options).memory_analysis()
     if analysis is None:
-        state = jax.eval_shape(lambda k, h: task.init(jax.random.wrap_key_data(k),
-                                                      task.with_defaults({**h, **values})),
-                               key, hp)
-        return 4 * sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(state))
+        return 4 * state_bytes(task, config)
     data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data))
     return int(analysis.temp_size_in_bytes + analysis.output_size_in_bytes
                + max(analysis.argument_size_in_bytes - data_bytes, 0))
@@ -600,7 +643,7 @@ def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
     pool = StatePool(None, out_dir / STATES if out_dir is not None else None,
                      treedef_of=engine.treedef)
     record = _recorder(out_dir, trials, track)
-    keep_final = config.save_best > 0 and setup.scheduler.keeps_final
+    keep_final = keeps_final(config, setup.scheduler)
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
                    epochs=config.epochs,
                    pool=pool, record=record, progress=progress, keep_final=keep_final,

@@ -141,6 +141,16 @@ class Scheduler(Protocol):
     def total_trials(self) -> int:
         """The trials it records in all (every round or bracket)."""
 
+    def kept_states(self, repeats: int, keep_final: bool) -> int:
+        """The most run states the run loop keeps on the host at once
+        (:class:`jaxch6.sweep.pool.StatePool`'s blocks, a block counted whole while any of its
+        rows is needed), for the memory plan (:func:`jaxch6.sweep.plan.host_bytes_needed`).
+
+        Args:
+            repeats: training keys per trial (a run state each).
+            keep_final: complete trials' run states are kept too (to save the best).
+        """
+
     def next(self, trials: Mapping[int, Trial]) -> Step | SideBySide | None:
         """Plan the next step from every trial recorded so far.
 

@@ -173,6 +173,14 @@ class _Sampling(FromConfig):
         """None."""
         return []
 
+    def kept_states(self, repeats: int, keep_final: bool) -> int:
+        """Every run state it ever keeps: each bracket's members of every rung below the last
+        (and of the last with ``keep_final``), times ``repeats``. A rung's blocks are dropped
+        only once no survivor needs them, and brackets side by side share blocks, so the
+        states kept at once are bounded by all of them, not by two rungs."""
+        return repeats * sum(b.survivors(k) for b in self.brackets
+                             for k in range(len(b.rungs) - (not keep_final)))
+
     def stop_epochs(self) -> tuple[int, ...]:
         """Every epoch count a step advances by (the engine compiles one program, of
         their greatest common divisor)."""

@@ -102,6 +102,13 @@ class PopulationBasedTraining:
         """None."""
         return []
 
+    def kept_states(self, repeats: int, keep_final: bool) -> int:
+        """The run states of two intervals: an interval keeps every member's state (each
+        ``repeats``; the last interval only with ``keep_final``), and the states it started
+        from are dropped once it ends."""
+        stored = len(self.boundaries()) - 1 + bool(keep_final)
+        return min(stored, 2) * self.trials * repeats
+
     def __init__(self, space, *, trials: int, epochs: int, seed: int, interval: int = 5,
                  quantile: float = 0.25, resample: float = 0.25, sampler: str = "random",
                  schedule: str = "constant"):

@@ -70,6 +70,11 @@ class RandomSearch(FromConfig):
         """None."""
         return []
 
+    def kept_states(self, repeats: int, keep_final: bool) -> int:
+        """None: every trial trains to the end in one step, and the best are trained again to
+        save them."""
+        return 0
+
     def round_ids(self, r: int) -> range:
         """The trial ids of round ``r``: ``r·trials … (r + 1)·trials - 1``."""
         return range(r * self.trials, (r + 1) * self.trials)
