@@ -226,3 +226,22 @@ def test_kept_run_states_are_refused_before_training(scheduler, monkeypatch, tmp
     data = runner.load_data(config)[0]
     assert runner.kept_run_states(config, None, data) == (0, 0)
     runner.plan_lanes(config, data, __import__("jax").devices())  # no refusal
+
+
+def test_an_optuna_worker_that_prunes_counts_its_batches_states(monkeypatch):
+    """A pruning worker keeps its batch's run states between rungs: two batches are planned
+    for; without a pruner none are kept."""
+    import optuna
+
+    from jaxch6.sweep import optuna as jo
+    from jaxch6.sweep import plan, runner
+
+    monkeypatch.setattr(plan, "physical_memory_bytes", lambda: 256 << 20)
+    config = _config("random", repeats=3)
+    with pytest.raises(ConfigError, match=r"\+ 1200 kept run states x [\d,]+ B\) but") as e:
+        jo.run(config, pruner=optuna.pruners.MedianPruner(), batch_trials=200)
+    assert _check_arithmetic(str(e.value)) == 2, e.value
+    with pytest.raises(ConfigError, match=r"^chunk_size=\d+ needs") as e:  # the host has room
+        jo.run(config, batch_trials=200)  # (the next check, one chunk's lanes, does not)
+    data = runner.load_data(config)[0]
+    assert runner.kept_run_states(config, None, data) == (0, 0)

@@ -177,10 +177,12 @@ def _prepare(study, config, data, task, devices, batch_trials):
     """The engine and data (:func:`jaxch6.sweep.runner.prepare`) in the study's pinned lane
     width; the study's data and lane width pinned on its first worker."""
     import jax
+    import optuna
 
     pinned = study.user_attrs.get("jaxch6_pin") or {}
+    pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)  # keeps a batch's states
     setup = runner.prepare(config, data, task, devices, lanes=pinned.get("lanes"),
-                           chunk_size=batch_trials)
+                           chunk_size=batch_trials, kept_batches=2 if pruning else 0)
     setup.info["pin"] = {"data_sha256": store.data_fingerprint(jax.tree.leaves(setup.data)),
                          "lanes": int(setup.info["lanes"])}
     D.pin_study(study, setup.info["pin"], study.study_name)

@@ -462,6 +462,7 @@ def plan_sweep(
     cpu_lanes: int | None = None,
     kept_states: int = 0,
     state_bytes: int = 0,
+    states_per_chunk: int = 0,
 ) -> Plan:
     """The plan a sweep runs: checked (:func:`check_sweep`), then planned by
     :func:`plan_for_devices`, then checked whole.
@@ -487,6 +488,8 @@ def plan_sweep(
         kept_states: the most run states the scheduler keeps at once
             (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`).
         state_bytes: bytes of one lane's run state.
+        states_per_chunk: run states kept besides, per trial of the planned chunk (a driver
+            that keeps its batches' states: an Optuna worker's pruning).
 
     Returns:
         The :class:`Plan`.
@@ -503,5 +506,6 @@ def plan_sweep(
     if chunk_size is not None:
         plan = plan_for_devices(round_trials, trial_bytes, devices, lanes=plan.lanes,
                                 chunk_size=chunk_size, data_bytes=data_bytes)
+    sizes["kept_states"] += states_per_chunk * plan.chunk_size
     check_sweep(lanes=plan.lanes, chunk_size=plan.chunk_size, **sizes)
     return plan

@@ -34,7 +34,7 @@ STATES, MODELS = "states", "models"
 
 # -- engine -------------------------------------------------------------------------------------
 def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
-               chunk_size: int | None = None, task=None):
+               chunk_size: int | None = None, task=None, kept_batches: int = 0):
     """Plan and check the sweep's lanes: one lane's estimated memory and the
     :class:`jaxch6.sweep.plan.Plan` (:func:`jaxch6.sweep.plan.plan_sweep`, the one planner).
 
@@ -52,6 +52,9 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         chunk_size: trials per compiled call instead of ``config.chunk_size`` (e.g. an Optuna
             batch); when both are unset, the planner chooses.
         task: the :class:`jaxch6.sweep.Task` (None: the book's network).
+        kept_batches: batches of ``chunk_size`` trials (each ``repeats`` lanes) whose run
+            states the driver keeps besides its scheduler's (an Optuna worker that prunes: 2,
+            the batch a step starts from and the one it makes).
 
     Returns:
         ``(trial_bytes, plan)``.
@@ -71,7 +74,7 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         steps = config.epochs * -(-len(data[0]) // config.batch_size)
     else:
         steps = config.epochs * len(task.recorded)
-    kept, state_bytes = kept_run_states(config, task, data)
+    kept, state_bytes = kept_run_states(config, task, data, kept_batches > 0)
     chosen = plan.plan_sweep(
         round_trials=config.trials * config.repeats,
         trials=config.total_trials * config.repeats, epochs=config.epochs, steps=steps,
@@ -80,7 +83,8 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         n_hparams=len(config.space), lanes=config.lanes or lanes,
         chunk_size=chunk_size or config.chunk_size,
         cpu_lanes=None if config.task is None else plan.CPU_TASK_LANES,
-        kept_states=kept, state_bytes=state_bytes)
+        kept_states=kept, state_bytes=state_bytes,
+        states_per_chunk=kept_batches * config.repeats)
     return trial_bytes, chosen
 
 
@@ -89,13 +93,13 @@ def keeps_final(config: SweepConfig, scheduler) -> bool:
     return config.save_best > 0 and scheduler.keeps_final
 
 
-def kept_run_states(config: SweepConfig, task, data) -> tuple[int, int]:
+def kept_run_states(config: SweepConfig, task, data, sized: bool = False) -> tuple[int, int]:
     """``(states, bytes)``: the most run states the sweep's scheduler keeps on the host at once
     (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`), and one lane's run state's bytes
-    (its structure traced, nothing allocated; 0 when none is kept)."""
+    (its structure traced, nothing allocated; 0 when none is kept, unless ``sized``)."""
     scheduler = schedulers.make(config)
     kept = scheduler.kept_states(config.repeats, keeps_final(config, scheduler))
-    if not kept:
+    if not kept and not sized:
         return 0, 0
     if task is None:
         from jaxch6.sweep import task as T
@@ -264,7 +268,7 @@ def _load(config: SweepConfig, data, task, loaded=None):
 
 def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             lanes: int | None = None, chunk_size: int | None = None,
-            progress=None) -> Setup:
+            progress=None, kept_batches: int = 0) -> Setup:
     """Load the data, plan the lanes and build the engines: the set-up every driver of the
     engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`).
 
@@ -278,6 +282,8 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
         chunk_size: lanes per compiled call instead of ``config.chunk_size``.
         progress: a reporter whose ``announce`` (if any) gets the data line as soon as the
             data is loaded (JAX is imported after it).
+        kept_batches: batches whose run states the driver keeps besides its scheduler's
+            (:func:`plan_lanes`).
 
     Returns:
         A :class:`Setup` (no scheduler).
@@ -298,7 +304,7 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
 
     devices = list(devices if devices is not None else jax.local_devices())
     trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes, chunk_size=chunk_size,
-                                     task=task)
+                                     task=task, kept_batches=kept_batches)
     engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
     info = {**device_info(devices), "data": data_info, "lanes": chosen.lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
