@@ -103,8 +103,9 @@ def _study(driver, storage_module, url, pruner=None):
                              driver.make_sampler("random", BOOK_SPACE, seed=0), pruner=pruner)
 
 
-def per_trial_ms(which: str, url: str, n: int, old=None) -> float:
-    """Milliseconds of bookkeeping per trial: ``old``, ``new`` or ``new+rungs``."""
+def per_trial_ms(which: str, url: str, n: int, old=None) -> tuple[float, float]:
+    """Milliseconds of bookkeeping per trial, wall and this process's CPU (SQLite's work
+    included; a database server's not): ``old``, ``new`` or ``new+rungs``."""
     if which == "old":
         driver, storage = old
 
@@ -124,9 +125,9 @@ def per_trial_ms(which: str, url: str, n: int, old=None) -> float:
 
         study = _study(D, S, url, pruner=never)
     work(study, BATCH)  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     work(study, BATCH + n)
-    return (time.perf_counter() - t0) / n * 1e3
+    return (time.perf_counter() - t0) / n * 1e3, (time.process_time() - c0) / n * 1e3
 
 
 def main(argv: list[str]) -> None:
@@ -139,18 +140,19 @@ def main(argv: list[str]) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study" lines
     old = old_driver()
-    results: dict[str, list[float]] = {"old": [], "new": [], "new+rungs": []}
+    results: dict[str, list[tuple[float, float]]] = {"old": [], "new": [], "new+rungs": []}
     for _ in range(args.rounds):
         for which in results:
             url = (args.storage if args.storage != "sqlite"
                    else f"sqlite:///{tempfile.mkdtemp()}/b.db")
             results[which].append(per_trial_ms(which, url, args.n, old))
     kind = "sqlite" if args.storage == "sqlite" else S.redact(args.storage)
-    print(f"{kind}: ms per trial ({args.n} trials, batches of {BATCH}, {EPOCHS} epochs; "
-          f"{args.rounds} rounds, old = {OLD})")
+    print(f"{kind}: ms per trial, wall / CPU of this process ({args.n} trials, batches of "
+          f"{BATCH}, {EPOCHS} epochs; {args.rounds} rounds, old = {OLD})")
     for which, ms in results.items():
-        print(f"  {which:10s} " + "  ".join(f"{v:6.1f}" for v in ms)
-              + f"   (median {np.median(ms):.1f})")
+        wall, cpu = zip(*ms, strict=True)
+        print(f"  {which:10s} " + "  ".join(f"{w:6.1f}/{c:5.1f}" for w, c in ms)
+              + f"   (median {np.median(wall):.1f} / {np.median(cpu):.1f})")
 
 
 if __name__ == "__main__":
