@@ -146,12 +146,8 @@ def run(
         if out_dir is not None:
             resume = (out_dir / store.MANIFEST).exists()
             recorded = store.claim(out_dir, "optuna", resume=resume)
-        if study is None:
-            study, url = _open(config, storage, study_name, sampler, pruner, storage_options,
-                               direction)
-        else:
-            url = None
-            D.check_study(study, config, direction)
+        study, url = _study(config, study, storage, study_name, sampler, pruner,
+                            storage_options, direction)
         setup = _prepare(study, config, data, task, devices, batch_trials)
         batch = batch_trials or setup.engine.chunk_size
         pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
@@ -171,6 +167,14 @@ def run(
     finally:
         if lock is not None:
             lock.release()
+
+
+def _study(config, study, storage, study_name, sampler, pruner, storage_options, direction):
+    """``(study, url or None)``: the given study, checked, or the one :func:`_open` opens."""
+    if study is None:
+        return _open(config, storage, study_name, sampler, pruner, storage_options, direction)
+    D.check_study(study, config, direction)
+    return study, None
 
 
 def _prepare(study, config, data, task, devices, batch_trials):
