@@ -20,7 +20,7 @@ import signal
 import sys
 import warnings
 
-from jaxch6.commands import _interrupt
+from jaxch6.commands import signals
 from jaxch6.errors import Jaxch6Error
 
 COMMANDS = ("sweep", "verify", "gradcheck", "experiment", "data")
@@ -91,18 +91,18 @@ def _expand(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    old = _interrupt.install()  # first: a signal from here on exits 130 / 143 within 2 s
+    old = signals.install()  # first: a signal from here on exits 130 / 143 within 2 s
     for message in OPTUNA_NOISE:
         warnings.filterwarnings("ignore", message=message)
     try:
         return _main(argv)
     finally:
-        _interrupt.restore(old)
+        signals.restore(old)
 
 
 def _interrupted(command: str | None, exc: KeyboardInterrupt) -> int:
     line = f"jaxch6 {command}: interrupted" if command else "jaxch6: interrupted"
-    _interrupt.said(line)
+    signals.said(line)
     print(line, file=sys.stderr)
     return getattr(exc, "exit_code", 130)
 
@@ -116,7 +116,7 @@ def _main(argv: list[str] | None) -> int:
             print(f"jaxch6: error: {exc}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
-        _interrupt.check()
+        signals.check()
     except KeyboardInterrupt as exc:
         return _interrupted(None, exc)
     if getattr(args, "_run", None) is None:
@@ -124,7 +124,7 @@ def _main(argv: list[str] | None) -> int:
         return 2
     try:
         code = int(args._run(args) or 0)
-        _interrupt.check()  # a signal that came as the command ended still ends it 130 / 143
+        signals.check()  # a signal that came as the command ended still ends it 130 / 143
         return code
     except Jaxch6Error as exc:
         print(f"jaxch6 {args.command}: error: {exc}", file=sys.stderr)
@@ -146,7 +146,7 @@ def _main(argv: list[str] | None) -> int:
 def entry() -> None:
     """The process entry point (the ``jaxch6`` script, ``python -m jaxch6``): :func:`main`, exit.
 
-    Its first act installs the signal handling of :mod:`jaxch6.commands._interrupt` (a signal
+    Its first act installs the signal handling of :mod:`jaxch6.commands.signals` (a signal
     from then on ends the command with 130 / 143 within 2 s). Once the command has returned,
     its results are written: a late Ctrl-C or SIGTERM while the interpreter tears down (JAX's
     threads and caches) is ignored instead of killing the process with a status that would
@@ -155,7 +155,7 @@ def entry() -> None:
     compiled programs and arrays a command leaves behind, which the exit frees anyway
     (exit handlers still run; files are closed by the commands as they write them).
     """
-    _interrupt.install()
+    signals.install()
     try:
         code = main()
     except KeyboardInterrupt as exc:  # not expected: the handlers never raise

@@ -16,10 +16,7 @@ USERS = ("jaxch6", "tests", "experiments", "docs")
 #: The most lines of a function of jaxch6, from ``def`` to its end, its docstring not counted.
 MAX_LINES = 60
 #: Private names still imported across modules, and why.
-ALLOWED_PRIVATE: dict[str, str] = {
-    "jaxch6.commands._interrupt": "imported by commands/sweep_optuna.py, which another change "
-                                  "is rewriting: rename to interrupt with it",
-}
+ALLOWED_PRIVATE: dict[str, str] = {}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

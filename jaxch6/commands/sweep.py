@@ -14,9 +14,9 @@ from pathlib import Path
 
 from jaxch6 import names
 from jaxch6.cache import default_directory, enable_compile_cache
-from jaxch6.commands._interrupt import check as check_signal
-from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.commands.flags import flag_words
+from jaxch6.commands.signals import check as check_signal
+from jaxch6.commands.signals import run_interruptible
 from jaxch6.errors import ConfigError
 from jaxch6.names import listing
 from jaxch6.sweep.devices import configure_cpu_devices

@@ -95,7 +95,7 @@ def run_show(args) -> int:
 
 
 def run_export(args) -> int:
-    from jaxch6.commands import _interrupt
+    from jaxch6.commands import signals
     from jaxch6.sweep.export import to_optuna
     from jaxch6.sweep.secrets import redact
 
@@ -103,7 +103,7 @@ def run_export(args) -> int:
         return (f"jaxch6 sweep export-optuna: interrupted before the study was complete; "
                 f"export {args.dir} again (it replaces the unfinished study)")
 
-    study = _interrupt.run_interruptible(
+    study = signals.run_interruptible(
         lambda stop: to_optuna(args.dir, args.storage, args.study,
                                timeout=args.storage_timeout, stop=stop), cut_short)
     n = len(study.get_trials(deepcopy=False))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jaxch6.commands._interrupt import run_interruptible
 from jaxch6.commands.flags import flag_words
+from jaxch6.commands.signals import run_interruptible
 from jaxch6.errors import ConfigError
 from jaxch6.names import PRUNERS, SAMPLERS
 from jaxch6.sweep import optuna_driver as D
