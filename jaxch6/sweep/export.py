@@ -40,7 +40,8 @@ def _field(entry: Any, name: str, default: Any = None) -> Any:
 
 
 def distribution(entry: Any, values=()):
-    """The Optuna distribution of one space entry, widened to hold ``values``.
+    """The Optuna distribution of one space entry, widened to hold ``values``; with no
+    ``values``, the distribution the Optuna driver suggests a :class:`jaxch6.sweep.Param` from.
 
     Args:
         entry: a :class:`jaxch6.sweep.Param` or its dict (``choices`` makes it categorical;

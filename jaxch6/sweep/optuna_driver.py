@@ -67,6 +67,7 @@ import numpy as np
 from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
+from jaxch6.sweep.export import distribution
 from jaxch6.sweep.records import best_records, study_value
 from jaxch6.sweep.schedulers.base import Step
 from jaxch6.sweep.store import STUDY
@@ -80,22 +81,6 @@ DEFAULT_STUDY = "jaxch6-sweep"
 STUDY_FIELDS_IGNORED = ("trials", "rounds", "keep", "chunk_size", "data_dir", "source")
 
 # -- samplers -----------------------------------------------------------------------------------
-def _distribution(param):
-    """The Optuna distribution :func:`suggest` asks for ``param`` (by its kind)."""
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    kind = getattr(param, "kind", "float")
-    if kind == "categorical":
-        return CategoricalDistribution(tuple(param.choices))
-    if kind == "int":
-        return IntDistribution(int(param.low), int(param.high), log=param.scale == "log")
-    return FloatDistribution(float(param.low), float(param.high), log=param.scale == "log")
-
-
 def book_random_sampler(space, *, seed: int):
     """An Optuna sampler drawing the values of the trial of key id ``i`` (:func:`key_ids`)
     with :func:`jaxch6.sweep.space.sample` (as :func:`jaxch6.sweep.space.draw` does): e.g.
@@ -123,7 +108,7 @@ def book_random_sampler(space, *, seed: int):
 
         def sample_independent(self, study, trial, param_name, param_distribution):
             p = by_name.get(param_name)
-            if p is None or param_distribution != _distribution(p):
+            if p is None or param_distribution != distribution(p):
                 return self._fallback.sample_independent(
                     study, trial, param_name, param_distribution
                 )
