@@ -470,32 +470,6 @@ def sweep_pbt(trials: Sequence, path: str | os.PathLike | None = None, *,
 
 
 # -- a sweep's figures --------------------------------------------------------------------------
-def warm_up() -> None:
-    """Import matplotlib and draw a small figure into memory, so that the first figure of a
-    sweep does not pay for the imports, the font look-ups of each size, the parser of the log
-    axes' tick labels and the first text layout.
-
-    ``jaxch6 sweep``'s figure workers (:mod:`jaxch6.figure_workers`) call it as they start,
-    while the command imports JAX and compiles, which takes that work off the path between
-    the last trial and the exit.
-    """
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 - the PNG path
-
-    fig = _figure(2.0, 2.0)
-    ax = fig.subplots()
-    ax.plot([1e-6, 1e-2], [0, 1], label="validation")
-    ax.set_xscale("log")  # tick labels are mathtext: its parser is built on first use
-    ax.set_title("warm-up\nlr=0.1", fontsize=9)
-    ax.set_xlabel("epoch", fontsize=6)
-    ax.set_ylabel("accuracy", fontsize=7)
-    ax.text(0.5, 0.5, "0.5", fontsize=8)
-    ax.legend(fontsize=7)
-    fig.suptitle("warm-up", fontsize=10)
-    fig.savefig(io.BytesIO(), format="png", dpi=20)
-
-
 def _scheduler(result) -> str | None:
     sched = (result.info or {}).get("scheduler")
     if isinstance(sched, Mapping):
@@ -543,15 +517,13 @@ def _figure_calls(result, top: int) -> dict[str, tuple[str, tuple, dict]]:
 
 
 def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
-                        top: int = 20, workers=None) -> list[str]:
+                        top: int = 20) -> list[str]:
     """Write :func:`sweep_figures` into ``out_dir`` (default: the sweep's run directory).
 
     Args:
         result: a :class:`jaxch6.sweep.SweepResult`.
         out_dir: where to write them.
         top: trials in ``top20.png`` and ``parallel.png``.
-        workers: a :class:`jaxch6.figure_workers.FigureWorkers` to draw them side by side in
-            its processes (default: drawn here, one after the other).
 
     Returns:
         The file names written.
@@ -565,19 +537,6 @@ def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
     if out is None:
         raise ConfigError("write_sweep_figures: the sweep has no run directory; give out_dir")
     calls = _figure_calls(result, top)
-    jobs = [(name, function, args, kwargs, str(Path(out) / name))
-            for name, (function, args, kwargs) in calls.items()]
-    if workers is not None:
-        workers.draw(jobs)
-    else:
-        for job in jobs:
-            draw_job(job)
+    for name, (function, args, kwargs) in calls.items():
+        globals()[function](*args, path=str(Path(out) / name), **kwargs)
     return list(calls)
-
-
-def draw_job(job: tuple[str, str, tuple, dict, str]) -> None:
-    """Draw one figure job in this process: ``(file name, name of a figure function of this
-    module, args, kwargs, path to write)``, as :func:`write_sweep_figures` makes them (and
-    :mod:`jaxch6.figure_workers` draws them)."""
-    _name, function, args, kwargs, path = job
-    globals()[function](*args, path=path, **kwargs)

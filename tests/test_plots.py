@@ -201,35 +201,3 @@ def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
         assert "stopped early" in legend
         unit = "bracket" if scheduler == "hyperband" else "round"
         assert figs["rungs.png"].axes[0].get_title().startswith(f"{unit} 1/1:")
-
-
-@pytest.mark.slow
-def test_figure_workers_write_the_same_files_and_fall_back_to_this_process(tmp_path):
-    """``jaxch6 sweep``'s figure workers: the same bytes as drawing here; a figure a dead
-    worker cannot draw is drawn here; a file that cannot be written is a ConfigError."""
-    from jaxch6.errors import ConfigError
-    from jaxch6.figure_workers import FigureWorkers
-
-    result = SweepResult(SweepConfig(space=SPACE, scheduler="halving"), rank(TRIALS), [], {},
-                         {"scheduler": {"name": "halving"}}, None)
-    dirs = {name: tmp_path / name for name in ("here", "early", "workers", "fallback")}
-    for d in dirs.values():
-        d.mkdir()
-    here = plots.write_sweep_figures(result, dirs["here"])
-    with FigureWorkers(2) as workers:  # none ready yet: drawn here (and by any that comes)
-        assert plots.write_sweep_figures(result, dirs["early"], workers=workers) == here
-        workers._starter.join()
-        assert all(proc is not None for proc in workers._procs)
-        there = plots.write_sweep_figures(result, dirs["workers"], workers=workers)
-        with pytest.raises(ConfigError, match="cannot write"):
-            plots.write_sweep_figures(result, tmp_path / "missing", workers=workers)
-        for proc in workers._procs:
-            proc.kill()
-            proc.wait()
-        assert plots.write_sweep_figures(result, dirs["fallback"], workers=workers) == here
-    assert here == there == ["top20.png", "scatter.png", "parallel.png", "rungs.png"]
-    for name in here:
-        want = (dirs["here"] / name).read_bytes()
-        assert (dirs["workers"] / name).read_bytes() == want, name
-        assert (dirs["early"] / name).read_bytes() == want, name
-        assert (dirs["fallback"] / name).read_bytes() == want, name

@@ -402,12 +402,7 @@ def run(args) -> int:
     else:
         check_resume_options(args)
         config, out = None, Path(args.resume)  # the run's own config, from its manifest
-    workers = None if args.no_plot else _figure_workers()  # warm up while JAX imports
-    try:
-        result = _run_sweep(args, config, out, workers)
-    finally:
-        if workers is not None:
-            workers.close()
+    result = _run_sweep(args, config, out)
     report(result, args.top, wall0)
     print(f"wrote {out}/: {', '.join(written_files(result, resumed=args.resume is not None))}")
     return 0
@@ -427,19 +422,8 @@ def written_files(result, *, resumed: bool = False) -> list[str]:
     return [*written, CSV, *result.info.get("figures", [])]
 
 
-def _figure_workers():
-    """:class:`jaxch6.figure_workers.FigureWorkers` (two processes), or None where a thread
-    cannot be started (the figures are then drawn in this process)."""
-    from jaxch6.figure_workers import FigureWorkers
-
-    try:
-        return FigureWorkers(2)
-    except RuntimeError:
-        return None
-
-
-def _run_sweep(args, config, out: Path, workers):
-    """Run (or resume) the sweep, then write its figures (with ``workers`` when given)."""
+def _run_sweep(args, config, out: Path):
+    """Run (or resume) the sweep, then write its figures."""
     if not args.no_compile_cache:
         enable_compile_cache(args.compile_cache)
     check_signal()
@@ -464,7 +448,7 @@ def _run_sweep(args, config, out: Path, workers):
         if not args.no_plot and result.trials:
             from jaxch6.plots import write_sweep_figures
 
-            result.info["figures"] = write_sweep_figures(result, out, workers=workers)
+            result.info["figures"] = write_sweep_figures(result, out)
         return result
 
     try:
