@@ -27,8 +27,8 @@ import numpy as np
 
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
-from jaxch6.sweep.engine import LaneEngine
 from jaxch6.sweep.space import BOOK_SPACE
+from jaxch6.sweep.stand_in import StandInEngine
 
 EPOCHS, BATCH = 20, 256
 #: The last commit whose optuna_driver trained batches with its own EngineTrainer.
@@ -36,40 +36,13 @@ OLD = "341cfe4"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class NullEngine(LaneEngine):
-    """A :class:`~jaxch6.sweep.engine.LaneEngine` that trains nothing: constant curves."""
+def null_engine() -> StandInEngine:
+    """An engine that trains nothing: every lane's curves are the same constants."""
+    def curves(lr, epochs):
+        curve = np.linspace(0.1, 0.9, EPOCHS)[epochs]
+        return {"train_acc": curve, "val_acc": curve, "diverged": np.zeros(len(lr), bool)}
 
-    def __init__(self):
-        self.chunk_size, self.hparam_names, self.compile_seconds = 4096, ("learning_rate",), 0.0
-        self.task = types.SimpleNamespace(recorded=("val_acc", "train_acc"), resolution={},
-                                          objective="val_acc", direction="max", reseed=None,
-                                          better=lambda a, b: a > b)
-
-    def group_of(self, hparams):
-        return ()
-
-    def engine(self, group):
-        return self
-
-    def prepare(self, groups):
-        pass
-
-    def precompile(self, epochs=()):
-        pass
-
-    def treedef(self, group):
-        import jax
-
-        return jax.tree.structure({"epoch": 0})
-
-    def dispatch(self, epochs, hparams, *, key_data=None, states=None):
-        return len(hparams["learning_rate"]), epochs
-
-    def fetch(self, handle, *, states=False):
-        n, epochs = handle
-        curve = np.tile(np.linspace(0.1, 0.9, EPOCHS)[:epochs], (n, 1))
-        history = {"train_acc": curve, "val_acc": curve, "diverged": np.zeros(n, bool)}
-        return history, ({"epoch": np.full(n, epochs)} if states else None)
+    return StandInEngine(curves, chunk_size=4096)
 
 
 def _train(hp, ids):
@@ -120,7 +93,7 @@ def per_trial_ms(which: str, url: str, n: int, old=None) -> tuple[float, float]:
         never = optuna.pruners.ThresholdPruner(lower=-1.0) if rungs else None
 
         def work(study, total):
-            D.run_worker(study, NullEngine(), BOOK_SPACE, n_trials=total, batch_trials=BATCH,
+            D.run_worker(study, null_engine(), BOOK_SPACE, n_trials=total, batch_trials=BATCH,
                          epochs=EPOCHS, rungs=rungs)
 
         study = _study(D, S, url, pruner=never)
