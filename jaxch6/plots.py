@@ -67,7 +67,9 @@ def _save(fig, path: str | os.PathLike | None, dpi: int = 100):
         from jaxch6.sweep.store import write_file
 
         fmt = Path(path).suffix.lstrip(".").lower() or "png"
-        write_file(path, lambda f: fig.savefig(f, dpi=dpi, format=fmt))
+        # PNG: zlib's fastest level (a third of the encoding time for files about 12 % larger)
+        extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+        write_file(path, lambda f: fig.savefig(f, dpi=dpi, format=fmt, **extra))
     return fig
 
 
@@ -87,6 +89,8 @@ def _colorbar(fig, ax, norm, cmap, label: str = ACC_LABEL) -> None:
     from matplotlib.cm import ScalarMappable
 
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.04, pad=0.02)
+    ticks = (norm.vmin, (norm.vmin + norm.vmax) / 2, norm.vmax)  # fixed: no locator search
+    bar.set_ticks(ticks, labels=[format_value(v) for v in ticks])
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
 
@@ -160,6 +164,46 @@ def _acc(x: float) -> float:
     return x if math.isfinite(x) else 0.0
 
 
+def _inch_axes(width: float, height: float):
+    """A figure of ``width`` × ``height`` inches and one axes over all of it, axis off, whose
+    data coordinates are inches from the lower left corner (for panels drawn by hand)."""
+    fig = _figure(width, height)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    ax.set_xlim(0.0, width)
+    ax.set_ylim(0.0, height)
+    return fig, ax
+
+
+def _panel(ax, box, xlim, ylim):
+    """A framed panel at ``box`` (x, y, width, height in inches) of :func:`_inch_axes`'s axes;
+    returns the transform that draws data in ``xlim`` × ``ylim`` into it."""
+    from matplotlib.patches import Rectangle
+    from matplotlib.transforms import Affine2D
+
+    x0, y0, pw, ph = box
+    ax.add_patch(Rectangle((x0, y0), pw, ph, fill=False, lw=0.8, ec="black"))
+    sx, sy = pw / (xlim[1] - xlim[0]), ph / (ylim[1] - ylim[0])
+    return Affine2D().translate(-xlim[0], -ylim[0]).scale(sx, sy).translate(x0, y0) + ax.transData
+
+
+def _panel_ticks(ax, to_inch, box, xticks, yticks) -> None:
+    """Tick marks and values below (``xticks``) and left of (``yticks``) a :func:`_panel`."""
+    x0, y0 = box[0], box[1]
+    inch = ax.transData.inverted()
+    xs = [inch.transform(to_inch.transform((v, 0.0)))[0] for v in xticks]
+    ys = [inch.transform(to_inch.transform((0.0, v)))[1] for v in yticks]
+    marks_x = [p for x in xs for p in ((x, y0), (x, y0 - 0.05), (math.nan, math.nan))]
+    marks_y = [p for y in ys for p in ((x0, y), (x0 - 0.05, y), (math.nan, math.nan))]
+    if marks_x or marks_y:
+        mx, my = zip(*marks_x, *marks_y, strict=True)
+        ax.plot(mx, my, color="black", lw=0.8)
+    for v, x in zip(xticks, xs, strict=True):
+        ax.text(x, y0 - 0.06, format_value(v), fontsize=6, ha="center", va="top")
+    for v, y in zip(yticks, ys, strict=True):
+        ax.text(x0 - 0.07, y, format_value(v), fontsize=6, ha="right", va="center")
+
+
 def _grid(n: int, cols: int, width: float, height: float):
     rows = max(1, math.ceil(max(n, 1) / cols))
     fig = _figure(width * cols, height * rows)
@@ -173,10 +217,17 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
 
     The first ``n`` of ``trials`` (ranked best first, e.g. :attr:`jaxch6.sweep.SweepResult.ranked`)
     in a grid of ``cols`` columns (book: 20 as 4×5): validation accuracy per epoch solid,
-    training accuracy dashed, y from 0 to 1, epochs on x, both axes labelled on every panel.
-    Each panel is titled ``Best-k (val acc)`` and the trial's hyperparameter values; a trial
-    stopped early (successive halving, a pruner) says ``stopped at epoch E`` in its title and
-    its curves end in a cross.
+    training accuracy dashed, y from 0 to 1, epochs on x, both axes labelled on every panel
+    (tick values on the grid's outer panels). Each panel is titled ``Best-k (val acc)`` and the
+    trial's hyperparameter values; a trial stopped early (successive halving, a pruner) says
+    ``stopped at epoch E`` in its title and its curves end in a cross.
+
+    The panels are drawn by hand in one axes whose data coordinates are the figure's inches
+    (``fig.axes[0]``, axis off; matplotlib's per-panel axes and tick machinery cost most of
+    the figure's time): each panel is a :class:`~matplotlib.patches.Rectangle` frame, its
+    curves are :class:`~matplotlib.lines.Line2D` objects holding the trial's own values (epoch,
+    accuracy) drawn through the panel's transform and clipped to the frame, and its title and
+    axis labels are the axes' texts.
 
     Args:
         trials: objects with ``hparams``, ``val_acc``, ``train_acc``, ``diverged`` (and
@@ -193,40 +244,77 @@ def sweep_top_grid(trials: Sequence, path: str | os.PathLike | None = None, *, n
     longest = max((len(t.val_acc) for t in shown), default=1)
     title_h = 0.1 + 0.12 * (1 + max((len(t.hparams) for t in shown), default=0))
     rows = max(1, math.ceil(max(len(shown), 1) / cols))
-    fig = _figure(2.6 * cols, 0.45 + rows * (1.45 + title_h + 0.3))  # suptitle; row: plot,
-    axes = fig.subplots(rows, cols, squeeze=False)                    # its title, its x label
-    _margins(fig, left=0.45, top=0.45 + title_h, bottom=0.3, wspace=0.35, hspace=title_h + 0.3)
-    xticks = _epoch_ticks(longest)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(shown):
-            ax.axis("off")
-            continue
-        t = shown[i]
-        x = range(1, len(t.val_acc) + 1)
-        marker = "." if len(x) < 3 else None  # a curve of one epoch is a point
-        ax.plot(x, t.val_acc, marker=marker, label="validation")
-        if t.train_acc:
-            ax.plot(x, t.train_acc, "--", marker=marker, label="train")
-        flag = " diverged" if t.diverged else ""
-        if getattr(t, "status", None) == "stopped":
-            flag += f", stopped at epoch {len(t.val_acc)}"
-            ax.plot(x[-1:], t.val_acc[-1:], "x", color="C3", ms=5, label="stopped early")
-        ax.set_title(f"Best-{i + 1} ({_acc(t.val_acc[-1] if t.val_acc else math.nan):.3f})"
-                     f"{flag}\n{format_hparams(t.hparams, chr(10))}", fontsize=7)
-        ax.set_ylim(0.0, 1.0)
-        ax.set_xlim(0.8, max(longest, 1) + 0.2)
-        # ticks on the outer panels only (the grid's panels share both axes): a tick costs
-        # more to draw than a curve
-        ax.set_xticks(xticks if i + cols >= len(shown) else [])
-        ax.set_yticks((0.0, 0.5, 1.0) if i % cols == 0 else [])
-        ax.tick_params(labelsize=6, pad=1)
-        ax.set_xlabel("epoch", fontsize=6, labelpad=1)
-        ax.set_ylabel("accuracy", fontsize=6, labelpad=1)
+    width, height = 2.6 * cols, 0.45 + rows * (1.45 + title_h + 0.3)  # suptitle; row: plot,
+    fig, ax = _inch_axes(width, height)                                # its title, its x label
+    pw, ph = (width - 0.45 - 0.15 - 0.35 * (cols - 1)) / cols, 1.45
+    xlim, xticks = (0.8, max(longest, 1) + 0.2), _epoch_ticks(longest)
+    for i, t in enumerate(shown):
+        r, c = divmod(i, cols)
+        box = (0.45 + c * (pw + 0.35), height - (0.45 + title_h) - r * (ph + title_h + 0.3) - ph,
+               pw, ph)
+        to_inch = _panel(ax, box, xlim, (0.0, 1.0))
+        outer_x, outer_y = i + cols >= len(shown), c == 0
+        _top_panel(ax, t, i, to_inch, box, (outer_x, outer_y))
+        _panel_ticks(ax, to_inch, box, xticks if outer_x else (),
+                     (0.0, 0.5, 1.0) if outer_y else ())
     if shown:
-        axes.flat[0].legend(fontsize=6, loc="lower right")
+        _top_legend(ax, shown, (0.45 + pw, height - (0.45 + title_h) - ph))
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def _top_panel(ax, t, i: int, to_inch, box, ticked: tuple[bool, bool]) -> None:
+    """One trial's curves, title and axis labels in the panel ``box`` (``ticked``: whether its
+    x and y axes show tick values, which the labels go beyond)."""
+    from matplotlib.transforms import Bbox, TransformedBbox
+
+    clip = TransformedBbox(Bbox.from_bounds(*box), ax.transData)
+    x = range(1, len(t.val_acc) + 1)
+    marker = "." if len(x) < 3 else None  # a curve of one epoch is a point
+    lines = ax.plot(x, t.val_acc, marker=marker, color="C0", transform=to_inch)
+    if t.train_acc:
+        lines += ax.plot(x, t.train_acc, "--", marker=marker, color="C1", transform=to_inch)
+    flag = " diverged" if t.diverged else ""
+    if getattr(t, "status", None) == "stopped":
+        flag += f", stopped at epoch {len(t.val_acc)}"
+        lines += ax.plot(x[-1:], t.val_acc[-1:], "x", color="C3", ms=5, transform=to_inch)
+    for line in lines:
+        line.set_clip_box(clip)
+    x0, y0, pw, ph = box
+    ax.text(x0 + pw / 2, y0 + ph + 0.04,
+            f"Best-{i + 1} ({_acc(t.val_acc[-1] if t.val_acc else math.nan):.3f}){flag}\n"
+            f"{format_hparams(t.hparams, chr(10))}", fontsize=7, ha="center", va="bottom")
+    ax.text(x0 + pw / 2, y0 - (0.15 if ticked[0] else 0.03), "epoch", fontsize=6,
+            ha="center", va="top")
+    ax.text(x0 - (0.25 if ticked[1] else 0.03), y0 + ph / 2, "accuracy", fontsize=6,
+            ha="right", va="center", rotation=90)
+
+
+def _top_legend(ax, shown: Sequence, corner: tuple[float, float]) -> None:
+    """The first panel's legend (lower right ``corner``, inches): the kinds of curve drawn."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="C0", label="validation")]
+    if any(t.train_acc for t in shown):
+        handles.append(Line2D([], [], color="C1", ls="--", label="train"))
+    if any(getattr(t, "status", None) == "stopped" for t in shown):
+        handles.append(Line2D([], [], color="C3", ls="", marker="x", ms=5,
+                              label="stopped early"))
+    ax.legend(handles=handles, fontsize=6, loc="lower right", bbox_to_anchor=corner,
+              bbox_transform=ax.transData)
+
+
+def _value_ticks(axis: Mapping[str, Any]) -> list[float]:
+    """At most five ticks over a numeric axis's range: decades of a log range (its ends and
+    their geometric mean when it holds fewer than two), five even steps of a linear one."""
+    lo, hi = axis["low"], axis["high"]
+    if axis["kind"] == "log":
+        first, last = math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9)
+        decades = [10.0 ** k for k in range(first, last + 1)]
+        decades = decades[::max(1, math.ceil(len(decades) / 5))]
+        return decades if len(decades) >= 2 else [lo, math.sqrt(lo * hi), hi]
+    return [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]
 
 
 def _epoch_ticks(longest: int) -> list[int]:
@@ -287,11 +375,16 @@ def sweep_scatter(trials: Sequence, path: str | os.PathLike | None = None, *,
             ax.scatter(x, y, s=12, label=label, **style)
         if info["kind"] == "cat":
             ax.set_xticks(range(len(info["cats"])), [str(c) for c in info["cats"]])
-        elif info["kind"] == "log":
-            ax.set_xscale("log")
+        else:  # fixed ticks: matplotlib's log locators and formatters cost more than the points
+            if info["kind"] == "log":
+                ax.set_xscale("log")
+            ticks = _value_ticks(info)
+            ax.set_xticks(ticks, [format_value(v) for v in ticks])
+            ax.minorticks_off()
         ax.set_title(name, fontsize=9)
         if _unit_range(trials):
             ax.set_ylim(-0.02, 1.02)
+            ax.set_yticks((0.0, 0.25, 0.5, 0.75, 1.0), ("0", "0.25", "0.5", "0.75", "1"))
         ax.set_xlabel(_axis_name(info), fontsize=7)
         ax.set_ylabel(_label(trials), fontsize=7)
         ax.tick_params(labelsize=7)

@@ -157,7 +157,8 @@ def test_figures_csv_and_ranking_name_hyperparameters_alike(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()][:2] == \
         ["learning_rate (log)", "weight_decay"]
     top = plots.sweep_top_grid(trials, n=2, cols=2)
-    assert top.axes[0].get_title().splitlines()[1:] == \
+    (best,) = [t.get_text() for t in top.axes[0].texts if t.get_text().startswith("Best-1 ")]
+    assert best.splitlines()[1:] == \
         ["learning_rate=0.3", "weight_decay=0.07"]
 
 
