@@ -213,7 +213,7 @@ def test_kept_run_states_are_refused_before_training(scheduler, monkeypatch, tmp
     """A host that holds the data and the records but not the run states the scheduler keeps
     refuses the sweep in one line that adds up, before anything is trained or written; a
     random search of the same size fits."""
-    from jaxch6.sweep import plan, runner
+    from jaxch6.sweep import plan, runner, schedulers
 
     monkeypatch.setattr(plan, "physical_memory_bytes", lambda: 256 << 20)
     out = tmp_path / "run"
@@ -224,8 +224,27 @@ def test_kept_run_states_are_refused_before_training(scheduler, monkeypatch, tmp
     assert not out.exists()
     config = _config("random", repeats=3)
     data = runner.load_data(config)[0]
-    assert runner.kept_run_states(config, None, data) == (0, 0)
+    assert runner.kept_run_states(config, schedulers.make(config), None, data) == (0, 0)
     runner.plan_lanes(config, data, __import__("jax").devices())  # no refusal
+
+
+def test_prepare_plans_the_kept_states_of_the_scheduler_it_is_given(monkeypatch):
+    """prepare plans for the run states of the scheduler that will run, the one it is given
+    (its Setup holds it), and builds none of its own: a host with room for a random search
+    refuses the same sweep given successive halving, which keeps run states."""
+    from jaxch6.sweep import plan, runner, schedulers
+
+    monkeypatch.setattr(plan, "physical_memory_bytes", lambda: 256 << 20)
+    config = _config("random", repeats=3)
+    random, halving = schedulers.make(config), schedulers.make(_config("halving", repeats=3))
+    made, make = [], schedulers.make
+    monkeypatch.setattr(schedulers, "make", lambda c: made.append(c) or make(c))
+    with pytest.raises(ConfigError, match=r"kept run states x [\d,]+ B\) but"):
+        runner.prepare(config, scheduler=halving)
+    assert runner.prepare(config, scheduler=random).scheduler is random
+    assert made == []
+    runner.prepare(config)  # no scheduler given: the config's, built once to plan with
+    assert made == [config]
 
 
 def test_an_optuna_worker_that_prunes_counts_its_batches_states(monkeypatch):
@@ -234,7 +253,7 @@ def test_an_optuna_worker_that_prunes_counts_its_batches_states(monkeypatch):
     import optuna
 
     from jaxch6.sweep import optuna as jo
-    from jaxch6.sweep import plan, runner
+    from jaxch6.sweep import plan, runner, schedulers
 
     monkeypatch.setattr(plan, "physical_memory_bytes", lambda: 256 << 20)
     config = _config("random", repeats=3)
@@ -244,4 +263,4 @@ def test_an_optuna_worker_that_prunes_counts_its_batches_states(monkeypatch):
     with pytest.raises(ConfigError, match=r"^chunk_size=\d+ needs") as e:  # the host has room
         jo.run(config, batch_trials=200)  # (the next check, one chunk's lanes, does not)
     data = runner.load_data(config)[0]
-    assert runner.kept_run_states(config, None, data) == (0, 0)
+    assert runner.kept_run_states(config, schedulers.make(config), None, data) == (0, 0)

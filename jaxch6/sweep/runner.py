@@ -34,7 +34,8 @@ STATES, MODELS = "states", "models"
 
 # -- engine -------------------------------------------------------------------------------------
 def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
-               chunk_size: int | None = None, task=None, kept_batches: int = 0):
+               chunk_size: int | None = None, task=None, kept_batches: int = 0,
+               scheduler=None):
     """Plan and check the sweep's lanes: one lane's estimated memory and the
     :class:`jaxch6.sweep.plan.Plan` (:func:`jaxch6.sweep.plan.plan_sweep`, the one planner).
 
@@ -55,6 +56,8 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         kept_batches: batches of ``chunk_size`` trials (each ``repeats`` lanes) whose run
             states the driver keeps besides its scheduler's (an Optuna worker that prunes: 2,
             the batch a step starts from and the one it makes).
+        scheduler: the sweep's :class:`jaxch6.sweep.schedulers.Scheduler`, whose kept run
+            states are planned for (None: the config's, built here).
 
     Returns:
         ``(trial_bytes, plan)``.
@@ -74,10 +77,12 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
         steps = config.epochs * -(-len(data[0]) // config.batch_size)
     else:
         steps = config.epochs * len(task.recorded)
-    kept, state_bytes = kept_run_states(config, task, data, kept_batches > 0)
+    if scheduler is None:
+        scheduler = schedulers.make(config)
+    kept, state_bytes = kept_run_states(config, scheduler, task, data, kept_batches > 0)
     chosen = plan.plan_sweep(
         round_trials=config.trials * config.repeats,
-        trials=config.total_trials * config.repeats, epochs=config.epochs, steps=steps,
+        trials=scheduler.total_trials * config.repeats, epochs=config.epochs, steps=steps,
         trial_bytes=trial_bytes, devices=devices,
         data_bytes=sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data)),
         n_hparams=len(config.space), lanes=config.lanes or lanes,
@@ -93,11 +98,12 @@ def keeps_final(config: SweepConfig, scheduler) -> bool:
     return config.save_best > 0 and scheduler.keeps_final
 
 
-def kept_run_states(config: SweepConfig, task, data, sized: bool = False) -> tuple[int, int]:
-    """``(states, bytes)``: the most run states the sweep's scheduler keeps on the host at once
-    (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`), and one lane's run state's bytes
-    (its structure traced, nothing allocated; 0 when none is kept, unless ``sized``)."""
-    scheduler = schedulers.make(config)
+def kept_run_states(config: SweepConfig, scheduler, task, data,
+                    sized: bool = False) -> tuple[int, int]:
+    """``(states, bytes)``: the most run states ``scheduler`` (the sweep's) keeps on the host at
+    once (:meth:`jaxch6.sweep.schedulers.Scheduler.kept_states`), and one lane's run state's
+    bytes (its structure traced, nothing allocated; 0 when none is kept, unless ``sized``).
+    ``task`` None is the book's network on ``data``."""
     kept = scheduler.kept_states(config.repeats, keeps_final(config, scheduler))
     if not kept and not sized:
         return 0, 0
@@ -268,7 +274,7 @@ def _load(config: SweepConfig, data, task, loaded=None):
 
 def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             lanes: int | None = None, chunk_size: int | None = None,
-            progress=None, kept_batches: int = 0) -> Setup:
+            progress=None, kept_batches: int = 0, scheduler=None) -> Setup:
     """Load the data, plan the lanes and build the engines: the set-up every driver of the
     engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`).
 
@@ -284,9 +290,11 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             data is loaded (JAX is imported after it).
         kept_batches: batches whose run states the driver keeps besides its scheduler's
             (:func:`plan_lanes`).
+        scheduler: the scheduler that will run (:func:`plan_lanes`; None: the config's, built
+            only to plan its kept run states).
 
     Returns:
-        A :class:`Setup` (no scheduler).
+        A :class:`Setup` holding ``scheduler``.
     """
     from jaxch6.progress import data_line
 
@@ -304,19 +312,20 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
 
     devices = list(devices if devices is not None else jax.local_devices())
     trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes, chunk_size=chunk_size,
-                                     task=task, kept_batches=kept_batches)
+                                     task=task, kept_batches=kept_batches,
+                                     scheduler=scheduler)
     engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
     info = {**device_info(devices), "data": data_info, "lanes": chosen.lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
             "objective": task.objective, "direction": task.direction}
     if book:
         info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=n_classes(data))
-    return Setup(config, data, info, engine, data_seconds, task)
+    return Setup(config, data, info, engine, data_seconds, task, scheduler)
 
 
 def _setup(config, data, task, devices, lanes_hint, progress=None) -> Setup:
-    setup = prepare(config, data, task, devices, lanes=lanes_hint, progress=progress)
-    setup.scheduler = schedulers.make(config)
+    setup = prepare(config, data, task, devices, lanes=lanes_hint, progress=progress,
+                    scheduler=schedulers.make(config))
     setup.info.update(scheduler=setup.scheduler.settings(),
                       scheduler_notes=setup.scheduler.notes())
     return setup
