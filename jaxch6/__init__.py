@@ -45,25 +45,11 @@ if _typing.TYPE_CHECKING:  # what the lazy attributes are, for type checkers
 
 __version__ = "0.1.0"
 
-#: Submodules imported on first attribute access.
-_SUBMODULES = (
-    "data",
-    "experiments",
-    "gradcheck",
-    "initializers",
-    "layers",
-    "mlp",
-    "optimizers",
-    "plots",
-    "schedules",
-    "sweep",
-    "train",
-    "verify",
-)
-
 #: Functions imported from a submodule on first access: name -> module.
 _FUNCTIONS = {"enable_compile_cache": "jaxch6.cache"}
 
+#: The public names. Those this module does not define are imported on first access: the
+#: functions of :data:`_FUNCTIONS`, and the others are submodules.
 __all__ = [
     "ConfigError",
     "DataError",
@@ -87,10 +73,10 @@ __all__ = [
 
 def __getattr__(name: str) -> _typing.Any:
     """Import a submodule or a lazily exported function on first access."""
-    if name in _SUBMODULES:
-        value = _importlib.import_module(f"{__name__}.{name}")
-    elif name in _FUNCTIONS:
+    if name in _FUNCTIONS:
         value = getattr(_importlib.import_module(_FUNCTIONS[name]), name)
+    elif name in __all__:  # a submodule: every other public name is defined above
+        value = _importlib.import_module(f"{__name__}.{name}")
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

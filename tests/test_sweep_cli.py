@@ -225,3 +225,14 @@ def test_an_option_that_would_be_ignored_is_one_line(argv, needle, capsys, tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_both_storage_timeout_options_default_to_the_storages_own():
+    """``--storage-timeout`` of a run and of ``export-optuna`` default to one constant."""
+    from jaxch6.cli import build_parser
+    from jaxch6.sweep.optuna_storage import CONNECT_TIMEOUT_S
+
+    parser = build_parser()
+    export = ["sweep", "export-optuna", "DIR", "--storage", "sqlite:///x.db"]
+    assert parser.parse_args(["sweep"]).storage_timeout == CONNECT_TIMEOUT_S
+    assert parser.parse_args(export).storage_timeout == CONNECT_TIMEOUT_S

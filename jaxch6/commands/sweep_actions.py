@@ -20,6 +20,8 @@ EVALUATE_HELP = "measure the best saved trials of a sweep on the test split"
 def add_actions(p: argparse.ArgumentParser) -> None:
     """Add ``show``, ``export-optuna`` and ``evaluate`` as optional sub-actions of
     ``jaxch6 sweep``."""
+    from jaxch6.sweep.optuna_storage import CONNECT_TIMEOUT_S
+
     actions = p.add_subparsers(dest="action", metavar="[ACTION]", required=False,
                                title="actions on an existing sweep (instead of running one)")
     show = actions.add_parser("show", help=SHOW_HELP, description=SHOW_HELP + ": the book's "
@@ -43,7 +45,8 @@ def add_actions(p: argparse.ArgumentParser) -> None:
                              "(required)")
     export.add_argument("--study", default=None, metavar="NAME",
                         help="the new study's name (default: DIR's name)")
-    export.add_argument("--storage-timeout", type=float, default=10.0, metavar="S",
+    export.add_argument("--storage-timeout", type=float, default=CONNECT_TIMEOUT_S,
+                        metavar="S",
                         help="seconds to wait for the storage's database server to answer "
                              "(default %(default)s)")
     export.set_defaults(_run=run_export)

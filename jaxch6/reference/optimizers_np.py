@@ -145,36 +145,29 @@ class AdaDelta:
         self.s = None
 
     def update(self, params, grads):
-        pairs = _pairs(params, grads)
-        if self.h is None:
-            self.h = [np.zeros_like(p) for p, _ in pairs]
-            self.s = [np.zeros_like(p) for p, _ in pairs]
         rho, eps = self.decay_rate, self.eps
-        for i, (p, g) in enumerate(pairs):
+        for i, (p, g) in enumerate(self._with_buffers(params, grads)):
             self.h[i] = rho * self.h[i] + (1 - rho) * g * g
             dx = np.sqrt((self.s[i] + eps) / (self.h[i] + eps)) * g
             self.s[i] = rho * self.s[i] + (1 - rho) * dx * dx
             p -= self.lr * dx
 
-
-class AdaDeltaSlidesCode:
-    """The slides' code order: ``Δ = √((s+eps)/(h+eps))·g`` with the *old* h, then h, s, and
-    ``p −= Δ`` (the slides store ``lr`` but never use it; here ``p −= lr·Δ``, equal at lr 1)."""
-
-    def __init__(self, lr=1.0, decay_rate=0.95, eps=1e-7):
-        self.lr = lr
-        self.decay_rate = decay_rate
-        self.eps = eps
-        self.h = None
-        self.s = None
-
-    def update(self, params, grads):
+    def _with_buffers(self, params, grads):
+        """The (param, grad) pairs; both buffers are created (zeros) on the first call."""
         pairs = _pairs(params, grads)
         if self.h is None:
             self.h = [np.zeros_like(p) for p, _ in pairs]
             self.s = [np.zeros_like(p) for p, _ in pairs]
+        return pairs
+
+
+class AdaDeltaSlidesCode(AdaDelta):
+    """The slides' code order: ``Δ = √((s+eps)/(h+eps))·g`` with the *old* h, then h, s, and
+    ``p −= Δ`` (the slides store ``lr`` but never use it; here ``p −= lr·Δ``, equal at lr 1)."""
+
+    def update(self, params, grads):
         rho, eps = self.decay_rate, self.eps
-        for i, (p, g) in enumerate(pairs):
+        for i, (p, g) in enumerate(self._with_buffers(params, grads)):
             dx = np.sqrt((self.s[i] + eps) / (self.h[i] + eps)) * g
             self.h[i] = rho * self.h[i] + (1 - rho) * g * g
             self.s[i] = rho * self.s[i] + (1 - rho) * dx * dx
