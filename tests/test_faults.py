@@ -76,6 +76,24 @@ def _start(args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _signal(proc, sig) -> tuple[int, str, float]:
+    """Send ``sig`` to ``proc`` and wait for it: its return code, its stderr and the seconds it
+    took to stop."""
+    proc.send_signal(sig)
+    t0 = time.perf_counter()
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err, time.perf_counter() - t0
+
+
+def _signal_early(args, rng) -> tuple[int, int, str, float]:
+    """Start ``jaxch6 args``, send it SIGINT or SIGTERM (``rng``'s choice) 0 to 3 s later
+    (``rng``'s) and wait for it: the signal, and what :func:`_signal` returns."""
+    sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+    proc = _start(args)
+    time.sleep(rng.uniform(0.0, 3.0))
+    return (sig, *_signal(proc, sig))
+
+
 def _owns(proc, out: Path) -> bool:
     """Whether ``proc`` holds the lock of ``out`` (a killed run leaves its ``.lock`` file)."""
     try:
@@ -98,16 +116,13 @@ def test_interrupts_at_random_moments_lose_nothing_and_resume_equals_a_straight_
         while not _owns(proc, out) and proc.poll() is None and time.perf_counter() < deadline:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 3.5))
-        proc.send_signal(sig)
-        t0 = time.perf_counter()
-        _, err = proc.communicate(timeout=30)
-        stopped_in = time.perf_counter() - t0
-        codes.append(proc.returncode)
-        assert proc.returncode >= 0, (proc.returncode, err[-2000:])  # never a crash
+        rc, err, stopped_in = _signal(proc, sig)
+        codes.append(rc)
+        assert rc >= 0, (rc, err[-2000:])  # never a crash
         assert "Traceback" not in err, err[-2000:]
-        if proc.returncode == 0:
+        if rc == 0:
             break  # it finished before the signal
-        assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], err[-2000:]
+        assert rc == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], err[-2000:]
         assert stopped_in < 3.0, stopped_in
         if (out / store.MANIFEST).exists():
             assert "interrupted" in err and f"--resume {out}" in err, err
@@ -135,14 +150,7 @@ def test_signals_in_the_first_seconds_exit_130_or_143_within_2_s_and_resume(fini
     rng = random.Random(19)
     for k in range(20):
         out = tmp_path / f"run{k}"
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        proc = _start(["sweep", *SMALL, "--out", out])
-        time.sleep(rng.uniform(0.0, 3.0))
-        proc.send_signal(sig)
-        t0 = time.perf_counter()
-        _, err = proc.communicate(timeout=30)
-        stopped_in = time.perf_counter() - t0
-        rc = proc.returncode
+        sig, rc, err, stopped_in = _signal_early(["sweep", *SMALL, "--out", out], rng)
         assert rc not in CRASHES, (k, rc, err[-2000:])
         if rc == 0:  # it had finished before the signal
             assert _results(out) == _results(finished)
@@ -186,13 +194,7 @@ def test_signals_in_an_optuna_workers_first_seconds_exit_130_or_143_and_it_compl
     rng = random.Random(23)
     for k in range(20):
         out = tmp_path / f"run{k}"
-        sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-        proc = _start(["sweep", *OPTUNA_SMALL, "--out", out])
-        time.sleep(rng.uniform(0.0, 3.0))
-        proc.send_signal(sig)
-        t0 = time.perf_counter()
-        _, err = proc.communicate(timeout=30)
-        stopped_in, rc = time.perf_counter() - t0, proc.returncode
+        sig, rc, err, stopped_in = _signal_early(["sweep", *OPTUNA_SMALL, "--out", out], rng)
         early = rc == -sig or (rc == 1 and "Fatal Python error: init_" in err)
         assert rc not in CRASHES and (early or "Traceback" not in err), (k, rc, err[-2000:])
         if rc != 0:  # early: the signal's own action, before jaxch6's handler (docs/sweeps.md)
@@ -224,11 +226,8 @@ def test_a_signal_mid_export_leaves_a_study_the_next_export_replaces(tmp_path):
         deadline = time.perf_counter() + 60
         while not db.exists() and proc.poll() is None and time.perf_counter() < deadline:
             time.sleep(0.002)
-        proc.send_signal(sig)
-        t0 = time.perf_counter()
-        _, err = proc.communicate(timeout=30)
-        stopped_in = time.perf_counter() - t0
-        assert proc.returncode == code, err[-2000:]
+        rc, err, stopped_in = _signal(proc, sig)
+        assert rc == code, err[-2000:]
         assert stopped_in < 2.0, stopped_in
         assert err.strip() == (f"jaxch6 sweep export-optuna: interrupted before the study was "
                                f"complete; export {run} again (it replaces the unfinished "
