@@ -475,14 +475,7 @@ def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols
     for ax, r in zip(axes.flat, rounds, strict=False):
         ts = [t for t in trials if t.round == r]
         longest = max((t.epochs for t in ts), default=1)
-        for t in sorted(ts, key=lambda t: t.epochs):
-            x, y = range(1, t.epochs + 1), [_acc(a) for a in t.val_acc]
-            if t.status == "stopped":
-                alpha = 0.15 + 0.45 * t.epochs / max(longest, 1)
-                ax.plot(x, y, color="0.5", alpha=alpha, lw=0.8)
-                ax.plot(x[-1:], y[-1:], "o", color="0.5", alpha=alpha, ms=2.5)
-            else:
-                ax.plot(x, y, color=_LINE.get(t.status, "C0"), alpha=0.9, lw=1.4)
+        _rung_curves(ax, ts, longest)
         for e in sorted({t.epochs for t in ts if t.status == "stopped"}):
             ax.axvline(e, color="0.3", ls=":", lw=0.8)
         survivors = sum(t.status != "stopped" for t in ts)
@@ -505,6 +498,28 @@ def sweep_rungs(trials: Sequence, path: str | os.PathLike | None = None, *, cols
     what = "validation accuracy" if _unit_range(trials) else _label(trials).removeprefix("final ")
     fig.suptitle(f"{what} per epoch: stopped trials fade, survivors continue", fontsize=10)
     return _save(fig, path)
+
+
+def _rung_curves(ax, ts: Sequence, longest: int) -> None:
+    """The curves of one panel of :func:`sweep_rungs`: one line collection per group (the
+    trials stopped at the same epoch, grey and the fainter the earlier, their last points
+    dots; the survivors in colour), drawn in order of length."""
+    from matplotlib.collections import LineCollection
+
+    groups: dict[tuple, list] = {}
+    for t in ts:
+        key = (0, t.epochs, "0.5") if t.status == "stopped" else (1, 0, _LINE.get(t.status, "C0"))
+        groups.setdefault(key, []).append(
+            list(zip(range(1, t.epochs + 1), [_acc(a) for a in t.val_acc], strict=False)))
+    for (survivor, epochs, color), curves in sorted(groups.items()):
+        if survivor:
+            ax.add_collection(LineCollection(curves, colors=color, alpha=0.9, linewidths=1.4))
+            continue
+        alpha = 0.15 + 0.45 * epochs / max(longest, 1)
+        ax.add_collection(LineCollection(curves, colors=color, alpha=alpha, linewidths=0.8))
+        ends = [c[-1] for c in curves if c]
+        ax.plot([p[0] for p in ends], [p[1] for p in ends], "o", color=color, alpha=alpha, ms=2.5)
+    ax.autoscale_view()
 
 
 # -- population-based training ------------------------------------------------------------------

@@ -87,9 +87,12 @@ def test_rungs_fade_stopped_trials():
     fig = plots.sweep_rungs(TRIALS)
     (ax,) = fig.axes
     assert ax.get_title() == "round 1/1: 3 trials, 2 trained to 4 epochs"
-    grey = [ln for ln in ax.lines if ln.get_color() == "0.5"]
-    assert grey and all(ln.get_alpha() < 0.5 for ln in grey)
-    assert all((ln.get_alpha() or 1) > 0.5 for ln in ax.lines if ln.get_color() == "C0")
+    grey = [c for c in ax.collections if c.get_alpha() < 0.5]  # the stopped trial, faint
+    assert len(grey) == 1 and [len(p.vertices) for p in grey[0].get_paths()] == [1]
+    assert [ln.get_xdata().tolist() for ln in ax.lines if ln.get_color() == "0.5"] == [[1]]
+    (survivors,) = [c for c in ax.collections if c.get_alpha() > 0.5]
+    assert [p.vertices[:, 0].tolist() for p in survivors.get_paths()] == [[1, 2, 3, 4]] * 2
+    assert survivors.get_colors()[0].tolist() == list(matplotlib.colors.to_rgba("C0", 0.9))
 
 
 def test_pbt_schedules_follow_the_lineage():
