@@ -105,7 +105,7 @@ def test_plans_that_do_not_fit_say_what_to_reduce():
 def test_cpu_plan_is_todays_rule():
     cpu = dict(platform="cpu", device_memory=8 * GiB)
     assert plan_lanes_and_chunk(100, BOOK_TRIAL, n_devices=2, **cpu) == Plan(
-        2, 20, 2 * BOOK_TRIAL)  # the README's "chunk 20 trials in groups of 2"
+        2, 20, 2 * BOOK_TRIAL)  # the README's "chunk 20 lanes in groups of 2"
     assert plan_lanes_and_chunk(100, BOOK_TRIAL, n_devices=1, **cpu).chunk_size == 20
     assert plan_lanes_and_chunk(100, BOOK_TRIAL, n_devices=4, **cpu).chunk_size == 8
     assert plan_lanes_and_chunk(7, BOOK_TRIAL, n_devices=1, **cpu).chunk_size == 8

@@ -162,3 +162,66 @@ def test_resuming_a_finished_sweep_with_saved_models_changes_nothing(tmp_path, c
         assert after["timings"][name] == before["timings"][name], name
     assert after["models"] == before["models"] and after["best"] == before["best"]
     assert not (out / "states").exists() and not (out / ".lock").exists()
+
+
+# ---------------------------------------------------- the README's Python and its sample output
+def _readme_blocks(kind: str) -> list[str]:
+    """The README's code blocks marked ``kind`` (``""``: unmarked), in order."""
+    blocks = re.findall(r"```([a-z]*)\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"),
+                        re.S)
+    return [text for marked, text in blocks if marked == kind]
+
+
+@pytest.mark.slow
+def test_the_readmes_optimizer_example_takes_adams_first_step():
+    """The README's optimizer snippet as written, given ``params`` and ``grads``: Adam's first
+    step moves each weight by the learning rate against its gradient's sign."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    code = next(b for b in _readme_blocks("python") if "O.adam" in b)
+    scope = {"params": {"w": jnp.ones(3)}, "grads": {"w": jnp.array([1.0, -2.0, 0.0])}}
+    exec(code, scope)  # noqa: S102
+    np.testing.assert_allclose(scope["params"]["w"], [1 - 1e-3, 1 + 1e-3, 1.0], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_readmes_python_sweep_runs(tmp_path, monkeypatch, capsys):
+    """The README's Python sweep as written, made small through the SweepConfig it imports
+    (trials, epochs, network and data; its optimizer, scheduler and space kept)."""
+    import jaxch6.sweep
+
+    code = next(b for b in _readme_blocks("python") if "jaxch6.sweep.run" in b)
+    small = {"trials": 9, "epochs": 3, "hidden": (8,), "batch_size": 20, "train_size": 100,
+             "source": "sample"}
+    config_class = jaxch6.sweep.SweepConfig
+    monkeypatch.setattr(jaxch6.sweep, "SweepConfig", lambda **kw: config_class(**{**kw, **small}))
+    monkeypatch.chdir(tmp_path)
+    exec(code, {})  # noqa: S102
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("(")[0] for line in lines] == [f"Best-{k}" for k in range(1, 6)], lines
+    result = load(tmp_path / "runs" / "momentum")
+    assert len(result.trials) == 9 and result.config.scheduler == "halving"
+    assert result.config.optimizer == "momentum"
+    assert {p.name for p in result.config.space} == {"learning_rate", "momentum"}
+
+
+@pytest.mark.slow
+def test_the_readmes_sample_output_is_what_jaxch6_sweep_prints(tmp_path):
+    """``jaxch6 sweep`` on 2 CPU devices with the embedded sample prints the README's sample
+    output: every line but the elided timing line, the rankings after Best-3 and the run
+    directory's name."""
+    import os
+    import subprocess
+    import sys
+
+    block = next(b for b in _readme_blocks("") if b.startswith("data: "))
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxch6.cli", "sweep", "--source", "sample", "--cpu-devices", "2",
+         "--no-plot", "--no-compile-cache", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = proc.stdout.splitlines()
+    shown = [line for line in block.splitlines() if "…" not in line and line != "..."]
+    assert [line for line in printed if line in shown] == shown, printed
