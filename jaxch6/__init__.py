@@ -8,7 +8,7 @@ Modules (imports run one way, from data and math at the bottom to sweep and CLI 
 - :mod:`jaxch6.layers`       affine, activations, batch norm, dropout
 - :mod:`jaxch6.mlp`          the book's MultiLayerNet(Extend) as ``init``/``apply``/``loss``
 - :mod:`jaxch6.train`        one training run as a single compiled ``lax.scan``
-- :mod:`jaxch6.sweep`        vmapped hyperparameter random search
+- :mod:`jaxch6.sweep`        vmapped hyperparameter sweeps (random search, halving, PBT, Optuna)
 - :mod:`jaxch6.data`         MNIST / Fashion-MNIST (tfds, IDX files, embedded sample)
 - :mod:`jaxch6.gradcheck`    numerical vs autodiff gradients
 - :mod:`jaxch6.verify`       every update rule beside optax and the book's NumPy code

@@ -1,7 +1,9 @@
-"""``jaxch6 sweep``: the book's hyperparameter random search as one vectorised, compiled program.
+"""``jaxch6 sweep``: the book's hyperparameter search (random, a scheduler's, or an Optuna
+study's) as vectorised, compiled programs.
 
-A thin layer over :func:`jaxch6.sweep.run` / :func:`jaxch6.sweep.resume`. Standard library only
-at import time; JAX and matplotlib are imported inside :func:`run`.
+A thin layer over :func:`jaxch6.sweep.run` / :func:`jaxch6.sweep.resume` (with ``--sampler``,
+:func:`jaxch6.sweep.optuna.run`). Standard library only at import time; JAX and matplotlib are
+imported inside :func:`run`.
 """
 
 from __future__ import annotations
