@@ -39,6 +39,7 @@ def test_bench_sweep_quick(tmp_path):
     assert r["loop_final_val_acc_equal_to_sweep"] == "4/4"
     cases = [c["case"] for c in r["commands"]]
     assert cases == ["cold compilation cache", "warm compilation cache", "warm, --no-plot",
+                     "warm compilation cache (again)", "warm, --no-plot (again)",
                      "random, 9 trials, warm", "halving, 9 trials, warm"]
     for c in r["commands"]:  # each process ran the command: its own timings came back
         assert _positive(c["wall_seconds"]) and _positive(c["run_seconds"])
