@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from _checks import one_line
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import store
@@ -35,13 +36,6 @@ def run(tmp_path):
     return out
 
 
-def _one_line(exc_info, *needles):
-    msg = str(exc_info.value)
-    assert "\n" not in msg, msg
-    for needle in needles:
-        assert needle in msg, msg
-
-
 def _rec(i):
     return {"id": i, "round": 0, "hparams": {"learning_rate": 0.1}, "final_val_acc": 0.5,
             "diverged": False, "train_acc": [0.5], "val_acc": [0.5]}
@@ -51,14 +45,14 @@ def test_a_lock_link_is_refused(run, outside):
     (run / store.LOCK).symlink_to(outside)
     with pytest.raises(ConfigError) as e:
         store.lock(run)
-    _one_line(e, f"refusing to write {run / store.LOCK}: it is a symbolic link")
+    one_line(e, f"refusing to write {run / store.LOCK}: it is a symbolic link")
 
 
 def test_records_are_never_appended_through_a_link(run, outside):
     (run / store.TRIALS).symlink_to(outside)
     with pytest.raises(ConfigError) as e:
         store.append_trials(run, [_rec(0)])
-    _one_line(e, "it is a symbolic link")
+    one_line(e, "it is a symbolic link")
 
 
 @pytest.mark.parametrize("name", [store.SUMMARY, store.MANIFEST, store.TRIALS])
@@ -85,7 +79,7 @@ def test_a_linked_subdirectory_is_refused(run, tmp_path, sub):
             StatePool(None, run / sub)
         else:
             store.write_file(run / sub / "trial-0.npz", b"x")
-    _one_line(e, f"refusing to write into {run / sub}: it is a symbolic link")
+    one_line(e, f"refusing to write into {run / sub}: it is a symbolic link")
     assert list(elsewhere.iterdir()) == []
 
 
@@ -137,7 +131,7 @@ def test_a_linked_sqlite_study_is_refused(run, outside, name):
     (run / name).symlink_to(outside)
     with pytest.raises(ConfigError) as e:
         S.storage_url(f"sqlite:///{run}/study.db")
-    _one_line(e, f"refusing {run / name}: it is a symbolic link")
+    one_line(e, f"refusing {run / name}: it is a symbolic link")
 
 
 @pytest.mark.slow
@@ -220,7 +214,7 @@ def test_a_damaged_state_pool_is_one_line_naming_the_file(tmp_path, damage, need
     damage(states)
     with pytest.raises(ConfigError) as e:
         StatePool(treedef, states).take([(0, 0, 2), (1, 0, 2)])
-    _one_line(e, needle, "damaged or missing")
+    one_line(e, needle, "damaged or missing")
 
 
 def test_a_pickled_state_block_is_refused(tmp_path):
@@ -230,19 +224,19 @@ def test_a_pickled_state_block_is_refused(tmp_path):
              leaf1=np.zeros(2))
     with pytest.raises(ConfigError) as e:
         StatePool(treedef, states).take([(0, 0, 2)])
-    _one_line(e, "block-000000.npz", "ValueError")
+    one_line(e, "block-000000.npz", "ValueError")
 
 
 # -- raw exceptions that are one line now (issue 19 item 12) ------------------------------------
-def test_deeply_nested_json_is_one_line(run):
+def test_deeply_nested_json_isone_line(run):
     (run / store.MANIFEST).write_text("[" * 100000 + "]" * 100000)
     with pytest.raises(ConfigError) as e:
         store.read_manifest(run)
-    _one_line(e, "nested too deeply")
+    one_line(e, "nested too deeply")
     (run / store.TRIALS).write_text("[" * 100000 + "]" * 100000 + "\n" + '{"id": 0}\n')
     with pytest.raises(ConfigError) as e:
         store.read_trials(run)
-    _one_line(e, "line 1")
+    one_line(e, "line 1")
 
 
 @pytest.mark.parametrize("data, needle", [
@@ -266,10 +260,10 @@ def test_bad_data_for_the_book_network_is_a_data_error(data, needle):
 
     with pytest.raises(DataError) as e:
         check_book_data(data)
-    _one_line(e, needle)
+    one_line(e, needle)
 
 
-def test_load_model_of_a_bad_file_or_id_is_one_line(run):
+def test_load_model_of_a_bad_file_or_id_isone_line(run):
     from jaxch6.sweep import load_model
 
     (run / "models").mkdir()
@@ -280,10 +274,10 @@ def test_load_model_of_a_bad_file_or_id_is_one_line(run):
                           (-1, "trial id must be an integer >= 0")):
         with pytest.raises(ConfigError) as e:
             load_model(run, trial)
-        _one_line(e, needle)
+        one_line(e, needle)
 
 
-def test_a_name_too_long_is_one_line(tmp_path, capsys):
+def test_a_name_too_long_isone_line(tmp_path, capsys):
     from jaxch6.cli import main
 
     long = tmp_path / ("a" * 300)

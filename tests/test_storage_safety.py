@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _checks import one_line
 
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import optuna_storage as S
@@ -24,14 +25,6 @@ from jaxch6.sweep import optuna_storage as S
 ROOT = Path(__file__).resolve().parents[1]
 HAS_PG_DRIVER = any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2"))
 PG_DSN = os.environ.get("JAXCH6_TEST_POSTGRES_DSN")
-
-
-def _one_line(exc_info, *needles):
-    msg = str(exc_info.value)
-    assert "\n" not in msg, msg
-    for needle in needles:
-        assert needle in msg, msg
-    return msg
 
 
 # -- credentials --------------------------------------------------------------------------------
@@ -92,7 +85,7 @@ def test_open_errors_never_carry_the_password(monkeypatch):
         _Refusing.error = error
         with pytest.raises(ConfigError) as e:
             S.make_storage(url, timeout=1)
-        msg = _one_line(e, "storage mysql://u:***@127.0.0.1:1/d?password=***")
+        msg = one_line(e, "storage mysql://u:***@127.0.0.1:1/d?password=***")
         for secret in ("p@ss/w0rd", "p%40ss%2Fw0rd", "q1w2e3r4"):
             assert secret not in msg, msg
     engine_kwargs = _Refusing.calls[0][1]["engine_kwargs"]
@@ -143,7 +136,7 @@ def test_a_server_that_never_answers_times_out():
         with pytest.raises(ConfigError) as e:
             S.make_storage(url, timeout=0.5)
         elapsed = time.monotonic() - t0
-    msg = _one_line(e, "cannot reach storage postgresql+", f"u:***@127.0.0.1:{port}/db within "
+    msg = one_line(e, "cannot reach storage postgresql+", f"u:***@127.0.0.1:{port}/db within "
                     "0.5 s")
     assert "s3cret" not in msg and elapsed < 2.0
 
@@ -155,7 +148,7 @@ def test_a_server_that_hangs_up_is_a_one_line_error():
     with _fake_server(close=True) as port:
         with pytest.raises(ConfigError) as e:
             S.make_storage(f"postgresql://u:s3cret-pw@127.0.0.1:{port}/db", timeout=1.5)
-    msg = _one_line(e, f"u:***@127.0.0.1:{port}/db")
+    msg = one_line(e, f"u:***@127.0.0.1:{port}/db")
     assert "s3cret" not in msg
 
 
@@ -181,7 +174,7 @@ def test_timeout_values_and_option(tmp_path):
 def test_unsupported_scheme_message_hides_the_password():
     with pytest.raises(ConfigError) as e:
         S.storage_url("redis://u:s3cret-pw@h:6379/0")
-    msg = _one_line(e, "unsupported scheme 'redis'", "u:***@h")
+    msg = one_line(e, "unsupported scheme 'redis'", "u:***@h")
     assert "s3cret" not in msg and "--storage" not in msg
 
 
@@ -197,7 +190,7 @@ def test_real_postgres_wrong_password_and_timeout():
     wrong = f"{scheme}://{creds.split(':', 1)[0]}:wr0ng%40pw@{host}"
     with pytest.raises(ConfigError) as e:
         S.make_storage(wrong, timeout=5)
-    msg = _one_line(e)
+    msg = one_line(e)
     for secret in ("wr0ng%40pw", "wr0ng@pw", creds.split(":", 1)[-1]):
         assert secret not in msg, msg
 
@@ -211,7 +204,7 @@ def test_study_names_are_checked():
                         ("a\u202eb", "U+202E"), ("tab\there", "U+0009")):
         with pytest.raises(ConfigError) as e:
             S.check_study_name(bad)
-        _one_line(e, needle)
+        one_line(e, needle)
 
 
 def test_safe_path_component_never_leaves_its_directory(tmp_path):

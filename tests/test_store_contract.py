@@ -13,20 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _checks import one_line
 
 from jaxch6 import cli
 from jaxch6.errors import ConfigError
 from jaxch6.sweep import store
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _one_line(exc_info, *needles):
-    msg = str(exc_info.value)
-    assert "\n" not in msg, msg
-    for needle in needles:
-        assert needle in msg, msg
-    return msg
 
 
 def _rec(i, acc=0.5, epochs=2, **kw):
@@ -56,7 +49,7 @@ def test_a_second_process_cannot_lock_a_directory_in_use(tmp_path):
         assert proc.stdout.readline().strip() == "locked"
         with pytest.raises(ConfigError) as e:
             store.lock(out)
-        _one_line(e, f"{out} is in use by another sweep (pid {proc.pid})")
+        one_line(e, f"{out} is in use by another sweep (pid {proc.pid})")
     finally:
         proc.send_signal(signal.SIGKILL)  # a crash: the kernel releases the lock
         proc.wait()
@@ -78,10 +71,10 @@ def test_lock_creates_the_directory_and_refuses_files(tmp_path):
     f.write_text("x")
     with pytest.raises(ConfigError) as e:
         store.lock(f)
-    _one_line(e, f"cannot use {f} as a run directory: it is a file")
+    one_line(e, f"cannot use {f} as a run directory: it is a file")
     with pytest.raises(ConfigError) as e:
         store.lock(f / "sub")
-    _one_line(e, f"cannot create {f / 'sub'}: Not a directory ({f} is a file)")
+    one_line(e, f"cannot create {f / 'sub'}: Not a directory ({f} is a file)")
 
 
 # -- claim --------------------------------------------------------------------------------------
@@ -94,7 +87,7 @@ def test_claim_a_new_directory(tmp_path):
     (out / "zzz").mkdir()
     with pytest.raises(ConfigError) as e:
         store.claim(out, "optuna")
-    _one_line(e, f"{out} is not empty (holds notes.txt and 1 more)", "never replaced")
+    one_line(e, f"{out} is not empty (holds notes.txt and 1 more)", "never replaced")
     with pytest.raises(ConfigError, match="run kind must be one of sweep, optuna"):
         store.claim(out, "plain")
     f = tmp_path / "file"
@@ -126,14 +119,14 @@ def test_claim_for_resume_checks_the_kind(tmp_path):
         store.write_manifest(out, store.make_manifest("optuna", {"epochs": 2}, "ab", lanes=4))
         with pytest.raises(ConfigError) as e:
             store.claim(out, "sweep")  # a new run: the manifest is named
-        _one_line(e, "holds manifest.json")
+        one_line(e, "holds manifest.json")
         assert store.claim(out, "optuna", resume=True)["lanes"] == 4
         with pytest.raises(ConfigError) as e:
             store.claim(out, "sweep", resume=True)
-        _one_line(e, "holds a 'optuna' run, not a 'sweep' run")
+        one_line(e, "holds a 'optuna' run, not a 'sweep' run")
     with pytest.raises(ConfigError) as e:
         store.claim(tmp_path / "empty", "sweep", resume=True)
-    _one_line(e, "no manifest.json there")
+    one_line(e, "no manifest.json there")
 
 
 # -- manifest -----------------------------------------------------------------------------------
@@ -154,7 +147,7 @@ def test_manifest_roundtrip_written_once(tmp_path):
     assert store.check_manifest(back, m) == []  # tuple vs list: the same config
     with pytest.raises(ConfigError) as e:
         store.write_manifest(tmp_path, m)
-    _one_line(e, "manifest.json already exists")
+    one_line(e, "manifest.json already exists")
     (tmp_path / store.MANIFEST).write_text('{"kind": "sweep"}')
     with pytest.raises(ConfigError, match="manifest.json: missing field 'config'"):
         store.read_manifest(tmp_path)
@@ -176,7 +169,7 @@ def test_manifest_mismatches_name_the_first_difference():
     for new, message in cases:
         with pytest.raises(ConfigError) as e:
             store.check_manifest(old, new)
-        _one_line(e, message)
+        one_line(e, message)
     assert store.check_manifest(old, _manifest(epochs=5), allow=["epochs"]) == []
     newer = old | {"versions": old["versions"] | {"jax": "99.0"}}
     warnings = store.check_manifest(old, newer)
@@ -231,11 +224,11 @@ def test_bad_records_are_one_line_errors_with_the_line_number(tmp_path):
         path.write_text(json.dumps(_rec(0)) + "\n" + json.dumps(bad) + "\n")
         with pytest.raises(ConfigError) as e:
             store.read_trials(tmp_path, validate=_validator())
-        _one_line(e, f"{path} line 2: {message}")
+        one_line(e, f"{path} line 2: {message}")
     path.write_text(json.dumps(_rec(0)) + "\n" + json.dumps(_rec(0)) + "\n")
     with pytest.raises(ConfigError) as e:
         store.read_trials(tmp_path)
-    _one_line(e, "line 2: trial id 0 appears twice (first on line 1)")
+    one_line(e, "line 2: trial id 0 appears twice (first on line 1)")
     # categorical values, nulls in curves, a null final accuracy: fine
     good = _rec(4, hparams={"learning_rate": 0.1, "weight_decay": "none"}, final_val_acc=None,
                 val_acc=[0.5, None])
@@ -253,7 +246,7 @@ def test_a_cut_short_last_line_is_still_dropped_with_validation(tmp_path):
     assert [r["id"] for r in store.read_trials(tmp_path, validate=_validator())] == [0, 1]
     with pytest.raises(ConfigError) as e:  # appending onto a partial line is refused
         store.append_trials(tmp_path, [_rec(2)])
-    _one_line(e, "ends with a partial line")
+    one_line(e, "ends with a partial line")
     store.read_trials(tmp_path, repair=True)
     assert path.read_bytes() == good
     store.append_trials(tmp_path, [_rec(2)])
@@ -306,10 +299,10 @@ def test_writes_under_a_file_are_one_line_errors(tmp_path):
     for out in (f, f / "sub"):
         with pytest.raises(ConfigError) as e:
             store.append_trials(out, [_rec(0)])
-        _one_line(e, f"cannot write {out / store.TRIALS}: Not a directory ({f} is a file)")
+        one_line(e, f"cannot write {out / store.TRIALS}: Not a directory ({f} is a file)")
         with pytest.raises(ConfigError) as e:
             store.write_summary(out, {"a": 1})
-        _one_line(e, f"cannot write {out / store.SUMMARY}: Not a directory")
+        one_line(e, f"cannot write {out / store.SUMMARY}: Not a directory")
     assert f.read_text() == "x"
 
 
@@ -331,12 +324,12 @@ def test_a_full_disk_keeps_what_was_written(small_fs):
             size = path.stat().st_size if path.exists() else 0
             store.append_trials(out, chunk)
             written += len(chunk)
-    _one_line(e, f"cannot write {path}: No space left on device")
+    one_line(e, f"cannot write {path}: No space left on device")
     assert written > 0 and path.stat().st_size == size  # the failed chunk was truncated away
     assert [r["id"] for r in store.read_trials(out)] == list(range(written))
     with pytest.raises(ConfigError) as e:
         store.write_summary(out, {"status": "complete", "pad": "x" * 100_000})
-    _one_line(e, f"cannot write {out / store.SUMMARY}: No space left on device")
+    one_line(e, f"cannot write {out / store.SUMMARY}: No space left on device")
     assert store.read_summary(out) == {"status": "running"}
     assert not list(out.glob("*.tmp"))
     held.release()
@@ -351,7 +344,7 @@ def test_a_read_only_disk_is_a_one_line_error(small_fs, capsys):
                        (lambda: store.lock(small_fs / "new"), "new")):
         with pytest.raises(ConfigError) as e:
             call()
-        _one_line(e, name, "Read-only file system")
+        one_line(e, name, "Read-only file system")
     assert cli.main(["experiment", "batch_norm_test", "--quick", "--out",
                      str(small_fs / "figs")]) == 2
     err = capsys.readouterr().err
