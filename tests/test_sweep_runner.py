@@ -187,3 +187,18 @@ def test_python_run_writes_the_command_lines_figures(tmp_path):
     bare = run(config, out=tmp_path / "s", data=toy_data(), task=toy_task,
                progress=False, figures=False)
     assert "figures" not in bare.info and not list((tmp_path / "s").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_a_sweep_builds_its_scheduler_once(tmp_path, monkeypatch):
+    """The scheduler that plans the kept run states, checks the records and runs is one object
+    (a halving sweep into a directory, then its resume)."""
+    from jaxch6.sweep import schedulers
+
+    made, make = [], schedulers.make
+    monkeypatch.setattr(schedulers, "make", lambda c: made.append(c.scheduler) or make(c))
+    config = dataclasses.replace(TOY, scheduler="halving", min_epochs=2, trials=6)
+    _run(config, out=tmp_path / "run", progress=False, figures=False)
+    assert made == ["halving"]
+    resume(tmp_path / "run", task=toy_task, data=toy_data(), progress=False, figures=False)
+    assert made == ["halving"] * 2

@@ -621,7 +621,7 @@ def _open_records(setup: Setup, out_dir, manifest, command_line):
         def n_epochs(rec):
             return epochs if rec.get("status", "complete") == "complete" else None
 
-        validate = store.make_validator(range(setup.config.total_trials), n_epochs,
+        validate = store.make_validator(range(setup.scheduler.total_trials), n_epochs,
                                         record_names(setup.config), space=setup.config.space)
         records = store.read_trials(out_dir, repair=True, validate=validate, updates=True)
         trials = {r["id"]: Trial.from_record(r) for r in records}
