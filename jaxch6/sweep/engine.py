@@ -12,10 +12,10 @@ groups, inside ``shard_map`` over a 1-D mesh named ``"trials"`` spanning all loc
 lane axis is sharded, the data replicated). Every chunk has the same size (a short one is padded
 with copies of a real lane, whose results are dropped), so a sweep compiles one program to start
 lanes and one that advances them by the greatest common divisor of the epoch counts its
-scheduler asks for (:meth:`Engine.precompile`), each ahead of time (``lower(...).compile()``)
-and timed apart from the run. A longer advance is several calls of that program, chained on the
-device: training in pieces equals training at once, bit for bit, so a halving run with rungs
-of 1, 2 and 6 epochs compiles one program, not three.
+scheduler asks for (:meth:`Engine.precompile`), each ahead of time (``lower(...).compile()``,
+the two side by side in threads) and timed apart from the run. A longer advance is several
+calls of that program, chained on the device: training in pieces equals training at once,
+bit for bit, so a halving run with rungs of 1, 2 and 6 epochs compiles one program, not three.
 
 Why fixed lane groups: XLA compiles a ``vmap`` of 2 lanes and one of 50 with different
 reduction and fusion strategies, so the same trial's gradients can differ in the last bit
@@ -44,6 +44,7 @@ import abc
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -185,14 +186,15 @@ class Engine(LaneEngine):
         )
 
     def _compile(self, name, fn, lane_specs):
-        if name in self._programs:
-            return self._programs[name]
+        if name not in self._programs:
+            t0 = time.perf_counter()
+            self._programs[name] = self._lower(name, fn, lane_specs).compile()
+            self.compile_seconds += time.perf_counter() - t0
+        return self._programs[name]
+
+    def _lower(self, name, fn, lane_specs):
         program = self._jitted.setdefault(name, self._jit(fn, len(lane_specs)))
-        t0 = time.perf_counter()
-        compiled = program.lower(*lane_specs, self.data).compile()
-        self.compile_seconds += time.perf_counter() - t0
-        self._programs[name] = compiled
-        return compiled
+        return program.lower(*lane_specs, self.data)
 
     def _specs(self):
         import jax
@@ -207,8 +209,10 @@ class Engine(LaneEngine):
         return np.dtype(np.int32) if name in self.int_names else self.dtype
 
     def _init_program(self):
-        key_spec, hp_spec = self._specs()
-        return self._compile("init", self._init_fn, (key_spec, hp_spec))
+        return self._compile("init", *self._init_parts())
+
+    def _init_parts(self):
+        return self._init_fn, self._specs()
 
     def _init_fn(self, key_data, hparams, data):
         import jax
@@ -235,30 +239,45 @@ class Engine(LaneEngine):
         return jax.eval_shape(program, key_spec, hp_spec, self.data)
 
     def _advance_program(self, epochs: int):
+        return self._compile(("advance", epochs), *self._advance_parts(epochs))
+
+    def _advance_parts(self, epochs: int):
         import jax
 
         _, hp_spec = self._specs()
         state_spec = jax.tree.map(
             lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.sharded),
             self.state_shape())
-        return self._compile(("advance", epochs),
-                             lambda s, hp, data: self._advance_fn(s, hp, data, epochs),
-                             (state_spec, hp_spec))
+        return (lambda s, hp, data: self._advance_fn(s, hp, data, epochs),
+                (state_spec, hp_spec))
 
     def precompile(self, epochs: Sequence[int] = ()) -> None:
         """Compile the start program and one advance program for every count in ``epochs``.
 
         The advance program trains the greatest common divisor of ``epochs`` (the engine's
         ``unit``); :meth:`dispatch` advances by a multiple of it in as many chained calls.
+        Both are lowered here, then compiled side by side in two threads (XLA compiles
+        without holding Python's GIL; each program is the same as when compiled alone), and
+        the time until both are ready is added to ``compile_seconds``.
 
         Args:
             epochs: the epoch counts the sweep will advance lanes by.
         """
-        self._init_program()
         counts = [int(e) for e in epochs]
+        wanted = {"init": self._init_parts}
         if counts:
             self.unit = math.gcd(*counts)
-            self._advance_program(self.unit)
+            wanted[("advance", self.unit)] = lambda: self._advance_parts(self.unit)
+        t0 = time.perf_counter()
+        todo = {name: self._lower(name, *parts()) for name, parts in wanted.items()
+                if name not in self._programs}
+        if not todo:
+            return
+        with ThreadPoolExecutor(len(todo)) as pool:
+            compiled = dict(zip(todo, pool.map(lambda lowered: lowered.compile(),
+                                               todo.values()), strict=True))
+        self.compile_seconds += time.perf_counter() - t0
+        self._programs.update(compiled)
 
     @property
     def compiled(self) -> tuple:
