@@ -228,3 +228,10 @@ def test_every_figure_of_a_toy_sweep_explains_itself(tmp_path, scheduler):
         assert "stopped early" in legend
         unit = "bracket" if scheduler == "hyperband" else "round"
         assert figs["rungs.png"].axes[0].get_title().startswith(f"{unit} 1/1:")
+
+
+def test_writing_a_figure_leaves_the_users_text_settings(tmp_path):
+    with matplotlib.rc_context({"text.hinting": "auto"}):
+        plots.sweep_scatter(TRIALS, tmp_path / "s.png", space=SPACE)
+        assert matplotlib.rcParams["text.hinting"] == "auto"
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
