@@ -12,7 +12,9 @@ lr = 10^U(-6,-2), weight decay = 10^U(-8,-4)):
     wall, when its first output line came, and the phases its ``summary.json`` reports;
 (phases) import times (jax, jaxch6, matplotlib: a new process each, median of 3) and, in this
     process, ``jaxch6.sweep.run(config, out=...)``'s data, compile, run, plan/store/manifest
-    and the figures (:func:`jaxch6.plots.write_sweep_figures`), warm cache;
+    and the figures (:func:`jaxch6.plots.write_sweep_figures`), warm cache, with the seconds
+    JAX spent tracing, lowering and compiling or loading programs inside ``sweep.run``
+    (``jax.monitoring``'s time spans, overlaps counted once);
 (a) ``jaxch6.sweep.run``: all trials as lanes of one compiled ``jit(vmap(...))`` program,
     sharded over the local devices (cold: no persistent compilation cache; then warm: the
     same shapes again with the cache, data loaded and records written);
@@ -38,7 +40,9 @@ so the sweep's ranking is that of a full-fp32 run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -178,9 +182,10 @@ def in_process_phases(sweep, config, work):
     from jaxch6.plots import write_sweep_figures
 
     out = os.path.join(work, "phases")
-    t0 = time.perf_counter()
-    res = sweep.run(config, out=out, figures=False)
-    wall = time.perf_counter() - t0
+    with jax_spans() as spans:
+        t0 = time.perf_counter()
+        res = sweep.run(config, out=out, figures=False)
+        wall = time.perf_counter() - t0
     t1 = time.perf_counter()
     write_sweep_figures(res, out)
     figures = time.perf_counter() - t1
@@ -188,7 +193,44 @@ def in_process_phases(sweep, config, work):
     known = tm["data_seconds"] + tm["compile_seconds"] + tm["run_seconds"]
     return res, wall, {"data": tm["data_seconds"], "compile": tm["compile_seconds"],
                        "run": tm["run_seconds"], "plan, store and manifest": wall - known,
-                       "figures": figures}
+                       "figures": figures, "jax": spans}
+
+
+#: JAX's compile-path events (``jax.monitoring``) timed inside ``sweep.run``, by the phase name
+#: the tables give them.
+JAX_EVENTS = {"/jax/core/compile/jaxpr_trace_duration": "tracing to jaxprs",
+              "/jax/core/compile/jaxpr_to_mlir_module_duration": "lowering to MLIR",
+              "/jax/core/compile/backend_compile_duration": "XLA compile or cache load"}
+
+
+@contextlib.contextmanager
+def jax_spans():
+    """Within the block, the seconds JAX spends in each of :data:`JAX_EVENTS`, as the union
+    of its time spans (nested traces and programs compiled side by side in threads are counted
+    once); filled in when the block ends."""
+    from jax import monitoring
+
+    spans, out = {k: [] for k in JAX_EVENTS}, {}
+
+    def listen(event, start, end, **_):
+        if event in spans:
+            spans[event].append((start, end))
+
+    monitoring.register_event_time_span_listener(listen)
+    try:
+        yield out
+    finally:
+        monitoring.unregister_event_time_span_listener(listen)
+        out.update({JAX_EVENTS[k]: _union(v) for k, v in spans.items()})
+
+
+def _union(intervals) -> float:
+    """Total length of the union of ``(start, end)`` intervals."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(intervals):
+        total += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    return total
 
 
 def bench_loop(jax, config, data, n_trials):
@@ -563,6 +605,8 @@ def markdown_commands(r) -> list[str]:
         lines += [f"| import {k} | {v:.2f} |" for k, v in imp.items()]
         lines += [f"| {k} | {ph[k]:.2f} |" for k in ("data", "compile", "run",
                                                      "plan, store and manifest", "figures")]
+        lines += [f"| JAX inside `sweep.run`: {k} | {v:.2f} |"
+                  for k, v in (ph.get("jax") or {}).items()]
     return lines
 
 
