@@ -346,19 +346,20 @@ def _uses(optimizer: str, name: str, space) -> bool:
 
 
 def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[int]]:
-    """Ask up to ``k`` trials; keep those whose rank among the live trials is below
-    ``n_trials``, give the others back and start the kept ones' heartbeats. Returns the kept
-    trials and their storage ids (none without a storage)."""
+    """Ask up to ``k`` trials (``heart`` beating for them); keep those whose rank among the
+    live trials is below ``n_trials``, give the others back. Returns the kept trials and their
+    storage ids (none without a storage)."""
     if k <= 0:
         return [], []
-    asked = S.ask_batch(study, k, storage)
+    asked = S.ask_batch(study, k, storage, heart)
     ranks = _live_ranks(study)
     keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
     surplus = [t for t in asked if t not in keep]
     S.give_back(study, storage, surplus)  # another worker took these slots first
-    ids = S.trial_ids(study, storage, [t.number for t in keep]) if storage is not None else []
-    heart.add(ids, [t.number for t in keep])
-    return keep, ids
+    if storage is None:
+        return keep, []
+    heart.discard([S.storage_trial_id(t) for t in surplus])
+    return keep, [S.storage_trial_id(t) for t in keep]
 
 
 # -- the scheduler --------------------------------------------------------------------------------
@@ -439,20 +440,26 @@ class StudyScheduler:
 
     def observe(self, step: Step, trials: dict) -> None:
         """Tell the study what ``step`` measured: at a rung below the last, ``report`` each
-        trial's value there and ask ``should_prune`` (a pruned trial is told PRUNED and
-        stopped); at the last, tell each trial's value (COMPLETE). A trial finished meanwhile
-        by another worker (failed as stale) is dropped from the batch."""
+        trial's value there (the batch's in one transaction,
+        :func:`~jaxch6.sweep.optuna_storage.report_batch`) and ask ``should_prune`` (a pruned
+        trial is told PRUNED and stopped); at the last, tell each trial's value (COMPLETE). A
+        trial finished meanwhile by another worker (failed as stale) is dropped from the
+        batch."""
         import optuna
 
-        k, stopped = self.rungs.index(step.stop), []
-        for i in [i for i in (*step.new, *step.cont) if i in self.batch]:
+        here = [i for i in (*step.new, *step.cont) if i in self.batch]
+        last, stopped = self.rungs.index(step.stop) == len(self.rungs) - 1, []
+        reported = not last and S.report_batch(
+            self.storage, [(self.batch[i], study_value(trials[i])) for i in here], step.stop - 1)
+        for i in here:
             trial, rec = self.batch[i], trials[i]
             halted = dataclasses.replace(rec, status="stopped")
             try:
-                if k == len(self.rungs) - 1:
+                if last:
                     self._tell(i, rec, optuna.trial.TrialState.COMPLETE)
                     continue
-                trial.report(study_value(rec), step.stop - 1)
+                if not reported:  # one at a time (e.g. a trial failed meanwhile)
+                    trial.report(study_value(rec), step.stop - 1)
                 if trial.should_prune():
                     trials[i] = halted
                     stopped.append(halted)
@@ -475,10 +482,9 @@ class StudyScheduler:
         if rec.objective != "val_acc":
             attrs.update(objective=rec.objective, metrics=rec.metrics)
         trial = self.batch.pop(i)
-        for k, v in attrs.items():
-            trial.set_user_attr(k, v)
+        S.set_user_attrs(self.storage, trial, attrs)
         value = None if state == state.PRUNED else study_value(rec)
-        if self.study.tell(trial, value, state=state, skip_if_finished=True).state == state:
+        if S.tell(self.study, trial, value, state):
             self.told.append(rec)  # not when failed as stale meanwhile
 
     def _batch_done(self) -> None:

@@ -28,13 +28,15 @@ attribute :data:`BEAT_ATTR`, and :func:`fail_stale` gives a first heartbeat to R
 without that mark (a worker killed between ``ask`` and its first heartbeat), so that no trial can
 stay RUNNING forever.
 
-**Optuna internals used, and why.** Results go through Optuna's public API (``trial.report``,
-``trial.should_prune``, ``trial.set_user_attr``, ``study.tell``), but a batch cannot be asked,
+**Optuna internals used, and why.** Suggestions and rungs go through Optuna's public API
+(``trial.suggest_*``, ``trial.report``, ``trial.should_prune``), but a batch cannot be asked,
 kept alive and given back through it: ``Study.optimize`` runs the heartbeat thread and
-``fail_stale_trials`` for one trial at a time. So this module calls methods of the storage object
-it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`) that Optuna
-documents as library-internal (``BaseStorage``'s methods are "not supposed to be directly
-accessed by library users"):
+``fail_stale_trials`` for one trial at a time. And each public write is one database
+transaction (a session, a commit, about a millisecond of CPU on SQLite), which made the
+bookkeeping cost more per trial than the issue's 10 ms. So this module calls methods of the
+storage object it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`)
+that Optuna documents as library-internal (``BaseStorage``'s methods are "not supposed to be
+directly accessed by library users"):
 
 - ``record_heartbeat`` and ``get_heartbeat_interval`` (:class:`Heartbeat`, :func:`fail_stale`):
   one thread beats for the whole batch in flight;
@@ -47,7 +49,34 @@ accessed by library users"):
 - ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
   (:func:`trial_ids`): what those methods take;
 - ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
-  :func:`ask_batch` created.
+  :func:`ask_batch` created, and its ``_trial_id`` (:func:`storage_trial_id`) is the id the
+  writes below take (as Optuna's own ``tell`` reads it).
+
+and, on an :class:`~optuna.storages.RDBStorage`, writes several rows in one transaction, as
+Optuna's own methods write one (each falls back to the public calls, one per write, on any
+other storage):
+
+- :func:`create_trials`: a batch's new trials, each with its first heartbeat and its
+  :data:`BEAT_ATTR` mark, in one transaction (``_create_scoped_session`` of
+  ``optuna.storages._rdb.storage``; ``RDBStorage._get_prepared_new_trial`` numbers the first
+  trial, with the study row locked as ``create_new_trial`` locks it, the others follow it; the
+  models ``StudyModel``, ``TrialModel``, ``TrialHeartbeatModel`` and
+  ``TrialSystemAttributeModel`` of ``optuna.storages._rdb.models``) instead of three
+  transactions per trial;
+- :class:`Heartbeat`: the heartbeats (and marks) of a whole batch in one transaction (the same
+  models and ``RDBStorage._set_trial_attr_without_commit``, which refuses a finished trial);
+  should one trial fail, the batch is written one call per trial as before;
+- :func:`set_user_attrs`: a finished trial's user attributes in one upsert statement (SQLite
+  3.24+ and PostgreSQL; ``RDBStorage.check_trial_is_updatable`` first), as
+  ``RDBStorage.set_trial_user_attr`` writes one; elsewhere ``_set_trial_attr_without_commit``
+  per attribute in one transaction;
+- :func:`report_batch`: a rung's intermediate values of the whole batch in one transaction
+  (``TrialModel``, ``TrialIntermediateValueModel`` and its ``intermediate_value_to_stored_repr``,
+  ``RDBStorage.check_trial_is_updatable``), and each ``optuna.Trial``'s own copy of them
+  (``_cached_frozen_trial``, which ``Trial.report`` updates and ``should_prune`` reads);
+- :func:`tell`: ``optuna.study._tell._tell_with_warning``, which is ``Study.tell`` without the
+  read-back of the finished trial that ``Study.tell`` returns (the sampler's ``after_trial``
+  runs as in ``Study.tell``).
 
 These may change in any Optuna release: ``pyproject.toml`` pins the tested range (5.1.x).
 Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
@@ -58,8 +87,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import json
 import math
 import os
+import sqlite3
 import threading
 import time
 import unicodedata
@@ -483,9 +514,11 @@ class Heartbeat:
             self._thread.start()
 
     def _beat(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
         try:
-            for trial_id in ids:
-                self.storage.record_heartbeat(trial_id)
+            if not _beat_in_one_transaction(self.storage, ids):
+                for trial_id in ids:
+                    self.storage.record_heartbeat(trial_id)
         except Exception:  # noqa: BLE001 - a missed beat is retried next interval
             pass
 
@@ -497,17 +530,28 @@ class Heartbeat:
 
     def add(self, trial_ids: Iterable[int], numbers: Iterable[int] | None = None) -> None:
         """Beat for ``trial_ids`` now and every interval; mark them with their ``numbers``."""
-        ids = list(trial_ids)
+        ids, numbers = list(trial_ids), [int(n) for n in numbers or ()]
         if not self.enabled:
             return
-        self._beat(ids)
-        for trial_id, number in zip(ids, numbers or (), strict=False):
+        if len(numbers) == len(ids) and _beat_in_one_transaction(self.storage, ids, numbers):
+            with self._lock:
+                self._ids.update(ids)
+            return
+        self._beat(ids)  # one at a time: e.g. a trial failed meanwhile
+        for trial_id, number in zip(ids, numbers, strict=False):
             try:
-                self.storage.set_trial_system_attr(trial_id, BEAT_ATTR, int(number))
+                self.storage.set_trial_system_attr(trial_id, BEAT_ATTR, number)
             except Exception:  # noqa: BLE001 - failed meanwhile, or adopted by :func:`fail_stale`
                 continue
         with self._lock:
             self._ids.update(ids)
+
+    def track(self, trial_ids: Iterable[int]) -> None:
+        """Beat every interval for ``trial_ids``, which have their first heartbeat and mark
+        already (:func:`create_trials` with ``beat``)."""
+        if self.enabled:
+            with self._lock:
+                self._ids.update(trial_ids)
 
     def discard(self, trial_ids: Iterable[int]) -> None:
         """Stop beating for ``trial_ids``."""
@@ -551,17 +595,20 @@ def give_back(study, storage, trials) -> None:
             pass
 
 
-def ask_batch(study, k: int, storage=None) -> list:
+def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> list:
     """``k`` new RUNNING trials, WAITING ones first: what ``k`` calls of ``study.ask()`` return.
 
     With the study's storage, the trials are taken from the queue and created through its
-    methods in one loop, and the study reads them once (each ``study.ask()`` re-reads every
-    unfinished trial of the study, so that a batch of ``k`` would cost ``O(k²)`` reads).
+    methods in one loop (the new ones in one transaction, :func:`create_trials`), and the study
+    reads them once (each ``study.ask()`` re-reads every unfinished trial of the study, so that
+    a batch of ``k`` would cost ``O(k²)`` reads).
 
     Args:
         study: the study.
         k: how many trials.
         storage: its storage (default: :func:`storage_of`); None: ``study.ask()`` ``k`` times.
+        heart: a :class:`Heartbeat` that beats for the trials from now on (the new ones are
+            created with their first heartbeat); None: no heartbeat.
 
     Returns:
         The ``optuna.Trial`` s.
@@ -575,6 +622,7 @@ def ask_batch(study, k: int, storage=None) -> list:
             return [study.ask() for _ in range(k)]
         study_id = storage.get_study_id_from_name(study.study_name)
         ids: list[int] = []
+        numbers: list[int] = []
         for frozen in storage.get_all_trials(study_id, deepcopy=False,
                                              states=(TrialState.WAITING,)):
             if len(ids) == k:
@@ -583,8 +631,206 @@ def ask_batch(study, k: int, storage=None) -> list:
             try:  # another worker may take it first: then this returns False or raises
                 if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
                     ids.append(trial_id)
+                    numbers.append(frozen.number)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
-        ids += [storage.create_new_trial(study_id) for _ in range(k - len(ids))]
+        beat = heart is not None and heart.enabled
+        if beat:
+            heart.add(ids, numbers)
+        new = create_trials(storage, study_id, k - len(ids), beat=beat)
+        if beat:
+            heart.track(new)
+        ids += new
         study.get_trials(deepcopy=False)  # the study reads the new trials once (ask does each time)
         return [optuna.Trial(study, trial_id) for trial_id in ids]
+
+
+# -- several writes in one transaction (Optuna internals: see the module docstring) ---------------
+#: Tries of a batched trial creation that the database failed (e.g. a deadlock), as Optuna's own.
+CREATE_ATTEMPTS = 5
+
+
+def _rdb(storage):
+    """``storage`` when it is an :class:`optuna.storages.RDBStorage` (whose internals the batched
+    writes use), else None (they fall back to one storage call per write)."""
+    import optuna
+
+    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
+
+
+@contextlib.contextmanager
+def _transaction(storage):
+    """A session of the RDB ``storage``, committed at the end and rolled back on an error (as
+    each of ``RDBStorage``'s own methods does for its one write)."""
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(storage.scoped_session) as session:
+        yield session
+
+
+def create_trials(storage, study_id: int, k: int, *, beat: bool = False) -> list[int]:
+    """Create ``k`` RUNNING trials of the study ``study_id``; their storage ids, in number
+    order. On an RDB storage in one transaction (``create_new_trial``'s work, once per trial)
+    and, with ``beat``, with each trial's first heartbeat and its mark (:data:`BEAT_ATTR`): no
+    moment when a new trial exists without them. Otherwise one ``create_new_trial`` each (no
+    heartbeat)."""
+    import random
+
+    if k <= 0:
+        return []
+    rdb = _rdb(storage)
+    if rdb is None:
+        return [storage.create_new_trial(study_id) for _ in range(k)]
+    from optuna.exceptions import StorageInternalError
+    from optuna.storages._rdb import models
+
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            with _transaction(rdb) as session:
+                # locks the study row: trial numbers are counted, as in create_new_trial
+                models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
+                first = rdb._get_prepared_new_trial(study_id, None, session)
+                session.flush()  # the first is numbered by Optuna; the study stays locked
+                made = [first, *(models.TrialModel(
+                    study_id=study_id, number=first.number + i, state=first.state,
+                    datetime_start=datetime.datetime.now()) for i in range(1, k))]
+                session.add_all(made[1:])
+                session.flush()
+                if beat:
+                    session.add_all([models.TrialHeartbeatModel(trial_id=t.trial_id)
+                                     for t in made])
+                    session.add_all([models.TrialSystemAttributeModel(
+                        trial_id=t.trial_id, key=BEAT_ATTR, value_json=json.dumps(t.number))
+                        for t in made])
+                    session.flush()
+                return [t.trial_id for t in made]
+        except StorageInternalError:
+            if attempt + 1 == CREATE_ATTEMPTS:
+                raise
+            time.sleep(random.random() * 2.0)  # as Optuna: deadlocks among workers
+    raise AssertionError("unreachable")
+
+
+def _beat_in_one_transaction(storage, ids: list[int], numbers: list[int] | None = None) -> bool:
+    """Record a heartbeat for each of ``ids`` (``record_heartbeat``'s work) and, with
+    ``numbers``, mark each with :data:`BEAT_ATTR`, all in one transaction: True if done, False
+    if not an RDB storage or the transaction failed (e.g. a trial finished meanwhile: then
+    nothing was written)."""
+    rdb = _rdb(storage)
+    if rdb is None:
+        return False
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    beats = models.TrialHeartbeatModel
+    try:
+        with _transaction(rdb) as session:
+            for i, trial_id in enumerate(ids):
+                if numbers is not None:
+                    rdb._set_trial_attr_without_commit(
+                        session, models.TrialSystemAttributeModel, trial_id, BEAT_ATTR,
+                        numbers[i])
+                beat = beats.where_trial_id(trial_id, session, True)
+                if beat is None:
+                    session.add(beats(trial_id=trial_id))
+                else:
+                    beat.heartbeat = session.execute(sqlalchemy.func.now()).scalar_one()
+    except Exception:  # noqa: BLE001 - the caller writes one trial at a time instead
+        return False
+    return True
+
+
+def storage_trial_id(trial) -> int:
+    """The storage id of an ``optuna.Trial`` (its ``_trial_id``, as Optuna's own ``tell``
+    reads it)."""
+    return trial._trial_id
+
+
+def set_user_attrs(storage, trial, attrs: dict[str, Any]) -> None:
+    """``trial.set_user_attr(key, value)`` for each of ``attrs``, in one transaction on an RDB
+    storage (else one call each).
+
+    Raises:
+        optuna.exceptions.UpdateFinishedTrialError: the trial is finished (nothing written).
+    """
+    rdb = _rdb(storage)
+    if rdb is None:
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return
+    from optuna.storages._rdb import models
+
+    trial_id, model = storage_trial_id(trial), models.TrialUserAttributeModel
+    dialect = _UPSERT_DIALECTS.get(rdb.engine.name)
+    if rdb.engine.name == "sqlite" and sqlite3.sqlite_version_info < (3, 24, 0):
+        dialect = None  # no upsert before SQLite 3.24
+    with _transaction(rdb) as session:
+        if dialect is None:  # e.g. MySQL: Optuna's own write, once per attribute
+            for key, value in attrs.items():
+                rdb._set_trial_attr_without_commit(session, model, trial_id, key, value)
+            return
+        import importlib
+
+        state = models.TrialModel.find_or_raise_by_id(trial_id, session).state
+        rdb.check_trial_is_updatable(trial_id, state)
+        insert = importlib.import_module(dialect).insert(model).values(
+            [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
+             for k, v in attrs.items()])
+        session.execute(insert.on_conflict_do_update(  # one statement, as Optuna's upsert
+            index_elements=[model.trial_id, model.key],
+            set_={"value_json": insert.excluded.value_json}))
+
+
+#: Databases whose SQLAlchemy dialect writes several attributes in one upsert statement (what
+#: Optuna's ``_set_trial_attr_without_commit`` does for one on these).
+_UPSERT_DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite",
+                    "postgresql": "sqlalchemy.dialects.postgresql"}
+
+
+def tell(study, trial, value, state) -> bool:
+    """``study.tell(trial, value, state=state, skip_if_finished=True)`` without its read-back
+    of the finished trial (``Study.tell`` is this call and a re-read): True if the trial is now
+    in ``state``, False if it was finished before (e.g. failed as stale by another worker)."""
+    from optuna.study._tell import _tell_with_warning
+
+    told, _, _ = _tell_with_warning(study, trial, value, state=state, skip_if_finished=True)
+    return told == state
+
+
+def report_batch(storage, reports: list[tuple[Any, float]], step: int) -> bool:
+    """``trial.report(value, step)`` for each ``(trial, value)`` of ``reports``, in one
+    transaction on an RDB storage, and each trial's own copy of its intermediate values
+    (``optuna.Trial._cached_frozen_trial``, which ``should_prune`` reads) updated as
+    ``report`` updates it. A step a trial reported already is skipped, as ``report`` skips it.
+
+    Returns:
+        True if done; False if not an RDB storage or a trial is finished (e.g. failed as stale
+        by another worker) or the step was written meanwhile: then nothing was written, and
+        the caller reports one trial at a time.
+    """
+    rdb = _rdb(storage)
+    if rdb is None:
+        return False
+    from optuna.storages._rdb import models
+
+    todo = [(t, float(v)) for t, v in reports
+            if step not in t._cached_frozen_trial.intermediate_values]
+    ids = [storage_trial_id(t) for t, _ in todo]
+    values = models.TrialIntermediateValueModel
+    try:
+        with _transaction(rdb) as session:
+            state = dict(session.query(models.TrialModel.trial_id, models.TrialModel.state)
+                         .filter(models.TrialModel.trial_id.in_(ids)))
+            for trial_id in ids:
+                rdb.check_trial_is_updatable(trial_id, state[trial_id])
+            rows = []
+            for trial_id, (_, value) in zip(ids, todo, strict=True):
+                stored, kind = values.intermediate_value_to_stored_repr(value)
+                rows.append(values(trial_id=trial_id, step=step, intermediate_value=stored,
+                                   intermediate_value_type=kind))
+            session.add_all(rows)
+    except Exception:  # noqa: BLE001 - the caller reports one trial at a time instead
+        return False
+    for trial, value in todo:
+        trial._cached_frozen_trial.intermediate_values[step] = value
+    return True
