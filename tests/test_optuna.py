@@ -624,3 +624,36 @@ def test_pruner_option_and_default_directory_stays_in_runs():
     assert isinstance(D.make_pruner("median", config), optuna.pruners.MedianPruner)
     assert isinstance(D.make_pruner("hyperband", config), optuna.pruners.HyperbandPruner)
     assert S.safe_path_component("../../etc") .count("/") == 0
+
+
+def test_batched_writes_do_what_the_public_calls_do(tmp_path):
+    """The adapter's one-transaction writes (issue 18: bookkeeping per trial): new trials
+    numbered after the others, each beating and marked; a rung's reports, a step reported
+    twice kept as first reported, nothing written when a trial of the batch is finished;
+    user attributes upserted, refused on a finished trial; tell says whether it landed."""
+    study = _study(f"sqlite:///{tmp_path}/b.db", "batched", hb=30, grace=120)
+    storage = S.storage_of(study)
+    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
+        study.ask()  # trial 0, through Optuna's public ask
+        trials = S.ask_batch(study, 3, storage, heart)
+        ids = [S.storage_trial_id(t) for t in trials]
+        assert [t.number for t in trials] == [1, 2, 3]
+        assert [t.system_attrs[S.BEAT_ATTR] for t in study.get_trials()[1:]] == [1, 2, 3]
+        assert S.report_batch(storage, [(t, 0.5 + t.number) for t in trials], 0)
+        assert S.report_batch(storage, [(t, 9.0) for t in trials], 0)  # already reported
+        assert [t.intermediate_values for t in study.get_trials()[1:]] == \
+            [{0: 1.5}, {0: 2.5}, {0: 3.5}]
+        assert not trials[1].should_prune()  # the trial's own copy has its report
+        S.set_user_attrs(storage, trials[0], {"val_acc": [0.1, 0.2], "diverged": False})
+        S.set_user_attrs(storage, trials[0], {"val_acc": [0.3], "key_id": 1})
+        assert S.tell(study, trials[0], 0.3, TrialState.COMPLETE)
+        study.tell(trials[1], state=TrialState.FAIL)  # e.g. failed as stale by another worker
+        assert not S.tell(study, trials[1], 0.5, TrialState.COMPLETE)
+        with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+            S.set_user_attrs(storage, trials[0], {"x": 1})
+        assert not S.report_batch(storage, [(t, 1.0) for t in trials], 1)
+    got = study.get_trials()
+    assert (got[1].state, got[1].value) == (TrialState.COMPLETE, 0.3)
+    assert got[1].user_attrs == {"val_acc": [0.3], "diverged": False, "key_id": 1}
+    assert got[2].state == TrialState.FAIL and 1 not in got[3].intermediate_values
+    assert len(ids) == len(set(ids)) == 3
