@@ -315,8 +315,12 @@ def main() -> None:
                    help="time to quality: the schedulers (random first)")
     p.add_argument("--book-trials", type=int, default=1000,
                    help="time to quality: book case (0: skip it)")
-    p.add_argument("--fashion-trials", type=int, default=500,
-                   help="time to quality: Fashion-MNIST case (0: skip it)")
+    p.add_argument("--fashion-trials", type=int, default=None,
+                   help="time to quality: Fashion-MNIST case (0: skip it; default "
+                        "time_to_quality.FASHION_TRIALS)")
+    p.add_argument("--ttq-halving", default=None, metavar="FACTOR,R,ETA",
+                   help="time to quality: halving's trials as a multiple of random search's, "
+                        "its first rung and eta (default time_to_quality.HALVING)")
     p.add_argument("--ttq-stem", default=None,
                    help="time to quality: output file name without suffix "
                         "(default time_to_quality)")
@@ -329,14 +333,22 @@ def main() -> None:
     configure_cpu_devices(args.cpu_devices)  # before JAX starts
     if args.time_to_quality:
         sys.path.insert(0, HERE)
-        from time_to_quality import bench
+        from time_to_quality import FASHION_TRIALS, bench
 
+        halving = None
+        if args.ttq_halving:
+            try:
+                f, r, eta = args.ttq_halving.split(",")
+                halving = {"factor": float(f), "min_epochs": int(r), "eta": int(eta)}
+            except ValueError:
+                p.error(f"--ttq-halving takes FACTOR,R,ETA (e.g. 2,2,3), got {args.ttq_halving!r}")
         schedulers = tuple(x.strip() for x in args.schedulers.split(",") if x.strip())
         if schedulers[:1] != ("random",):
             p.error("--schedulers must start with random (the target comes from it)")
         bench(args.quick, args.out, executed_flops, seeds=args.seeds, schedulers=schedulers,
-              book_trials=args.book_trials, fashion_trials=args.fashion_trials,
-              stem=args.ttq_stem)
+              book_trials=args.book_trials, stem=args.ttq_stem, halving=halving,
+              fashion_trials=FASHION_TRIALS if args.fashion_trials is None
+              else args.fashion_trials)
         return None
     import dataclasses
     import tempfile

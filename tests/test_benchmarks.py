@@ -72,6 +72,15 @@ def test_time_to_quality_quick(tmp_path):
         sum(b >= case["target"] for b in randoms)
     assert set(case["goals"]) == {"halving_median_to_target_over_random_median_total",
                                   "halving_below_random_median_to_target"}
+    # halving runs HALVING's factor × random's trials; each run names its winner, and every
+    # other scheduler how far it trained random search's winner of that seed
+    assert case["rows"][1]["trials"] == round(r["halving"]["factor"] * 9)
+    for k, rnd in enumerate(case["rows"][0]["runs"]):
+        assert rnd["complete_trials"] == 9 and 0 <= rnd["winner"] < 9
+        halving = case["rows"][1]["runs"][k]
+        assert 1 <= halving["complete_trials"] < halving["trials"]
+        assert 1 <= halving["watched_epochs"] <= 3
+    assert "| seed |" in (tmp_path / "time_to_quality_quick.md").read_text()
 
 
 def test_bench_compile_quick(tmp_path):
@@ -102,3 +111,28 @@ def test_bench_gpu_cpu_smoke(tmp_path):
 def test_bench_gpu_without_an_accelerator_says_not_measured(tmp_path):
     proc = _run("bench_gpu.py", "--out", str(tmp_path))
     assert "not measured (no accelerator)" in proc.stdout and not list(tmp_path.iterdir())
+
+
+def test_halving_replayed_on_random_search_picks_what_its_run_picks():
+    """halving_settings.replay: successive halving fed random search's curves ends with the
+    best, lane-epochs and completed trials of the real halving run of the same seed."""
+    import dataclasses
+    import importlib.util
+
+    from jaxch6 import sweep
+
+    spec = importlib.util.spec_from_file_location("halving_settings",
+                                                  EXPERIMENTS / "halving_settings.py")
+    hs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hs)
+    config = sweep.SweepConfig(trials=27, epochs=9, hidden=(16, 16), seed=3).validate()
+    data, _ = sweep.load_data(config)
+    rnd = sorted(sweep.run(config, data=data, progress=False, figures=False).trials,
+                 key=lambda t: t.id)
+    halving = sweep.run(dataclasses.replace(config, scheduler="halving", min_epochs=1, eta=3),
+                        data=data, progress=False, figures=False)
+    done = [t for t in halving.trials if t.status == "complete" and not t.diverged]
+    got = hs.replay(3, 27, 1, 3, [t.val_acc for t in rnd], [t.diverged for t in rnd])
+    assert got == (max(t.final_val_acc for t in done), halving.timings["lane_epochs"],
+                   len(done))
+    assert got[1] == 27 * 1 + 9 * 2 + 3 * 6  # rungs 1, 3, 9: 27 → 9 → 3 trials
