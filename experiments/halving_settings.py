@@ -97,7 +97,10 @@ def table(lines, replays) -> list[str]:
         if x["v"] != "random" and x["seed"] in randoms:
             rows.setdefault(x["v"], {})[x["seed"]] = (x["best"], x["le"], x["final"])
     le0 = statistics.median(randoms[s]["le"] for s in seeds)
-    out = [f"Seeds {seeds}; target {target:.3f} (random search's median final best − 0.01).",
+    out = [f"Seeds {seeds}; target {target:.3f} (random search's median final best − 0.01). "
+           f"Run on a shared machine (load average {min(x['load'] for x in lines):.1f}–"
+           f"{max(x['load'] for x in lines):.1f}): only qualities and lane-epochs are used, "
+           "which do not depend on the load.", "",
            "Rows hN:R:ETA: successive halving of N trials from R epochs with factor ETA; "
            "'replayed': fed random search's recorded curves (the same trials), the others run. "
            "Random search's own row counts the seeds whose best reaches the target.",
@@ -124,8 +127,11 @@ def main() -> None:
     p.add_argument("--render-only", action="store_true", help="only rewrite the .md")
     p.add_argument("--out", default=os.path.join(HERE, "results", "halving_settings.md"))
     args = p.parse_args()
-    runs = [(float(f), int(r), int(e)) for f, r, e in (x.split(",") for x in args.run)]
-    replays = [tuple(int(v) for v in x.split(",")) for x in args.replay]
+    try:
+        runs = [(float(f), int(r), int(e)) for f, r, e in (x.split(",") for x in args.run)]
+        replays = [(int(r), int(e)) for r, e in (x.split(",") for x in args.replay)]
+    except ValueError:
+        p.error("--run takes FACTOR,R,ETA and --replay R,ETA (e.g. --run 1.4,2,3 --replay 3,3)")
     replays += [(r, e) for f, r, e in runs if f <= 1 and (r, e) not in replays]
     if not args.render_only:
         os.makedirs(os.path.dirname(os.path.abspath(args.records)), exist_ok=True)
