@@ -256,9 +256,10 @@ class Engine(LaneEngine):
 
         The advance program trains the greatest common divisor of ``epochs`` (the engine's
         ``unit``); :meth:`dispatch` advances by a multiple of it in as many chained calls.
-        Both are lowered here, then compiled side by side in two threads (XLA compiles
-        without holding Python's GIL; each program is the same as when compiled alone), and
-        the time until both are ready is added to ``compile_seconds``.
+        They compile side by side in two threads (XLA compiles without holding Python's GIL;
+        each program is the same as when compiled alone), the advance program's compilation
+        starting while the start program is lowered; the time until both are ready is added
+        to ``compile_seconds``.
 
         Args:
             epochs: the epoch counts the sweep will advance lanes by.
@@ -269,13 +270,13 @@ class Engine(LaneEngine):
             self.unit = math.gcd(*counts)
             wanted[("advance", self.unit)] = lambda: self._advance_parts(self.unit)
         t0 = time.perf_counter()
-        todo = {name: self._lower(name, *parts()) for name, parts in wanted.items()
-                if name not in self._programs}
+        todo = [name for name in wanted if name not in self._programs]
         if not todo:
             return
-        with ThreadPoolExecutor(len(todo)) as pool:
-            compiled = dict(zip(todo, pool.map(lambda lowered: lowered.compile(),
-                                               todo.values()), strict=True))
+        with ThreadPoolExecutor(len(todo)) as pool:  # the longest, advance, lowered first
+            started = {name: pool.submit(self._lower(name, *wanted[name]()).compile)
+                       for name in reversed(todo)}
+            compiled = {name: started[name].result() for name in todo}
         self.compile_seconds += time.perf_counter() - t0
         self._programs.update(compiled)
 
