@@ -657,3 +657,30 @@ def test_batched_writes_do_what_the_public_calls_do(tmp_path):
     assert got[1].user_attrs == {"val_acc": [0.3], "diverged": False, "key_id": 1}
     assert got[2].state == TrialState.FAIL and 1 not in got[3].intermediate_values
     assert len(ids) == len(set(ids)) == 3
+
+
+def test_an_untested_optuna_gets_the_public_calls(tmp_path, monkeypatch):
+    """Under an Optuna release other than the tested series, no batched write (Optuna's
+    internals) is used: trials are still created beating and marked, user attributes and tell
+    land through Optuna's own calls, and a finished trial still refuses them."""
+    monkeypatch.setattr(optuna, "__version__", "5.2.0")
+    assert not S.internals_tested()
+    study = _study(f"sqlite:///{tmp_path}/p.db", "public", hb=30, grace=120)
+    storage = S.storage_of(study)
+    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
+        trials = S.ask_batch(study, 3, storage, heart)
+        assert [t.number for t in trials] == [0, 1, 2]
+        assert [t.system_attrs[S.BEAT_ATTR] for t in study.get_trials()] == [0, 1, 2]
+        assert all(storage.get_trial(S.storage_trial_id(t)).state == TrialState.RUNNING
+                   for t in trials)
+        assert not S.report_batch(storage, [(t, 0.5) for t in trials], 0)  # one at a time
+        S.set_user_attrs(storage, trials[0], {"val_acc": [0.1], "diverged": False})
+        assert S.tell(study, trials[0], 0.3, TrialState.COMPLETE)
+        study.tell(trials[1], state=TrialState.FAIL)
+        assert not S.tell(study, trials[1], 0.5, TrialState.COMPLETE)
+        with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+            S.set_user_attrs(storage, trials[0], {"x": 1})
+    got = study.get_trials()
+    assert (got[0].state, got[0].value) == (TrialState.COMPLETE, 0.3)
+    assert got[0].user_attrs == {"val_acc": [0.1], "diverged": False}
+    assert got[1].state == TrialState.FAIL

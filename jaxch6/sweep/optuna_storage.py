@@ -46,8 +46,9 @@ directly accessed by library users"):
   the batch ask takes WAITING trials and creates the rest in one loop (K ``study.ask()`` calls
   would re-read every unfinished trial K times), and a surplus or interrupted batch is put back
   WAITING (:func:`give_back`);
-- ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
-  (:func:`trial_ids`): what those methods take;
+- ``get_study_id_from_name``, ``get_trial_id_from_study_id_trial_number`` and
+  ``get_trial_number_from_id`` (:func:`trial_ids`, :func:`create_trials`): what those methods
+  take;
 - ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
   :func:`ask_batch` created, and its ``_trial_id`` (:func:`storage_trial_id`) is the id the
   writes below take (as Optuna's own ``tell`` reads it).
@@ -78,7 +79,9 @@ other storage):
   read-back of the finished trial that ``Study.tell`` returns (the sampler's ``after_trial``
   runs as in ``Study.tell``).
 
-These may change in any Optuna release: ``pyproject.toml`` pins the tested range (5.1.x).
+These may change in any Optuna release: ``pyproject.toml`` pins the tested range (5.1.x), and
+should another Optuna be installed anyway, the batched writes and :func:`tell` use Optuna's
+public calls instead (:func:`internals_tested`).
 Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 """
 
@@ -650,12 +653,29 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> li
 CREATE_ATTEMPTS = 5
 
 
-def _rdb(storage):
-    """``storage`` when it is an :class:`optuna.storages.RDBStorage` (whose internals the batched
-    writes use), else None (they fall back to one storage call per write)."""
+#: The Optuna release series whose internals the batched writes and :func:`tell` were tested
+#: against (``pyproject.toml`` pins the same); under any other, every write is Optuna's own call.
+TESTED_OPTUNA = (5, 1)
+
+
+def internals_tested() -> bool:
+    """True when the installed Optuna is of the :data:`TESTED_OPTUNA` series."""
     import optuna
 
-    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
+    try:
+        return tuple(int(p) for p in optuna.__version__.split(".")[:2]) == TESTED_OPTUNA
+    except ValueError:
+        return False
+
+
+def _rdb(storage):
+    """``storage`` when it is an :class:`optuna.storages.RDBStorage` (whose internals the batched
+    writes use) and Optuna is the tested series, else None (they fall back to one storage call
+    per write)."""
+    import optuna
+
+    rdb = isinstance(storage, optuna.storages.RDBStorage) and internals_tested()
+    return storage if rdb else None
 
 
 @contextlib.contextmanager
@@ -672,15 +692,20 @@ def create_trials(storage, study_id: int, k: int, *, beat: bool = False) -> list
     """Create ``k`` RUNNING trials of the study ``study_id``; their storage ids, in number
     order. On an RDB storage in one transaction (``create_new_trial``'s work, once per trial)
     and, with ``beat``, with each trial's first heartbeat and its mark (:data:`BEAT_ATTR`): no
-    moment when a new trial exists without them. Otherwise one ``create_new_trial`` each (no
-    heartbeat)."""
+    moment when a new trial exists without them. Otherwise one ``create_new_trial`` each and,
+    with ``beat``, its first heartbeat and mark right after it (one call each)."""
     import random
 
     if k <= 0:
         return []
     rdb = _rdb(storage)
     if rdb is None:
-        return [storage.create_new_trial(study_id) for _ in range(k)]
+        made = [storage.create_new_trial(study_id) for _ in range(k)]
+        for trial_id in made if beat else ():
+            storage.record_heartbeat(trial_id)
+            storage.set_trial_system_attr(
+                trial_id, BEAT_ATTR, storage.get_trial_number_from_id(trial_id))
+        return made
     from optuna.exceptions import StorageInternalError
     from optuna.storages._rdb import models
 
@@ -790,7 +815,10 @@ _UPSERT_DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite",
 def tell(study, trial, value, state) -> bool:
     """``study.tell(trial, value, state=state, skip_if_finished=True)`` without its read-back
     of the finished trial (``Study.tell`` is this call and a re-read): True if the trial is now
-    in ``state``, False if it was finished before (e.g. failed as stale by another worker)."""
+    in ``state``, False if it was finished before (e.g. failed as stale by another worker).
+    Under an untested Optuna (:func:`internals_tested`), ``study.tell`` itself."""
+    if not internals_tested():
+        return study.tell(trial, value, state=state, skip_if_finished=True).state == state
     from optuna.study._tell import _tell_with_warning
 
     told, _, _ = _tell_with_warning(study, trial, value, state=state, skip_if_finished=True)
