@@ -39,6 +39,9 @@ INITIALIZERS: tuple[str, ...] = ("he", "relu", "xavier", "sigmoid", "glorot_norm
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 #: The floating-point types a run computes in.
 DTYPES: tuple[str, ...] = ("float32", "float64")
+#: The PRNG implementation of every key a run or a sweep makes (JAX's name for it), whatever
+#: JAX's default (``jax_default_prng_impl``).
+KEY_IMPL = "threefry2x32"
 #: When the training loss is recorded.
 RECORD_LOSS: tuple[str, ...] = ("after_update", "before_update", "none")
 

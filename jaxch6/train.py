@@ -38,6 +38,7 @@ from jaxch6 import mlp, names, optimizers
 from jaxch6.data.split import Data  # defined without JAX: a sweep loads its data first
 from jaxch6.errors import ConfigError, DataError
 from jaxch6.hparams import check_value as _check_value
+from jaxch6.names import KEY_IMPL
 
 __all__ = [
     "N_CLASSES",
@@ -315,7 +316,7 @@ def _init_run(spec: _Spec, key: jax.Array, hparams: dict) -> RunState:
     config, dtype = spec.config, spec.dtype
     hp = _hparams(spec, hparams)
     key_data = _key_data(key)
-    k_init, _, _ = jax.random.split(jax.random.wrap_key_data(key_data), 3)
+    k_init, _, _ = jax.random.split(_wrap(key_data), 3)
     sizes = (spec.n_features, *config.hidden_sizes, spec.n_classes)
     params, bn = init_params(sizes, k_init, config, hp["init_scale"], dtype)
     if spec.cols is not None:  # train W1's used and zero-input rows as two leaves
@@ -327,8 +328,23 @@ def _init_run(spec: _Spec, key: jax.Array, hparams: dict) -> RunState:
 
 
 def _key_data(key) -> jax.Array:
-    """Raw uint32 key data of a typed key (raw key data unchanged)."""
-    return jax.random.key_data(key) if _typed(key) else jnp.asarray(key, jnp.uint32)
+    """Raw uint32 key data of a typed key (raw key data unchanged).
+
+    Raises:
+        ConfigError: a typed key of another PRNG implementation than :data:`KEY_IMPL`.
+    """
+    if not _typed(key):
+        return jnp.asarray(key, jnp.uint32)
+    impl = str(jax.random.key_impl(key))
+    if impl != KEY_IMPL:
+        raise ConfigError(f"runs use {KEY_IMPL} keys, got a {impl} key: make it with "
+                          f"jax.random.key(seed, impl={KEY_IMPL!r})")
+    return jax.random.key_data(key)
+
+
+def _wrap(key_data) -> jax.Array:
+    """The typed :data:`KEY_IMPL` key of a run state's raw key data."""
+    return jax.random.wrap_key_data(key_data, impl=KEY_IMPL)
 
 
 def _typed(key) -> bool:
@@ -370,7 +386,7 @@ def _advance(spec: _Spec, state: RunState, hparams: dict, data: Data, epochs: in
     if spec.cols is not None and data[0].shape[1] != len(spec.cols):
         raise DataError(f"data must hold the {len(spec.cols)} input_columns, got "
                         f"{data[0].shape[1]} features")
-    _, k_batch, k_drop = jax.random.split(jax.random.wrap_key_data(state.key), 3)
+    _, k_batch, k_drop = jax.random.split(_wrap(state.key), 3)
     epoch = _epoch_fn(spec, hp, data, k_batch, k_drop)
     carry = (state.params, state.bn, state.opt_state, state.finite)
     first = state.step // spec.ipe

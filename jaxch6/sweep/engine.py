@@ -49,6 +49,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxch6.sweep import keys
+
 
 class Handle(NamedTuple):
     """A dispatched chunk: ``n`` real lanes (the rest is padding), device arrays in flight.
@@ -215,9 +217,8 @@ class Engine(LaneEngine):
         return self._init_fn, self._specs()
 
     def _init_fn(self, key_data, hparams, data):
-        import jax
 
-        return self.task.init(jax.random.wrap_key_data(key_data),
+        return self.task.init(keys.wrap(key_data),
                               self.task.with_defaults({**hparams, **self.static}))
 
     def _advance_fn(self, state, hparams, data, epochs: int):

@@ -13,7 +13,9 @@ The keys are computed in NumPy with the Threefry-2x32 hash of JAX's default PRNG
 is ``threefry2x32(k, (0, d))`` and a float32 ``uniform(k)`` takes the 23 high bits of the XOR
 of ``threefry2x32(k, (0, 0))``'s two words as the mantissa of a float in [1, 2), less 1: the
 same bits as ``jax.random`` (``tests/test_keys.py`` checks them against JAX), without tracing
-and compiling a program for a few hundred hashes.
+and compiling a program for a few hundred hashes. The keys are Threefry keys whatever JAX's
+default PRNG (``jax_default_prng_impl``): :func:`wrap` (and :data:`IMPL`) make them typed keys
+of that implementation, so a sweep's values and training keys do not change with the setting.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["child_key", "lane_keys", "trial_keys", "uniforms"]
+from jaxch6.names import KEY_IMPL as IMPL
+
+__all__ = ["IMPL", "child_key", "lane_keys", "shape_key", "trial_keys", "uniforms", "wrap"]
 
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -125,3 +129,19 @@ def child_key(seed: int, parent: int, epoch: int, child: int, repeat: int = 0) -
     for v in (parent, epoch, child, *([repeat] if repeat else [])):
         k = _fold_in(k, np.uint32(int(v)))
     return k[0]
+
+
+def wrap(key_data):
+    """A typed JAX key (:data:`IMPL`) from raw key data ``(..., 2)`` uint32 (a NumPy or traced
+    array), whatever JAX's default PRNG implementation."""
+    import jax
+
+    return jax.random.wrap_key_data(key_data, impl=IMPL)
+
+
+def shape_key():
+    """An abstract typed key of :data:`IMPL` (a ``jax.ShapeDtypeStruct``), to trace a task's
+    ``init`` with ``jax.eval_shape``."""
+    import jax
+
+    return jax.eval_shape(lambda: jax.random.key(0, impl=IMPL))

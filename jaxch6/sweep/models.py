@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep import keys
 
 MODELS = "models"
 STATE, NETWORK = "state/", "network/"
@@ -168,7 +169,7 @@ def load_state(out_dir, trial_id: int, task, repeat: int = 0):
     static = {k: v for k, v in hp.items() if k in meta.get("static", ())}
     traced = {k: v for k, v in hp.items() if k not in static}
     like = jax.eval_shape(lambda k, h: task.init(k, task.with_defaults({**h, **static})),
-                          jax.random.key(0),
+                          keys.shape_key(),
                           jax.tree.map(np.asarray, traced))
     return load_model(out_dir, trial_id, repeat, like=like).run_state
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep import keys as keys_module
 
 Lane = tuple[int, int]  # (trial id, repeat)
 Entry = tuple[int, int, int]  # (trial id, repeat, epoch)
@@ -123,7 +124,7 @@ class StatePool:
         if keys and reseed is not None:
             for row, k in keys.items():
                 one = jax.tree.unflatten(treedef, [a[row] for a in leaves])
-                new = reseed(one, jax.random.wrap_key_data(np.asarray(k, np.uint32)))
+                new = reseed(one, keys_module.wrap(np.asarray(k, np.uint32)))
                 for a, leaf in zip(leaves, jax.tree.leaves(new), strict=True):
                     a[row] = np.asarray(leaf)
         return jax.tree.unflatten(treedef, leaves)

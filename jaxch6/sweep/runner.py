@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
-from jaxch6.sweep import plan, schedulers, store
+from jaxch6.sweep import keys, plan, schedulers, store
 from jaxch6.sweep.book import book_lane_bytes, check_book_data, load_data, n_classes
 from jaxch6.sweep.config import SweepConfig
 from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
@@ -126,7 +126,7 @@ def _state_shape(task, config: SweepConfig):
     values = dict(footprint_group(config.space, static))
     hp = T.hparam_specs(config.space, static, np.dtype(config.dtype))
     key = jax.ShapeDtypeStruct((2,), np.uint32)
-    return jax.eval_shape(lambda k, h: task.init(jax.random.wrap_key_data(k),
+    return jax.eval_shape(lambda k, h: task.init(keys.wrap(k),
                                                  task.with_defaults({**h, **values})), key, hp)
 
 
@@ -154,7 +154,7 @@ def lane_bytes(task, config: SweepConfig, data) -> int:
 
     def one(key_data, h, d):
         h = task.with_defaults({**h, **values})
-        return task.advance(task.init(jax.random.wrap_key_data(key_data), h), h, d, 1)
+        return task.advance(task.init(keys.wrap(key_data), h), h, d, 1)
 
     key = jax.ShapeDtypeStruct((2,), np.uint32)
     lowered = jax.jit(one).lower(key, hp, data)

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from jaxch6.errors import ConfigError
+from jaxch6.sweep import keys
 from jaxch6.sweep.models import nest
 from jaxch6.sweep.space import Param, canonical_name, check_param
 
@@ -194,7 +195,7 @@ def from_step(
         rows = data[train]
         n = jax.tree.leaves(rows)[0].shape[0]
         steps = max(n // batch_size, 1)
-        key = jax.random.wrap_key_data(state["key"])
+        key = keys.wrap(state["key"])
 
         def one_epoch(model, e):
             epoch_key = jax.random.fold_in(key, e)
@@ -325,7 +326,7 @@ def check(task: Task, space: Sequence[Param], data, epochs: int, dtype="float32"
     static = task.static_names(space)
     hp = hparam_specs(space, static, np.dtype(dtype))
     hp.update({p.name: p.grid_values()[0] for p in space if p.name in static})
-    key = jax.eval_shape(lambda: jax.random.key(0))
+    key = keys.shape_key()
     full = task.with_defaults
     state = _trace(task, "init", lambda: jax.eval_shape(
         lambda k, h: task.init(k, full({**h, **_statics(hp, static)})), key,
