@@ -28,7 +28,9 @@ import numpy as np
 from jaxch6.sweep import optuna_driver as D
 from jaxch6.sweep import optuna_storage as S
 from jaxch6.sweep.space import BOOK_SPACE
-from jaxch6.sweep.stand_in import StandInEngine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _stand_in import StandInEngine  # noqa: E402 - the tests' NumPy engine
 
 EPOCHS, BATCH = 20, 256
 #: The last commit whose optuna_driver trained batches with its own EngineTrainer.

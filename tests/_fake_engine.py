@@ -1,4 +1,4 @@
-"""A NumPy stand-in for the sweep engine (:class:`jaxch6.sweep.stand_in.StandInEngine`), so that
+"""A NumPy stand-in for the sweep engine (:class:`_stand_in.StandInEngine`), so that
 the Optuna worker's bookkeeping on the shared run loop can be tested without compiling anything.
 
 A lane's objective after epoch ``e`` of ``epochs`` is ``peak · (0.2 + 0.8 (e - 1) / (epochs -
@@ -10,8 +10,7 @@ continue across rungs as real ones do.
 from __future__ import annotations
 
 import numpy as np
-
-from jaxch6.sweep.stand_in import StandInEngine
+from _stand_in import StandInEngine
 
 
 class FakeEngine(StandInEngine):

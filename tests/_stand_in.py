@@ -1,7 +1,7 @@
-"""A :class:`~jaxch6.sweep.engine.LaneEngine` that compiles and trains nothing: each lane's
-curves come from a NumPy function of its learning rate and the epochs it trains. It lets what
-drives engines (the run loop, a scheduler, the Optuna worker's bookkeeping) be tested or timed
-without the cost of training.
+"""A :class:`~jaxch6.sweep.engine.LaneEngine` for the tests and benchmarks (not part of the
+library) that compiles and trains nothing: each lane's curves come from a NumPy function of its
+learning rate and the epochs it trains. It lets what drives engines (the run loop, a scheduler,
+the Optuna worker's bookkeeping) be tested or timed without the cost of training.
 """
 
 from __future__ import annotations
