@@ -157,7 +157,7 @@ def test_a_dead_workers_retried_trials_keep_their_keys(tmp_path):
     _work(study, _fake_trainer(), n_trials=12, batch_trials=4, max_batches=1)
     storage = S.storage_of(study)
     with S.quiet_optuna():
-        dead = S.ask_batch(study, 4, storage)  # the worker asks, samples, beats once, dies
+        dead, _ = S.ask_batch(study, 4, storage)  # the worker asks, samples, beats once, dies
         D.suggest(study, dead, BOOK_SPACE)
     numbers = [t.number for t in dead]
     beat = S.Heartbeat(storage)
@@ -626,61 +626,38 @@ def test_pruner_option_and_default_directory_stays_in_runs():
     assert S.safe_path_component("../../etc") .count("/") == 0
 
 
-def test_batched_writes_do_what_the_public_calls_do(tmp_path):
-    """The adapter's one-transaction writes (issue 18: bookkeeping per trial): new trials
-    numbered after the others, each beating and marked; a rung's reports, a step reported
-    twice kept as first reported, nothing written when a trial of the batch is finished;
-    user attributes upserted, refused on a finished trial; tell says whether it landed."""
-    study = _study(f"sqlite:///{tmp_path}/b.db", "batched", hb=30, grace=120)
+def test_the_batch_ask_beats_marks_and_takes_the_queue_first(tmp_path):
+    """The adapter's batch ask (Optuna's public calls and documented storage methods only): new
+    trials numbered after the others, RUNNING, each marked as beating with its own number, the
+    storage ids returned beside them; trials given back are WAITING and the next batch takes
+    them first (re-marked), then creates the rest; a trial finished meanwhile refuses user
+    attributes, and ``study.tell`` with ``skip_if_finished`` leaves it as it was."""
+    study = _study(f"sqlite:///{tmp_path}/b.db", "batch", hb=30, grace=120)
     storage = S.storage_of(study)
     with S.quiet_optuna(), S.Heartbeat(storage) as heart:
-        study.ask()  # trial 0, through Optuna's public ask
-        trials = S.ask_batch(study, 3, storage, heart)
-        ids = [S.storage_trial_id(t) for t in trials]
+        study.ask()  # trial 0, through Optuna's public ask (never beats)
+        trials, ids = S.ask_batch(study, 3, storage, heart)
         assert [t.number for t in trials] == [1, 2, 3]
-        assert [t.system_attrs[S.BEAT_ATTR] for t in study.get_trials()[1:]] == [1, 2, 3]
-        assert S.report_batch(storage, [(t, 0.5 + t.number) for t in trials], 0)
-        assert S.report_batch(storage, [(t, 9.0) for t in trials], 0)  # already reported
-        assert [t.intermediate_values for t in study.get_trials()[1:]] == \
-            [{0: 1.5}, {0: 2.5}, {0: 3.5}]
-        assert not trials[1].should_prune()  # the trial's own copy has its report
-        S.set_user_attrs(storage, trials[0], {"val_acc": [0.1, 0.2], "diverged": False})
-        S.set_user_attrs(storage, trials[0], {"val_acc": [0.3], "key_id": 1})
-        assert S.tell(study, trials[0], 0.3, TrialState.COMPLETE)
-        study.tell(trials[1], state=TrialState.FAIL)  # e.g. failed as stale by another worker
-        assert not S.tell(study, trials[1], 0.5, TrialState.COMPLETE)
+        assert ids == S.trial_ids(study, storage, [1, 2, 3])
+        got = study.get_trials()
+        assert [t.system_attrs.get(S.BEAT_ATTR) for t in got] == [None, 1, 2, 3]
+        assert [t.state for t in got[1:]] == [TrialState.RUNNING] * 3
+        S.give_back(study, storage, trials[1:])
+        heart.discard(ids[1:])
+        assert [t.state for t in study.get_trials()[2:]] == [TrialState.WAITING] * 2
+        again, again_ids = S.ask_batch(study, 3, storage, heart)
+        assert [t.number for t in again] == [2, 3, 4]
+        assert again_ids[:2] == ids[1:]
+        assert [t.system_attrs.get(S.BEAT_ATTR) for t in study.get_trials()[2:]] == [2, 3, 4]
+        trials[0].set_user_attr("val_acc", [0.1])
+        assert study.tell(trials[0], 0.3, state=TrialState.COMPLETE,
+                          skip_if_finished=True).state == TrialState.COMPLETE
+        study.tell(again[0], state=TrialState.FAIL)  # e.g. failed as stale by another worker
+        told = study.tell(again[0], 0.5, state=TrialState.COMPLETE, skip_if_finished=True)
+        assert told.state == TrialState.FAIL
         with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
-            S.set_user_attrs(storage, trials[0], {"x": 1})
-        assert not S.report_batch(storage, [(t, 1.0) for t in trials], 1)
+            trials[0].set_user_attr("x", 1)
     got = study.get_trials()
-    assert (got[1].state, got[1].value) == (TrialState.COMPLETE, 0.3)
-    assert got[1].user_attrs == {"val_acc": [0.3], "diverged": False, "key_id": 1}
-    assert got[2].state == TrialState.FAIL and 1 not in got[3].intermediate_values
-    assert len(ids) == len(set(ids)) == 3
-
-
-def test_an_untested_optuna_gets_the_public_calls(tmp_path, monkeypatch):
-    """Under an Optuna release other than the tested series, no batched write (Optuna's
-    internals) is used: trials are still created beating and marked, user attributes and tell
-    land through Optuna's own calls, and a finished trial still refuses them."""
-    monkeypatch.setattr(optuna, "__version__", "5.2.0")
-    assert not S.internals_tested()
-    study = _study(f"sqlite:///{tmp_path}/p.db", "public", hb=30, grace=120)
-    storage = S.storage_of(study)
-    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
-        trials = S.ask_batch(study, 3, storage, heart)
-        assert [t.number for t in trials] == [0, 1, 2]
-        assert [t.system_attrs[S.BEAT_ATTR] for t in study.get_trials()] == [0, 1, 2]
-        assert all(storage.get_trial(S.storage_trial_id(t)).state == TrialState.RUNNING
-                   for t in trials)
-        assert not S.report_batch(storage, [(t, 0.5) for t in trials], 0)  # one at a time
-        S.set_user_attrs(storage, trials[0], {"val_acc": [0.1], "diverged": False})
-        assert S.tell(study, trials[0], 0.3, TrialState.COMPLETE)
-        study.tell(trials[1], state=TrialState.FAIL)
-        assert not S.tell(study, trials[1], 0.5, TrialState.COMPLETE)
-        with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
-            S.set_user_attrs(storage, trials[0], {"x": 1})
-    got = study.get_trials()
-    assert (got[0].state, got[0].value) == (TrialState.COMPLETE, 0.3)
-    assert got[0].user_attrs == {"val_acc": [0.1], "diverged": False}
-    assert got[1].state == TrialState.FAIL
+    assert (got[1].state, got[1].value, got[1].user_attrs) == \
+        (TrialState.COMPLETE, 0.3, {"val_acc": [0.1]})
+    assert got[2].state == TrialState.FAIL and got[2].value is None

@@ -24,13 +24,11 @@ the survivors' run states train on. ``n_trials`` counts COMPLETE and PRUNED tria
 objective is the final validation accuracy, maximised (0.0 if diverged), or a task's objective
 in its direction (a ``minimize`` study for ``"min"``).
 
-Suggestions and pruning go through Optuna's public API (``trial.suggest_*``,
-``trial.should_prune``); the batch ask, heartbeats, re-queued trials and the writes that put
-several rows in one database transaction (a batch's new trials, a rung's reports, a trial's user
-attributes, ``tell`` without its read-back) use Optuna's storage internals, all in
-:mod:`jaxch6.sweep.optuna_storage` (its docstring lists them and why; on a storage other than
-an ``RDBStorage`` the reports and user attributes are written with the public ``trial.report``
-and ``trial.set_user_attr``).
+Suggestions, reports, pruning, user attributes and ``tell`` go through Optuna's public API
+(``trial.suggest_*``, ``trial.report``, ``trial.should_prune``, ``trial.set_user_attr``,
+``study.tell``); the batch ask, heartbeats and re-queued trials use storage methods Optuna
+documents as library-internal, all in :mod:`jaxch6.sweep.optuna_storage` (its docstring lists
+them and why). No private Optuna module or name is used.
 
 ``jaxch6 sweep --sampler …`` (:func:`jaxch6.commands.sweep_optuna.run`) calls :func:`run`.
 """

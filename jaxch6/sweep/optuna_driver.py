@@ -351,15 +351,16 @@ def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[
     storage ids (none without a storage)."""
     if k <= 0:
         return [], []
-    asked = S.ask_batch(study, k, storage, heart)
+    asked, ids = S.ask_batch(study, k, storage, heart)
     ranks = _live_ranks(study)
     keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
     surplus = [t for t in asked if t not in keep]
     S.give_back(study, storage, surplus)  # another worker took these slots first
     if storage is None:
         return keep, []
-    heart.discard([S.storage_trial_id(t) for t in surplus])
-    return keep, [S.storage_trial_id(t) for t in keep]
+    id_of = dict(zip([t.number for t in asked], ids, strict=True))
+    heart.discard([id_of[t.number] for t in surplus])
+    return keep, [id_of[t.number] for t in keep]
 
 
 # -- the scheduler --------------------------------------------------------------------------------
@@ -440,17 +441,13 @@ class StudyScheduler:
 
     def observe(self, step: Step, trials: dict) -> None:
         """Tell the study what ``step`` measured: at a rung below the last, ``report`` each
-        trial's value there (the batch's in one transaction,
-        :func:`~jaxch6.sweep.optuna_storage.report_batch`) and ask ``should_prune`` (a pruned
-        trial is told PRUNED and stopped); at the last, tell each trial's value (COMPLETE). A
-        trial finished meanwhile by another worker (failed as stale) is dropped from the
-        batch."""
+        trial's value there and ask ``should_prune`` (a pruned trial is told PRUNED and
+        stopped); at the last, tell each trial's value (COMPLETE). A trial finished meanwhile
+        by another worker (failed as stale) is dropped from the batch."""
         import optuna
 
         here = [i for i in (*step.new, *step.cont) if i in self.batch]
         last, stopped = self.rungs.index(step.stop) == len(self.rungs) - 1, []
-        reported = not last and S.report_batch(
-            self.storage, [(self.batch[i], study_value(trials[i])) for i in here], step.stop - 1)
         for i in here:
             trial, rec = self.batch[i], trials[i]
             halted = dataclasses.replace(rec, status="stopped")
@@ -458,8 +455,7 @@ class StudyScheduler:
                 if last:
                     self._tell(i, rec, optuna.trial.TrialState.COMPLETE)
                     continue
-                if not reported:  # one at a time (e.g. a trial failed meanwhile)
-                    trial.report(study_value(rec), step.stop - 1)
+                trial.report(study_value(rec), step.stop - 1)
                 if trial.should_prune():
                     trials[i] = halted
                     stopped.append(halted)
@@ -474,7 +470,8 @@ class StudyScheduler:
             self._batch_done()
 
     def _tell(self, i: int, rec, state) -> None:
-        """Record ``rec``'s curves as user attributes and tell the study."""
+        """Record ``rec``'s curves as user attributes and tell the study (Optuna's public
+        calls: one ``set_user_attr`` per attribute, then ``study.tell``)."""
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
                  "key_id": rec.id, "worker": self.worker}
         if self.pruning:
@@ -482,9 +479,11 @@ class StudyScheduler:
         if rec.objective != "val_acc":
             attrs.update(objective=rec.objective, metrics=rec.metrics)
         trial = self.batch.pop(i)
-        S.set_user_attrs(self.storage, trial, attrs)
+        for key, value in attrs.items():  # raises UpdateFinishedTrialError if failed meanwhile
+            trial.set_user_attr(key, value)
         value = None if state == state.PRUNED else study_value(rec)
-        if S.tell(self.study, trial, value, state):
+        told = self.study.tell(trial, value, state=state, skip_if_finished=True)
+        if told.state == state:
             self.told.append(rec)  # not when failed as stale meanwhile
 
     def _batch_done(self) -> None:

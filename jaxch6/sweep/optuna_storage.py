@@ -28,60 +28,36 @@ attribute :data:`BEAT_ATTR`, and :func:`fail_stale` gives a first heartbeat to R
 without that mark (a worker killed between ``ask`` and its first heartbeat), so that no trial can
 stay RUNNING forever.
 
-**Optuna internals used, and why.** Suggestions and rungs go through Optuna's public API
-(``trial.suggest_*``, ``trial.report``, ``trial.should_prune``), but a batch cannot be asked,
-kept alive and given back through it: ``Study.optimize`` runs the heartbeat thread and
-``fail_stale_trials`` for one trial at a time. And each public write is one database
-transaction (a session, a commit, about a millisecond of CPU on SQLite), which made the
-bookkeeping cost more per trial than the issue's 10 ms. So this module calls methods of the
-storage object it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`)
-that Optuna documents as library-internal (``BaseStorage``'s methods are "not supposed to be
-directly accessed by library users"):
+**Optuna's public API only, and which storage methods, and why.** No private Optuna module or
+name is imported or read here (nor in the driver): suggestions, rungs, user attributes and the
+end of a trial go through ``optuna.Trial`` and ``optuna.Study`` (``trial.suggest_*``,
+``trial.report``, ``trial.should_prune``, ``trial.set_user_attr``,
+``study.tell(trial, value, state=state, skip_if_finished=True)``). But a batch cannot be asked,
+kept alive and given back through them: ``Study.optimize`` runs the heartbeat thread and
+``fail_stale_trials`` for one trial at a time. So this module calls methods of the storage
+object it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`) that
+Optuna documents as library-internal (``BaseStorage``'s methods are "not supposed to be
+directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna range):
 
 - ``record_heartbeat`` and ``get_heartbeat_interval`` (:class:`Heartbeat`, :func:`fail_stale`):
   one thread beats for the whole batch in flight;
 - ``set_trial_system_attr`` (:data:`BEAT_ATTR`; :func:`_adopt_silent_trials`): marks the trials a
   worker beats for, and adopts a dead worker's trials that never had a heartbeat;
-- ``get_all_trials``, ``set_trial_state_values`` and ``create_new_trial`` (:func:`ask_batch`):
-  the batch ask takes WAITING trials and creates the rest in one loop (K ``study.ask()`` calls
-  would re-read every unfinished trial K times), and a surplus or interrupted batch is put back
-  WAITING (:func:`give_back`);
-- ``get_study_id_from_name``, ``get_trial_id_from_study_id_trial_number`` and
-  ``get_trial_number_from_id`` (:func:`trial_ids`, :func:`create_trials`): what those methods
-  take;
+- ``get_all_trials``, ``set_trial_state_values`` and ``create_new_trial`` (:func:`ask_batch`,
+  :func:`create_trials`): the batch ask takes WAITING trials and creates the rest in one loop
+  (K ``study.ask()`` calls would re-read every unfinished trial K times), and a surplus or
+  interrupted batch is put back WAITING (:func:`give_back`);
+- ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
+  (:func:`trial_ids`): the ids those methods take, for trials known by their number;
 - ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
-  :func:`ask_batch` created, and its ``_trial_id`` (:func:`storage_trial_id`) is the id the
-  writes below take (as Optuna's own ``tell`` reads it).
+  :func:`ask_batch` took or created (it returns their storage ids next to them).
 
-and, on an :class:`~optuna.storages.RDBStorage`, writes several rows in one transaction, as
-Optuna's own methods write one (each falls back to the public calls, one per write, on any
-other storage):
-
-- :func:`create_trials`: a batch's new trials, each with its first heartbeat and its
-  :data:`BEAT_ATTR` mark, in one transaction (``_create_scoped_session`` of
-  ``optuna.storages._rdb.storage``; ``RDBStorage._get_prepared_new_trial`` numbers the first
-  trial, with the study row locked as ``create_new_trial`` locks it, the others follow it; the
-  models ``StudyModel``, ``TrialModel``, ``TrialHeartbeatModel`` and
-  ``TrialSystemAttributeModel`` of ``optuna.storages._rdb.models``) instead of three
-  transactions per trial;
-- :class:`Heartbeat`: the heartbeats (and marks) of a whole batch in one transaction (the same
-  models and ``RDBStorage._set_trial_attr_without_commit``, which refuses a finished trial);
-  should one trial fail, the batch is written one call per trial as before;
-- :func:`set_user_attrs`: a finished trial's user attributes in one upsert statement (SQLite
-  3.24+ and PostgreSQL; ``RDBStorage.check_trial_is_updatable`` first), as
-  ``RDBStorage.set_trial_user_attr`` writes one; elsewhere ``_set_trial_attr_without_commit``
-  per attribute in one transaction;
-- :func:`report_batch`: a rung's intermediate values of the whole batch in one transaction
-  (``TrialModel``, ``TrialIntermediateValueModel`` and its ``intermediate_value_to_stored_repr``,
-  ``RDBStorage.check_trial_is_updatable``), and each ``optuna.Trial``'s own copy of them
-  (``_cached_frozen_trial``, which ``Trial.report`` updates and ``should_prune`` reads);
-- :func:`tell`: ``optuna.study._tell._tell_with_warning``, which is ``Study.tell`` without the
-  read-back of the finished trial that ``Study.tell`` returns (the sampler's ``after_trial``
-  runs as in ``Study.tell``).
-
-These may change in any Optuna release: ``pyproject.toml`` pins the tested range (5.1.x), and
-should another Optuna be installed anyway, the batched writes and :func:`tell` use Optuna's
-public calls instead (:func:`internals_tested`).
+Each of these calls, like each of the public ones, is its own database transaction. A new
+trial costs ``create_new_trial``, its first ``record_heartbeat`` and its mark, the read
+``optuna.Trial`` makes, one write per suggested parameter, per report and per user attribute,
+and ``study.tell``'s read, write and read-back; its mark's number comes from the
+``optuna.Trial`` read (no look-up of its own). The costs measured are in
+``experiments/results/optuna_bookkeeping.md``.
 Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 """
 
@@ -90,10 +66,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import math
 import os
-import sqlite3
 import threading
 import time
 import unicodedata
@@ -494,8 +468,9 @@ def _adopt_silent_trials(study, storage, interval: float) -> None:
 class Heartbeat:
     """A thread recording a heartbeat for every trial in flight, each ``interval`` seconds.
 
-    ``add(trial_ids, numbers)`` records a first heartbeat at once (no gap after ``ask``), marks
-    the trials as beating (:data:`BEAT_ATTR`) and keeps beating for them; ``discard(trial_ids)``
+    ``add(trial_ids, numbers)`` records a first heartbeat at once (no gap after ``ask``; new
+    trials have theirs from :func:`create_trials`), marks the trials as beating
+    (:data:`BEAT_ATTR`) and keeps beating for them; ``discard(trial_ids)``
     stops. A storage without heartbeats (None, in memory) makes every call a no-op. Use as a
     context manager; the thread is a daemon and stops with :meth:`close`.
 
@@ -517,11 +492,9 @@ class Heartbeat:
             self._thread.start()
 
     def _beat(self, ids: Iterable[int]) -> None:
-        ids = list(ids)
         try:
-            if not _beat_in_one_transaction(self.storage, ids):
-                for trial_id in ids:
-                    self.storage.record_heartbeat(trial_id)
+            for trial_id in ids:
+                self.storage.record_heartbeat(trial_id)
         except Exception:  # noqa: BLE001 - a missed beat is retried next interval
             pass
 
@@ -531,30 +504,23 @@ class Heartbeat:
                 ids = sorted(self._ids)
             self._beat(ids)
 
-    def add(self, trial_ids: Iterable[int], numbers: Iterable[int] | None = None) -> None:
-        """Beat for ``trial_ids`` now and every interval; mark them with their ``numbers``."""
-        ids, numbers = list(trial_ids), [int(n) for n in numbers or ()]
+    def add(self, trial_ids: Iterable[int], numbers: Iterable[int], *,
+            beat: bool = True) -> None:
+        """Mark ``trial_ids`` as beating (:data:`BEAT_ATTR`, their ``numbers``) and beat for
+        them every interval; with ``beat``, record a first heartbeat at once (without: they
+        had it when they were created, :func:`create_trials`)."""
+        ids, numbers = list(trial_ids), [int(n) for n in numbers]
         if not self.enabled:
             return
-        if len(numbers) == len(ids) and _beat_in_one_transaction(self.storage, ids, numbers):
-            with self._lock:
-                self._ids.update(ids)
-            return
-        self._beat(ids)  # one at a time: e.g. a trial failed meanwhile
-        for trial_id, number in zip(ids, numbers, strict=False):
+        if beat:
+            self._beat(ids)
+        for trial_id, number in zip(ids, numbers, strict=True):
             try:
                 self.storage.set_trial_system_attr(trial_id, BEAT_ATTR, number)
             except Exception:  # noqa: BLE001 - failed meanwhile, or adopted by :func:`fail_stale`
                 continue
         with self._lock:
             self._ids.update(ids)
-
-    def track(self, trial_ids: Iterable[int]) -> None:
-        """Beat every interval for ``trial_ids``, which have their first heartbeat and mark
-        already (:func:`create_trials` with ``beat``)."""
-        if self.enabled:
-            with self._lock:
-                self._ids.update(trial_ids)
 
     def discard(self, trial_ids: Iterable[int]) -> None:
         """Stop beating for ``trial_ids``."""
@@ -598,13 +564,14 @@ def give_back(study, storage, trials) -> None:
             pass
 
 
-def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> list:
+def ask_batch(study, k: int, storage=None,
+              heart: Heartbeat | None = None) -> tuple[list, list[int]]:
     """``k`` new RUNNING trials, WAITING ones first: what ``k`` calls of ``study.ask()`` return.
 
     With the study's storage, the trials are taken from the queue and created through its
-    methods in one loop (the new ones in one transaction, :func:`create_trials`), and the study
-    reads them once (each ``study.ask()`` re-reads every unfinished trial of the study, so that
-    a batch of ``k`` would cost ``O(k²)`` reads).
+    methods in one loop (:func:`create_trials`), and the study reads them once (each
+    ``study.ask()`` re-reads every unfinished trial of the study, so that a batch of ``k``
+    would cost ``O(k²)`` reads).
 
     Args:
         study: the study.
@@ -614,7 +581,8 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> li
             created with their first heartbeat); None: no heartbeat.
 
     Returns:
-        The ``optuna.Trial`` s.
+        The ``optuna.Trial`` s and their storage ids (the same order; no ids without a
+        storage).
     """
     import optuna
     from optuna.trial import TrialState
@@ -622,7 +590,7 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> li
     storage = storage if storage is not None else storage_of(study)
     with quiet_optuna():
         if storage is None:
-            return [study.ask() for _ in range(k)]
+            return [study.ask() for _ in range(k)], []
         study_id = storage.get_study_id_from_name(study.study_name)
         ids: list[int] = []
         numbers: list[int] = []
@@ -641,224 +609,23 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None) -> li
         if beat:
             heart.add(ids, numbers)
         new = create_trials(storage, study_id, k - len(ids), beat=beat)
-        if beat:
-            heart.track(new)
-        ids += new
-        study.get_trials(deepcopy=False)  # the study reads the new trials once (ask does each time)
-        return [optuna.Trial(study, trial_id) for trial_id in ids]
-
-
-# -- several writes in one transaction (Optuna internals: see the module docstring) ---------------
-#: Tries of a batched trial creation that the database failed (e.g. a deadlock), as Optuna's own.
-CREATE_ATTEMPTS = 5
-
-
-#: The Optuna release series whose internals the batched writes and :func:`tell` were tested
-#: against (``pyproject.toml`` pins the same); under any other, every write is Optuna's own call.
-TESTED_OPTUNA = (5, 1)
-
-
-def internals_tested() -> bool:
-    """True when the installed Optuna is of the :data:`TESTED_OPTUNA` series."""
-    import optuna
-
-    try:
-        return tuple(int(p) for p in optuna.__version__.split(".")[:2]) == TESTED_OPTUNA
-    except ValueError:
-        return False
-
-
-def _rdb(storage):
-    """``storage`` when it is an :class:`optuna.storages.RDBStorage` (whose internals the batched
-    writes use) and Optuna is the tested series, else None (they fall back to one storage call
-    per write)."""
-    import optuna
-
-    rdb = isinstance(storage, optuna.storages.RDBStorage) and internals_tested()
-    return storage if rdb else None
-
-
-@contextlib.contextmanager
-def _transaction(storage):
-    """A session of the RDB ``storage``, committed at the end and rolled back on an error (as
-    each of ``RDBStorage``'s own methods does for its one write)."""
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    with _create_scoped_session(storage.scoped_session) as session:
-        yield session
+        # The study reads the new trials once (its ask does each time): the trials'
+        # parameter writes go through what it has read.
+        study.get_trials(deepcopy=False)
+        trials = [optuna.Trial(study, trial_id) for trial_id in (*ids, *new)]
+        if beat:  # their numbers come from the read each Trial makes of its trial
+            heart.add(new, [t.number for t in trials[len(ids):]], beat=False)
+        return trials, ids + new
 
 
 def create_trials(storage, study_id: int, k: int, *, beat: bool = False) -> list[int]:
-    """Create ``k`` RUNNING trials of the study ``study_id``; their storage ids, in number
-    order. On an RDB storage in one transaction (``create_new_trial``'s work, once per trial)
-    and, with ``beat``, with each trial's first heartbeat and its mark (:data:`BEAT_ATTR`): no
-    moment when a new trial exists without them. Otherwise one ``create_new_trial`` each and,
-    with ``beat``, its first heartbeat and mark right after it (one call each)."""
-    import random
-
-    if k <= 0:
-        return []
-    rdb = _rdb(storage)
-    if rdb is None:
-        made = [storage.create_new_trial(study_id) for _ in range(k)]
-        for trial_id in made if beat else ():
-            storage.record_heartbeat(trial_id)
-            storage.set_trial_system_attr(
-                trial_id, BEAT_ATTR, storage.get_trial_number_from_id(trial_id))
-        return made
-    from optuna.exceptions import StorageInternalError
-    from optuna.storages._rdb import models
-
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            with _transaction(rdb) as session:
-                # locks the study row: trial numbers are counted, as in create_new_trial
-                models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)
-                first = rdb._get_prepared_new_trial(study_id, None, session)
-                session.flush()  # the first is numbered by Optuna; the study stays locked
-                made = [first, *(models.TrialModel(
-                    study_id=study_id, number=first.number + i, state=first.state,
-                    datetime_start=datetime.datetime.now()) for i in range(1, k))]
-                session.add_all(made[1:])
-                session.flush()
-                if beat:
-                    session.add_all([models.TrialHeartbeatModel(trial_id=t.trial_id)
-                                     for t in made])
-                    session.add_all([models.TrialSystemAttributeModel(
-                        trial_id=t.trial_id, key=BEAT_ATTR, value_json=json.dumps(t.number))
-                        for t in made])
-                    session.flush()
-                return [t.trial_id for t in made]
-        except StorageInternalError:
-            if attempt + 1 == CREATE_ATTEMPTS:
-                raise
-            time.sleep(random.random() * 2.0)  # as Optuna: deadlocks among workers
-    raise AssertionError("unreachable")
-
-
-def _beat_in_one_transaction(storage, ids: list[int], numbers: list[int] | None = None) -> bool:
-    """Record a heartbeat for each of ``ids`` (``record_heartbeat``'s work) and, with
-    ``numbers``, mark each with :data:`BEAT_ATTR`, all in one transaction: True if done, False
-    if not an RDB storage or the transaction failed (e.g. a trial finished meanwhile: then
-    nothing was written)."""
-    rdb = _rdb(storage)
-    if rdb is None:
-        return False
-    import sqlalchemy
-    from optuna.storages._rdb import models
-
-    beats = models.TrialHeartbeatModel
-    try:
-        with _transaction(rdb) as session:
-            for i, trial_id in enumerate(ids):
-                if numbers is not None:
-                    rdb._set_trial_attr_without_commit(
-                        session, models.TrialSystemAttributeModel, trial_id, BEAT_ATTR,
-                        numbers[i])
-                beat = beats.where_trial_id(trial_id, session, True)
-                if beat is None:
-                    session.add(beats(trial_id=trial_id))
-                else:
-                    beat.heartbeat = session.execute(sqlalchemy.func.now()).scalar_one()
-    except Exception:  # noqa: BLE001 - the caller writes one trial at a time instead
-        return False
-    return True
-
-
-def storage_trial_id(trial) -> int:
-    """The storage id of an ``optuna.Trial`` (its ``_trial_id``, as Optuna's own ``tell``
-    reads it)."""
-    return trial._trial_id
-
-
-def set_user_attrs(storage, trial, attrs: dict[str, Any]) -> None:
-    """``trial.set_user_attr(key, value)`` for each of ``attrs``, in one transaction on an RDB
-    storage (else one call each).
-
-    Raises:
-        optuna.exceptions.UpdateFinishedTrialError: the trial is finished (nothing written).
-    """
-    rdb = _rdb(storage)
-    if rdb is None:
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        return
-    from optuna.storages._rdb import models
-
-    trial_id, model = storage_trial_id(trial), models.TrialUserAttributeModel
-    dialect = _UPSERT_DIALECTS.get(rdb.engine.name)
-    if rdb.engine.name == "sqlite" and sqlite3.sqlite_version_info < (3, 24, 0):
-        dialect = None  # no upsert before SQLite 3.24
-    with _transaction(rdb) as session:
-        if dialect is None:  # e.g. MySQL: Optuna's own write, once per attribute
-            for key, value in attrs.items():
-                rdb._set_trial_attr_without_commit(session, model, trial_id, key, value)
-            return
-        import importlib
-
-        state = models.TrialModel.find_or_raise_by_id(trial_id, session).state
-        rdb.check_trial_is_updatable(trial_id, state)
-        insert = importlib.import_module(dialect).insert(model).values(
-            [{"trial_id": trial_id, "key": k, "value_json": json.dumps(v)}
-             for k, v in attrs.items()])
-        session.execute(insert.on_conflict_do_update(  # one statement, as Optuna's upsert
-            index_elements=[model.trial_id, model.key],
-            set_={"value_json": insert.excluded.value_json}))
-
-
-#: Databases whose SQLAlchemy dialect writes several attributes in one upsert statement (what
-#: Optuna's ``_set_trial_attr_without_commit`` does for one on these).
-_UPSERT_DIALECTS = {"sqlite": "sqlalchemy.dialects.sqlite",
-                    "postgresql": "sqlalchemy.dialects.postgresql"}
-
-
-def tell(study, trial, value, state) -> bool:
-    """``study.tell(trial, value, state=state, skip_if_finished=True)`` without its read-back
-    of the finished trial (``Study.tell`` is this call and a re-read): True if the trial is now
-    in ``state``, False if it was finished before (e.g. failed as stale by another worker).
-    Under an untested Optuna (:func:`internals_tested`), ``study.tell`` itself."""
-    if not internals_tested():
-        return study.tell(trial, value, state=state, skip_if_finished=True).state == state
-    from optuna.study._tell import _tell_with_warning
-
-    told, _, _ = _tell_with_warning(study, trial, value, state=state, skip_if_finished=True)
-    return told == state
-
-
-def report_batch(storage, reports: list[tuple[Any, float]], step: int) -> bool:
-    """``trial.report(value, step)`` for each ``(trial, value)`` of ``reports``, in one
-    transaction on an RDB storage, and each trial's own copy of its intermediate values
-    (``optuna.Trial._cached_frozen_trial``, which ``should_prune`` reads) updated as
-    ``report`` updates it. A step a trial reported already is skipped, as ``report`` skips it.
-
-    Returns:
-        True if done; False if not an RDB storage or a trial is finished (e.g. failed as stale
-        by another worker) or the step was written meanwhile: then nothing was written, and
-        the caller reports one trial at a time.
-    """
-    rdb = _rdb(storage)
-    if rdb is None:
-        return False
-    from optuna.storages._rdb import models
-
-    todo = [(t, float(v)) for t, v in reports
-            if step not in t._cached_frozen_trial.intermediate_values]
-    ids = [storage_trial_id(t) for t, _ in todo]
-    values = models.TrialIntermediateValueModel
-    try:
-        with _transaction(rdb) as session:
-            state = dict(session.query(models.TrialModel.trial_id, models.TrialModel.state)
-                         .filter(models.TrialModel.trial_id.in_(ids)))
-            for trial_id in ids:
-                rdb.check_trial_is_updatable(trial_id, state[trial_id])
-            rows = []
-            for trial_id, (_, value) in zip(ids, todo, strict=True):
-                stored, kind = values.intermediate_value_to_stored_repr(value)
-                rows.append(values(trial_id=trial_id, step=step, intermediate_value=stored,
-                                   intermediate_value_type=kind))
-            session.add_all(rows)
-    except Exception:  # noqa: BLE001 - the caller reports one trial at a time instead
-        return False
-    for trial, value in todo:
-        trial._cached_frozen_trial.intermediate_values[step] = value
-    return True
+    """Create ``k`` RUNNING trials of the study ``study_id`` (``create_new_trial`` each) and,
+    with ``beat``, record each one's first heartbeat right after it; their storage ids, in
+    creation order. (Their :data:`BEAT_ATTR` mark needs their number: :func:`ask_batch` writes
+    it once it has read them.)"""
+    made = []
+    for _ in range(max(k, 0)):
+        made.append(storage.create_new_trial(study_id))
+        if beat:
+            storage.record_heartbeat(made[-1])
+    return made
