@@ -4,8 +4,9 @@ Every ``jaxch6`` command of a code block parses with the command line's own pars
 option named in running text exists (a renamed or removed option fails here, not for a user);
 every ``python experiments/...`` script, test file, CI script and ``jaxch6[extra]`` named
 exists; the README's install, ``pip install . && jaxch6 sweep``, runs from the installed files
-outside the checkout; the network page's examples print what the page says. The documented
-sweeps themselves run, shrunk, in tests/test_readme_examples.py.
+outside the checkout; the network page's examples print what the page says; the tutorial
+works followed in order. The documented sweeps themselves run, shrunk, in
+tests/test_readme_examples.py.
 """
 
 from __future__ import annotations
@@ -207,3 +208,47 @@ def test_the_network_pages_examples_print_what_they_say(capsys):
     accs = [float(w) for w in re.findall(r"\d\.\d+", printed.split("]")[0])]
     assert np.round(accs, 2).tolist() == shown, printed
     assert printed.count("False") == 8 and "True" not in printed  # none diverged
+
+
+# a sweep shrunk to seconds: these options' values replaced, the network and data made tiny
+QUICK = {"--trials": "9", "--epochs": "3", "--min-epochs": "1"}
+TINY = ["--hidden", "8", "--batch-size", "20", "--train-size", "100", "--source", "sample",
+        "--no-compile-cache", "--quiet", "--cpu-devices", "1", "--no-plot"]
+
+
+@pytest.mark.slow
+def test_the_tutorial_runs_in_order(tmp_path, monkeypatch, capsys):
+    """docs/tutorial.md followed block by block in one directory and one Python session: each
+    step works after the ones before it (its sweeps shrunk to seconds; ``jaxch6 verify`` is
+    tests/test_verify.py's)."""
+    import jaxch6.sweep
+    from jaxch6.cli import main
+
+    small = {"trials": 9, "epochs": 3, "hidden": (8,), "batch_size": 20, "train_size": 100,
+             "source": "sample"}
+    config_class = jaxch6.sweep.SweepConfig
+    monkeypatch.setattr(jaxch6.sweep, "SweepConfig", lambda **kw: config_class(**{**kw, **small}))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    steps = []
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    for kind, block in re.findall(r"```([a-z]*)\n(.*?)```", text, re.S):
+        if kind == "python":
+            exec(block, scope)  # noqa: S102
+            steps.append("python")
+            continue
+        for line in block.replace("\\\n", " ").splitlines() if kind in SHELL else []:
+            words = shlex.split(re.sub(r"\s+#.*$", "", line))
+            if words[:2] == ["jaxch6", "sweep"]:
+                argv = [QUICK[before] if before in QUICK else w  # the value after an option
+                        for before, w in zip(words[:-1], words[1:], strict=True)]
+                assert main([*argv, *TINY]) == 0, line
+                steps.append(words[-1])
+    assert steps == ["python", "python", "runs/book", "python", "runs/halving", "python"]
+    printed = capsys.readouterr().out
+    assert printed.count("Best-1(val acc:") == 3  # the two commands and run(...)
+    for out in ("runs/book", "runs/book-py", "runs/halving"):
+        assert len(jaxch6.sweep.load(out).trials) == 9, out
+    best = jaxch6.sweep.load("runs/halving").ranked[0]
+    assert scope["best"].id == best.id and scope["model"].meta["trial"] == best.id
+    assert scope["logits"].shape == (100, 10)
