@@ -4,11 +4,17 @@ by side in one run, on one storage.
 
 Per trial: ask (in batches of 256), 2 suggestions, a heartbeat, user attributes and tell; the
 trainer (old) or engine (new) returns 20 epochs of constant curves at once, without a pruner.
-With ``--pruner`` (new only) the trials run in rungs 1, 3, 9, 20 epochs with a pruner that never
-prunes: one report and one ``should_prune`` per rung. A first batch warms up each study; the
-next N trials are timed; old and new alternate ``--rounds`` times.
+In the ``new+rungs`` runs (new only) the trials run in rungs 1, 3, 9, 20 epochs with a pruner
+that never prunes: one report and one ``should_prune`` per rung. A first batch warms up each
+study; the next N trials are timed; old and new alternate ``--rounds`` times.
 
     python experiments/bench_optuna_bookkeeping.py [sqlite | postgresql://...] [N] [--rounds R]
+    python experiments/bench_optuna_bookkeeping.py sqlite 256 --count
+
+``--count`` times nothing: it runs each driver once and prints, per timed trial, the database
+transactions (SQLAlchemy ``commit`` events) and the calls of each public ``RDBStorage`` method
+(a ``suggest_*`` writes through a method Optuna keeps private, so it is counted only among the
+transactions).
 
 The old driver is read from git (:data:`OLD`, the last commit with it) into private modules.
 """
@@ -16,6 +22,7 @@ The old driver is read from git (:data:`OLD`, the last commit with it) into priv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -78,7 +85,8 @@ def _study(driver, storage_module, url, pruner=None):
                              driver.make_sampler("random", BOOK_SPACE, seed=0), pruner=pruner)
 
 
-def per_trial_ms(which: str, url: str, n: int, old=None) -> tuple[float, float]:
+def per_trial_ms(which: str, url: str, n: int, old=None,
+                 counts: dict | None = None) -> tuple[float, float]:
     """Milliseconds of bookkeeping per trial, wall and this process's CPU (SQLite's work
     included; a database server's not): ``old``, ``new`` or ``new+rungs``."""
     if which == "old":
@@ -100,9 +108,59 @@ def per_trial_ms(which: str, url: str, n: int, old=None) -> tuple[float, float]:
 
         study = _study(D, S, url, pruner=never)
     work(study, BATCH)  # warm-up
+    if counts is not None:
+        counts.clear()
     t0, c0 = time.perf_counter(), time.process_time()
     work(study, BATCH + n)
     return (time.perf_counter() - t0) / n * 1e3, (time.process_time() - c0) / n * 1e3
+
+
+#: The public ``RDBStorage`` methods counted by ``--count``.
+COUNTED = ("create_new_trial", "record_heartbeat", "set_trial_system_attr", "get_trial",
+           "set_trial_user_attr", "set_trial_intermediate_value", "set_trial_state_values",
+           "get_trial_number_from_id", "get_trial_id_from_study_id_trial_number",
+           "get_all_trials")
+
+
+@contextlib.contextmanager
+def counting(counts: dict):
+    """Count commits of every SQLAlchemy engine and calls of :data:`COUNTED` into ``counts``."""
+    import optuna
+    import sqlalchemy
+
+    cls = optuna.storages.RDBStorage
+    saved = {name: getattr(cls, name) for name in COUNTED}
+
+    def wrap(name, method):
+        def counted(self, *args, **kwargs):
+            counts[name] = counts.get(name, 0) + 1
+            return method(self, *args, **kwargs)
+        return counted
+
+    def commit(_conn):
+        counts["transactions"] = counts.get("transactions", 0) + 1
+
+    for name, method in saved.items():
+        setattr(cls, name, wrap(name, method))
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "commit", commit)
+    try:
+        yield
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "commit", commit)
+        for name, method in saved.items():
+            setattr(cls, name, method)
+
+
+def count(url: str, n: int, old) -> None:
+    """Print, per timed trial of each driver, its transactions and public storage calls."""
+    print(f"calls per trial ({n} trials, batches of {BATCH}, {EPOCHS} epochs; old = {OLD})")
+    for which in ("old", "new", "new+rungs"):
+        counts: dict[str, int] = {}
+        with counting(counts):
+            per_trial_ms(which, url if url != "sqlite" else
+                         f"sqlite:///{tempfile.mkdtemp()}/b.db", n, old, counts)
+        calls = ", ".join(f"{name} {counts[name] / n:.2f}" for name in COUNTED if name in counts)
+        print(f"  {which:10s} transactions {counts.get('transactions', 0) / n:.2f}: {calls}")
 
 
 def main(argv: list[str]) -> None:
@@ -110,11 +168,16 @@ def main(argv: list[str]) -> None:
     p.add_argument("storage", nargs="?", default="sqlite")
     p.add_argument("n", nargs="?", type=int, default=512)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--count", action="store_true",
+                   help="count transactions and storage calls per trial instead of timing")
     args = p.parse_args(argv)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study" lines
     old = old_driver()
+    if args.count:
+        count(args.storage, args.n, old)
+        return
     results: dict[str, list[tuple[float, float]]] = {"old": [], "new": [], "new+rungs": []}
     for _ in range(args.rounds):
         for which in results:
