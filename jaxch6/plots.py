@@ -601,11 +601,13 @@ def sweep_figures(result, *, top: int = 20) -> dict[str, Any]:
         ``{file name: Figure}``; empty when the sweep has no trials.
     """
     return {name: globals()[function](*args, **kwargs)
-            for name, (function, args, kwargs) in _figure_calls(result, top).items()}
+            for name, (function, args, kwargs) in figure_calls(result, top).items()}
 
 
-def _figure_calls(result, top: int) -> dict[str, tuple[str, tuple, dict]]:
-    """``{file name: (function of this module, args, kwargs)}`` of :func:`sweep_figures`."""
+def figure_calls(result, top: int = 20) -> dict[str, tuple[str, tuple, dict]]:
+    """``{file name: (name of a function of this module, args, kwargs)}``: the calls that
+    draw :func:`sweep_figures` (plain data: trials, the space, titles), for
+    :func:`write_figure_calls` here or in another process."""
     trials = list(result.trials)
     if not trials:
         return {}
@@ -649,7 +651,12 @@ def write_sweep_figures(result, out_dir: str | os.PathLike | None = None, *,
     out = out_dir if out_dir is not None else getattr(result, "out_dir", None)
     if out is None:
         raise ConfigError("write_sweep_figures: the sweep has no run directory; give out_dir")
-    calls = _figure_calls(result, top)
+    return write_figure_calls(figure_calls(result, top), out)
+
+
+def write_figure_calls(calls: Mapping[str, tuple[str, tuple, dict]],
+                       out_dir: str | os.PathLike) -> list[str]:
+    """Draw :func:`figure_calls`' figures into ``out_dir``; returns the file names written."""
     for name, (function, args, kwargs) in calls.items():
-        globals()[function](*args, path=str(Path(out) / name), **kwargs)
+        globals()[function](*args, path=str(Path(out_dir) / name), **kwargs)
     return list(calls)

@@ -430,6 +430,7 @@ def _run_sweep(args, config, out: Path):
         enable_compile_cache(args.compile_cache)
     check_signal()
     from jaxch6 import sweep
+    from jaxch6.commands import figure_process
     from jaxch6.progress import make as make_progress
 
     check_signal()
@@ -450,12 +451,17 @@ def _run_sweep(args, config, out: Path):
         if not args.no_plot and result.trials:
             from jaxch6.plots import write_sweep_figures
 
-            result.info["figures"] = write_sweep_figures(result, out)
+            result.info["figures"] = (write_sweep_figures(result, out) if helper is None
+                                      else helper.write(result, out))
         return result
 
+    # matplotlib is imported by a helper process while this one imports JAX
+    helper = None if args.no_plot else figure_process.start()
     try:
         return run_interruptible(work, lambda: interrupted_line(out))
     finally:
+        if helper is not None:
+            helper.close()
         if bar is not None:
             bar.close()
         if track is not None:
