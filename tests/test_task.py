@@ -253,3 +253,31 @@ def test_the_class_count_comes_from_the_labels():
 
     x = np.zeros((4, 2), np.float32)
     assert n_classes_of(Data(x, np.array([0, 1, 2, 1]), x, np.array([2, 0, 1, 0]))) == 3
+
+
+@pytest.mark.slow
+def test_a_new_sweep_is_planned_from_its_engines_compiled_programs(monkeypatch):
+    """On the CPU a new sweep of a task measures its lane from the engine's own compiled
+    programs, with no separate compile of one lane: the recorded lane bytes are that measure
+    (more than the run state's bytes, the bound the engine was first planned from). Where the
+    measure changes the plan, the engine is built again for the measured plan, the first
+    compile still counts, and the trials equal a sweep given that lane width."""
+    from jaxch6.sweep import plan, runner, schedulers
+
+    data, _ = make_data()
+    monkeypatch.setattr(runner, "lane_bytes", lambda *a: pytest.fail("a one-lane compile"))
+    config, task = runner.configure(dataclasses.replace(BASE, lanes=None, chunk_size=None),
+                                    make_task())
+    setup = runner.prepare(config, data, task, scheduler=schedulers.make(config))
+    engine, measured = setup.engine.engine(()), setup.info["per_trial_bytes_estimate"]
+    assert measured == engine.lane_bytes() > 2 * runner.state_bytes(task, config)
+    assert engine.compiled == ("init", ("advance", 3)) and setup.info["lanes"] == 6
+    monkeypatch.setattr(plan, "CPU_LANE_BYTES", 3 * measured)  # the state's bytes allow 6
+    again = runner.prepare(config, data, task, scheduler=schedulers.make(config))
+    assert again.info["lanes"] == 3 and again.engine.engines == {}
+    assert again.engine.compile_seconds > 0  # the discarded engine's compile
+    res = run(dataclasses.replace(config, lanes=None, chunk_size=None), task=task, data=data,
+              progress=False)
+    same = run(dataclasses.replace(config, lanes=3, chunk_size=None), task=task, data=data,
+               progress=False)
+    assert res.info["lanes"] == 3 and _records(res) == _records(same)

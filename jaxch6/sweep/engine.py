@@ -281,6 +281,19 @@ class Engine(LaneEngine):
         self.compile_seconds += time.perf_counter() - t0
         self._programs.update(compiled)
 
+    def lane_bytes(self) -> int | None:
+        """One lane's device memory by XLA's memory analysis of the programs compiled so far
+        (:func:`program_bytes` of the one that needs most, on one device), per lane of a
+        device's share of the chunk; None before any is compiled, or where the backend
+        reports no analysis."""
+        import jax
+
+        data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(self.data))
+        sizes = [program_bytes(p.memory_analysis(), data_bytes) for p in self._programs.values()]
+        if not sizes or None in sizes:
+            return None
+        return -(-max(sizes) // (self.chunk_size // len(self.devices)))
+
     @property
     def compiled(self) -> tuple:
         """The programs compiled so far: ``"init"`` and ``("advance", epochs)`` entries."""
@@ -364,6 +377,15 @@ class Engine(LaneEngine):
             out_states = jax.tree.map(lambda a: np.asarray(a)[: handle.n],
                                       jax.device_get(handle.states))
         return history, out_states
+
+
+def program_bytes(analysis, data_bytes: int) -> int | None:
+    """A compiled program's device memory from its ``memory_analysis()``: temporaries, outputs
+    and the arguments other than the data (``data_bytes``); None where there is none."""
+    if analysis is None:
+        return None
+    return int(analysis.temp_size_in_bytes + analysis.output_size_in_bytes
+               + max(analysis.argument_size_in_bytes - data_bytes, 0))
 
 
 def _join(pieces: list[np.ndarray]) -> np.ndarray:

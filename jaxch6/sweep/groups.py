@@ -167,11 +167,14 @@ class GroupedEngine(LaneEngine):
         self.task = task
         self.names = tuple(names) if names is not None else static_names(config.space)
         self.engines: dict[Group, Any] = {}
+        #: compile seconds of engines built before these and not used (counted in
+        #: :attr:`compile_seconds`)
+        self.spent_seconds = 0.0
         self._epochs: tuple[int, ...] | None = None
 
     @property
     def compile_seconds(self) -> float:
-        return sum(e.compile_seconds for e in self.engines.values())
+        return self.spent_seconds + sum(e.compile_seconds for e in self.engines.values())
 
     def group_of(self, hparams: Mapping[str, Any]) -> Group:
         return group_of(self.names, hparams)

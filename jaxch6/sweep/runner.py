@@ -21,7 +21,7 @@ from jaxch6.sweep import keys, plan, schedulers, store
 from jaxch6.sweep.book import book_lane_bytes, check_book_data, load_data, n_classes
 from jaxch6.sweep.config import SweepConfig
 from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
-from jaxch6.sweep.engine import Engine
+from jaxch6.sweep.engine import Engine, program_bytes
 from jaxch6.sweep.groups import GroupedEngine, record_names
 from jaxch6.sweep.loop import Progress, RunLoop
 from jaxch6.sweep.records import Trial, best_records
@@ -35,14 +35,16 @@ STATES, MODELS = "states", "models"
 # -- engine -------------------------------------------------------------------------------------
 def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
                chunk_size: int | None = None, task=None, kept_batches: int = 0,
-               scheduler=None):
+               scheduler=None, trial_bytes: int | None = None):
     """Plan and check the sweep's lanes: one lane's estimated memory and the
     :class:`jaxch6.sweep.plan.Plan` (:func:`jaxch6.sweep.plan.plan_sweep`, the one planner).
 
     Every driver of the engine must use this: the lane width is part of what makes a trial's
     result bit-identical between them. A task's lane is measured from the compiled program of
-    one lane (:func:`lane_bytes`) unless the task gives its own ``memory``; the book's network
-    (``task=None``, or :func:`jaxch6.sweep.task.book_task`) uses :func:`book_lane_bytes`.
+    one lane (:func:`lane_bytes`) unless the task gives its own ``memory`` or ``trial_bytes``
+    is given (:func:`prepare` measures the engine's own programs where it can:
+    :func:`plan_from_engine`); the book's network (``task=None``, or
+    :func:`jaxch6.sweep.task.book_task`) uses :func:`book_lane_bytes`.
 
     Args:
         config: the sweep's settings.
@@ -58,6 +60,7 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
             the batch a step starts from and the one it makes).
         scheduler: the sweep's :class:`jaxch6.sweep.schedulers.Scheduler`, whose kept run
             states are planned for (None: the config's, built here).
+        trial_bytes: one lane's device memory to plan with instead of measuring it.
 
     Returns:
         ``(trial_bytes, plan)``.
@@ -67,12 +70,11 @@ def plan_lanes(config: SweepConfig, data, devices, *, lanes: int | None = None,
     """
     import jax
 
-    if task is None:
+    if trial_bytes is None and task is None:
         trial_bytes = book_lane_bytes(config, data)
-    elif task.memory is not None:
-        trial_bytes = int(task.memory(config, data))
-    else:
-        trial_bytes = lane_bytes(task, config, data)
+    elif trial_bytes is None:
+        trial_bytes = (lane_bytes(task, config, data) if task.memory is None
+                       else int(task.memory(config, data)))
     if config.task is None:  # the book's per-step losses come back to the host
         steps = config.epochs * -(-len(data[0]) // config.batch_size)
     else:
@@ -161,12 +163,47 @@ def lane_bytes(task, config: SweepConfig, data) -> int:
     # the CPU's buffer assignment is made before LLVM's code generation: without its
     # optimisations the program compiles faster, with the same memory analysis
     options = {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else None
-    analysis = lowered.compile(options).memory_analysis()
-    if analysis is None:
-        return 4 * state_bytes(task, config)
     data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(data))
-    return int(analysis.temp_size_in_bytes + analysis.output_size_in_bytes
-               + max(analysis.argument_size_in_bytes - data_bytes, 0))
+    measured = program_bytes(lowered.compile(options).memory_analysis(), data_bytes)
+    return 4 * state_bytes(task, config) if measured is None else measured
+
+
+def engine_measures(config: SweepConfig, task, devices, scheduler, lanes) -> bool:
+    """Whether :func:`prepare` plans a task's lanes from its engine's own compiled programs
+    (:func:`plan_from_engine`) instead of a separate compile of one lane (:func:`lane_bytes`):
+    on the CPU, where a task's lane width is capped (:data:`jaxch6.sweep.plan.CPU_TASK_LANES`)
+    rather than sized by memory, so the plan made from a lower bound of a lane's memory is
+    the one the measure confirms unless a lane is large; for a new sweep (not a resumed one,
+    nor a study's worker: ``lanes`` unset) driven by ``scheduler``, of a task without its own
+    ``memory`` and with one group (no static choice), so the compiled engine is the one that
+    runs."""
+    return (task is not None and task.memory is None and devices[0].platform == "cpu"
+            and scheduler is not None and lanes is None
+            and not task.static_names(config.space))
+
+
+def plan_from_engine(config: SweepConfig, data, devices, *, task, scheduler, **plan_args):
+    """``(trial_bytes, plan, engine)`` with the lane measured from the programs that run: the
+    plan made from a lower bound of a lane's memory (its run state's bytes,
+    :func:`state_bytes`), the engine built and compiled for it (for the scheduler's epoch
+    counts), then the plan made again, and checked whole, from those programs' memory
+    (:meth:`jaxch6.sweep.engine.Engine.lane_bytes`). Where that plan differs (a lane wider
+    than the bound allowed), the engine is built again for it and compiles when it first
+    runs. ``plan_args`` as :func:`plan_lanes`'s."""
+    _, guess = plan_lanes(config, data, devices, task=task, scheduler=scheduler,
+                          trial_bytes=state_bytes(task, config), **plan_args)
+    engine = build_engines(config, data, guess.chunk_size, guess.lanes, devices, task)
+    engine.precompile(scheduler.stop_epochs())
+    measured = engine.engine(()).lane_bytes()
+    if measured is None:  # as lane_bytes where the backend reports no analysis
+        measured = 4 * state_bytes(task, config)
+    trial_bytes, chosen = plan_lanes(config, data, devices, task=task, scheduler=scheduler,
+                                     trial_bytes=measured, **plan_args)
+    if chosen[:2] != guess[:2]:
+        spent = engine.compile_seconds
+        engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
+        engine.spent_seconds = spent  # the first engine's compile still counts
+    return trial_bytes, chosen, engine
 
 
 def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
@@ -276,7 +313,8 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             lanes: int | None = None, chunk_size: int | None = None,
             progress=None, kept_batches: int = 0, scheduler=None) -> Setup:
     """Load the data, plan the lanes and build the engines: the set-up every driver of the
-    engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`).
+    engine shares (:func:`run`, :func:`jaxch6.sweep.optuna.run`). Where the lane is measured
+    from the engine's own programs (:func:`engine_measures`), they are compiled here.
 
     Args:
         config: the sweep's settings (from :func:`configure`).
@@ -311,10 +349,14 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
     import jax
 
     devices = list(devices if devices is not None else jax.local_devices())
-    trial_bytes, chosen = plan_lanes(config, data, devices, lanes=lanes, chunk_size=chunk_size,
-                                     task=task, kept_batches=kept_batches,
-                                     scheduler=scheduler)
-    engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
+    plan_args = {"lanes": lanes, "chunk_size": chunk_size, "kept_batches": kept_batches}
+    if engine_measures(config, task, devices, scheduler, lanes):
+        trial_bytes, chosen, engine = plan_from_engine(config, data, devices, task=task,
+                                                       scheduler=scheduler, **plan_args)
+    else:
+        trial_bytes, chosen = plan_lanes(config, data, devices, task=task,
+                                         scheduler=scheduler, **plan_args)
+        engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
     info = {**device_info(devices), "data": data_info, "lanes": chosen.lanes,
             "chunk_size": engine.chunk_size, "per_trial_bytes_estimate": trial_bytes,
             "objective": task.objective, "direction": task.direction}
