@@ -132,20 +132,41 @@ def test_every_script_file_and_extra_a_page_names_exists():
     assert named <= set(extras), named - set(extras)
 
 
+#: Options of other tools the pages name: pytest's, TensorBoard's and MkDocs'.
+OTHER_TOOLS = {"--collect-only", "--logdir", "--strict"}
+
+
+def _script_help(script: str) -> str:
+    proc = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, timeout=120,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0 and proc.stdout.startswith("usage:"), (script, proc.stderr)
+    return proc.stdout
+
+
+def _has(option: str, text: str) -> bool:
+    return bool(re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text))
+
+
 @pytest.mark.slow
 def test_every_option_of_a_documented_script_is_in_its_help():
-    helps: dict[str, str] = {}
+    """Each ``python experiments/X.py --option`` of the pages is one of X's options, and every
+    ``--option`` a page names anywhere is one of jaxch6's or of a script the pages name."""
+    helps = {}
     for page, (script, *args) in _scripts():
-        if script not in helps:
-            proc = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, timeout=120,
-                                  capture_output=True, text=True,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
-            assert proc.returncode == 0 and proc.stdout.startswith("usage:"), proc.stderr
-            helps[script] = proc.stdout
+        helps.setdefault(script, _script_help(script))
         for option in (w for w in args if w.startswith("--")):
-            assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", helps[script]), (
-                page, script, option)
-    assert len(helps) >= 4
+            assert _has(option, helps[script]), (page, script, option)
+    texts = [page.read_text(encoding="utf-8") for page in PAGES]
+    for script in sorted({s for t in texts for s in re.findall(r"experiments/\w+\.py", t)}):
+        helps.setdefault(script, _script_help(script))
+    commands = [(), ("sweep",), ("sweep", "show"), ("sweep", "evaluate"),
+                ("sweep", "export-optuna"), ("verify",), ("gradcheck",), ("experiment",),
+                ("data",)]
+    known = "\n".join([*helps.values(), *(_help(c) for c in commands)])
+    named = {o for t in texts for o in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", t)}
+    assert len(named) >= 60 and len(helps) >= 8
+    assert {o for o in named - OTHER_TOOLS if not _has(o, known)} == set()
 
 
 @pytest.mark.slow
