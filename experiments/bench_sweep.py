@@ -12,7 +12,8 @@ lr = 10^U(-6,-2), weight decay = 10^U(-8,-4)):
     wall, when its first output line came, and the phases its ``summary.json`` reports;
 (phases) import times (jax, jaxch6, matplotlib: a new process each, median of 3) and, in this
     process, ``jaxch6.sweep.run(config, out=...)``'s data, compile, run, plan/store/manifest
-    and the figures (:func:`jaxch6.plots.write_sweep_figures`), warm cache, with the seconds
+    and the figures (:func:`jaxch6.plots.write_sweep_figures`; and as the command draws them,
+    by its helper process, in a new process: median of 3), warm cache, with the seconds
     JAX spent tracing, lowering and compiling or loading programs inside ``sweep.run``
     (``jax.monitoring``'s time spans, overlaps counted once);
 (a) ``jaxch6.sweep.run``: all trials as lanes of one compiled ``jit(vmap(...))`` program,
@@ -193,7 +194,30 @@ def in_process_phases(sweep, config, work):
     known = tm["data_seconds"] + tm["compile_seconds"] + tm["run_seconds"]
     return res, wall, {"data": tm["data_seconds"], "compile": tm["compile_seconds"],
                        "run": tm["run_seconds"], "plan, store and manifest": wall - known,
-                       "figures": figures, "jax": spans}
+                       "figures": figures, HELPER: helper_figure_seconds(out, work),
+                       "jax": spans}
+
+
+#: The phase of the figures as ``jaxch6 sweep`` draws them (by its helper process).
+HELPER = "figures by the command's helper process"
+
+
+def helper_figure_seconds(run_dir, work) -> float | None:
+    """Seconds :meth:`jaxch6.commands.figure_process.Helper.write` takes to write the figures
+    of ``run_dir`` in a new process that started the helper before loading it and waited 2 s
+    (the helper ready, as after training), median of 3; None where no helper can start."""
+    import subprocess
+
+    code = ("import sys, time; from jaxch6 import sweep; "
+            "from jaxch6.commands import figure_process; h = figure_process.start(); "
+            "r = sweep.load(sys.argv[1]); time.sleep(2.0); t = time.perf_counter(); "
+            "h is not None and h.write(r, sys.argv[2]); "
+            "print(time.perf_counter() - t if h is not None else 'none')")
+    out = os.path.join(work, "helper-figures")
+    os.makedirs(out, exist_ok=True)
+    runs = [subprocess.run([sys.executable, "-c", code, str(run_dir), out], capture_output=True,
+                           text=True, check=True).stdout.strip() for _ in range(3)]
+    return None if "none" in runs else sorted(float(x) for x in runs)[1]
 
 
 #: JAX's compile-path events (``jax.monitoring``) timed inside ``sweep.run``, by the phase name
@@ -617,6 +641,8 @@ def markdown_commands(r) -> list[str]:
         lines += [f"| import {k} | {v:.2f} |" for k, v in imp.items()]
         lines += [f"| {k} | {ph[k]:.2f} |" for k in ("data", "compile", "run",
                                                      "plan, store and manifest", "figures")]
+        if ph.get(HELPER) is not None:
+            lines.append(f"| {HELPER} (a new process, median of 3) | {ph[HELPER]:.2f} |")
         lines += [f"| JAX inside `sweep.run`: {k} | {v:.2f} |"
                   for k, v in (ph.get("jax") or {}).items()]
     return lines
