@@ -164,6 +164,7 @@ def _draw(calls: dict, out_dir: str) -> tuple:
             os.close(recv_fd)
             _send(send_fd, _attempt(write_figure_calls, theirs, out_dir))
         finally:
+            sys.stderr.flush()  # its warnings, into the helper's stderr file
             os._exit(0)
     os.close(send_fd)
     answers = [_attempt(write_figure_calls, mine, out_dir),
