@@ -71,6 +71,8 @@ def test_the_command_line_overrides_the_file(tmp_path):
     ("trials = [1, 2]\n", "trials must be a number or a text"),
     ("space = 3\n", "space must be a list of --space texts"),
     ("trials = \n", "not valid TOML"),
+    ('python_task = "linear3"\ntrials = 5\n',
+     "its task 'linear3' was given from Python: pass --task MODULE:NAME (and --data)"),
 ])
 def test_a_bad_file_is_one_line_and_exit_2(tmp_path, capsys, text, words):
     path = tmp_path / "bad.toml"
@@ -116,12 +118,19 @@ def test_a_run_directorys_config_reruns_the_same_sweep(toy, tmp_path, capsys):
         (tmp_path / "a" / CONFIG_FILE).read_text()
 
 
-def test_a_task_given_from_python_is_a_comment_an_import_path_an_option():
+def test_a_task_given_from_python_is_a_comment_an_import_path_an_option(tmp_path):
     from jaxch6.sweep.config_file import to_toml as write
 
     named = SweepConfig(task="toy", space=(Param("learning_rate", 1e-3, 1e-1),))
     text = write(named)
-    assert "task =" not in text and "# task \"toy\" was given from Python" in text
+    assert not any(line.startswith("task =") for line in text.splitlines())
+    assert "# task \"toy\" was given from Python" in text
+    assert 'python_task = "toy"' in text.splitlines()
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    words = sweep_cmd.expand_argv(["--config", str(path), "--task", "m:f"])
+    assert "--space=learning_rate=0.001:0.1:log" in words and words[-2:] == ["--task", "m:f"]
+    assert not any(w.startswith("--python") for w in words)  # read, not passed on
     path = SweepConfig(task="my_module:make_task", space=(Param("learning_rate", 1e-3, 1e-1),))
     assert 'task = "my_module:make_task"' in write(path).splitlines()
     with_data = write(path, data="/data/d.npz")

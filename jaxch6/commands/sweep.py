@@ -21,6 +21,7 @@ from jaxch6.commands.signals import check as check_signal
 from jaxch6.commands.signals import run_interruptible
 from jaxch6.errors import ConfigError
 from jaxch6.names import listing
+from jaxch6.sweep.config_file import PYTHON_TASK
 from jaxch6.sweep.devices import configure_cpu_devices
 
 HELP = "hyperparameter random search: many trials as one compiled, vmapped program"
@@ -227,6 +228,12 @@ def _file_tokens(table: dict, argv: list[str], path: str) -> list[str]:
     defaults = {k: v for k, v in vars(parser.parse_args([])).items() if k not in NOT_IN_FILES}
     words: list[str] = []
     for key, value in table.items():
+        if key == PYTHON_TASK:
+            if not any(w == "--task" or w.startswith("--task=") for w in argv):
+                raise ConfigError(f"--config {path}: its task {value!r} was given from Python: "
+                                  "pass --task MODULE:NAME (and --data) to run it from the "
+                                  "command line")
+            continue
         name = key.replace("-", "_")
         if name not in defaults:
             raise ConfigError(f"--config {path}: unknown option {key!r} (keys are the options' "

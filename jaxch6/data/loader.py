@@ -157,7 +157,8 @@ def _resolve(dataset: str, source: str, data_dir, download: bool):
     raise DataError(
         f"{dataset}: no source available offline ({'; '.join(skipped)}; no embedded sample): "
         f"set ${DATA_DIR_ENV} to a directory of IDX files, apt-get install "
-        "dataset-fashion-mnist, or load with download=True where there is a network"
+        "dataset-fashion-mnist, or, where there is a network, load with download=True "
+        "(--download on the command line)"
     )
 
 

@@ -147,7 +147,8 @@ def load_tfds(
         if not download:
             raise DataError(
                 f"tfds: {dataset} is not prepared in {location} and download=False "
-                "(no network access is attempted; pass download=True where there is a network)"
+                "(no network access is attempted; where there is a network, pass "
+                "download=True, or --download on the command line)"
             )
         try:
             builder.download_and_prepare()

@@ -26,6 +26,11 @@ CONFIG_FILE = "sweep.toml"
 NOT_OPTIONS = ("record_loss", "dtype", "skip_zero_inputs")
 
 
+#: The key that names a task given from Python (a ``Task`` object, not ``MODULE:NAME``): reading
+#: the file without ``--task`` is refused instead of sweeping the book's network.
+PYTHON_TASK = "python_task"
+
+
 def _value(value: Any) -> str:
     """A TOML value: booleans, numbers, strings and lists of them."""
     if isinstance(value, bool):
@@ -71,6 +76,7 @@ def to_toml(config, data: str | None = None,
         if name == "task" and ":" not in str(value):  # a Task object given from Python
             lines.append(f"# task {_value(value)} was given from Python: pass --task "
                          "MODULE:NAME (and --data) to run it from the command line")
+            lines.append(f"{PYTHON_TASK} = {_value(value)}")
             continue
         if name == "space":
             value = [p.spec() for p in value]
