@@ -9,7 +9,7 @@ then sleeps until the sweep has trained. The command then sends it
 forked from it draws the other figures, with the same functions
 (:func:`jaxch6.plots.write_figure_calls`) and the same files as in the command's process.
 The helper's standard input and output are ``/dev/null``; what it writes to stderr (warnings)
-is passed on to the command's stderr with the answer.
+is passed on to the command's stderr with a successful answer.
 
 Whenever the helper cannot be used — no ``fork``, JAX or another Python thread already running
 in the process, the helper failed for any reason (matplotlib missing included), or it was not
