@@ -86,6 +86,11 @@ def quantise(acc, n: int) -> list[float]:
     return [float(v) for v in np.round(np.asarray(acc, np.float64) * n) / n]
 
 
+def compiling(ran: int = 0, run_seconds: float = 0.0) -> Progress:
+    """The report that opens the compile phase."""
+    return Progress("compiling", 0, 0, ran, run_seconds, True)
+
+
 class RunLoop:
     """Runs a scheduler's steps on an engine.
 
@@ -102,13 +107,16 @@ class RunLoop:
         keep_final: also keep the run states of trials that complete (to save them).
         stop: a ``threading.Event`` (anything with ``is_set()``) polled before each step and
             after each chunk is recorded; once set, :meth:`run` raises :class:`Interrupted`.
+        compiled: the engine's programs for the scheduler's epoch counts are compiled already
+            (and their compile phase reported, :func:`compiling`).
     """
 
     def __init__(self, engine, scheduler, *, seed: int, repeats: int, epochs: int, pool,
                  record: Callable[[list[Trial]], None] | None = None,
                  progress: Callable[[Progress], None] | None = None, keep_final: bool = False,
-                 stop: Any = None):
+                 stop: Any = None, compiled: bool = False):
         self.engine, self.scheduler, self.pool = engine, scheduler, pool
+        self.compiled = compiled
         self.stop = stop
         self.seed, self.repeats, self.epochs = seed, repeats, epochs
         self.task = engine.task  # its recorded metrics, their resolution, the direction
@@ -132,13 +140,12 @@ class RunLoop:
         Raises:
             Interrupted: ``stop`` was set.
         """
-        compiled = False
         while (step := self.scheduler.next(trials)) is not None:
             self._check_stop()
-            if not compiled:
-                self._report(Progress("compiling", 0, 0, self.ran, self.run_seconds, True))
+            if not self.compiled:
+                self._report(compiling(self.ran, self.run_seconds))
                 self.engine.precompile(self.scheduler.stop_epochs())
-                compiled = True
+                self.compiled = True
             self.run_step(step, trials)
         return trials
 

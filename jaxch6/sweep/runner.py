@@ -23,7 +23,7 @@ from jaxch6.sweep.config import SweepConfig
 from jaxch6.sweep.config_file import CONFIG_FILE, to_toml
 from jaxch6.sweep.engine import Engine, program_bytes
 from jaxch6.sweep.groups import GroupedEngine, record_names
-from jaxch6.sweep.loop import Progress, RunLoop
+from jaxch6.sweep.loop import Progress, RunLoop, compiling
 from jaxch6.sweep.records import Trial, best_records
 from jaxch6.sweep.result import SweepResult
 from jaxch6.sweep.tracking import TrialMetrics
@@ -182,8 +182,11 @@ def engine_measures(config: SweepConfig, task, devices, scheduler, lanes) -> boo
             and not task.static_names(config.space))
 
 
-def plan_from_engine(config: SweepConfig, data, devices, *, task, scheduler, **plan_args):
-    """``(trial_bytes, plan, engine)`` with the lane measured from the programs that run: the
+def plan_from_engine(config: SweepConfig, data, devices, *, task, scheduler, progress=None,
+                     **plan_args):
+    """``(trial_bytes, plan, engine, compiled)`` with the lane measured from the programs that
+    run (``compiled``: the engine returned is compiled, its compile phase reported to
+    ``progress``, a callable, as the run loop reports it): the
     plan made from a lower bound of a lane's memory (its run state's bytes,
     :func:`state_bytes`), the engine built and compiled for it (for the scheduler's epoch
     counts), then the plan made again, and checked whole, from those programs' memory
@@ -193,17 +196,20 @@ def plan_from_engine(config: SweepConfig, data, devices, *, task, scheduler, **p
     _, guess = plan_lanes(config, data, devices, task=task, scheduler=scheduler,
                           trial_bytes=state_bytes(task, config), **plan_args)
     engine = build_engines(config, data, guess.chunk_size, guess.lanes, devices, task)
+    if callable(progress):
+        progress(compiling())
     engine.precompile(scheduler.stop_epochs())
     measured = engine.engine(()).lane_bytes()
     if measured is None:  # as lane_bytes where the backend reports no analysis
         measured = 4 * state_bytes(task, config)
     trial_bytes, chosen = plan_lanes(config, data, devices, task=task, scheduler=scheduler,
                                      trial_bytes=measured, **plan_args)
-    if chosen[:2] != guess[:2]:
-        spent = engine.compile_seconds
-        engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
-        engine.spent_seconds = spent  # the first engine's compile still counts
-    return trial_bytes, chosen, engine
+    if chosen[:2] == guess[:2]:
+        return trial_bytes, chosen, engine, True
+    spent = engine.compile_seconds
+    engine = build_engines(config, data, chosen.chunk_size, chosen.lanes, devices, task)
+    engine.spent_seconds = spent  # the first engine's compile still counts
+    return trial_bytes, chosen, engine, False
 
 
 def build_engines(config: SweepConfig, data, chunk: int, lanes: int, devices,
@@ -266,7 +272,8 @@ def utc_now() -> str:
 class Setup:
     """What every driver of the engine starts from (:func:`prepare`): the config, the data the
     engine trains on, the summary's device/data/lane info, the engines, the seconds spent
-    loading the data, the task, and (for :func:`run`) the scheduler."""
+    loading the data, the task, (for :func:`run`) the scheduler, and whether the engine is
+    compiled already for its epoch counts (:func:`plan_from_engine`)."""
 
     config: SweepConfig
     data: Any
@@ -275,6 +282,7 @@ class Setup:
     data_seconds: float
     task: Any = None
     scheduler: Any = None
+    compiled: bool = False
 
 
 def _load(config: SweepConfig, data, task, loaded=None):
@@ -325,7 +333,8 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             study's).
         chunk_size: lanes per compiled call instead of ``config.chunk_size``.
         progress: a reporter whose ``announce`` (if any) gets the data line as soon as the
-            data is loaded (JAX is imported after it).
+            data is loaded (JAX is imported after it), and which, if callable, gets the
+            compile phase's report when the engine is compiled here.
         kept_batches: batches whose run states the driver keeps besides its scheduler's
             (:func:`plan_lanes`).
         scheduler: the scheduler that will run (:func:`plan_lanes`; None: the config's, built
@@ -350,9 +359,11 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
 
     devices = list(devices if devices is not None else jax.local_devices())
     plan_args = {"lanes": lanes, "chunk_size": chunk_size, "kept_batches": kept_batches}
-    if engine_measures(config, task, devices, scheduler, lanes):
-        trial_bytes, chosen, engine = plan_from_engine(config, data, devices, task=task,
-                                                       scheduler=scheduler, **plan_args)
+    compiled = engine_measures(config, task, devices, scheduler, lanes)
+    if compiled:
+        trial_bytes, chosen, engine, compiled = plan_from_engine(
+            config, data, devices, task=task, scheduler=scheduler, progress=progress,
+            **plan_args)
     else:
         trial_bytes, chosen = plan_lanes(config, data, devices, task=task,
                                          scheduler=scheduler, **plan_args)
@@ -362,7 +373,7 @@ def prepare(config: SweepConfig, data=None, task=None, devices=None, *,
             "objective": task.objective, "direction": task.direction}
     if book:
         info.update(input_columns_used=int(np.shape(data[0])[1]), n_classes=n_classes(data))
-    return Setup(config, data, info, engine, data_seconds, task, scheduler)
+    return Setup(config, data, info, engine, data_seconds, task, scheduler, compiled)
 
 
 def _setup(config, data, task, devices, lanes_hint, progress=None) -> Setup:
@@ -704,7 +715,7 @@ def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
     loop = RunLoop(engine, setup.scheduler, seed=config.seed, repeats=config.repeats,
                    epochs=config.epochs,
                    pool=pool, record=record, progress=progress, keep_final=keep_final,
-                   stop=stop)
+                   stop=stop, compiled=setup.compiled)
     loop.run(trials)
     setup.info["groups"] = engine.labels()
     result = SweepResult(config, [trials[i] for i in sorted(trials)], _rounds(setup, trials),
