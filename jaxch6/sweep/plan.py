@@ -398,7 +398,7 @@ def check_sweep(
     kept_states: int = 0,
     state_bytes: int = 0,
 ) -> None:
-    """Refuse a sweep whose plan cannot fit, before anything is compiled or written.
+    """Refuse a sweep whose plan cannot fit, before anything is trained or written.
 
     Checks the host memory for the data, every trial's record and the kept run states
     (:func:`host_bytes_needed`),
