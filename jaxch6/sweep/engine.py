@@ -217,7 +217,6 @@ class Engine(LaneEngine):
         return self._init_fn, self._specs()
 
     def _init_fn(self, key_data, hparams, data):
-
         return self.task.init(keys.wrap(key_data),
                               self.task.with_defaults({**hparams, **self.static}))
 
@@ -288,7 +287,7 @@ class Engine(LaneEngine):
         reports no analysis."""
         import jax
 
-        data_bytes = sum(int(np.asarray(a).nbytes) for a in jax.tree.leaves(self.data))
+        data_bytes = sum(int(a.nbytes) for a in jax.tree.leaves(self.data))  # no copy
         sizes = [program_bytes(p.memory_analysis(), data_bytes) for p in self._programs.values()]
         if not sizes or None in sizes:
             return None
