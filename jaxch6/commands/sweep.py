@@ -166,7 +166,8 @@ def _run_arguments(r) -> None:
                         "platform; 2 for the book's net on the CPU). Part of the results' "
                         "definition, like the platform")
     r.add_argument("--no-compile-cache", action="store_true",
-                   help="do not use JAX's persistent compilation cache (default: use it)")
+                   help="do not use JAX's persistent compilation cache, nor the traced "
+                   "programs kept in it (default: use them)")
     r.add_argument("--compile-cache", default=str(DEFAULT_CACHE), metavar="DIR",
                    help="persistent compilation cache directory (default %(default)s)")
     r.add_argument("--cpu-devices", default="auto", metavar="N|auto",

@@ -142,6 +142,9 @@ class Engine(LaneEngine):
         self.unit: int | None = None
         self._programs: dict = {}
         self._jitted: dict = {}
+        self._exports: dict = {}
+        #: programs deserialized from the program cache instead of traced
+        self.programs_loaded = 0
         self.data = jax.device_put(data, self.replicated)
 
     # -- the run loop's interface (one group) -----------------------------------------------------
@@ -196,7 +199,74 @@ class Engine(LaneEngine):
 
     def _lower(self, name, fn, lane_specs):
         program = self._jitted.setdefault(name, self._jit(fn, len(lane_specs)))
-        return program.lower(*lane_specs, self.data)
+        args = (*lane_specs, self.data)
+        kept = self._exported(name, program, args)
+        if kept is None:
+            return program.lower(*args)
+        return self._from_exported(*kept, len(lane_specs)).lower(*args)
+
+    # -- the program cache (jaxch6.sweep.program_cache) ------------------------------------------
+    def _exported(self, name, program, args):
+        """``(exported, out_tree)`` of program ``name`` from the program cache (exported and
+        stored there on a miss); None where the cache is off or the task has no key."""
+        if name in self._exports:
+            return self._exports[name]
+        from jaxch6.sweep import program_cache
+
+        task_key = self.task.program_key
+        folder = program_cache.directory() if task_key is not None else None
+        kept = None
+        if folder is not None:
+            entry = program_cache.key(task_key, self._describe(name, args))
+            kept = program_cache.load(folder, entry)
+            if kept is None:
+                kept = self._export(program, args)
+                program_cache.store(folder, entry, *kept)
+            else:
+                self.programs_loaded += 1
+        self._exports[name] = kept
+        return kept
+
+    def _describe(self, name, args) -> tuple:
+        """What shapes program ``name`` besides the task: the engine's settings, the
+        arguments' tree, shapes, dtypes and shardings, the devices (plain values)."""
+        import jax
+
+        leaves, tree = jax.tree.flatten(args)
+        device = self.devices[0]
+        return (repr(name), self.lanes, self.chunk_size, self.hparam_names,
+                sorted(self.int_names), sorted((k, repr(v)) for k, v in self.static.items()),
+                str(self.dtype), len(self.devices), device.platform, device.device_kind,
+                str(tree), [(tuple(a.shape), str(a.dtype), repr(a.sharding.spec))
+                            for a in leaves])
+
+    def _export(self, program, args):
+        """``program`` on ``args`` as a :func:`jax.export.export` artifact of flat arguments
+        and results, and its results' tree."""
+        import jax
+
+        leaves, in_tree = jax.tree.flatten(args)
+        box = {}
+
+        def flat(*xs):
+            ys, box["tree"] = jax.tree.flatten(program(*jax.tree.unflatten(in_tree, xs)))
+            return ys
+
+        shardings = [a.sharding for a in leaves]
+        specs = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding) for a in leaves]
+        exported = jax.export.export(
+            jax.jit(flat, in_shardings=shardings, out_shardings=self.sharded))(*specs)
+        return exported, box["tree"]
+
+    def _from_exported(self, exported, out_tree, n_lane_args: int):
+        """The jitted program that calls ``exported`` (the engine's arguments and results)."""
+        import jax
+
+        def call(*args):
+            return jax.tree.unflatten(out_tree, exported.call(*jax.tree.leaves(args)))
+
+        return jax.jit(call, in_shardings=(*[self.sharded] * n_lane_args, self.replicated),
+                       out_shardings=self.sharded)
 
     def _specs(self):
         import jax
@@ -236,7 +306,13 @@ class Engine(LaneEngine):
 
         key_spec, hp_spec = self._specs()
         program = self._jitted.setdefault("init", self._jit(self._init_fn, 2))
-        return jax.eval_shape(program, key_spec, hp_spec, self.data)
+        kept = self._exported("init", program, (key_spec, hp_spec, self.data))
+        if kept is None:
+            return jax.eval_shape(program, key_spec, hp_spec, self.data)
+        exported, out_tree = kept
+        return jax.tree.unflatten(out_tree, [
+            jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=self.sharded)
+            for a in exported.out_avals])
 
     def _advance_program(self, epochs: int):
         return self._compile(("advance", epochs), *self._advance_parts(epochs))

@@ -82,6 +82,12 @@ class Task:
         memory: ``memory(config, data) -> bytes`` of one lane, where the task knows better
             than the measurement of its compiled program (optional; the lane width follows
             from it and fixes results bit for bit).
+        program_key: a text that, with jaxch6's own source and the libraries' versions, fixes
+            every program ``init`` and ``advance`` trace to (the book's network sets it from
+            its settings): with it, the sweep engine keeps its programs traced in the program
+            cache (:mod:`jaxch6.sweep.program_cache`) and a later process skips tracing them.
+            None (the default, right for any task whose code is not jaxch6's: that code is
+            not part of the key): traced in every process.
     """
 
     name: str
@@ -100,6 +106,7 @@ class Task:
     resolution: Mapping[str, int] = dataclasses.field(default_factory=dict)
     network: Callable[..., Any] | None = None
     memory: Callable[..., int] | None = None
+    program_key: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "space", tuple(Param(*p) for p in self.space))
@@ -466,7 +473,10 @@ def book_task(config, data) -> Task:
                 load_data=lambda: (book_data(config, data), _book_test(config)),
                 resolution={"train_acc": n_train, "val_acc": n_val},
                 network=lambda state, hparams: split(hparams)[0].network(state),
-                memory=lambda config, _: _book_bytes(config, data))
+                memory=lambda config, _: _book_bytes(config, data),
+                program_key=repr(("book", config.train_config(), config.space, n_train, n_val,
+                                  n_features, n_classes,
+                                  [int(c) for c in kwargs.get("input_columns", ())])))
 
 
 def _book_test(config):
