@@ -58,16 +58,19 @@ stable even when a hyperparameter arrives as a float64 array beside float32 para
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxch6 import names
 from jaxch6.errors import ConfigError
 from jaxch6.hparams import check_value
+
+if TYPE_CHECKING:
+    import optax
+    from optax import apply_updates  # at run time: __getattr__ below
 
 __all__ = [
     "DEFAULTS",
@@ -92,8 +95,17 @@ __all__ = [
     "sgd",
 ]
 
-#: ``params + updates`` leaf by leaf, cast to each param's dtype (``optax.apply_updates``).
-apply_updates = optax.apply_updates
+
+def __getattr__(name: str):
+    """``apply_updates`` is optax's own ``optax.apply_updates`` (``params + updates`` leaf by
+    leaf, cast to each param's dtype). optax is imported on first use, here or when a rule is
+    built: a sweep whose programs come from the program cache builds none and never imports
+    it."""
+    if name == "apply_updates":
+        import optax
+
+        return optax.apply_updates
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: The two forms of :func:`nesterov`: the book's code and optax's ``nesterov=True``.
 NESTEROV_FORMS = ("book", "standard")
@@ -219,6 +231,8 @@ def _sq(g, scale=None):
 def _rule(init, update) -> optax.GradientTransformationExtraArgs:
     """``init``/``update`` as optax's ``GradientTransformationExtraArgs``: ``update`` accepts
     and ignores extra keyword arguments (``value=loss``, …), as optax's own aliases do."""
+
+    import optax
 
     def update_fn(updates, state, params=None, **extra_args):
         del extra_args
