@@ -153,3 +153,15 @@ def test_the_command_keeps_its_programs_beside_jaxs_cache(tmp_path):
         if i == 0:
             assert len(list((cache / program_cache.FOLDER).glob("*.bin"))) == 2
     assert outs[0] == outs[1] == outs[2]
+
+
+@pytest.mark.slow
+def test_an_entry_filed_under_another_key_is_not_used(folder):
+    train(counting("toy")[0])
+    a, b = sorted(folder.glob("*.bin"))
+    a.write_bytes(b.read_bytes())  # a copy of the other program, under this one's name
+    task, calls = counting("toy")
+    _, again = train(task)
+    assert calls["init"] + calls["advance"] > 0
+    _, direct = train(counting("toy")[0])
+    same(again, direct)

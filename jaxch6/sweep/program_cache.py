@@ -16,14 +16,15 @@ exported form, on a miss as on a hit, so a warm process runs the very program a 
 key, the program's name and epochs, the engine's lanes, chunk, hyperparameter names, static
 values and dtypes, the arguments' shapes, dtypes, shardings and tree, the devices' count, platform
 and kind, every JAX configuration value, the versions of Python, JAX, jaxlib, optax, NumPy and
-ml_dtypes, and the source of every jaxch6 module. A task without a key (every user task: its
-code is not part of the key) is traced in every process.
+ml_dtypes, and the source of every jaxch6 module (as the files hold it: not changes made to
+functions at run time). A task without a key (a user's task, unless it sets one: its code is
+not part of the key) is traced in every process.
 
 **Off** where JAX's persistent compilation cache is off (``--no-compile-cache``, or no
 ``jax_compilation_cache_dir``) or ``jax.export`` cannot serialize (its ``flatbuffers`` package
-is missing). An entry that cannot be read (truncated, another format) is traced again and
-rewritten. Entries hold pickled tree structures: the cache directory is trusted as JAX's own
-(its entries are executables).
+is missing). An entry that cannot be read (truncated, another format, filed under another
+key) is traced again and rewritten. Entries hold pickled tree structures: the cache directory
+is trusted as JAX's own (its entries are executables).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def load(folder: Path, name: str):
     try:
         with open(folder / f"{name}.bin", "rb") as f:
             entry = pickle.load(f)  # noqa: S301 - a trusted cache, as JAX's own (see above)
-        if entry.get("format") != FORMAT:
+        if entry.get("format") != FORMAT or entry.get("key") != name:
             return None
         return jax.export.deserialize(bytearray(entry["exported"])), entry["out_tree"]
     except Exception:  # noqa: BLE001 - any unreadable entry is traced again
@@ -101,8 +102,8 @@ def store(folder: Path, name: str, exported, out_tree) -> None:
     """Write an entry atomically (a failure to write only leaves the cache without it)."""
     tmp = None
     try:
-        entry = pickle.dumps({"format": FORMAT, "exported": bytes(exported.serialize()),
-                              "out_tree": out_tree})
+        entry = pickle.dumps({"format": FORMAT, "key": name,
+                              "exported": bytes(exported.serialize()), "out_tree": out_tree})
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
