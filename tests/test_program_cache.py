@@ -112,6 +112,7 @@ def test_an_unreadable_entry_is_traced_again_and_rewritten(folder):
     assert train(task)[0].programs_loaded == 2 and calls["advance"] == 0
 
 
+@pytest.mark.slow
 def test_a_task_without_a_key_is_never_stored(folder):
     engine = Engine(make_task(), make_data()[0], NAMES, 4)
     engine.precompile([2])
