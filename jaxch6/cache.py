@@ -77,3 +77,16 @@ def enable_compile_cache(directory: str | os.PathLike[str] | None = None) -> Pat
     for name, value in settings.items():
         jax.config.update(name, value)
     return path
+
+
+def disable_compile_cache() -> None:
+    """Turn off JAX's persistent compilation cache for this process whatever the environment
+    sets (``jax_enable_compilation_cache`` false), and with it the traced programs the sweep
+    engine keeps there (:mod:`jaxch6.sweep.program_cache`). As :func:`enable_compile_cache`,
+    set as JAX's environment variable while JAX is not yet imported."""
+    if "jax" not in sys.modules:
+        os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+        return
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)

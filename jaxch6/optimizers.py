@@ -99,13 +99,17 @@ __all__ = [
 def __getattr__(name: str):
     """``apply_updates`` is optax's own ``optax.apply_updates`` (``params + updates`` leaf by
     leaf, cast to each param's dtype). optax is imported on first use, here or when a rule is
-    built: a sweep whose programs come from the program cache builds none and never imports
-    it."""
+    built: a sweep whose programs all come from the program cache (a warm run of the default
+    search) builds none and does not import it."""
     if name == "apply_updates":
         import optax
 
         return optax.apply_updates
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "apply_updates"})
 
 #: The two forms of :func:`nesterov`: the book's code and optax's ``nesterov=True``.
 NESTEROV_FORMS = ("book", "standard")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -146,14 +147,18 @@ def test_the_command_keeps_its_programs_beside_jaxs_cache(tmp_path):
     cache = tmp_path / "cache"
     argv = [sys.executable, "-m", "jaxch6", "sweep", "--trials", "4", "--epochs", "2",
             "--hidden", "8", "--train-size", "60", "--quiet", "--no-plot", "--cpu-devices", "1"]
+    # --no-compile-cache turns both caches off, also where the environment names a cache
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "env-cache")}
     outs = []
     for i, where in enumerate((["--compile-cache", str(cache)],) * 2 + (["--no-compile-cache"],)):
         out = tmp_path / f"run{i}"
-        subprocess.run([*argv, *where, "--out", str(out)], check=True, capture_output=True)
+        subprocess.run([*argv, *where, "--out", str(out)], check=True, capture_output=True,
+                       env=env)
         outs.append([json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()])
         if i == 0:
             assert len(list((cache / program_cache.FOLDER).glob("*.bin"))) == 2
     assert outs[0] == outs[1] == outs[2]
+    assert not (tmp_path / "env-cache").exists() or not any((tmp_path / "env-cache").rglob("*"))
 
 
 @pytest.mark.slow
@@ -166,3 +171,30 @@ def test_an_entry_filed_under_another_key_is_not_used(folder):
     assert calls["init"] + calls["advance"] > 0
     _, direct = train(counting("toy")[0])
     same(again, direct)
+
+
+@pytest.mark.slow
+def test_a_source_modified_since_the_process_started_turns_the_cache_off(folder, monkeypatch):
+    assert program_cache.source_digest() is not None
+    monkeypatch.setattr(program_cache, "process_start", lambda: 0.0)  # every file is newer
+    assert program_cache.source_digest() is None and program_cache.key("toy", ()) is None
+    task, calls = counting("toy")
+    engine, _ = train(task)
+    assert calls["advance"] > 0 and not folder.exists()
+
+
+@pytest.mark.slow
+def test_a_program_jax_export_cannot_carry_is_traced_as_without_the_cache(folder, capfd):
+    task, _ = counting("toy, loud")
+    advance = task.advance
+
+    def loud(state, hp, data, epochs):  # a host callback: jax.export refuses to serialize it
+        state, metrics = advance(state, hp, data, epochs)
+        jax.debug.print("epochs {e}", e=epochs)
+        return state, metrics
+
+    _, direct = train(counting("toy")[0])
+    engine, out = train(dataclasses.replace(task, advance=loud))
+    same(out, direct)
+    assert "epochs" in capfd.readouterr().out
+    assert len(list(folder.glob("*.bin"))) == 3  # the first task's two, the loud one's init

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from jaxch6 import names
-from jaxch6.cache import default_directory, enable_compile_cache
+from jaxch6.cache import default_directory, disable_compile_cache, enable_compile_cache
 from jaxch6.commands.flags import flag_words
 from jaxch6.commands.signals import check as check_signal
 from jaxch6.commands.signals import run_interruptible
@@ -167,7 +167,7 @@ def _run_arguments(r) -> None:
                         "definition, like the platform")
     r.add_argument("--no-compile-cache", action="store_true",
                    help="do not use JAX's persistent compilation cache, nor the traced "
-                   "programs kept in it (default: use them)")
+                   "programs kept in it, whatever the environment sets (default: use them)")
     r.add_argument("--compile-cache", default=str(DEFAULT_CACHE), metavar="DIR",
                    help="persistent compilation cache directory (default %(default)s)")
     r.add_argument("--cpu-devices", default="auto", metavar="N|auto",
@@ -432,10 +432,18 @@ def written_files(result, *, resumed: bool = False) -> list[str]:
     return [*written, CSV, *result.info.get("figures", [])]
 
 
+def _compile_cache(args) -> None:
+    """JAX's persistent compilation cache (and the traced programs kept in it) in
+    ``--compile-cache``, or off with ``--no-compile-cache`` whatever the environment sets."""
+    if args.no_compile_cache:
+        disable_compile_cache()
+    else:
+        enable_compile_cache(args.compile_cache)
+
+
 def _run_sweep(args, config, out: Path):
     """Run (or resume) the sweep, then write its figures."""
-    if not args.no_compile_cache:
-        enable_compile_cache(args.compile_cache)
+    _compile_cache(args)
     check_signal()
     from jaxch6 import sweep
     from jaxch6.commands import figure_process
@@ -483,8 +491,7 @@ def _optuna_worker(args) -> int:
 
     config = build_config(args)
     task, data = _task_and_data(args)
-    if not args.no_compile_cache:
-        enable_compile_cache(args.compile_cache)
+    _compile_cache(args)
     track = _tensorboard(args.tensorboard)
     try:
         return sweep_optuna.run(args, config=config, task=task, data=data, track=track)

@@ -201,30 +201,45 @@ class Engine(LaneEngine):
         program = self._jitted.setdefault(name, self._jit(fn, len(lane_specs)))
         args = (*lane_specs, self.data)
         kept = self._exported(name, program, args)
-        if kept is None:
-            return program.lower(*args)
-        return self._from_exported(*kept, len(lane_specs)).lower(*args)
+        if kept is not None:
+            try:
+                return self._from_exported(*kept, len(lane_specs)).lower(*args)
+            except Exception:  # noqa: BLE001 - traced as without the cache
+                self._exports[name] = None
+        return program.lower(*args)
 
     # -- the program cache (jaxch6.sweep.program_cache) ------------------------------------------
     def _exported(self, name, program, args):
         """``(exported, out_tree)`` of program ``name`` from the program cache (exported and
-        stored there on a miss); None where the cache is off or the task has no key."""
-        if name in self._exports:
-            return self._exports[name]
+        stored there on a miss); None where the cache is off, the task has no key, the devices
+        are not JAX's default backend's, or the program cannot be exported (then it is traced
+        as without the cache)."""
+        if name not in self._exports:
+            self._exports[name] = self._cached(name, program, args)
+        return self._exports[name]
+
+    def _cached(self, name, program, args):
+        import jax
+
         from jaxch6.sweep import program_cache
 
         task_key = self.task.program_key
         folder = program_cache.directory() if task_key is not None else None
-        kept = None
-        if folder is not None:
+        if folder is None or self.devices[0].platform != jax.default_backend():
+            return None
+        try:
             entry = program_cache.key(task_key, self._describe(name, args))
+            if entry is None:
+                return None
             kept = program_cache.load(folder, entry)
-            if kept is None:
-                kept = self._export(program, args)
-                program_cache.store(folder, entry, *kept)
-            else:
+            if kept is not None:
                 self.programs_loaded += 1
-        self._exports[name] = kept
+                return kept
+            kept = self._export(program, args)
+        except Exception:  # noqa: BLE001 - e.g. a host callback jax.export cannot serialize
+            return None
+        if program_cache.key(task_key, self._describe(name, args)) == entry:
+            program_cache.store(folder, entry, *kept)  # not if a source changed meanwhile
         return kept
 
     def _describe(self, name, args) -> tuple:

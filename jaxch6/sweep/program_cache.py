@@ -16,15 +16,20 @@ exported form, on a miss as on a hit, so a warm process runs the very program a 
 key, the program's name and epochs, the engine's lanes, chunk, hyperparameter names, static
 values and dtypes, the arguments' shapes, dtypes, shardings and tree, the devices' count, platform
 and kind, every JAX configuration value, the versions of Python, JAX, jaxlib, optax, NumPy and
-ml_dtypes, and the source of every jaxch6 module (as the files hold it: not changes made to
-functions at run time). A task without a key (a user's task, unless it sets one: its code is
-not part of the key) is traced in every process.
+ml_dtypes, and the source of every jaxch6 module as its files hold it. The files are trusted
+to be the code the process runs only if none was modified after the process started (an edit
+after an import turns the cache off for that process, also for an edit made while it exports a
+program; so does a platform without Linux's ``/proc`` to tell when the process started);
+changes made to functions at run time are not seen. A task without a key (a user's task,
+unless it sets one: its code is not part of the key) is traced in every process.
 
 **Off** where JAX's persistent compilation cache is off (``--no-compile-cache``, or no
-``jax_compilation_cache_dir``) or ``jax.export`` cannot serialize (its ``flatbuffers`` package
-is missing). An entry that cannot be read (truncated, another format, filed under another
-key) is traced again and rewritten. Entries hold pickled tree structures: the cache directory
-is trusted as JAX's own (its entries are executables).
+``jax_compilation_cache_dir``) or remote, where ``jax.export`` cannot serialize (its
+``flatbuffers`` package is missing), and for engines on devices other than JAX's default
+backend's. A program ``jax.export`` cannot carry (a host callback such as ``jax.debug.print``)
+is traced as without the cache. An entry that cannot be read (truncated, another format,
+filed under another key) is traced again and rewritten. Entries hold pickled tree structures:
+the cache directory is trusted as JAX's own (its entries are executables).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 #: The entries' layout; part of every key.
@@ -52,35 +58,64 @@ def directory() -> Path | None:
     import jax
 
     where = jax.config.jax_compilation_cache_dir
-    if not where or not jax.config.jax_enable_compilation_cache:
-        return None
+    if not where or not jax.config.jax_enable_compilation_cache or "://" in str(where):
+        return None  # off, or a remote cache (gs://...) these local files cannot join
     if importlib.util.find_spec("flatbuffers") is None:
         return None
     return Path(where) / FOLDER
 
 
-@functools.cache
-def source_digest() -> str:
+def process_start() -> float | None:
+    """When this process started (seconds since the epoch, to a clock tick), from Linux's
+    ``/proc``; None elsewhere."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        since_boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        return time.time() - since_boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def source_digest() -> str | None:
     """SHA-256 of every jaxch6 module's source (path and bytes) and of the versions of Python
-    and the libraries a program is traced with."""
-    digest = hashlib.sha256()
+    and the libraries a program is traced with; None (the cache off) where the files may not be
+    the code this process runs: one modified since the process started (an edit after an
+    import), no source files or no process start time to compare with, a library without a
+    version."""
     root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    for name in _VERSIONED:
-        digest.update(f"{name}={importlib.metadata.version(name)}\0".encode())
-    digest.update(sys.version.encode())
+    start = process_start()
+    try:
+        stats = tuple((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size)
+                      for p in sorted(root.rglob("*.py")))
+        versions = tuple(importlib.metadata.version(name) for name in _VERSIONED)
+    except (OSError, importlib.metadata.PackageNotFoundError):
+        return None
+    if start is None or not stats or max(m for _, m, _ in stats) >= start * 1e9:
+        return None
+    return _digest(root, stats, versions)
+
+
+@functools.cache
+def _digest(root: Path, stats: tuple, versions: tuple) -> str:
+    digest = hashlib.sha256()
+    for name, _, _ in stats:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    digest.update(repr((_VERSIONED, versions, sys.version)).encode())
     return digest.hexdigest()
 
 
-def key(task_key: str, parts: tuple) -> str:
+def key(task_key: str, parts: tuple) -> str | None:
     """The key of a program: ``task_key`` (the task's), ``parts`` (the engine's description of
     the program, its arguments and devices: plain values), the JAX configuration, the sources
-    and versions (:func:`source_digest`)."""
+    and versions (:func:`source_digest`); None where the sources cannot be trusted."""
     import jax
 
+    sources = source_digest()
+    if sources is None:
+        return None
     config = sorted((name, repr(value)) for name, value in jax.config.values.items())
-    text = repr((FORMAT, source_digest(), task_key, parts, config))
+    text = repr((FORMAT, sources, task_key, parts, config))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -106,6 +141,7 @@ def store(folder: Path, name: str, exported, out_tree) -> None:
                               "exported": bytes(exported.serialize()), "out_tree": out_tree})
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        os.fchmod(fd, 0o644)  # readable by whoever shares the cache, as JAX's own entries
         with os.fdopen(fd, "wb") as f:
             f.write(entry)
         os.replace(tmp, folder / f"{name}.bin")
