@@ -45,9 +45,9 @@ def enable_compile_cache(directory: str | os.PathLike[str] | None = None) -> Pat
     programs compiling faster are not stored) and ``jax_persistent_cache_min_entry_size_bytes``
     (0: no size floor). Affects every later compilation in this process; the sweep engine
     also keeps the book network's traced programs there (``jaxch6-programs/``,
-    :mod:`jaxch6.sweep.program_cache`), so a later process skips tracing them. While JAX is not yet
-    imported they are set as JAX's environment variables (``JAX_COMPILATION_CACHE_DIR``, ...,
-    read when JAX is imported; child processes inherit them), so JAX is not imported here.
+    :mod:`jaxch6.sweep.program_cache`), so a later process skips tracing them. While JAX is
+    not yet imported they are set as JAX's environment variables (``JAX_COMPILATION_CACHE_DIR``,
+    ..., read when JAX is imported; child processes inherit them), so JAX is not imported here.
 
     Args:
         directory: the cache directory, created if missing (``~`` is expanded); ``None`` for

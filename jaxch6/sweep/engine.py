@@ -228,7 +228,8 @@ class Engine(LaneEngine):
         if folder is None or self.devices[0].platform != jax.default_backend():
             return None
         try:
-            entry = program_cache.key(task_key, self._describe(name, args))
+            parts = self._describe(name, args)
+            entry = program_cache.key(task_key, parts)
             if entry is None:
                 return None
             kept = program_cache.load(folder, entry)
@@ -238,7 +239,7 @@ class Engine(LaneEngine):
             kept = self._export(program, args)
         except Exception:  # noqa: BLE001 - e.g. a host callback jax.export cannot serialize
             return None
-        if program_cache.key(task_key, self._describe(name, args)) == entry:
+        if program_cache.key(task_key, parts) == entry:
             program_cache.store(folder, entry, *kept)  # not if a source changed meanwhile
         return kept
 

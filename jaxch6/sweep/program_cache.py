@@ -86,8 +86,8 @@ def source_digest() -> str | None:
     root = Path(__file__).resolve().parents[1]
     start = process_start()
     try:
-        stats = tuple((str(p.relative_to(root)), p.stat().st_mtime_ns, p.stat().st_size)
-                      for p in sorted(root.rglob("*.py")))
+        stats = tuple((str(p.relative_to(root)), st.st_mtime_ns, st.st_size)
+                      for p in sorted(root.rglob("*.py")) for st in (p.stat(),))
         versions = tuple(importlib.metadata.version(name) for name in _VERSIONED)
     except (OSError, importlib.metadata.PackageNotFoundError):
         return None
