@@ -11,10 +11,10 @@ study; the next N trials are timed; old and new alternate ``--rounds`` times.
     python experiments/bench_optuna_bookkeeping.py [sqlite | postgresql://...] [N] [--rounds R]
     python experiments/bench_optuna_bookkeeping.py sqlite 256 --count
 
-``--count`` times nothing: it runs each driver once and prints, per timed trial, the database
-transactions (SQLAlchemy ``commit`` events) and the calls of each public ``RDBStorage`` method
-(a ``suggest_*`` writes through a method Optuna keeps private, so it is counted only among the
-transactions).
+``--count`` runs each driver once and prints, per timed trial, the database transactions
+(SQLAlchemy ``commit`` events) and the calls of each public ``RDBStorage`` method with their mean
+wall time (a ``suggest_*`` writes through a method Optuna keeps private, so it is counted only
+among the transactions).
 
 The old driver is read from git (:data:`OLD`, the last commit with it) into private modules.
 """
@@ -86,7 +86,7 @@ def _study(driver, storage_module, url, pruner=None):
 
 
 def per_trial_ms(which: str, url: str, n: int, old=None,
-                 counts: dict | None = None) -> tuple[float, float]:
+                 tallies: tuple[dict, ...] = ()) -> tuple[float, float]:
     """Milliseconds of bookkeeping per trial, wall and this process's CPU (SQLite's work
     included; a database server's not): ``old``, ``new`` or ``new+rungs``."""
     if which == "old":
@@ -108,8 +108,8 @@ def per_trial_ms(which: str, url: str, n: int, old=None,
 
         study = _study(D, S, url, pruner=never)
     work(study, BATCH)  # warm-up
-    if counts is not None:
-        counts.clear()
+    for tally in tallies:  # what --count gathers: from the timed trials only
+        tally.clear()
     t0, c0 = time.perf_counter(), time.process_time()
     work(study, BATCH + n)
     return (time.perf_counter() - t0) / n * 1e3, (time.process_time() - c0) / n * 1e3
@@ -123,8 +123,9 @@ COUNTED = ("create_new_trial", "record_heartbeat", "set_trial_system_attr", "get
 
 
 @contextlib.contextmanager
-def counting(counts: dict):
-    """Count commits of every SQLAlchemy engine and calls of :data:`COUNTED` into ``counts``."""
+def counting(counts: dict, seconds: dict):
+    """Count commits of every SQLAlchemy engine and calls of :data:`COUNTED` into ``counts``,
+    and the wall seconds spent in each of those calls into ``seconds``."""
     import optuna
     import sqlalchemy
 
@@ -134,7 +135,11 @@ def counting(counts: dict):
     def wrap(name, method):
         def counted(self, *args, **kwargs):
             counts[name] = counts.get(name, 0) + 1
-            return method(self, *args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
         return counted
 
     def commit(_conn):
@@ -153,13 +158,17 @@ def counting(counts: dict):
 
 def count(url: str, n: int, old) -> None:
     """Print, per timed trial of each driver, its transactions and public storage calls."""
-    print(f"calls per trial ({n} trials, batches of {BATCH}, {EPOCHS} epochs; old = {OLD})")
+    print(f"calls per trial ({n} trials, batches of {BATCH}, {EPOCHS} epochs; old = {OLD}); "
+          "each call's mean wall ms in brackets")
     for which in ("old", "new", "new+rungs"):
         counts: dict[str, int] = {}
-        with counting(counts):
+        seconds: dict[str, float] = {}
+        with counting(counts, seconds):
             per_trial_ms(which, url if url != "sqlite" else
-                         f"sqlite:///{tempfile.mkdtemp()}/b.db", n, old, counts)
-        calls = ", ".join(f"{name} {counts[name] / n:.2f}" for name in COUNTED if name in counts)
+                         f"sqlite:///{tempfile.mkdtemp()}/b.db", n, old, (counts, seconds))
+        calls = ", ".join(
+            f"{name} {counts[name] / n:.2f} ({seconds[name] / counts[name] * 1e3:.2f})"
+            for name in COUNTED if name in counts)
         print(f"  {which:10s} transactions {counts.get('transactions', 0) / n:.2f}: {calls}")
 
 
