@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -198,3 +199,18 @@ def test_a_program_jax_export_cannot_carry_is_traced_as_without_the_cache(folder
     same(out, direct)
     assert "epochs" in capfd.readouterr().out
     assert len(list(folder.glob("*.bin"))) == 3  # the first task's two, the loud one's init
+
+
+def test_storing_removes_half_written_entries_of_killed_writers_only(tmp_path):
+    class Exported:
+        def serialize(self):
+            return b"program"
+
+    old, fresh = tmp_path / ".tmp-old", tmp_path / ".tmp-fresh"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    hours_ago = time.time() - 2 * program_cache.STALE_TMP_S
+    os.utime(old, (hours_ago, hours_ago))
+    program_cache.store(tmp_path, "k", Exported(), None)
+    assert not old.exists() and fresh.read_bytes() == b"half"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-fresh", "k.bin"]

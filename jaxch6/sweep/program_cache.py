@@ -28,7 +28,8 @@ unless it sets one: its code is not part of the key) is traced in every process.
 ``flatbuffers`` package is missing), and for engines on devices other than JAX's default
 backend's. A program ``jax.export`` cannot carry (a host callback such as ``jax.debug.print``)
 is traced as without the cache. An entry that cannot be read (truncated, another format,
-filed under another key) is traced again and rewritten. Entries hold pickled tree structures:
+filed under another key) is traced again and rewritten; a half-written entry that a killed
+process left (``.tmp-*``) is removed by the next store after :data:`STALE_TMP_S`. Entries hold pickled tree structures:
 the cache directory is trusted as JAX's own (its entries are executables).
 """
 
@@ -50,6 +51,8 @@ from pathlib import Path
 FORMAT = 1
 #: The program cache's folder inside JAX's compilation cache directory.
 FOLDER = "jaxch6-programs"
+#: Seconds after which a half-written entry (``.tmp-*``) is a killed writer's and removed.
+STALE_TMP_S = 3600
 _VERSIONED = ("jax", "jaxlib", "optax", "numpy", "ml_dtypes")
 
 
@@ -149,3 +152,15 @@ def store(folder: Path, name: str, exported, out_tree) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+    _remove_stale_tmp(folder)
+
+
+def _remove_stale_tmp(folder: Path) -> None:
+    """Remove half-written entries older than :data:`STALE_TMP_S` (left by a process killed
+    while it wrote one; a live writer replaces its own within moments)."""
+    cutoff = time.time() - STALE_TMP_S
+    with contextlib.suppress(OSError):
+        for path in folder.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if path.is_file() and not path.is_symlink() and path.stat().st_mtime < cutoff:
+                    path.unlink()
