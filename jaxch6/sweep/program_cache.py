@@ -29,8 +29,9 @@ unless it sets one: its code is not part of the key) is traced in every process.
 backend's. A program ``jax.export`` cannot carry (a host callback such as ``jax.debug.print``)
 is traced as without the cache. An entry that cannot be read (truncated, another format,
 filed under another key) is traced again and rewritten; a half-written entry that a killed
-process left (``.tmp-*``) is removed by the next store after :data:`STALE_TMP_S`. Entries hold pickled tree structures:
-the cache directory is trusted as JAX's own (its entries are executables).
+process left (``.tmp-*``) is removed by the next store after :data:`STALE_TMP_S`. Entries hold
+pickled tree structures: the cache directory is trusted as JAX's own (its entries are
+executables).
 """
 
 from __future__ import annotations
