@@ -113,3 +113,18 @@ def test_an_optuna_run_directory_config_runs_the_study_again(tmp_path):
     assert sorted(r["id"] for r in first) == [0, 1, 2]
     assert first == second
     assert all(np.isfinite(r["final_val_acc"]) for r in first)
+
+
+@pytest.mark.slow
+def test_cli_task_under_the_random_sampler_draws_the_plain_sweeps_trials(tmp_path):
+    """``--task`` with ``--sampler random`` draws from the task's declared space: the plain
+    sweep's trials, and a second process extending the study draws the next ones (not the
+    first ones again)."""
+    common = ["--task", "_task_toy:make_task", "--epochs", "1", *QUIET]
+    assert main(["sweep", "--trials", "6", "--out", str(tmp_path / "plain"), *common]) == 0
+    study = ["--sampler", "random", "--batch-trials", "3", "--out", str(tmp_path / "o")]
+    assert main(["sweep", "--trials", "3", *study, *common]) == 0
+    assert main(["sweep", "--trials", "6", *study, *common]) == 0
+    plain = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "plain")}
+    drawn = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "o")}
+    assert drawn == plain and len({json.dumps(h) for h in drawn.values()}) == 6

@@ -88,6 +88,9 @@ def run(args, *, config, task=None, data=None, track=None) -> int:
 
 def _run(args, config, task, data, track) -> int:
     from jaxch6.sweep import optuna as api
+    from jaxch6.sweep.runner import configure
+
+    config, task = configure(config, task)  # a task's declared space, for the sampler too
 
     batch = args.batch_trials
     if batch is not None and batch < 1:

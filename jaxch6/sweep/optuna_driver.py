@@ -96,7 +96,8 @@ def book_random_sampler(space, *, seed: int):
 
     class BookRandomSampler(optuna.samplers.BaseSampler):
         def __init__(self):
-            self._fallback = optuna.samplers.RandomSampler(seed=seed)
+            # a parameter outside ``space``: drawn per worker, never the same in every process
+            self._fallback = optuna.samplers.RandomSampler(seed=_worker_seed(seed))
             self._cache: dict[int, dict[str, float]] = {}
             self._keys: dict[int, int] = {}
 
