@@ -281,3 +281,48 @@ def test_a_new_sweep_is_planned_from_its_engines_compiled_programs(monkeypatch):
     same = run(dataclasses.replace(config, lanes=3, chunk_size=None), task=task, data=data,
                progress=False)
     assert res.info["lanes"] == 3 and _records(res) == _records(same)
+
+
+def test_a_tasks_own_choices_are_numbers_or_strings_and_the_books_stay_numbers():
+    from jaxch6.sweep.params import check_param
+
+    def choices(name, values):
+        return check_param(Param.categorical(name, values)).choices
+
+    assert choices("act", ["a", " b"]) == ("a", "b")
+    units = choices("units", [8, np.int64(16)])
+    assert units == (8, 16) and all(type(u) is int for u in units)
+    assert choices("units", ["8", "16"]) == (8, 16)  # as --space units=8,16 gives them
+    assert choices("scale", [1, 2.5]) == (1.0, 2.5)
+    assert choices("learning_rate", [1, 2]) == (1.0, 2.0)
+    for name, values, match in [("act", ["a", 1], "all numbers or all non-empty strings"),
+                                ("act", ["a", ""], "all numbers or all non-empty strings"),
+                                ("scale", [1.0, float("nan")], "finite numbers"),
+                                ("learning_rate", ["a", "b"], "finite numbers")]:
+        with pytest.raises(ConfigError, match=match):
+            choices(name, values)
+
+
+@pytest.mark.slow
+def test_a_tasks_static_choices_arrive_as_python_strings_and_ints():
+    seen = set()
+
+    def init(key, hp):
+        seen.add((hp["act"], hp["units"]))
+        return {"w": jax.numpy.zeros((hp["units"],))}  # an int choice sizes an array
+
+    def advance(state, hp, data, epochs):
+        def body(s, _):
+            w = s["w"] - hp["learning_rate"] * (s["w"] - (1.0 if hp["act"] == "a" else 2.0))
+            return {"w": w}, jax.numpy.mean(w)
+        state, means = jax.lax.scan(body, state, None, length=epochs)
+        return state, {"mean": means}
+
+    space = (Param.categorical("learning_rate", [0.05, 0.1]),
+             Param.categorical("act", ["a", "b"]), Param.categorical("units", [2, 3]))
+    task = Task("own", init, advance, "mean", "max", space=space, static=("act", "units"))
+    res = run(SweepConfig(trials=8, epochs=2, seed=0, sampler="grid"), task=task,
+              data={"x": np.zeros(1, np.float32)})
+    assert seen == {(a, u) for a in "ab" for u in (2, 3)}
+    for t in res.trials:
+        assert type(t.hparams["act"]) is str and type(t.hparams["units"]) is int

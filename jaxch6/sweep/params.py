@@ -225,7 +225,11 @@ def _check_int(param: Param) -> Param:
 def _check_choices(name: str, choices) -> tuple:
     if choices is None or isinstance(choices, str | bytes) or not isinstance(choices, Iterable):
         raise ConfigError(f"space {name}: choices must be a list of values, got {choices!r}")
-    choices = tuple(_choice_value(name, c) for c in choices)
+    choices = tuple(choices)
+    if _is_book_name(name):
+        choices = tuple(_choice_value(name, c) for c in choices)
+    else:
+        choices = _task_choices(name, choices)
     if not choices:
         raise ConfigError(f"space {name}: no choices given")
     dup = next((c for i, c in enumerate(choices) if c in choices[:i]), None)
@@ -235,6 +239,50 @@ def _check_choices(name: str, choices) -> tuple:
         raise ConfigError(f"space {name}: choices must all be of one type, got "
                           f"{', '.join(_text(c) for c in choices)}")
     return choices
+
+
+def _is_book_name(name: str) -> bool:
+    """Whether ``name`` is one of the book network's hyperparameters (its choices are checked
+    as the book takes them; a task's own names are numbers or strings)."""
+    traced = {n for names in OPTIMIZER_HYPERPARAMETERS.values() for n in names}
+    traced.update(n for names in SCHEDULE_HYPERPARAMETERS.values() for n in names)
+    return name in STATIC or name in TRAINING_HYPERPARAMETERS or name in traced
+
+
+def _task_choices(name: str, choices: tuple) -> tuple:
+    """A task's own choices: all numbers (ints if all are integers, else finite floats; text
+    that reads as a number counts as one) or all non-empty strings."""
+    numbers = [_number(c) for c in choices]
+    if all(n is not None for n in numbers):
+        if all(isinstance(n, int) for n in numbers):
+            return tuple(numbers)
+        floats = tuple(float(n) for n in numbers)
+        bad = next((c for c, f in zip(choices, floats, strict=True) if not math.isfinite(f)),
+                   None)
+        if bad is not None:
+            raise ConfigError(f"space {name}: choices must be finite numbers, got {bad!r}")
+        return floats
+    if not all(isinstance(c, str) and c.strip() for c in choices):
+        raise ConfigError(f"space {name}: choices must be all numbers or all non-empty "
+                          f"strings, got {', '.join(repr(c) for c in choices)}")
+    return tuple(c.strip() for c in choices)
+
+
+def _number(value):
+    """``value`` as an int or float (a number, or text that reads as one), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value.strip())
+            except ValueError:
+                continue
+    return None
 
 
 def _choice_value(name: str, value):
