@@ -6,6 +6,7 @@ run directory's ``sweep.toml`` work as for a plain sweep. The task is tests/_tas
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -128,3 +129,24 @@ def test_cli_task_under_the_random_sampler_draws_the_plain_sweeps_trials(tmp_pat
     plain = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "plain")}
     drawn = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "o")}
     assert drawn == plain and len({json.dumps(h) for h in drawn.values()}) == 6
+
+
+@pytest.mark.slow
+def test_a_study_refuses_a_task_whose_source_changed(tmp_path, monkeypatch, capsys):
+    """A worker whose ``--task`` module changed since the study started is refused in one
+    line (its trials would mix two models); the study keeps its trials."""
+    module = tmp_path / "mytask_src.py"
+    module.write_text("from _task_toy import make_task  # noqa: F401\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["sweep", "--task", "mytask_src:make_task", "--epochs", "1", "--sampler", "random",
+            "--out", str(tmp_path / "o"), *QUIET]
+    assert main([*args, "--trials", "2"]) == 0
+    module.write_text("from _task_toy import make_task  # noqa: F401\n# another model\n")
+    os.utime(module, (1e9, 1e9))  # a new modification time: inspect reads the file again
+    capsys.readouterr()
+    assert main([*args, "--trials", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jaxch6 sweep: error: --study jaxch6-sweep: the source of the task changed "
+                   "since the study started (its trials would mix two models); use another "
+                   "study, or the task's first source"]
+    assert len(store.read_trials(tmp_path / "o")) == 2

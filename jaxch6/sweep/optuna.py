@@ -190,6 +190,10 @@ def _prepare(study, config, data, task, devices, batch_trials):
                            chunk_size=batch_trials, kept_batches=2 if pruning else 0)
     setup.info["pin"] = {"data_sha256": store.data_fingerprint(jax.tree.leaves(setup.data)),
                          "lanes": int(setup.info["lanes"])}
+    if setup.config.task and ":" in setup.config.task:  # a task by import path: its source
+        from jaxch6.sweep.task import fingerprint
+
+        setup.info["pin"]["task_sha256"] = fingerprint(setup.config.task)
     D.pin_study(study, setup.info["pin"], study.study_name)
     return setup
 

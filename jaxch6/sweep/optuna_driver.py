@@ -682,12 +682,19 @@ data_fingerprint = store_data_fingerprint
 
 
 def pin_study(study, pin: Mapping[str, Any], study_name: str) -> None:
-    """Record ``pin`` (data fingerprint, lane width) on a study's first worker; on later workers
-    raise ConfigError when the data differ (the lane width is adopted before compiling)."""
+    """Record ``pin`` (data fingerprint, lane width, a task's source fingerprint) on a study's
+    first worker; on later workers raise ConfigError when the data or the task's source differ
+    (the lane width is adopted before compiling)."""
     theirs = study.user_attrs.get("jaxch6_pin")
     if theirs is None:
         study.set_user_attr("jaxch6_pin", dict(pin))
-    elif theirs.get("data_sha256") != pin.get("data_sha256"):
+        return
+    if None not in (theirs.get("task_sha256"), pin.get("task_sha256")) \
+            and theirs["task_sha256"] != pin["task_sha256"]:
+        raise ConfigError(f"study {study_name}: the source of the task changed since the "
+                          "study started (its trials would mix two models); use another "
+                          "study, or the task's first source")
+    if theirs.get("data_sha256") != pin.get("data_sha256"):
         raise ConfigError(
             f"study {study_name}: this worker loaded different data than the study's first "
             "worker (check the data source and directory: 'auto' may pick another source "
