@@ -150,3 +150,16 @@ def test_a_study_refuses_a_task_whose_source_changed(tmp_path, monkeypatch, caps
                    "since the study started (its trials would mix two models); use another "
                    "study, or the task's first source"]
     assert len(store.read_trials(tmp_path / "o")) == 2
+
+
+@pytest.mark.slow
+def test_progress_takes_true_and_false_as_a_plain_sweep_does(capsys):
+    """``progress=False`` reports nothing; ``progress=True`` draws the command line's
+    progress on stderr."""
+    config = SweepConfig(trials=2, epochs=1, seed=1)
+    capsys.readouterr()
+    quiet = jo.run(config, task=make_task, data=make_data()[0], progress=False)
+    assert len(quiet.trials) == 2 and capsys.readouterr().err == ""
+    shown = jo.run(config, task=make_task, data=make_data()[0], progress=True)
+    assert _curves(shown.trials) == _curves(quiet.trials)
+    assert "study" in capsys.readouterr().err

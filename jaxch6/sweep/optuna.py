@@ -75,7 +75,7 @@ def run(
     data=None,
     task=None,
     devices: Sequence | None = None,
-    progress: Callable[[Progress], None] | None = None,
+    progress: Callable[[Progress], None] | bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
     sampler_name: str | None = None,
     poll_seconds: float = 2.0,
@@ -111,7 +111,8 @@ def run(
             objective in its direction.
         devices: the devices to shard lanes over (default: all local devices).
         progress: called with a :class:`~jaxch6.sweep.loop.Progress` at the start and after
-            each batch (``done``/``total``: finished trials of the study / ``n_trials``).
+            each batch (``done``/``total``: finished trials of the study / ``n_trials``);
+            True: a progress bar on stderr (as :func:`jaxch6.sweep.run`'s); False/None: none.
         storage_options: keyword arguments of ``make_storage`` when ``storage`` is a URL.
         sampler_name: recorded in the summary (e.g. the command's ``--sampler``).
         poll_seconds: wait between looks at a study whose remaining trials run elsewhere.
@@ -142,6 +143,11 @@ def run(
     direction = task.direction if task is not None else "max"
     out_dir = Path(out) if out is not None else None
     lock = store.lock(out_dir) if out_dir is not None else None
+    bar = None
+    if progress is True:
+        from jaxch6.progress import TqdmProgress
+
+        bar = TqdmProgress(unit="trial")
     try:
         recorded = None
         if out_dir is not None:
@@ -155,7 +161,7 @@ def run(
         rungs = rungs_for(config) if pruning else None
         info = _info(study, setup.info, url, sampler_name, rungs, batch, n_trials)
         summary, warnings = _open_dir(out_dir, recorded, setup, info, command_line, options)
-        reporter = _Reporter(study, out_dir, summary, progress, n_trials, top)
+        reporter = _Reporter(study, out_dir, summary, bar or progress or None, n_trials, top)
         reporter.report({}, True)
         timings: dict[str, Any] = {}
         mine = D.run_worker(study, setup.engine, config.space, n_trials=n_trials,
@@ -166,6 +172,8 @@ def run(
         return _finish(study, setup, out_dir, summary, info, warnings, mine, top, timings,
                        wall0)
     finally:
+        if bar is not None:
+            bar.close()
         if lock is not None:
             lock.release()
 
