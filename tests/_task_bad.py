@@ -29,3 +29,26 @@ def no_objective():
         return state, {"val_acc": metrics["val_acc"]}
 
     return dataclasses.replace(task, advance=advance)
+
+
+def metric_per_row():
+    task = make_task()
+
+    def advance(state, hp, data, epochs):  # one value per epoch and row: an extra axis
+        state, metrics = task.advance(state, hp, data, epochs)
+        return state, {**metrics, "val_loss": metrics["val_loss"][:, None] * np.ones(4)}
+
+    return dataclasses.replace(task, advance=advance)
+
+
+def load_not_a_pair():
+    task = make_task()
+    return dataclasses.replace(task, load_data=lambda: task.load_data()[0])
+
+
+def factory_wrong_signature(config, extra):
+    return make_task()
+
+
+def factory_raises():
+    raise RuntimeError("boom in the user's factory")

@@ -326,3 +326,28 @@ def test_a_tasks_static_choices_arrive_as_python_strings_and_ints():
     assert seen == {(a, u) for a in "ab" for u in (2, 3)}
     for t in res.trials:
         assert type(t.hparams["act"]) is str and type(t.hparams["units"]) is int
+
+
+def test_evaluate_gives_plain_floats_or_one_line_naming_the_task():
+    def task_with(evaluate):
+        return dataclasses.replace(make_task(), evaluate=evaluate)
+
+    assert task_with(lambda s, hp, d: {"acc": np.float32(0.5)}).scores(None, {}, None) == {
+        "acc": 0.5}
+    for evaluate, words in [
+            (lambda s, hp, d: d["x"], "evaluate failed (KeyError: 'x')"),
+            (lambda s, hp, d: np.float32(0.5), "evaluate must return a dict of scalars, got "
+                                               "float32"),
+            (lambda s, hp, d: {"mse": np.zeros((3, 1))}, "evaluate's 'mse' must be a scalar, "
+                                                         "got shape (3, 1) of float64")]:
+        with pytest.raises(TaskError) as err:
+            task_with(evaluate).scores(None, {}, {})
+        assert str(err.value) == f"task 'linear3': {words}"
+
+
+def test_from_step_refuses_training_arrays_of_different_row_counts():
+    data, _ = make_data()
+    data["train"]["y"] = data["train"]["y"][:10]  # 48 inputs, 10 labels
+    with pytest.raises(TaskError, match=r"data\['train'\] must share their row count, got "
+                                        r"10, 48"):
+        run(dataclasses.replace(BASE, trials=2), task=make_task(), data=data)

@@ -54,7 +54,7 @@ def evaluate(result, test_data, task, k: int | None = None) -> dict[str, Any]:
     rows = []
     for t in saved[: k or len(saved)]:
         states = _states(result, t, task)
-        scores = [_scores(task, s, t.hparams, test_data) for s in states]
+        scores = [task.scores(s, t.hparams, test_data) for s in states]
         mean = {m: float(np.mean([s[m] for s in scores])) for m in scores[0]}
         rows.append({"id": t.id, "rank": ranks[t.id], "hparams": t.hparams,
                      "val": t.final_val_acc, "test": mean,
@@ -87,11 +87,6 @@ def _states(result, trial, task) -> list:
 
     return [load_state(result.out_dir, trial.id, task, r)
             for r in range(max(1, result.config.repeats))]
-
-
-def _scores(task, state, hparams, data) -> dict[str, float]:
-    out = task.evaluate(state, task.with_defaults(hparams), data)
-    return {str(k): float(np.asarray(v)) for k, v in out.items()}
 
 
 def _write(path: Path, report: dict) -> None:
@@ -136,7 +131,8 @@ def test_data_of(result, task):
     if result.config.task is None:
         source = (result.info.get("data") or {}).get("source", result.config.source)
         return book_test_data(result.config, source)
-    if task.load_data is None or task.load_data()[1] is None:
+    test = task.load()[1] if task.load_data is not None else None
+    if test is None:
         raise ConfigError(f"task {task.name!r}: no test data from load_data; give it "
                           "(--data FILE.npz)")
-    return task.load_data()[1]
+    return test

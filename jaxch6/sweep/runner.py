@@ -308,7 +308,7 @@ def _load(config: SweepConfig, data, task, loaded=None):
         if task.load_data is None:
             raise ConfigError(f"task {task.name!r}: give data (--data FILE.npz) or a task with "
                               "load_data")
-        data = task.load_data()[0]
+        data = task.load()[0]
     info = {"dataset": "task", "source": "given" if task.load_data is None else "task",
             "task": config.task, **({"file": file} if file else {})}
     T.check(task, config.space, data, 1, config.dtype)

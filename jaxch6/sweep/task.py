@@ -123,6 +123,54 @@ class Task:
         """The metrics recorded per epoch: the objective, then :attr:`metrics`."""
         return (self.objective, *[m for m in self.metrics if m != self.objective])
 
+    def load(self) -> tuple[Any, Any]:
+        """``load_data()``, checked: ``(data, test_data)``.
+
+        Raises:
+            TaskError: no ``load_data``, or it fails or returns no pair (one line).
+        """
+        if self.load_data is None:
+            raise TaskError(f"task {self.name!r}: has no load_data")
+        try:
+            out = self.load_data()
+        except TaskError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
+            raise TaskError(f"task {self.name!r}: load_data failed ({_first_line(exc)})") \
+                from None
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TaskError(f"task {self.name!r}: load_data must return (data, test_data), "
+                            f"got {type(out).__name__}")
+        return out
+
+    def scores(self, state, hparams: Mapping[str, Any], data) -> dict[str, float]:
+        """``evaluate(state, hparams, data)`` as plain floats (hparams completed with
+        :attr:`defaults`).
+
+        Raises:
+            TaskError: no ``evaluate``, or it fails or returns other than a dict of scalars.
+        """
+        if self.evaluate is None:
+            raise TaskError(f"task {self.name!r}: has no evaluate")
+        try:
+            out = self.evaluate(state, self.with_defaults(hparams), data)
+        except TaskError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
+            raise TaskError(f"task {self.name!r}: evaluate failed ({_first_line(exc)})") \
+                from None
+        if not isinstance(out, Mapping):
+            raise TaskError(f"task {self.name!r}: evaluate must return a dict of scalars, got "
+                            f"{type(out).__name__}")
+        scores = {}
+        for k, v in out.items():
+            value = np.asarray(v)
+            if value.shape != () or not np.issubdtype(value.dtype, np.number):
+                raise TaskError(f"task {self.name!r}: evaluate's {k!r} must be a scalar, got "
+                                f"shape {value.shape} of {value.dtype}")
+            scores[str(k)] = float(value)
+        return scores
+
     def with_defaults(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
         """``hparams`` completed with :attr:`defaults` (what ``init``/``advance`` receive)."""
         return {**self.defaults, **hparams}
@@ -200,7 +248,7 @@ def from_step(
 
     def advance(state, hparams, data, epochs):
         rows = data[train]
-        n = jax.tree.leaves(rows)[0].shape[0]
+        n = _rows(rows, train)
         steps = max(n // batch_size, 1)
         key = keys.wrap(state["key"])
 
@@ -227,6 +275,19 @@ def from_step(
     return init_state, advance, reseed
 
 
+def _rows(rows, split: str) -> int:
+    """The one leading length of every array of ``rows`` (TaskError if they differ: the
+    clamped gathers would pair rows silently wrong)."""
+    import jax
+
+    lengths = {tuple(np.shape(a))[:1] for a in jax.tree.leaves(rows)}
+    if len(lengths) != 1 or lengths == {()}:
+        shown = ", ".join(str(n[0]) if n else "a scalar" for n in sorted(lengths))
+        raise TaskError(f"from_step: the arrays of data[{split!r}] must share their row count, "
+                        f"got {shown}")
+    return lengths.pop()[0]
+
+
 def resolve(task, config=None) -> Task:
     """A :class:`Task` from a task or a function returning one (called with no arguments, or
     with the sweep's :class:`jaxch6.sweep.SweepConfig` when its first parameter is named
@@ -242,12 +303,25 @@ def resolve(task, config=None) -> Task:
             takes_config = next(iter(inspect.signature(task).parameters), None) == "config"
         except (TypeError, ValueError):
             takes_config = False
-        made = task(config) if takes_config else task()
+        try:
+            made = task(config) if takes_config else task()
+        except TaskError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's factory: one line naming it
+            raise TaskError(f"task {_name(task)}: calling it failed ({_first_line(exc)})") \
+                from None
         if isinstance(made, Task):
             return made
         raise TaskError(f"task {_name(task)}: returned {type(made).__name__}, not a "
                         "jaxch6.sweep.Task")
     raise TaskError(f"task {task!r}: not a jaxch6.sweep.Task or a function returning one")
+
+
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters of it)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text \
+        else type(exc).__name__
 
 
 def _is_number(value) -> bool:
@@ -353,9 +427,9 @@ def check(task: Task, space: Sequence[Param], data, epochs: int, dtype="float32"
             raise TaskError(f"task {task.name!r}: advance's metrics lack {name!r} (it returns "
                             f"{', '.join(map(str, metrics)) or 'none'})")
         shape = tuple(metrics[name].shape)
-        if not shape or shape[0] != epochs:
+        if shape != (epochs,):
             raise TaskError(f"task {task.name!r}: metric {name!r} must have one value per "
-                            f"epoch ({epochs}), got shape {shape}")
+                            f"epoch, shape ({epochs},), got shape {shape}")
     return state
 
 
@@ -373,9 +447,8 @@ def _trace(task: Task, what: str, fn):
     except TaskError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise TaskError(f"task {task.name!r}: {what} cannot be traced with traced "
-                        f"hyperparameters ({type(exc).__name__}: {first[:200]})") from None
+                        f"hyperparameters ({_first_line(exc)})") from None
 
 
 def check_space(task: Task, space: Sequence[Param]) -> tuple[Param, ...]:
