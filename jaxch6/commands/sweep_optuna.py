@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default %(default)s)")
     g.add_argument("--study", default=DEFAULT_STUDY, metavar="NAME",
                    help="study name in the storage (default %(default)s); --trials is the "
-                        "number of COMPLETE trials the study should end with")
+                        "number of finished (COMPLETE or PRUNED) trials the study should end "
+                        "with")
     g.add_argument("--retry-failed", action="store_true",
                    help="re-queue the trials of dead workers (same parameters) for any worker "
                         "(default off)")
