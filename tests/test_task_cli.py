@@ -198,3 +198,16 @@ def test_a_task_sweep_killed_hard_resumes_from_the_command_line_bit_identical(tm
     assert done.returncode == 0, done.stderr[-2000:]
     assert _task_records(out) == _task_records(straight)
     assert json.loads((out / store.SUMMARY).read_text())["status"] == "complete"
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "7"], ["--optimizer", "adam"],
+                                    ["--schedule", "cosine"], ["--train-size", "10"],
+                                    ["--batchnorm"], ["--source", "sample"]])
+def test_the_books_options_are_refused_with_a_task(option, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["sweep", "--task", "_task_toy:make_task", *option, "--out", str(out),
+                 *QUIET]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"jaxch6 sweep: error: {option[0]} is an option of the book's network and "
+                   "data: it does not apply to --task _task_toy:make_task"]
+    assert not out.exists()

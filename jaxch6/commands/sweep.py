@@ -360,6 +360,8 @@ def check_ignored_options(args) -> None:
         raise ConfigError("--out must name a directory, got ''")
     if getattr(args, "resume", None) is not None:
         return
+    if getattr(args, "task", None) is not None:
+        _check_book_options(args)
     if getattr(args, "sampler", None) in (None, "grid"):  # the sweep's own sampling
         for name, default in _optuna_options().items():
             if getattr(args, name, default) != default:
@@ -370,6 +372,19 @@ def check_ignored_options(args) -> None:
         raise ConfigError(f"--scheduler {args.scheduler} works with the sweep's own sampling, "
                           f"not with --sampler {args.sampler} (an Optuna study stops trials "
                           "early with --pruner)")
+
+
+def _check_book_options(args) -> None:
+    """Refuse an option of the book's network or data given with ``--task`` (one line)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _network_arguments(parser)
+    _data_arguments(parser)
+    from jaxch6.sweep.config import BOOK_FIELDS
+
+    for name in BOOK_FIELDS:
+        if getattr(args, name, None) != parser.get_default(name):
+            raise ConfigError(f"{_flag(name)} is an option of the book's network and data: "
+                              f"it does not apply to --task {args.task}")
 
 
 def check_numbers(args) -> None:

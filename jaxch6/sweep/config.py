@@ -20,6 +20,12 @@ from jaxch6.sweep import schedulers
 from jaxch6.sweep.params import BOOK_SPACE, Param, check_param, check_space, space_from_dicts
 from jaxch6.sweep.space import grid_size
 
+#: The fields of the book's network and its data: they do not apply to a task (which trains
+#: its own model on its own data); the command line refuses them with ``--task``.
+BOOK_FIELDS = ("optimizer", "hidden", "activation", "init", "batchnorm", "dropout",
+               "batch_size", "schedule", "precision", "dataset", "source", "data_dir",
+               "train_size", "val_fraction")
+
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:

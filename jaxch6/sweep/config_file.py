@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from jaxch6.sweep.config import BOOK_FIELDS
+
 __all__ = ["CONFIG_FILE", "NOT_OPTIONS", "to_toml"]
 
 #: The file name of the config in a run directory.
@@ -71,7 +73,7 @@ def to_toml(config, data: str | None = None,
             if value == "grid":
                 lines.append('sampler = "grid"')
             continue
-        if value is None:
+        if value is None or (config.task is not None and name in BOOK_FIELDS):
             continue
         if name == "task" and ":" not in str(value):  # a Task object given from Python
             lines.append(f"# task {_value(value)} was given from Python: pass --task "

@@ -35,6 +35,7 @@ them and why). No private Optuna module or name is used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -142,13 +143,10 @@ def run(
                                 batch_trials)
     direction = task.direction if task is not None else "max"
     out_dir = Path(out) if out is not None else None
-    lock = store.lock(out_dir) if out_dir is not None else None
-    bar = None
-    if progress is True:
-        from jaxch6.progress import TqdmProgress
-
-        bar = TqdmProgress(unit="trial")
-    try:
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            stack.enter_context(store.lock(out_dir))
+        report = stack.enter_context(_progress(progress))
         recorded = None
         if out_dir is not None:
             resume = (out_dir / store.MANIFEST).exists()
@@ -161,7 +159,7 @@ def run(
         rungs = rungs_for(config) if pruning else None
         info = _info(study, setup.info, url, sampler_name, rungs, batch, n_trials)
         summary, warnings = _open_dir(out_dir, recorded, setup, info, command_line, options)
-        reporter = _Reporter(study, out_dir, summary, bar or progress or None, n_trials, top)
+        reporter = _Reporter(study, out_dir, summary, report, n_trials, top)
         reporter.report({}, True)
         timings: dict[str, Any] = {}
         mine = D.run_worker(study, setup.engine, config.space, n_trials=n_trials,
@@ -171,11 +169,21 @@ def run(
                             stop=stop)
         return _finish(study, setup, out_dir, summary, info, warnings, mine, top, timings,
                        wall0)
+
+
+@contextlib.contextmanager
+def _progress(progress):
+    """The reporter ``progress`` names: True a progress bar (closed after), False/None none."""
+    if progress is not True:
+        yield progress or None
+        return
+    from jaxch6.progress import TqdmProgress
+
+    bar = TqdmProgress(unit="trial")
+    try:
+        yield bar
     finally:
-        if bar is not None:
-            bar.close()
-        if lock is not None:
-            lock.release()
+        bar.close()
 
 
 def _study(config, study, storage, study_name, sampler, pruner, storage_options, direction):
