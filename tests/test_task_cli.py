@@ -202,7 +202,8 @@ def test_a_task_sweep_killed_hard_resumes_from_the_command_line_bit_identical(tm
 
 @pytest.mark.parametrize("option", [["--batch-size", "7"], ["--optimizer", "adam"],
                                     ["--schedule", "cosine"], ["--train-size", "10"],
-                                    ["--batchnorm"], ["--source", "sample"]])
+                                    ["--batchnorm"], ["--source", "sample"],
+                                    ["--hidden", "100x5"]])
 def test_the_books_options_are_refused_with_a_task(option, tmp_path, capsys):
     out = tmp_path / "never"
     assert main(["sweep", "--task", "_task_toy:make_task", *option, "--out", str(out),
@@ -211,3 +212,13 @@ def test_the_books_options_are_refused_with_a_task(option, tmp_path, capsys):
     assert err == [f"jaxch6 sweep: error: {option[0]} is an option of the book's network and "
                    "data: it does not apply to --task _task_toy:make_task"]
     assert not out.exists()
+
+
+def test_an_older_task_runs_sweep_toml_with_the_books_defaults_still_runs(tmp_path):
+    """A task run's sweep.toml written before the book's fields were left out holds their
+    defaults (hidden as sizes): ``--config`` runs it."""
+    file = tmp_path / "sweep.toml"
+    file.write_text('task = "_task_toy:make_task"\ntrials = 2\nepochs = 1\n'
+                    'hidden = "100,100,100,100,100,100"\noptimizer = "sgd"\nbatch_size = 100\n')
+    assert main(["sweep", "--config", str(file), "--out", str(tmp_path / "o"), *QUIET]) == 0
+    assert len(store.read_trials(tmp_path / "o")) == 2

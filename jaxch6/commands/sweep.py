@@ -9,6 +9,7 @@ imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
@@ -381,8 +382,14 @@ def _check_book_options(args) -> None:
     _data_arguments(parser)
     from jaxch6.sweep.config import BOOK_FIELDS
 
+    def same(name, value, default):  # hidden as sizes: "100x6" is "100,100,100,100,100,100"
+        if name == "hidden" and isinstance(value, str):
+            with contextlib.suppress(ConfigError):
+                return names.parse_layers(value) == names.parse_layers(default)
+        return value == default
+
     for name in BOOK_FIELDS:
-        if getattr(args, name, None) != parser.get_default(name):
+        if not same(name, getattr(args, name, None), parser.get_default(name)):
             raise ConfigError(f"{_flag(name)} is an option of the book's network and data: "
                               f"it does not apply to --task {args.task}")
 
