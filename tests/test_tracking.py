@@ -178,6 +178,16 @@ def test_cli_tensorboard_option(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == [
         "trial-00000", "trial-00001", "trial-00002"]
     # with --sampler: tests/test_optuna_task.py::test_cli_task_under_a_sampler_tracked
+    capsys.readouterr()
+    before = sorted(p.name for p in (tmp_path / "tb").rglob("*"))
+    for logdir, words in [(tmp_path / "tb", "already holds trial runs"),
+                          (tmp_path / "r" / "trials.jsonl", "not a directory")]:
+        out = tmp_path / "again"
+        assert main([*argv, "--out", str(out), "--tensorboard", str(logdir)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--tensorboard {logdir}: {words}" in err[0], err
+        assert not out.exists()
+    assert sorted(p.name for p in (tmp_path / "tb").rglob("*")) == before  # nothing mixed in
 
 
 @pytest.mark.slow

@@ -476,7 +476,7 @@ def _run_sweep(args, config, out: Path):
     repeats = config.repeats if args.resume is None else 0
     bar = make_progress(args.quiet, unit="trial" if repeats == 1 else "lane")
     progress = _Announcing(bar)
-    track = _tensorboard(args.tensorboard)
+    track = _tensorboard(args.tensorboard, new=args.resume is None)
     task, data = _task_and_data(args)
 
     def work(stop):
@@ -533,11 +533,20 @@ def _task_and_data(args):
     return task, args.data
 
 
-def _tensorboard(logdir):
-    """``--tensorboard DIR``'s tracker (None without it); ConfigError without the extra."""
+def _tensorboard(logdir, *, new: bool = False):
+    """``--tensorboard DIR``'s tracker (None without it); ConfigError without the extra, for
+    a path that is not a directory, and for a ``new`` sweep (not resumed, not an Optuna worker)
+    in a directory that already holds trial runs (another sweep's: they would mix)."""
     if logdir is None:
         return None
     from jaxch6.sweep.tracking import TensorBoardTracker
+
+    where = Path(logdir)
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"--tensorboard {logdir}: not a directory")
+    if new and where.is_dir() and any(p.name.startswith("trial-") for p in where.iterdir()):
+        raise ConfigError(f"--tensorboard {logdir}: already holds trial runs (another sweep's "
+                          "would mix with this one's); give a new or empty directory")
 
     try:
         return TensorBoardTracker(logdir)
