@@ -222,3 +222,16 @@ def test_an_older_task_runs_sweep_toml_with_the_books_defaults_still_runs(tmp_pa
                     'hidden = "100,100,100,100,100,100"\noptimizer = "sgd"\nbatch_size = 100\n')
     assert main(["sweep", "--config", str(file), "--out", str(tmp_path / "o"), *QUIET]) == 0
     assert len(store.read_trials(tmp_path / "o")) == 2
+
+
+def test_a_task_module_named_like_an_imported_module_says_so(tmp_path, monkeypatch, capsys):
+    """``--task stat:make_task`` with a ./stat.py: the standard library's ``stat`` was imported
+    first; the one line says which module was found and what to do."""
+    (tmp_path / "stat.py").write_text("from _task_toy import make_task  # noqa: F401\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # import_task adds the directory
+    assert main(["sweep", "--task", "stat:make_task", "--out", str(tmp_path / "o"),
+                 *QUIET]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'stat' has no 'make_task' (that name is the module " in err[0]
+    assert err[0].endswith(f"imported before {tmp_path / 'stat.py'}: rename your module)")

@@ -353,9 +353,23 @@ def import_task(path: str):
                         f"({type(exc).__name__}: {exc})") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise TaskError(f"--task {path}: {module_name!r} has no {attr!r}")
+            raise TaskError(f"--task {path}: {module_name!r} has no {attr!r}"
+                            f"{_shadowed(obj, module_name)}")
         obj = getattr(obj, part)
     return obj
+
+
+def _shadowed(module, module_name: str) -> str:
+    """Why a module of the current directory was not the one imported: another module of
+    that name (e.g. the standard library's ``stat``) was imported first ('' if not so)."""
+    import os
+
+    mine = os.path.join(os.getcwd(), *module_name.split(".")) + ".py"
+    theirs = getattr(module, "__file__", None) or "built in"
+    if not os.path.isfile(mine) or (theirs != "built in" and os.path.samefile(theirs, mine)):
+        return ""
+    return (f" (that name is the module {theirs}, imported before {mine}: rename your "
+            "module)")
 
 
 def load_npz(path) -> dict:
