@@ -171,6 +171,10 @@ def test_manifest_mismatches_name_the_first_difference():
             store.check_manifest(old, new)
         one_line(e, message)
     assert store.check_manifest(old, _manifest(epochs=5), allow=["epochs"]) == []
+    task = _manifest(task="mine:make_task")
+    with pytest.raises(ConfigError) as e:  # a task's data: where it comes from is the hint
+        store.check_manifest(task, task | {"data_fingerprint": "f" * 64})
+    assert str(e.value).endswith("; a task's data: give the same --data FILE (or data=) again")
     newer = old | {"versions": old["versions"] | {"jax": "99.0"}}
     warnings = store.check_manifest(old, newer)
     assert len(warnings) == 1 and "jax was" in warnings[0] and "now 99.0" in warnings[0]

@@ -580,8 +580,10 @@ def check_manifest(recorded: Mapping, current: Mapping, *,
             raise ConfigError(f"resume: config field {name!r} was {_show(was)}, now {_show(now)}")
     was, now = recorded.get("data_fingerprint"), current.get("data_fingerprint")
     if was != now:
+        hint = "; a task's data: give the same --data FILE (or data=) again" \
+            if old.get("task") not in (None, _ABSENT) else ""
         raise ConfigError(f"resume: the data changed (fingerprint {str(was)[:12]}..., now "
-                          f"{str(now)[:12]}...)")
+                          f"{str(now)[:12]}...){hint}")
     if recorded.get("lanes") != current.get("lanes"):
         raise ConfigError(f"resume: lanes was {recorded.get('lanes')}, now {current.get('lanes')}"
                           " (a trial's result depends on the lane width)")
