@@ -171,3 +171,13 @@ def test_a_task_sweeps_config_names_its_task_and_data_file(tmp_path, capsys):
     assert [(t["id"], t["hparams"], t["val_acc"]) for t in trials[0]] == \
         [(t["id"], t["hparams"], t["val_acc"]) for t in trials[1]]
     assert (tmp_path / "b" / CONFIG_FILE).read_text() == text
+
+
+def test_a_file_that_resumes_takes_no_run_option_even_at_its_default(tmp_path, capsys):
+    """``resume`` in a file with ``trials = 100`` (the default): the resumed run would ignore
+    it, so it is refused as on the command line."""
+    file = tmp_path / "resume.toml"
+    file.write_text(f'resume = "{tmp_path / "somewhere"}"\ntrials = 100\n')
+    assert main(["sweep", "--config", str(file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--resume takes no --trials" in err[0], err

@@ -213,6 +213,10 @@ def test_every_option_of_every_command_has_help_text_and_shows_its_default(capsy
     (["--resume", "somewhere", "--storage", "sqlite:///x.db"], "--resume takes no --storage"),
     (["--resume", "somewhere", "--study", "s"], "--resume takes no --study"),
     (["--resume", "somewhere", "--batch-trials", "4"], "--resume takes no --batch-trials"),
+    # given at their default values, they would be ignored as well
+    (["--resume", "somewhere", "--trials", "100"], "--resume takes no --trials"),
+    (["--resume", "somewhere", "--seed", "0"], "--resume takes no --seed"),
+    (["--resume", "somewhere", "--optimizer", "sgd"], "--resume takes no --optimizer"),
     (["--out", ""], "--out must name a directory, got ''"),
 ])
 def test_an_option_that_would_be_ignored_is_one_line(argv, needle, capsys, tmp_path,

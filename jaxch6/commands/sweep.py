@@ -349,10 +349,27 @@ def check_resume_options(args) -> None:
     add_arguments(parser)
     from jaxch6.sweep import schedulers
 
+    given = given_options(args)
     for name in (*RUN_OPTIONS, *(f.name for f, _ in schedulers.options()), *_optuna_options()):
-        if getattr(args, name, None) != parser.get_default(name):
+        if (name in given) if given is not None else \
+                getattr(args, name, None) != parser.get_default(name):
             raise ConfigError(f"--resume takes no {_flag(name)}: a resumed sweep keeps the "
                               f"options recorded in {args.resume}/manifest.json")
+
+
+def given_options(args) -> set[str] | None:
+    """The options ``args.argv`` gives (on the command line or through ``--config``), even at
+    their default values; None without ``args.argv`` (``args`` not made by the command line)."""
+    words = getattr(args, "argv", None)
+    if words is None:
+        return None
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    # every name preset to None: argparse then applies no default, and a given option (never
+    # None once parsed) overwrites its None
+    unset = argparse.Namespace(**dict.fromkeys(vars(parser.parse_args([]))))
+    return {k for k, v in vars(parser.parse_args(words, namespace=unset)).items()
+            if v is not None}
 
 
 def check_ignored_options(args) -> None:
