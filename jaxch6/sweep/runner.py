@@ -717,7 +717,8 @@ def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
                    pool=pool, record=record, progress=progress, keep_final=keep_final,
                    stop=stop, compiled=setup.compiled)
     loop.run(trials)
-    setup.info["groups"] = engine.labels()
+    before = list((summary or {}).get("groups", []))  # a resumed run's groups compiled earlier
+    setup.info["groups"] = before + [g for g in engine.labels() if g not in before]
     result = SweepResult(config, [trials[i] for i in sorted(trials)], _rounds(setup, trials),
                          {}, setup.info, out_dir)
     if config.save_best:
@@ -730,8 +731,11 @@ def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
 
         shutil.rmtree(out_dir / STATES, ignore_errors=True)
     result.timings = _timings(setup, engine, loop, {}, wall0)
-    result.info["timings_total"] = _timings(setup, engine, loop,
-                                            summary.get("timings", {}) if summary else {}, wall0)
+    previous = (summary or {}).get("timings") or {}
+    finished = bool(previous) and (summary or {}).get("status") == "complete" and not loop.ran
+    # a finished sweep resumed (nothing left to train) keeps its timings
+    result.info["timings_total"] = dict(previous) if finished else \
+        _timings(setup, engine, loop, previous, wall0)
     return result
 
 
@@ -757,8 +761,10 @@ def _timings(setup: Setup, engine, loop, previous: Mapping[str, Any], wall0) -> 
 
 def _write_final_summary(result: SweepResult, summary: dict, top: int) -> None:
     trials = result.trials
+    kept = summary.get("status") == "complete" and not result.timings.get("trials_run")
     summary.update(result.info)
-    summary.update(status="complete", finished_at=utc_now(), rounds=result.rounds,
+    summary.update(status="complete", rounds=result.rounds,
+                   finished_at=summary.get("finished_at") if kept else utc_now(),
                    n_trials=len(trials), n_diverged=sum(t.diverged for t in trials),
                    best=best_records(trials, top),
                    models=sorted(result.models))
