@@ -319,3 +319,18 @@ def test_argument_errors_are_one_line_and_never_echo_a_password(argv, needle, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
     assert "s3cret" not in err and "usage:" not in err
+
+
+@pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "sqlite:///:memory:",
+                                 "sqlite:///?mode=memory&cache=shared"])
+def test_an_in_memory_sqlite_storage_is_one_line(url, tmp_path, capsys):
+    """No file: an in-memory database no other worker sees (it was a long traceback)."""
+    with pytest.raises(ConfigError) as e:
+        S.storage_url(url)
+    one_line(e, "give a database file (sqlite:///FILE)")
+    from jaxch6 import cli
+
+    assert cli.main(["sweep", "--sampler", "random", "--storage", url, "--trials", "2",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give a database file" in err[0] and not (tmp_path / "o").exists()

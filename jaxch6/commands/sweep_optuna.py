@@ -99,6 +99,8 @@ def _run(args, config, task, data, track) -> int:
     if args.max_retry is not None and args.max_retry < 0:
         raise ConfigError(f"--max-retry must be >= 0, got {args.max_retry}")
     S.check_study_name(args.study)
+    if args.storage:  # its form, before the run directory is claimed
+        S.storage_url(args.storage, files=False)
     out = Path(args.out or Path("runs") / f"study-{S.safe_path_component(args.study)}")
     url = args.storage or D.default_storage(out)  # checked once ``out`` exists (claimed)
     options = {"heartbeat_interval": args.heartbeat_interval,

@@ -113,21 +113,22 @@ def quiet_optuna():
         yield optuna
 
 
-def storage_url(text: str) -> str:
+def storage_url(text: str, *, files: bool = True) -> str:
     """The SQLAlchemy URL for ``text``.
 
     Args:
         text: ``sqlite:///…``, ``postgresql://…`` (or ``postgres://``) or ``mysql://…``; a bare
             file path becomes ``sqlite:///<absolute path>``.
+        files: check a SQLite file's directory and links too (False: the URL's form only).
 
     Returns:
         The URL, with ``postgresql://`` bound to the installed driver (psycopg or psycopg2).
 
     Raises:
         ConfigError: an empty URL, an unknown scheme, a raw ``@`` in the user name or password,
-            a SQLite file in a missing directory, or a SQLite file (or its journal) that is a
-            symbolic link (messages show the URL with its password
-            replaced by ``***``).
+            an in-memory SQLite database (no file), a SQLite file in a missing directory, or a
+            SQLite file (or its journal) that is a symbolic link (messages show the URL with
+            its password replaced by ``***``).
     """
     text = (text or "").strip()
     if not text:
@@ -150,13 +151,18 @@ def storage_url(text: str) -> str:
         text = f"postgresql+{_postgres_driver()}://" + text[len("postgresql://") :]
     if scheme == "sqlite":
         path = text.split(":///", 1)[1] if ":///" in text else ""
-        if path and path != ":memory:":
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise ConfigError(f"storage {text}: directory {parent} does not exist")
-            for file in (path, *(path + end for end in ("-journal", "-wal", "-shm"))):
-                if os.path.islink(file):  # SQLite itself would write through it
-                    raise ConfigError(f"storage {text}: refusing {file}: it is a symbolic link")
+        if path.startswith((":memory:", "?")) or not path or "mode=memory" in path:
+            raise ConfigError(f"storage {redact(text)}: give a database file "
+                              "(sqlite:///FILE): an in-memory one dies with its process and "
+                              "no other worker can see it")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not files:  # the form only (its directory may be made later)
+            return text
+        if not os.path.isdir(parent):
+            raise ConfigError(f"storage {text}: directory {parent} does not exist")
+        for file in (path, *(path + end for end in ("-journal", "-wal", "-shm"))):
+            if os.path.islink(file):  # SQLite itself would write through it
+                raise ConfigError(f"storage {text}: refusing {file}: it is a symbolic link")
     return text
 
 
