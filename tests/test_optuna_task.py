@@ -129,6 +129,7 @@ def test_cli_task_under_the_random_sampler_draws_the_plain_sweeps_trials(tmp_pat
     plain = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "plain")}
     drawn = {r["id"]: r["hparams"] for r in store.read_trials(tmp_path / "o")}
     assert drawn == plain and len({json.dumps(h) for h in drawn.values()}) == 6
+    assert "trials = 6" in (tmp_path / "o" / "sweep.toml").read_text().splitlines()
 
 
 @pytest.mark.slow

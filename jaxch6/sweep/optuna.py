@@ -264,12 +264,13 @@ def _open_dir(out_dir, recorded, setup, info, command_line, options):
                                   lanes=setup.info["lanes"], command_line=command_line)
     if recorded is None:
         store.write_manifest(out_dir, current)
-        store.write_file(out_dir / CONFIG_FILE, to_toml(config, data=setup.info["data"].get(
-            "file"), extra=options or {}))
         summary["started_at"] = runner.utc_now()
     else:
         warnings = store.check_manifest(recorded, current, allow=D.STUDY_FIELDS_IGNORED)
         summary["started_at"] = recorded.get("created_at")
+    # this call's options (e.g. a larger --trials that extends the study), to run it again
+    store.write_file(out_dir / CONFIG_FILE, to_toml(config, data=setup.info["data"].get(
+        "file"), extra=options or {}))
     store.write_summary(out_dir, summary)
     return summary, warnings
 
