@@ -218,6 +218,15 @@ def test_every_option_of_every_command_has_help_text_and_shows_its_default(capsy
     (["--resume", "somewhere", "--seed", "0"], "--resume takes no --seed"),
     (["--resume", "somewhere", "--optimizer", "sgd"], "--resume takes no --optimizer"),
     (["--out", ""], "--out must name a directory, got ''"),
+    (["--pbt-interval", "3"], "--pbt-interval is a setting of pbt: --scheduler random does not "
+                              "read it"),
+    (["--scheduler", "pbt", "--eta", "5"], "--eta is a setting of halving and hyperband: "
+                                           "--scheduler pbt does not read it"),
+    (["--sampler", "random", "--min-epochs", "2"], "--min-epochs is a setting of halving and "
+                                                   "hyperband: --sampler random without "
+                                                   "--pruner does not read it"),
+    (["--no-compile-cache", "--compile-cache", "elsewhere"],
+     "--compile-cache DIR does not apply with --no-compile-cache"),
 ])
 def test_an_option_that_would_be_ignored_is_one_line(argv, needle, capsys, tmp_path,
                                                      monkeypatch):
@@ -240,3 +249,15 @@ def test_both_storage_timeout_options_default_to_the_storages_own():
     export = ["sweep", "export-optuna", "DIR", "--storage", "sqlite:///x.db"]
     assert parser.parse_args(["sweep"]).storage_timeout == CONNECT_TIMEOUT_S
     assert parser.parse_args(export).storage_timeout == CONNECT_TIMEOUT_S
+
+
+def test_the_grid_refuses_a_trials_count_that_is_not_its_size(capsys, tmp_path):
+    from jaxch6.cli import main
+
+    argv = ["sweep", "--sampler", "grid", "--space", "lr=0.1,0.01", "--epochs", "1",
+            "--out", str(tmp_path / "g")]
+    assert main([*argv, "--trials", "7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jaxch6 sweep: error: --sampler grid runs every point of its grid "
+                   "(2 trials): --trials 7 does not apply"]
+    assert not (tmp_path / "g").exists()

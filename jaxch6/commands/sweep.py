@@ -376,10 +376,13 @@ def check_ignored_options(args) -> None:
     """Refuse a combination in which an option would be silently ignored (one line)."""
     if getattr(args, "out", None) == "":
         raise ConfigError("--out must name a directory, got ''")
+    if getattr(args, "no_compile_cache", False) and args.compile_cache != str(DEFAULT_CACHE):
+        raise ConfigError("--compile-cache DIR does not apply with --no-compile-cache")
     if getattr(args, "resume", None) is not None:
         return
     if getattr(args, "task", None) is not None:
         _check_book_options(args)
+    _check_scheduler_options(args)
     if getattr(args, "sampler", None) in (None, "grid"):  # the sweep's own sampling
         for name, default in _optuna_options().items():
             if getattr(args, name, default) != default:
@@ -409,6 +412,28 @@ def _check_book_options(args) -> None:
         if not same(name, getattr(args, name, None), parser.get_default(name)):
             raise ConfigError(f"{_flag(name)} is an option of the book's network and data: "
                               f"it does not apply to --task {args.task}")
+
+
+def _check_scheduler_options(args) -> None:
+    """Refuse a scheduler's setting (not at its default) that the run would not read: the
+    chosen scheduler's are read, and an Optuna pruner's rungs read ``min_epochs`` and ``eta``
+    (settings with an ``only`` note are the config's own check)."""
+    from jaxch6.sweep import schedulers
+
+    scheduler = getattr(args, "scheduler", "random")
+    optuna = getattr(args, "sampler", None) not in (None, "grid")
+    pruning = optuna and getattr(args, "pruner", None) not in (None, "none")
+    if scheduler not in schedulers.SCHEDULERS:
+        return  # the config names it
+    for field, users in schedulers.options():
+        value = getattr(args, field.name, field.default)
+        if value == field.default or scheduler in users or field.metadata["only"] \
+                or (pruning and field.name in ("min_epochs", "eta")):
+            continue
+        by = f"--sampler {args.sampler} without --pruner" if optuna else \
+            f"--scheduler {scheduler}"
+        raise ConfigError(f"{_flag(field.name)} is a setting of {' and '.join(users)}: "
+                          f"{by} does not read it")
 
 
 def check_numbers(args) -> None:
@@ -447,6 +472,10 @@ def run(args) -> int:
         raise ConfigError(f"--top must be >= 0, got {args.top}")
     if args.resume is None:
         config = build_config(args)
+        if config.sampler == "grid" and config.trials != args.trials \
+                and "trials" in (given_options(args) or ()):
+            raise ConfigError(f"--sampler grid runs every point of its grid ({config.trials} "
+                              f"trials): --trials {args.trials} does not apply")
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
     else:
         check_resume_options(args)
