@@ -16,6 +16,7 @@ optuna = pytest.importorskip("optuna")
 from _task_toy import make_data, make_task  # noqa: E402
 
 from jaxch6.cli import main  # noqa: E402
+from jaxch6.errors import ConfigError  # noqa: E402
 from jaxch6.sweep import SweepConfig, run, store  # noqa: E402
 from jaxch6.sweep import optuna as jo  # noqa: E402
 
@@ -164,3 +165,23 @@ def test_progress_takes_true_and_false_as_a_plain_sweep_does(capsys):
     shown = jo.run(config, task=make_task, data=make_data()[0], progress=True)
     assert _curves(shown.trials) == _curves(quiet.trials)
     assert "study" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_worker_directory_refuses_another_study_or_config_before_opening_it(tmp_path):
+    """A directory holds one study's worker: another study, or another config, is refused
+    before the study is opened, so the database gains no study and the files stay."""
+    config = SweepConfig(trials=2, epochs=1, seed=1)
+    url, out = f"sqlite:///{tmp_path}/s.db", tmp_path / "o"
+    jo.run(config, task=make_task, data=make_data()[0], storage=url, study_name="a", out=out)
+    before = (out / "trials.jsonl").read_bytes()
+    with pytest.raises(ConfigError, match=f"{out} holds a worker of study 'a', not 'b': give "
+                                          "another --out"):
+        jo.run(config, task=make_task, data=make_data()[0], storage=url, study_name="b",
+               out=out)
+    with pytest.raises(ConfigError, match="holds a worker of another config: config field "
+                                          "'seed' was 1, now 2"):
+        jo.run(SweepConfig(trials=2, epochs=1, seed=2), task=make_task, data=make_data()[0],
+               storage=url, study_name="a", out=out)
+    assert [s.study_name for s in optuna.get_all_study_summaries(url)] == ["a"]
+    assert (out / "trials.jsonl").read_bytes() == before

@@ -151,6 +151,7 @@ def run(
         if out_dir is not None:
             resume = (out_dir / store.MANIFEST).exists()
             recorded = store.claim(out_dir, "optuna", resume=resume)
+            _check_recorded(out_dir, recorded, config, study, storage, study_name)
         study, url = _study(config, study, storage, study_name, sampler, pruner,
                             storage_options, direction)
         setup = _prepare(study, config, data, task, devices, batch_trials)
@@ -249,6 +250,26 @@ def _info(study, setup_info, url, sampler_name, rungs, batch, n_trials) -> dict[
                        "worker": D.worker_name()}}
 
 
+def _check_recorded(out_dir, recorded, config, study, storage, study_name) -> None:
+    """Before any study is opened or created: refuse a directory that holds another study's
+    worker, or a worker of another config (the directory's files would mix two studies)."""
+    if recorded is None:
+        return
+    name = study.study_name if study is not None else study_name
+    if name is None and storage is not None:
+        name = D.DEFAULT_STUDY
+    theirs = recorded.get("study")
+    if name is not None and theirs is not None and theirs != name:
+        raise ConfigError(f"{out_dir} holds a worker of study {theirs!r}, not {name!r}: give "
+                          "another --out (one directory per study)")
+    try:
+        store.check_manifest(recorded, {**recorded, "config": store.to_json_safe(
+            config.to_dict())}, allow=D.STUDY_FIELDS_IGNORED)
+    except ConfigError as exc:
+        raise ConfigError(f"{out_dir} holds a worker of another config: "
+                          f"{str(exc).removeprefix('resume: ')}; give another --out") from None
+
+
 def _open_dir(out_dir, recorded, setup, info, command_line, options):
     """Write (first worker) or re-check (a later one) the manifest, and write the config as a
     file that runs the study again (:data:`jaxch6.sweep.config_file.CONFIG_FILE`, with the
@@ -263,6 +284,7 @@ def _open_dir(out_dir, recorded, setup, info, command_line, options):
     current = store.make_manifest("optuna", config, setup.info["pin"]["data_sha256"],
                                   lanes=setup.info["lanes"], command_line=command_line)
     if recorded is None:
+        current["study"] = info["optuna"]["study"]  # the directory's study (_check_recorded)
         store.write_manifest(out_dir, current)
         summary["started_at"] = runner.utc_now()
     else:
