@@ -69,3 +69,21 @@ def test_replace_trials_is_atomic_and_strict(tmp_path):
     assert "NaN" not in text and not list(tmp_path.glob("*.tmp"))
     got = store.read_trials(tmp_path)
     assert [r["id"] for r in got] == [1, 2] and got[1]["final_val_acc"] is None
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_take_the_umask_as_any_new_file_does(tmp_path, umask, mode):
+    """A run directory's files (summary, manifest, figures, ...) are as readable as the user's
+    umask makes new files, like trials.jsonl (they were 0600 whatever the umask)."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        store.write_file(tmp_path / "summary.json", "{}\n")
+        store.append_file(tmp_path / "trials.jsonl", "{}\n")
+    finally:
+        os.umask(old)
+    for name in ("summary.json", "trials.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json", "trials.jsonl"]

@@ -35,8 +35,8 @@ import json
 import math
 import os
 import re
+import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -134,7 +134,7 @@ def _link_error(path: Path) -> ConfigError:
                        "own files)")
 
 
-def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+def open_nofollow(path: str | os.PathLike, flags: int, mode: int = 0o666) -> int:
     """``os.open`` that never follows a symbolic link at ``path`` (the last component).
 
     Raises:
@@ -180,7 +180,8 @@ _TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 
 def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], None]) -> Path:
     """Replace ``path`` atomically and without following links: a new file with a unique name
-    beside it (``O_EXCL``, fsynced), then renamed over ``path`` (a link there is replaced, never
+    beside it (``O_EXCL``, fsynced, permissions as the umask gives a new file), then renamed
+    over ``path`` (a link there is replaced, never
     followed); concurrent writers never share a temporary file.
 
     Args:
@@ -198,7 +199,7 @@ def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], N
     path = Path(path)
     _not_a_link_dir(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _new_beside(path)
     except OSError as exc:
         raise write_error(path, exc) from None
     try:
@@ -220,6 +221,19 @@ def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], N
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _new_beside(path: Path) -> tuple[int, str]:
+    """A new file with a unique name beside ``path`` (``O_EXCL``, not through a link), with
+    the permissions any new file gets (0666 less the umask, as ``open`` gives)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def append_file(path: str | os.PathLike, text: str) -> None:
