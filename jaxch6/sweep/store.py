@@ -181,8 +181,8 @@ _TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], None]) -> Path:
     """Replace ``path`` atomically and without following links: a new file with a unique name
     beside it (``O_EXCL``, fsynced, permissions as the umask gives a new file), then renamed
-    over ``path`` (a link there is replaced, never
-    followed); concurrent writers never share a temporary file.
+    over ``path`` (a link there is replaced, never followed); concurrent writers never share a
+    temporary file.
 
     Args:
         path: the file; its directory must not be a link (see :func:`subdir`).
