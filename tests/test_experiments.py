@@ -29,6 +29,15 @@ def _run(name, out, seed=0):
     return summary
 
 
+def test_an_empty_out_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """``--out ''`` wrote into the current directory and named the files ``/NAME.png``."""
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["experiment", "optimizer_compare_naive", "--quick", "--out", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jaxch6 experiment: error: --out must name a directory, got ''"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_name_is_a_config_error(capsys):
     with pytest.raises(ConfigError, match="unknown experiment"):
         experiments.get("nope")

@@ -153,3 +153,16 @@ def test_cli_bad_numbers_are_one_line_errors(capsys, argv):
     err = captured.err.strip()
     assert err.startswith("jaxch6 verify: error: " + argv[0]) and "\n" not in err
     assert "Traceback" not in err and captured.out == ""
+
+
+@pytest.mark.parametrize("where, words", [("", "--json must name a file, got ''"),
+                                          (".", "--json .: is a directory"),
+                                          ("missing/v.json", "--json missing/v.json: directory ")])
+def test_a_json_path_that_cannot_be_written_is_one_line_before_any_work(
+        where, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(verify, "run", lambda **kw: pytest.fail("verified before the check"))
+    assert cli.main(["verify", "--steps", "2", "--json", where]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"jaxch6 verify: error: {words}"), err
+    assert list(tmp_path.iterdir()) == []

@@ -50,6 +50,8 @@ def run(args) -> int:
         raise ConfigError(f"--seed must be an integer in [0, 2**32), got {args.seed}")
     names = experiments.NAMES if args.name == "all" else (args.name,)
     modules = [experiments.get(name) for name in names]  # unknown name fails before any work
+    if not args.out.strip():
+        raise ConfigError("--out must name a directory, got ''")
     common.check_writable(args.out)  # so is an --out that cannot be written
     total = time.perf_counter()
     progress = _progress(getattr(args, "quiet", False))

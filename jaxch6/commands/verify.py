@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxch6 import verify
 
     verify.check_arguments(args.steps, args.seed, prefix="--")
+    _check_json_path(args.json)  # before the work, not after it
     rows = verify.run(steps=args.steps, seed=args.seed)
     ok = verify.all_passed(rows)
     print(f"jaxch6 verify: {args.steps} steps, float64, seed {args.seed}, "
@@ -57,10 +58,22 @@ def run(args: argparse.Namespace) -> int:
         finite = [{**r, "max_abs_diff": _finite_or_none(r["max_abs_diff"])} for r in rows]
         doc = {"steps": args.steps, "seed": args.seed, "tolerance": verify.TOLERANCE,
                "all_passed": ok, "rows": finite}
-        try:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=2)
-                f.write("\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot write --json file {args.json}: {exc.strerror}") from None
+        from jaxch6.sweep.store import write_file  # atomic, never through a link
+
+        write_file(args.json, json.dumps(doc, indent=2) + "\n")
     return 0 if ok else 1
+
+
+def _check_json_path(path: str | None) -> None:
+    """ConfigError (one line) for a ``--json`` that cannot name a file to write."""
+    import os
+
+    if path is None:
+        return
+    if not path.strip():
+        raise ConfigError("--json must name a file, got ''")
+    if os.path.isdir(path):
+        raise ConfigError(f"--json {path}: is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ConfigError(f"--json {path}: directory {parent} does not exist")
