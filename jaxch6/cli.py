@@ -6,7 +6,8 @@ Each sub-command lives in ``jaxch6/commands/<name>.py`` and exposes
 - ``add_arguments(parser)``: its options (standard library only at import time),
 - ``run(args) -> int``: the work; heavy imports (JAX, matplotlib, …) happen inside;
   ``args.argv`` holds the words after the command's name as parsed (a command's
-  ``expand_argv(words)``, if it has one, applied), to tell given options from defaults.
+  ``expand_argv(words)``, if it has one, applied) and ``args.typed`` those the user typed
+  (before it), to tell given options from defaults.
 
 Errors users can act on (:class:`jaxch6.errors.Jaxch6Error`) are printed as one line on stderr
 with exit status 2; an interrupt exits 130 (SIGINT) or 143 (SIGTERM).
@@ -113,13 +114,15 @@ def _main(argv: list[str] | None) -> int:
     try:
         parser = build_parser()
         try:
-            argv = _expand(list(sys.argv[1:] if argv is None else argv))
+            typed = list(sys.argv[1:] if argv is None else argv)
+            argv = _expand(typed)
         except Jaxch6Error as exc:
             print(f"jaxch6: error: {exc}", file=sys.stderr)
             return 2
         args = parser.parse_args(argv)
-        if getattr(args, "command", None) in argv:  # the words after the command's name
+        if getattr(args, "command", None) in typed:  # the words after the command's name
             args.argv = argv[argv.index(args.command) + 1:]
+            args.typed = typed[typed.index(args.command) + 1:]
         signals.check()
     except KeyboardInterrupt as exc:
         return _interrupted(None, exc)

@@ -181,3 +181,29 @@ def test_a_file_that_resumes_takes_no_run_option_even_at_its_default(tmp_path, c
     assert main(["sweep", "--config", str(file)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--resume takes no --trials" in err[0], err
+
+
+class _Reached(Exception):
+    """The command got past its checks to the run."""
+
+
+@pytest.mark.parametrize("text, argv", [
+    ('scheduler = "halving"\neta = 2\nmin_epochs = 2\n', ["--scheduler", "random"]),
+    ('scheduler = "pbt"\npbt_interval = 1\n', ["--scheduler", "halving"]),
+    ('sampler = "grid"\nspace = ["optimizer=sgd,adam"]\ntrials = 2\n',
+     ["--space", "optimizer=sgd,adam,momentum"]),
+    ('task = "_task_toy:make_task"\nhidden = "100,100,100,100,100,100"\nbatch_size = 100\n', []),
+])
+def test_a_files_settings_give_way_to_the_command_line_without_a_refusal(
+        text, argv, tmp_path, monkeypatch):
+    """A run directory's sweep.toml records every setting of its run; run again with another
+    scheduler, grid or task on the command line, the settings that no longer apply give way
+    (only options typed on the command line that the run would not read are refused)."""
+    def reached(args, config, out):
+        raise _Reached(config)
+
+    monkeypatch.setattr(sweep_cmd, "_run_sweep", reached)
+    file = tmp_path / "sweep.toml"
+    file.write_text(text + "epochs = 2\n")
+    with pytest.raises(_Reached):
+        main(["sweep", "--config", str(file), *argv, "--out", str(tmp_path / "o")])

@@ -9,7 +9,6 @@ imported inside :func:`run`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import sys
 import time
@@ -357,10 +356,11 @@ def check_resume_options(args) -> None:
                               f"options recorded in {args.resume}/manifest.json")
 
 
-def given_options(args) -> set[str] | None:
-    """The options ``args.argv`` gives (on the command line or through ``--config``), even at
-    their default values; None without ``args.argv`` (``args`` not made by the command line)."""
-    words = getattr(args, "argv", None)
+def given_options(args, *, typed: bool = False) -> set[str] | None:
+    """The options ``args.argv`` gives (on the command line or through ``--config``; with
+    ``typed``, ``args.typed``: on the command line only), even at their default values; None
+    without them (``args`` not made by the command line)."""
+    words = getattr(args, "typed" if typed else "argv", None)
     if words is None:
         return None
     parser = argparse.ArgumentParser(add_help=False)
@@ -396,29 +396,26 @@ def check_ignored_options(args) -> None:
 
 
 def _check_book_options(args) -> None:
-    """Refuse an option of the book's network or data given with ``--task`` (one line)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    _network_arguments(parser)
-    _data_arguments(parser)
+    """Refuse an option of the book's network or data typed with ``--task`` (one line; a
+    config file's, e.g. an older task run's sweep.toml that spells out the defaults, is a
+    record and gives way)."""
     from jaxch6.sweep.config import BOOK_FIELDS
 
-    def same(name, value, default):  # hidden as sizes: "100x6" is "100,100,100,100,100,100"
-        if name == "hidden" and isinstance(value, str):
-            with contextlib.suppress(ConfigError):
-                return names.parse_layers(value) == names.parse_layers(default)
-        return value == default
-
+    typed = given_options(args, typed=True) or set()
     for name in BOOK_FIELDS:
-        if not same(name, getattr(args, name, None), parser.get_default(name)):
+        if name in typed:
             raise ConfigError(f"{_flag(name)} is an option of the book's network and data: "
                               f"it does not apply to --task {args.task}")
 
 
 def _check_scheduler_options(args) -> None:
-    """Refuse a scheduler's setting (not at its default) that the run would not read: the
-    chosen scheduler's are read, and an Optuna pruner's rungs read ``min_epochs`` and ``eta``
-    (settings with an ``only`` note are the config's own check)."""
+    """Refuse a scheduler's setting typed on the command line that the run would not read:
+    the chosen scheduler's are read, and an Optuna pruner's rungs read ``min_epochs`` and
+    ``eta`` (settings with an ``only`` note are the config's own check; a config file's are a
+    record of its run and give way)."""
     from jaxch6.sweep import schedulers
+
+    typed = given_options(args, typed=True) or set()
 
     scheduler = getattr(args, "scheduler", "random")
     optuna = getattr(args, "sampler", None) not in (None, "grid")
@@ -426,8 +423,7 @@ def _check_scheduler_options(args) -> None:
     if scheduler not in schedulers.SCHEDULERS:
         return  # the config names it
     for field, users in schedulers.options():
-        value = getattr(args, field.name, field.default)
-        if value == field.default or scheduler in users or field.metadata["only"] \
+        if field.name not in typed or scheduler in users or field.metadata["only"] \
                 or (pruning and field.name in ("min_epochs", "eta")):
             continue
         by = f"--sampler {args.sampler} without --pruner" if optuna else \
@@ -473,7 +469,7 @@ def run(args) -> int:
     if args.resume is None:
         config = build_config(args)
         if config.sampler == "grid" and config.trials != args.trials \
-                and "trials" in (given_options(args) or ()):
+                and "trials" in (given_options(args, typed=True) or ()):  # a file's gives way
             raise ConfigError(f"--sampler grid runs every point of its grid ({config.trials} "
                               f"trials): --trials {args.trials} does not apply")
         out = Path(args.out or f"runs/sweep-{time.strftime('%Y%m%d-%H%M%S')}")
