@@ -131,13 +131,7 @@ class Task:
         """
         if self.load_data is None:
             raise TaskError(f"task {self.name!r}: has no load_data")
-        try:
-            out = self.load_data()
-        except TaskError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
-            raise TaskError(f"task {self.name!r}: load_data failed ({_first_line(exc)})") \
-                from None
+        out = _user_code(self.load_data, f"task {self.name!r}: load_data failed")
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TaskError(f"task {self.name!r}: load_data must return (data, test_data), "
                             f"got {type(out).__name__}")
@@ -152,13 +146,8 @@ class Task:
         """
         if self.evaluate is None:
             raise TaskError(f"task {self.name!r}: has no evaluate")
-        try:
-            out = self.evaluate(state, self.with_defaults(hparams), data)
-        except TaskError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
-            raise TaskError(f"task {self.name!r}: evaluate failed ({_first_line(exc)})") \
-                from None
+        out = _user_code(lambda: self.evaluate(state, self.with_defaults(hparams), data),
+                         f"task {self.name!r}: evaluate failed")
         if not isinstance(out, Mapping):
             raise TaskError(f"task {self.name!r}: evaluate must return a dict of scalars, got "
                             f"{type(out).__name__}")
@@ -303,13 +292,8 @@ def resolve(task, config=None) -> Task:
             takes_config = next(iter(inspect.signature(task).parameters), None) == "config"
         except (TypeError, ValueError):
             takes_config = False
-        try:
-            made = task(config) if takes_config else task()
-        except TaskError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's factory: one line naming it
-            raise TaskError(f"task {_name(task)}: calling it failed ({_first_line(exc)})") \
-                from None
+        made = _user_code(lambda: task(config) if takes_config else task(),
+                          f"task {_name(task)}: calling it failed")
         if isinstance(made, Task):
             return made
         raise TaskError(f"task {_name(task)}: returned {type(made).__name__}, not a "
@@ -317,11 +301,18 @@ def resolve(task, config=None) -> Task:
     raise TaskError(f"task {task!r}: not a jaxch6.sweep.Task or a function returning one")
 
 
-def _first_line(exc: BaseException) -> str:
-    """``Type: first line of the message`` (at most 200 characters of it)."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text \
-        else type(exc).__name__
+def _user_code(fn, failed: str):
+    """``fn()``, the user's code: any exception but a TaskError becomes a TaskError of one
+    line, ``failed`` and then the exception's type and first line (at most 200 characters)."""
+    try:
+        return fn()
+    except TaskError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
+        text = str(exc).strip()
+        first = f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text \
+            else type(exc).__name__
+        raise TaskError(f"{failed} ({first})") from None
 
 
 def _is_number(value) -> bool:
@@ -456,13 +447,8 @@ def _statics(hp, static):
 
 
 def _trace(task: Task, what: str, fn):
-    try:
-        return fn()
-    except TaskError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
-        raise TaskError(f"task {task.name!r}: {what} cannot be traced with traced "
-                        f"hyperparameters ({_first_line(exc)})") from None
+    return _user_code(fn, f"task {task.name!r}: {what} cannot be traced with traced "
+                          "hyperparameters")
 
 
 def check_space(task: Task, space: Sequence[Param]) -> tuple[Param, ...]:
