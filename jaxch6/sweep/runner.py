@@ -732,11 +732,16 @@ def _execute(setup: Setup, trials, out_dir, progress, summary, wall0, stop=None,
         shutil.rmtree(out_dir / STATES, ignore_errors=True)
     result.timings = _timings(setup, engine, loop, {}, wall0)
     previous = (summary or {}).get("timings") or {}
-    finished = bool(previous) and (summary or {}).get("status") == "complete" and not loop.ran
-    # a finished sweep resumed (nothing left to train) keeps its timings
-    result.info["timings_total"] = dict(previous) if finished else \
+    result.info["timings_total"] = dict(previous) if _nothing_new(summary, loop.ran) else \
         _timings(setup, engine, loop, previous, wall0)
     return result
+
+
+def _nothing_new(summary: Mapping[str, Any] | None, ran: int) -> bool:
+    """Whether this call resumed a finished sweep and trained nothing: its summary keeps its
+    timings and finish time."""
+    return bool(summary) and summary.get("status") == "complete" \
+        and bool(summary.get("timings")) and not ran
 
 
 def _rounds(setup: Setup, trials) -> list[dict[str, Any]]:
@@ -761,7 +766,7 @@ def _timings(setup: Setup, engine, loop, previous: Mapping[str, Any], wall0) -> 
 
 def _write_final_summary(result: SweepResult, summary: dict, top: int) -> None:
     trials = result.trials
-    kept = summary.get("status") == "complete" and not result.timings.get("trials_run")
+    kept = _nothing_new(summary, result.timings.get("trials_run", 0))
     summary.update(result.info)
     summary.update(status="complete", rounds=result.rounds,
                    finished_at=summary.get("finished_at") if kept else utc_now(),
