@@ -169,6 +169,13 @@ def searchable_names(optimizer: str, schedule: str = "constant") -> tuple[str, .
     return out
 
 
+#: Every hyperparameter of the book's network, static or traced under any optimizer and
+#: schedule: its choices are checked as the book takes them (a task's own are numbers or
+#: strings).
+BOOK_NAMES = frozenset((*STATIC, *(n for o in OPTIMIZER_HYPERPARAMETERS for s in SCHEDULES
+                                   for n in searchable_names(o, s))))
+
+
 def check_param(param: Param) -> Param:
     """Validate one parameter's range or choices (not its name).
 
@@ -226,7 +233,7 @@ def _check_choices(name: str, choices) -> tuple:
     if choices is None or isinstance(choices, str | bytes) or not isinstance(choices, Iterable):
         raise ConfigError(f"space {name}: choices must be a list of values, got {choices!r}")
     choices = tuple(choices)
-    if _is_book_name(name):
+    if name in BOOK_NAMES:
         choices = tuple(_choice_value(name, c) for c in choices)
     else:
         choices = _task_choices(name, choices)
@@ -239,14 +246,6 @@ def _check_choices(name: str, choices) -> tuple:
         raise ConfigError(f"space {name}: choices must all be of one type, got "
                           f"{', '.join(_text(c) for c in choices)}")
     return choices
-
-
-def _is_book_name(name: str) -> bool:
-    """Whether ``name`` is one of the book network's hyperparameters (its choices are checked
-    as the book takes them; a task's own names are numbers or strings)."""
-    traced = {n for names in OPTIMIZER_HYPERPARAMETERS.values() for n in names}
-    traced.update(n for names in SCHEDULE_HYPERPARAMETERS.values() for n in names)
-    return name in STATIC or name in TRAINING_HYPERPARAMETERS or name in traced
 
 
 def _task_choices(name: str, choices: tuple) -> tuple:
