@@ -380,9 +380,10 @@ def check_ignored_options(args) -> None:
         raise ConfigError("--compile-cache DIR does not apply with --no-compile-cache")
     if getattr(args, "resume", None) is not None:
         return
+    typed = given_options(args, typed=True) or set()
     if getattr(args, "task", None) is not None:
-        _check_book_options(args)
-    _check_scheduler_options(args)
+        _check_book_options(args, typed)
+    _check_scheduler_options(args, typed)
     if getattr(args, "sampler", None) in (None, "grid"):  # the sweep's own sampling
         for name, default in _optuna_options().items():
             if getattr(args, name, default) != default:
@@ -395,27 +396,24 @@ def check_ignored_options(args) -> None:
                           "early with --pruner)")
 
 
-def _check_book_options(args) -> None:
+def _check_book_options(args, typed: set[str]) -> None:
     """Refuse an option of the book's network or data typed with ``--task`` (one line; a
     config file's, e.g. an older task run's sweep.toml that spells out the defaults, is a
     record and gives way)."""
     from jaxch6.sweep.config import BOOK_FIELDS
 
-    typed = given_options(args, typed=True) or set()
     for name in BOOK_FIELDS:
         if name in typed:
             raise ConfigError(f"{_flag(name)} is an option of the book's network and data: "
                               f"it does not apply to --task {args.task}")
 
 
-def _check_scheduler_options(args) -> None:
+def _check_scheduler_options(args, typed: set[str]) -> None:
     """Refuse a scheduler's setting typed on the command line that the run would not read:
     the chosen scheduler's are read, and an Optuna pruner's rungs read ``min_epochs`` and
     ``eta`` (settings with an ``only`` note are the config's own check; a config file's are a
     record of its run and give way)."""
     from jaxch6.sweep import schedulers
-
-    typed = given_options(args, typed=True) or set()
 
     scheduler = getattr(args, "scheduler", "random")
     optuna = getattr(args, "sampler", None) not in (None, "grid")

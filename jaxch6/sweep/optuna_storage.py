@@ -155,9 +155,9 @@ def storage_url(text: str, *, files: bool = True) -> str:
             raise ConfigError(f"storage {redact(text)}: give a database file "
                               "(sqlite:///FILE): an in-memory one dies with its process and "
                               "no other worker can see it")
-        parent = os.path.dirname(os.path.abspath(path))
         if not files:  # the form only (its directory may be made later)
             return text
+        parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             raise ConfigError(f"storage {text}: directory {parent} does not exist")
         for file in (path, *(path + end for end in ("-journal", "-wal", "-shm"))):

@@ -224,9 +224,9 @@ def write_file(path: str | os.PathLike, content: str | bytes | Callable[[Any], N
 
 
 def _new_beside(path: Path) -> tuple[int, str]:
-    """A new file with a unique name beside ``path`` (``O_EXCL``, not through a link), with
-    the permissions any new file gets (0666 less the umask, as ``open`` gives)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    """A new file with a unique name beside ``path`` (``O_CREAT | O_EXCL``: never an existing
+    file or link), with the permissions any new file gets (0666 less the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     for _ in range(100):
         tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
