@@ -661,3 +661,85 @@ def test_the_batch_ask_beats_marks_and_takes_the_queue_first(tmp_path):
     assert (got[1].state, got[1].value, got[1].user_attrs) == \
         (TrialState.COMPLETE, 0.3, {"val_acc": [0.1]})
     assert got[2].state == TrialState.FAIL and got[2].value is None
+
+
+class _Recording(optuna.samplers.RandomSampler):
+    """A random sampler that records what ``after_trial`` is handed."""
+
+    def __init__(self):
+        super().__init__(seed=0)
+        self.seen = []
+
+    def after_trial(self, study, trial, state, values):
+        self.seen.append((trial.number, trial.state, state, values, trial.params,
+                          trial.intermediate_values, trial.user_attrs))
+
+
+def _tell_each_way(path, name, fast):
+    """Five trials of one study told as a batch: COMPLETE, PRUNED after two reports, PRUNED
+    after a NaN report, one failed meanwhile, COMPLETE; through ``tell_batch`` (``fast``) or
+    ``study.tell`` each."""
+    sampler = _Recording()
+    storage = S.make_storage(f"sqlite:///{path}/{name}.db", heartbeat_interval=30)
+    study = D.open_study(storage, name, sampler)
+    with S.quiet_optuna(), S.Heartbeat(storage) as heart:
+        trials, ids = S.ask_batch(study, 5, storage, heart)
+        for t in trials:
+            t.suggest_float("x", 0.0, 1.0)
+            t.set_user_attr("val_acc", [0.25 * t.number])
+        trials[1].report(0.5, 0)
+        trials[1].report(0.75, 1)
+        trials[2].report(float("nan"), 0)
+        study.tell(trials[3], state=TrialState.FAIL)
+        ending = [(trials[0], TrialState.COMPLETE, 0.125), (trials[1], TrialState.PRUNED, None),
+                  (trials[2], TrialState.PRUNED, None), (trials[3], TrialState.COMPLETE, 0.5),
+                  (trials[4], TrialState.COMPLETE, float("inf"))]
+        if fast:
+            got = S.tell_batch(study, storage, [(t, i, s, v) for (t, s, v), i
+                                                in zip(ending, ids, strict=True)])
+        else:
+            got = [study.tell(t, v, state=s, skip_if_finished=True).state
+                   for t, s, v in ending]
+    seen = [s for s in sampler.seen if s[0] != 3]  # the FAIL told above
+    return got, study.get_trials(), seen
+
+
+def test_a_batch_told_equals_study_tell_of_each(tmp_path):
+    """``tell_batch`` (one read of the study instead of two of each trial) leaves the study
+    as ``study.tell(…, skip_if_finished=True)`` of each trial does: states, values (a PRUNED
+    trial's last report unless NaN), every attribute; samplers' ``after_trial`` sees the same
+    trial before it is finished; a trial failed meanwhile is skipped and keeps its state."""
+    fast, slow = _tell_each_way(tmp_path, "fast", True), _tell_each_way(tmp_path, "slow", False)
+    assert fast[0] == slow[0] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED,
+                                  TrialState.FAIL, TrialState.COMPLETE]
+    for a, b in zip(fast[1], slow[1], strict=True):
+        assert (a.number, a.state, a.values, a.params, a.intermediate_values.keys(),
+                a.user_attrs, a.system_attrs) == \
+            (b.number, b.state, b.values, b.params, b.intermediate_values.keys(),
+             b.user_attrs, b.system_attrs)
+    assert [t.values for t in fast[1]] == [[0.125], [0.75], None, None, [float("inf")]]
+    assert len(fast[2]) == len(slow[2]) == 4
+    for a, b in zip(fast[2], slow[2], strict=True):
+        assert a[:5] == b[:5] and a[5].keys() == b[5].keys() and a[6] == b[6]
+    assert fast[2][1][5] == {0: 0.5, 1: 0.75} and fast[2][0][1] == TrialState.RUNNING
+
+
+@pytest.mark.slow
+def test_tpe_batches_told_in_batches_equal_those_told_one_by_one(tmp_path, monkeypatch):
+    """TPE's later batches read the earlier ones' values (the batch tell empties the study's
+    cache of trials that samplers read), so a study told in batches proposes what one told
+    through ``study.tell`` of each trial does."""
+    def run(name):
+        sampler = optuna.samplers.TPESampler(seed=7, constant_liar=True, n_startup_trials=3)
+        storage = S.make_storage(f"sqlite:///{tmp_path}/{name}.db", heartbeat_interval=30)
+        study = D.open_study(storage, name, sampler)
+        _work(study, _fake_trainer(), n_trials=12, batch_trials=3)
+        return [(t.params, t.value) for t in study.get_trials()]
+
+    batched = run("batched")
+
+    def one_by_one(study, storage, told):
+        return [study.tell(t, v, state=s, skip_if_finished=True).state for t, _, s, v in told]
+
+    monkeypatch.setattr(S, "tell_batch", one_by_one)
+    assert run("each") == batched

@@ -30,7 +30,9 @@ of static choices), records, keeps the run states that continue
 5. what a step measured goes back through :meth:`StudyScheduler.observe`: at a rung, one
    ``report`` of the objective there and ``should_prune`` (a pruned trial is told PRUNED);
    at the end, the curves and the diverged flag as user attributes and ``tell`` of the final
-   objective.
+   objective, for the whole batch at once
+   (:func:`jaxch6.sweep.optuna_storage.tell_batch`). Each trial's ``worker`` user attribute
+   is written when it is asked.
 
 A trial's training key is :func:`jaxch6.sweep.keys.lane_keys` of ``i``, its key id
 (:func:`key_ids`: the trials that are not retries numbered 0, 1, 2, … in order; a retried trial
@@ -352,7 +354,7 @@ def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[
     storage ids (none without a storage)."""
     if k <= 0:
         return [], []
-    asked, ids = S.ask_batch(study, k, storage, heart)
+    asked, ids = S.ask_batch(study, k, storage, heart, user_attrs={"worker": worker_name()})
     ranks = _live_ranks(study)
     keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
     surplus = [t for t in asked if t not in keep]
@@ -410,9 +412,10 @@ class StudyScheduler:
         self.record = record
         self.batch: dict[int, Any] = {}  # key id -> optuna.Trial of the batch in flight
         self.ids: list[int] = []  # their storage ids (heartbeats)
+        self.id_of: dict[int, int] = {}  # key id -> storage id
         self.told: list = []  # this batch's records, told
         self.mine: list = []  # every record this worker told
-        self.batches, self.last, self.worker = 0, None, worker_name()
+        self.batches, self.last = 0, None
         self.open = False  # a batch is in flight (asked, not all told)
 
     @property
@@ -447,45 +450,53 @@ class StudyScheduler:
         by another worker (failed as stale) is dropped from the batch."""
         import optuna
 
-        here = [i for i in (*step.new, *step.cont) if i in self.batch]
-        last, stopped = self.rungs.index(step.stop) == len(self.rungs) - 1, []
-        for i in here:
+        COMPLETE, PRUNED = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
+        last = self.rungs.index(step.stop) == len(self.rungs) - 1
+        ending, stopped = [], []
+        for i in [i for i in (*step.new, *step.cont) if i in self.batch]:
             trial, rec = self.batch[i], trials[i]
             halted = dataclasses.replace(rec, status="stopped")
             try:
-                if last:
-                    self._tell(i, rec, optuna.trial.TrialState.COMPLETE)
-                    continue
-                trial.report(study_value(rec), step.stop - 1)
-                if trial.should_prune():
+                if not last:
+                    trial.report(study_value(rec), step.stop - 1)
+                    if not trial.should_prune():
+                        continue
                     trials[i] = halted
-                    stopped.append(halted)
-                    self._tell(i, halted, optuna.trial.TrialState.PRUNED)
+                self._attrs(trial, trials[i])
+                ending.append((i, trials[i], COMPLETE if last else PRUNED))
             except optuna.exceptions.UpdateFinishedTrialError:
                 trials[i] = halted
-                stopped.append(halted)
                 self.batch.pop(i, None)
+            if trials[i] is halted:
+                stopped.append(halted)
+        self._tell(ending)
         if stopped and self.record is not None:
             self.record(stopped)
         if not self.batch and self.open:
             self._batch_done()
 
-    def _tell(self, i: int, rec, state) -> None:
-        """Record ``rec``'s curves as user attributes and tell the study (Optuna's public
-        calls: one ``set_user_attr`` per attribute, then ``study.tell``)."""
+    def _attrs(self, trial, rec) -> None:
+        """Record ``rec``'s curves as the trial's user attributes (one ``set_user_attr`` each;
+        raises UpdateFinishedTrialError if it was failed meanwhile)."""
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id, "worker": self.worker}
+                 "key_id": rec.id}
         if self.pruning:
             attrs["rung"] = rec.rung
         if rec.objective != "val_acc":
             attrs.update(objective=rec.objective, metrics=rec.metrics)
-        trial = self.batch.pop(i)
-        for key, value in attrs.items():  # raises UpdateFinishedTrialError if failed meanwhile
+        for key, value in attrs.items():
             trial.set_user_attr(key, value)
-        value = None if state == state.PRUNED else study_value(rec)
-        told = self.study.tell(trial, value, state=state, skip_if_finished=True)
-        if told.state == state:
-            self.told.append(rec)  # not when failed as stale meanwhile
+
+    def _tell(self, ending: list) -> None:
+        """Tell the study the trials that end here (:func:`~jaxch6.sweep.optuna_storage.
+        tell_batch`); keep the records of those it took (not those failed as stale
+        meanwhile)."""
+        told = [(self.batch.pop(i), self.id_of.get(i), state,
+                 None if state.name == "PRUNED" else study_value(rec))
+                for i, rec, state in ending]
+        got = S.tell_batch(self.study, self.storage, told)
+        self.told += [rec for (_, rec, state), now in zip(ending, got, strict=True)
+                      if now == state]
 
     def _batch_done(self) -> None:
         self.open = False
@@ -514,6 +525,7 @@ class StudyScheduler:
             return None
         new = suggest(self.study, asked, self.space)
         self.batch = {i: t for (i, _), t in zip(new, asked, strict=True)}
+        self.id_of = dict(zip(self.batch, self.ids, strict=False))  # none without a storage
         self.batches, self.open = self.batches + 1, True
         stop = self.rungs[0]
         rung = f", rung 1/{len(self.rungs)}" if self.pruning else ""

@@ -29,12 +29,13 @@ without that mark (a worker killed between ``ask`` and its first heartbeat), so 
 stay RUNNING forever.
 
 **Optuna's public API only, and which storage methods, and why.** No private Optuna module or
-name is imported or read here (nor in the driver): suggestions, rungs, user attributes and the
-end of a trial go through ``optuna.Trial`` and ``optuna.Study`` (``trial.suggest_*``,
-``trial.report``, ``trial.should_prune``, ``trial.set_user_attr``,
-``study.tell(trial, value, state=state, skip_if_finished=True)``). But a batch cannot be asked,
-kept alive and given back through them: ``Study.optimize`` runs the heartbeat thread and
-``fail_stale_trials`` for one trial at a time. So this module calls methods of the storage
+name is imported or read here (nor in the driver): suggestions, rungs and user attributes go
+through ``optuna.Trial`` (``trial.suggest_*``, ``trial.report``, ``trial.should_prune``,
+``trial.set_user_attr``), and a batch's first trial ends through
+``study.tell(trial, value, state=state, skip_if_finished=True)``. But a batch cannot be asked,
+kept alive, given back or told at once through them: ``Study.optimize`` runs the heartbeat
+thread and ``fail_stale_trials`` for one trial at a time, and ``study.tell`` reads its trial
+twice. So this module calls methods of the storage
 object it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`) that
 Optuna documents as library-internal (``BaseStorage``'s methods are "not supposed to be
 directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna range):
@@ -45,18 +46,23 @@ directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna r
   worker beats for, and adopts a dead worker's trials that never had a heartbeat;
 - ``get_all_trials``, ``set_trial_state_values`` and ``create_new_trial`` (:func:`ask_batch`,
   :func:`create_trials`): the batch ask takes WAITING trials and creates the rest in one loop
-  (K ``study.ask()`` calls would re-read every unfinished trial K times), and a surplus or
+  (K ``study.ask()`` calls would re-read every unfinished trial K times), each new one with its
+  user attributes from a template trial in the same transaction, and a surplus or
   interrupted batch is put back WAITING (:func:`give_back`);
+- ``set_trial_state_values`` again, with the sampler's public ``after_trial``
+  (:func:`tell_batch`): the rest of a batch is told after one read of the study, the steps
+  ``study.tell`` takes after its read of the trial;
 - ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
   (:func:`trial_ids`): the ids those methods take, for trials known by their number;
 - ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
   :func:`ask_batch` took or created (it returns their storage ids next to them).
 
 Each of these calls, like each of the public ones, is its own database transaction. A new
-trial costs ``create_new_trial``, its first ``record_heartbeat`` and its mark, the read
-``optuna.Trial`` makes, one write per suggested parameter, per report and per user attribute,
-and ``study.tell``'s read, write and read-back; its mark's number comes from the
-``optuna.Trial`` read (no look-up of its own). The costs measured are in
+trial costs ``create_new_trial`` (with its ``worker`` attribute), its first
+``record_heartbeat`` and its mark, the read ``optuna.Trial`` makes, one write per suggested
+parameter, per report and per user attribute told at its end, and the write that finishes it;
+its mark's number comes from the ``optuna.Trial`` read (no look-up of its own), and its batch
+shares one read of the study before the tell. The costs measured are in
 ``experiments/results/optuna_bookkeeping.md``.
 Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 """
@@ -64,6 +70,7 @@ Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import hashlib
 import math
@@ -570,8 +577,8 @@ def give_back(study, storage, trials) -> None:
             pass
 
 
-def ask_batch(study, k: int, storage=None,
-              heart: Heartbeat | None = None) -> tuple[list, list[int]]:
+def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None,
+              user_attrs: dict[str, Any] | None = None) -> tuple[list, list[int]]:
     """``k`` new RUNNING trials, WAITING ones first: what ``k`` calls of ``study.ask()`` return.
 
     With the study's storage, the trials are taken from the queue and created through its
@@ -585,6 +592,8 @@ def ask_batch(study, k: int, storage=None,
         storage: its storage (default: :func:`storage_of`); None: ``study.ask()`` ``k`` times.
         heart: a :class:`Heartbeat` that beats for the trials from now on (the new ones are
             created with their first heartbeat); None: no heartbeat.
+        user_attrs: user attributes every trial gets (the new ones when they are created, in
+            the same transaction; those taken from the queue one ``set_user_attr`` each).
 
     Returns:
         The ``optuna.Trial`` s and their storage ids (the same order; no ids without a
@@ -596,7 +605,7 @@ def ask_batch(study, k: int, storage=None,
     storage = storage if storage is not None else storage_of(study)
     with quiet_optuna():
         if storage is None:
-            return [study.ask() for _ in range(k)], []
+            return _with_attrs([study.ask() for _ in range(k)], user_attrs), []
         study_id = storage.get_study_id_from_name(study.study_name)
         ids: list[int] = []
         numbers: list[int] = []
@@ -614,24 +623,124 @@ def ask_batch(study, k: int, storage=None,
         beat = heart is not None and heart.enabled
         if beat:
             heart.add(ids, numbers)
-        new = create_trials(storage, study_id, k - len(ids), beat=beat)
+        new = create_trials(storage, study_id, k - len(ids), beat=beat, user_attrs=user_attrs)
         # The study reads the new trials once (its ask does each time): the trials'
         # parameter writes go through what it has read.
         study.get_trials(deepcopy=False)
         trials = [optuna.Trial(study, trial_id) for trial_id in (*ids, *new)]
         if beat:  # their numbers come from the read each Trial makes of its trial
             heart.add(new, [t.number for t in trials[len(ids):]], beat=False)
+        _with_attrs(trials[: len(ids)], user_attrs)
         return trials, ids + new
 
 
-def create_trials(storage, study_id: int, k: int, *, beat: bool = False) -> list[int]:
-    """Create ``k`` RUNNING trials of the study ``study_id`` (``create_new_trial`` each) and,
-    with ``beat``, record each one's first heartbeat right after it; their storage ids, in
-    creation order. (Their :data:`BEAT_ATTR` mark needs their number: :func:`ask_batch` writes
-    it once it has read them.)"""
+def _with_attrs(trials: list, user_attrs: dict[str, Any] | None) -> list:
+    for trial in trials:
+        for key, value in (user_attrs or {}).items():
+            trial.set_user_attr(key, value)
+    return trials
+
+
+def create_trials(storage, study_id: int, k: int, *, beat: bool = False,
+                  user_attrs: dict[str, Any] | None = None) -> list[int]:
+    """Create ``k`` RUNNING trials of the study ``study_id`` (``create_new_trial`` each, from a
+    template trial holding ``user_attrs`` when given) and, with ``beat``, record each one's
+    first heartbeat right after it; their storage ids, in creation order. (Their
+    :data:`BEAT_ATTR` mark needs their number: :func:`ask_batch` writes it once it has read
+    them.)"""
+    from optuna.trial import TrialState, create_trial
+
     made = []
     for _ in range(max(k, 0)):
-        made.append(storage.create_new_trial(study_id))
+        template = None if not user_attrs else create_trial(state=TrialState.RUNNING,
+                                                             user_attrs=dict(user_attrs))
+        made.append(storage.create_new_trial(study_id, template_trial=template))
         if beat:
             storage.record_heartbeat(made[-1])
     return made
+
+
+# -- telling a batch -----------------------------------------------------------------------------
+def tell_batch(study, storage, told) -> list:
+    """Finish trials as ``study.tell(trial, value, state=state, skip_if_finished=True)`` does
+    each, with one read of the study in place of two reads of every trial.
+
+    ``study.tell`` reads the trial before its write and again after it. Here the first trial
+    goes through ``study.tell`` (which also empties the study's cache of trials that samplers
+    read while suggesting, so that the next batch's suggestions see this batch); for the rest,
+    one read of the study (``study.get_trials``, which re-reads its unfinished trials) stands
+    for the reads before, nothing is read after, and each trial is handed to
+    ``study.sampler.after_trial`` and then finished with ``set_trial_state_values``, the steps
+    ``study.tell`` takes. Every trial goes through ``study.tell`` without a storage, with a
+    ``HyperbandPruner`` (Optuna hands its samplers the trial's bracket, through a private
+    function) or several objectives, and for a value that is not a number.
+
+    Args:
+        study: the study.
+        storage: its storage (:func:`storage_of`), or None.
+        told: ``(trial, trial_id, state, value)`` per trial: an ``optuna.Trial``, its storage
+            id (None without a storage), ``COMPLETE`` with its value or ``PRUNED`` with None.
+
+    Returns:
+        Per trial, the state it has now: ``state``, the state another worker finished it
+        with, or None when it was finished elsewhere during this call.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    told = list(told)
+    if not told:
+        return []
+    states = [_tell(study, *told[0])]
+    if (storage is None or len(study.directions) != 1
+            or isinstance(study.pruner, optuna.pruners.HyperbandPruner)):
+        return states + [_tell(study, *t) for t in told[1:]]
+    read = {t.number: t for t in study.get_trials(deepcopy=False)}
+    for trial, trial_id, state, value in told[1:]:
+        frozen = read.get(trial.number)
+        if frozen is None or not _plain(state, value) or frozen.state == TrialState.WAITING:
+            states.append(_tell(study, trial, trial_id, state, value))  # Optuna's own checks
+        elif frozen.state.is_finished():
+            states.append(frozen.state)  # as skip_if_finished: failed as stale meanwhile
+        else:
+            states.append(_finish(study, storage, copy.deepcopy(frozen), trial_id, state, value))
+    return states
+
+
+def _plain(state, value) -> bool:
+    """Whether ``study.tell`` would take ``state`` and ``value`` without a word: COMPLETE with
+    a float that is not NaN, or PRUNED without a value."""
+    from optuna.trial import TrialState
+
+    if state == TrialState.PRUNED:
+        return value is None
+    return state == TrialState.COMPLETE and isinstance(value, float) and not math.isnan(value)
+
+
+def _tell(study, trial, _trial_id, state, value):
+    """``study.tell``'s state for ``trial``; None when it was finished meanwhile."""
+    import optuna
+
+    try:
+        return study.tell(trial, value, state=state, skip_if_finished=True).state
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return None
+
+
+def _finish(study, storage, frozen, trial_id: int, state, value):
+    """What ``study.tell`` does after its read: a PRUNED trial's value is its last reported
+    one (if a number), ``after_trial``, and the write (even when ``after_trial`` raised)."""
+    import optuna
+
+    values = None if value is None else [float(value)]
+    if state == optuna.trial.TrialState.PRUNED and frozen.last_step is not None:
+        last = frozen.intermediate_values[frozen.last_step]
+        values = None if math.isnan(last) else [float(last)]
+    try:
+        study.sampler.after_trial(study, frozen, state, values)
+    finally:
+        try:
+            storage.set_trial_state_values(trial_id, state, values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            state = None
+    return state
