@@ -31,8 +31,7 @@ of static choices), records, keeps the run states that continue
    ``report`` of the objective there and ``should_prune`` (a pruned trial is told PRUNED);
    at the end, the curves and the diverged flag as user attributes and ``tell`` of the final
    objective, for the whole batch at once
-   (:func:`jaxch6.sweep.optuna_storage.tell_batch`). Each trial's ``worker`` user attribute
-   is written when it is asked.
+   (:func:`jaxch6.sweep.optuna_storage.tell_batch`).
 
 A trial's training key is :func:`jaxch6.sweep.keys.lane_keys` of ``i``, its key id
 (:func:`key_ids`: the trials that are not retries numbered 0, 1, 2, … in order; a retried trial
@@ -354,7 +353,7 @@ def _ask_room(study, storage, heart, k: int, n_trials: int) -> tuple[list, list[
     storage ids (none without a storage)."""
     if k <= 0:
         return [], []
-    asked, ids = S.ask_batch(study, k, storage, heart, user_attrs={"worker": worker_name()})
+    asked, ids = S.ask_batch(study, k, storage, heart)
     ranks = _live_ranks(study)
     keep = [t for t in asked if ranks.get(t.number, n_trials) < n_trials]
     surplus = [t for t in asked if t not in keep]
@@ -415,7 +414,7 @@ class StudyScheduler:
         self.id_of: dict[int, int] = {}  # key id -> storage id
         self.told: list = []  # this batch's records, told
         self.mine: list = []  # every record this worker told
-        self.batches, self.last = 0, None
+        self.batches, self.last, self.worker = 0, None, worker_name()
         self.open = False  # a batch is in flight (asked, not all told)
 
     @property
@@ -479,7 +478,7 @@ class StudyScheduler:
         """Record ``rec``'s curves as the trial's user attributes (one ``set_user_attr`` each;
         raises UpdateFinishedTrialError if it was failed meanwhile)."""
         attrs = {"train_acc": rec.train_acc, "val_acc": rec.val_acc, "diverged": rec.diverged,
-                 "key_id": rec.id}
+                 "key_id": rec.id, "worker": self.worker}
         if self.pruning:
             attrs["rung"] = rec.rung
         if rec.objective != "val_acc":

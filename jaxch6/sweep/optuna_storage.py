@@ -46,8 +46,7 @@ directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna r
   worker beats for, and adopts a dead worker's trials that never had a heartbeat;
 - ``get_all_trials``, ``set_trial_state_values`` and ``create_new_trial`` (:func:`ask_batch`,
   :func:`create_trials`): the batch ask takes WAITING trials and creates the rest in one loop
-  (K ``study.ask()`` calls would re-read every unfinished trial K times), each new one with its
-  user attributes from a template trial in the same transaction, and a surplus or
+  (K ``study.ask()`` calls would re-read every unfinished trial K times), and a surplus or
   interrupted batch is put back WAITING (:func:`give_back`);
 - ``set_trial_state_values`` again, with the sampler's public ``after_trial``
   (:func:`tell_batch`): the rest of a batch is told after one read of the study, the steps
@@ -58,12 +57,11 @@ directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna r
   :func:`ask_batch` took or created (it returns their storage ids next to them).
 
 Each of these calls, like each of the public ones, is its own database transaction. A new
-trial costs ``create_new_trial`` (with its ``worker`` attribute), its first
-``record_heartbeat`` and its mark, the read ``optuna.Trial`` makes, one write per suggested
-parameter, per report and per user attribute told at its end, and the write that finishes it;
-its mark's number comes from the ``optuna.Trial`` read (no look-up of its own), and its batch
-shares one read of the study before the tell. The costs measured are in
-``experiments/results/optuna_bookkeeping.md``.
+trial costs ``create_new_trial``, its first ``record_heartbeat`` and its mark, the read
+``optuna.Trial`` makes, one write per suggested parameter, per report and per user attribute,
+and the write that finishes it; its mark's number comes from the ``optuna.Trial`` read (no
+look-up of its own), and its batch shares one read of the study before the tell. The costs
+measured are in ``experiments/results/optuna_bookkeeping.md``.
 Optuna is imported lazily (optional extra ``jaxch6[optuna]``).
 """
 
@@ -577,8 +575,8 @@ def give_back(study, storage, trials) -> None:
             pass
 
 
-def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None,
-              user_attrs: dict[str, Any] | None = None) -> tuple[list, list[int]]:
+def ask_batch(study, k: int, storage=None,
+              heart: Heartbeat | None = None) -> tuple[list, list[int]]:
     """``k`` new RUNNING trials, WAITING ones first: what ``k`` calls of ``study.ask()`` return.
 
     With the study's storage, the trials are taken from the queue and created through its
@@ -592,8 +590,6 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None,
         storage: its storage (default: :func:`storage_of`); None: ``study.ask()`` ``k`` times.
         heart: a :class:`Heartbeat` that beats for the trials from now on (the new ones are
             created with their first heartbeat); None: no heartbeat.
-        user_attrs: user attributes every trial gets (the new ones when they are created, in
-            the same transaction; those taken from the queue one ``set_user_attr`` each).
 
     Returns:
         The ``optuna.Trial`` s and their storage ids (the same order; no ids without a
@@ -605,7 +601,7 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None,
     storage = storage if storage is not None else storage_of(study)
     with quiet_optuna():
         if storage is None:
-            return _with_attrs([study.ask() for _ in range(k)], user_attrs), []
+            return [study.ask() for _ in range(k)], []
         study_id = storage.get_study_id_from_name(study.study_name)
         ids: list[int] = []
         numbers: list[int] = []
@@ -623,38 +619,24 @@ def ask_batch(study, k: int, storage=None, heart: Heartbeat | None = None,
         beat = heart is not None and heart.enabled
         if beat:
             heart.add(ids, numbers)
-        new = create_trials(storage, study_id, k - len(ids), beat=beat, user_attrs=user_attrs)
+        new = create_trials(storage, study_id, k - len(ids), beat=beat)
         # The study reads the new trials once (its ask does each time): the trials'
         # parameter writes go through what it has read.
         study.get_trials(deepcopy=False)
         trials = [optuna.Trial(study, trial_id) for trial_id in (*ids, *new)]
         if beat:  # their numbers come from the read each Trial makes of its trial
             heart.add(new, [t.number for t in trials[len(ids):]], beat=False)
-        _with_attrs(trials[: len(ids)], user_attrs)
         return trials, ids + new
 
 
-def _with_attrs(trials: list, user_attrs: dict[str, Any] | None) -> list:
-    for trial in trials:
-        for key, value in (user_attrs or {}).items():
-            trial.set_user_attr(key, value)
-    return trials
-
-
-def create_trials(storage, study_id: int, k: int, *, beat: bool = False,
-                  user_attrs: dict[str, Any] | None = None) -> list[int]:
-    """Create ``k`` RUNNING trials of the study ``study_id`` (``create_new_trial`` each, from a
-    template trial holding ``user_attrs`` when given) and, with ``beat``, record each one's
-    first heartbeat right after it; their storage ids, in creation order. (Their
-    :data:`BEAT_ATTR` mark needs their number: :func:`ask_batch` writes it once it has read
-    them.)"""
-    from optuna.trial import TrialState, create_trial
-
+def create_trials(storage, study_id: int, k: int, *, beat: bool = False) -> list[int]:
+    """Create ``k`` RUNNING trials of the study ``study_id`` (``create_new_trial`` each) and,
+    with ``beat``, record each one's first heartbeat right after it; their storage ids, in
+    creation order. (Their :data:`BEAT_ATTR` mark needs their number: :func:`ask_batch` writes
+    it once it has read them.)"""
     made = []
     for _ in range(max(k, 0)):
-        template = None if not user_attrs else create_trial(state=TrialState.RUNNING,
-                                                             user_attrs=dict(user_attrs))
-        made.append(storage.create_new_trial(study_id, template_trial=template))
+        made.append(storage.create_new_trial(study_id))
         if beat:
             storage.record_heartbeat(made[-1])
     return made
