@@ -10,6 +10,10 @@ study; the next N trials are timed; old and new alternate ``--rounds`` times.
 
     python experiments/bench_optuna_bookkeeping.py [sqlite | postgresql://...] [N] [--rounds R]
     python experiments/bench_optuna_bookkeeping.py sqlite 256 --count
+    python experiments/bench_optuna_bookkeeping.py sqlite 256 --pruners --rounds 1
+
+``--pruners`` times ``new+rungs`` with a threshold (never prunes), median and Hyperband pruner,
+each rung judged at once (``prune_batch``) and, as before it, one ``should_prune`` per trial.
 
 ``--count`` runs each driver once and prints, per timed trial, the database transactions
 (SQLAlchemy ``commit`` events) and the calls of each public ``RDBStorage`` method with their mean
@@ -86,9 +90,10 @@ def _study(driver, storage_module, url, pruner=None):
 
 
 def per_trial_ms(which: str, url: str, n: int, old=None,
-                 tallies: tuple[dict, ...] = ()) -> tuple[float, float]:
+                 tallies: tuple[dict, ...] = (), pruner=None) -> tuple[float, float]:
     """Milliseconds of bookkeeping per trial, wall and this process's CPU (SQLite's work
-    included; a database server's not): ``old``, ``new`` or ``new+rungs``."""
+    included; a database server's not): ``old``, ``new`` or ``new+rungs`` (with ``pruner``,
+    default one that never prunes)."""
     if which == "old":
         driver, storage = old
 
@@ -100,7 +105,7 @@ def per_trial_ms(which: str, url: str, n: int, old=None,
         import optuna
 
         rungs = (1, 3, 9, EPOCHS) if which == "new+rungs" else None
-        never = optuna.pruners.ThresholdPruner(lower=-1.0) if rungs else None
+        never = (pruner or optuna.pruners.ThresholdPruner(lower=-1.0)) if rungs else None
 
         def work(study, total):
             D.run_worker(study, null_engine(), BOOK_SPACE, n_trials=total, batch_trials=BATCH,
@@ -172,6 +177,53 @@ def count(url: str, n: int, old) -> None:
         print(f"  {which:10s} transactions {counts.get('transactions', 0) / n:.2f}: {calls}")
 
 
+#: ``--pruners``: the pruners timed, each made fresh per study.
+PRUNERS = {
+    "threshold": lambda optuna: optuna.pruners.ThresholdPruner(lower=-1.0),
+    "median": lambda optuna: optuna.pruners.MedianPruner(),
+    "hyperband": lambda optuna: optuna.pruners.HyperbandPruner(1, EPOCHS, 3),
+}
+
+
+@contextlib.contextmanager
+def one_by_one():
+    """A rung judged as before ``prune_batch``: ``trial.report`` and ``trial.should_prune``
+    of each trial in turn (each of the pruner's reads re-reads the study)."""
+    def each(study, storage, reported, step):
+        out = []
+        for trial, _, value in reported:
+            trial.report(value, step)
+            out.append(trial.should_prune())
+        return out
+
+    saved, S.prune_batch = S.prune_batch, each
+    try:
+        yield
+    finally:
+        S.prune_batch = saved
+
+
+def pruners(storage: str, n: int, rounds: int) -> None:
+    """Time ``new+rungs`` with each of :data:`PRUNERS`, a rung judged at once
+    (``prune_batch``) and one trial at a time (:func:`one_by_one`), alternating."""
+    import optuna
+
+    results: dict[tuple[str, str], list] = {}
+    for _ in range(rounds):
+        for name, make in PRUNERS.items():
+            for way in ("at once", "each"):
+                url = storage if storage != "sqlite" else f"sqlite:///{tempfile.mkdtemp()}/b.db"
+                with one_by_one() if way == "each" else contextlib.nullcontext():
+                    ms = per_trial_ms("new+rungs", url, n, pruner=make(optuna))
+                results.setdefault((name, way), []).append(ms)
+    print(f"ms per trial with rungs 1, 3, 9, {EPOCHS} (wall / CPU; {n} trials, batches of "
+          f"{BATCH}; {rounds} rounds)")
+    for (name, way), ms in results.items():
+        wall, cpu = zip(*ms, strict=True)
+        print(f"  {name:9s} {way:7s} " + "  ".join(f"{w:6.1f}/{c:5.1f}" for w, c in ms)
+              + f"   (median {np.median(wall):.1f} / {np.median(cpu):.1f})")
+
+
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("storage", nargs="?", default="sqlite")
@@ -179,10 +231,15 @@ def main(argv: list[str]) -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--count", action="store_true",
                    help="count transactions and storage calls per trial instead of timing")
+    p.add_argument("--pruners", action="store_true",
+                   help="time rungs with each pruner, judged at once and one trial at a time")
     args = p.parse_args(argv)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "[I ...] A new study" lines
+    if args.pruners:
+        pruners(args.storage, args.n, args.rounds)
+        return
     old = old_driver()
     if args.count:
         count(args.storage, args.n, old)

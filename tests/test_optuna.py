@@ -97,6 +97,20 @@ def test_random_sampler_is_the_book_method_and_results_land_in_optuna(tmp_path):
     assert any(ft.user_attrs["diverged"] for ft in done) or max(ref["learning_rate"]) <= 5e-3
 
 
+def test_random_sampler_draws_each_key_with_a_hyperband_pruner(tmp_path):
+    """With a ``HyperbandPruner`` Optuna hands the sampler the trial's bracket (a part of the
+    study); the random sampler still draws each trial's values for its key id, as the plain
+    sweep does, so no two trials share them."""
+    study = D.open_study(S.make_storage(f"sqlite:///{tmp_path}/h.db", heartbeat_interval=30),
+                         "brackets", D.make_sampler("random", BOOK_SPACE, seed=0),
+                         pruner=optuna.pruners.HyperbandPruner(1, 9, 3))
+    trials = _work(study, _fake_trainer(9), n_trials=12, batch_trials=6, rungs=(1, 3, 9))
+    assert sorted(t.id for t in trials) == list(range(12))
+    ref = sample(BOOK_SPACE, list(range(12)), seed=0)
+    for t in trials:
+        assert t.hparams["learning_rate"] == pytest.approx(ref["learning_rate"][t.id], rel=1e-12)
+
+
 @pytest.mark.slow
 def test_in_memory_study_equals_the_sqlite_one(tmp_path):
     """The same worker loop on an in-memory storage (no heartbeats) gives the same study."""
@@ -743,3 +757,36 @@ def test_tpe_batches_told_in_batches_equal_those_told_one_by_one(tmp_path, monke
 
     monkeypatch.setattr(S, "tell_batch", one_by_one)
     assert run("each") == batched
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband", "asha"])
+def test_a_rung_judged_at_once_equals_report_and_should_prune_of_each(tmp_path, monkeypatch,
+                                                                     pruner):
+    """A rung's pruning from one read of the study (``prune_batch``) leaves the study as
+    ``trial.report`` and ``trial.should_prune`` of each trial in turn do: the same trials
+    pruned at the same rungs, the same values, reports and system attributes (a successive-
+    halving pruner's rung records among them)."""
+    def run(name):
+        make = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=2),
+                "hyperband": lambda: optuna.pruners.HyperbandPruner(1, 9, 3),
+                "asha": lambda: optuna.pruners.SuccessiveHalvingPruner(1, 3)}[pruner]
+        storage = S.make_storage(f"sqlite:///{tmp_path}/{name}.db", heartbeat_interval=30)
+        study = D.open_study(storage, "rungs", D.make_sampler("random", BOOK_SPACE, seed=0),
+                             pruner=make())  # one name: Hyperband's brackets hash it
+        _work(study, _fake_trainer(9), n_trials=16, batch_trials=8, rungs=(1, 3, 9))
+        return [(t.state, t.values, t.intermediate_values,
+                 {k: v for k, v in t.system_attrs.items() if k != S.BEAT_ATTR})
+                for t in study.get_trials()]
+
+    at_once = run("at-once")
+
+    def each(study, storage, reported, step):
+        out = []
+        for trial, _, value in reported:
+            trial.report(value, step)
+            out.append(trial.should_prune())
+        return out
+
+    monkeypatch.setattr(S, "prune_batch", each)
+    assert run("each") == at_once
+    assert {s for s, *_ in at_once} == {TrialState.COMPLETE, TrialState.PRUNED}

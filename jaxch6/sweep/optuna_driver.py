@@ -95,12 +95,15 @@ def book_random_sampler(space, *, seed: int):
     by_name = {p.name: p for p in space}
     order = tuple(space)
 
-    class BookRandomSampler(optuna.samplers.BaseSampler):
+    class BookRandomSampler(_keyed_sampler()):
         def __init__(self):
             # a parameter outside ``space``: drawn per worker, never the same in every process
             self._fallback = optuna.samplers.RandomSampler(seed=_worker_seed(seed))
             self._cache: dict[int, dict[str, float]] = {}
             self._keys: dict[int, int] = {}
+
+        def take_keys(self, keys: Mapping[int, int]) -> None:
+            self._keys = dict(keys)
 
         def infer_relative_search_space(self, study, trial):
             return {}
@@ -114,7 +117,7 @@ def book_random_sampler(space, *, seed: int):
                 return self._fallback.sample_independent(
                     study, trial, param_name, param_distribution
                 )
-            if trial.number not in self._keys:  # one read of the study per batch asked
+            if trial.number not in self._keys:  # not given (take_keys): read the study
                 self._keys = key_ids(study.get_trials(deepcopy=False))
             key = self._keys.get(trial.number, trial.number)
             if key not in self._cache:  # one JAX call per block of key ids
@@ -130,6 +133,25 @@ def book_random_sampler(space, *, seed: int):
             return float(np.clip(value, p.low, p.high))
 
     return BookRandomSampler()
+
+
+_KEYED: list = []
+
+
+def _keyed_sampler():
+    """The base class of samplers that draw by key id and take the study's key ids from the
+    driver (:meth:`take_keys`): a sampler asked with a ``HyperbandPruner`` is handed the
+    trial's bracket, a part of the study, whose trials would number the key ids wrongly."""
+    if not _KEYED:
+        optuna = S.require_optuna()
+
+        class KeyedSampler(optuna.samplers.BaseSampler):
+            def take_keys(self, keys: Mapping[int, int]) -> None:
+                """The key id of each trial number of the study."""
+                raise NotImplementedError
+
+        _KEYED.append(KeyedSampler)
+    return _KEYED[0]
 
 
 def make_sampler(name: str, space, *, seed: int, worker_seed: int | None = None):
@@ -314,6 +336,8 @@ def suggest(study, trials, space) -> list[tuple[int, dict[str, Any]]]:
     from jaxch6.sweep.space import STATIC
 
     keys = key_ids(study.get_trials(deepcopy=False))
+    if isinstance(study.sampler, _keyed_sampler()):
+        study.sampler.take_keys(keys)
     order = sorted(space, key=lambda p: p.name not in STATIC)  # static names first
     out = []
     for t in trials:
@@ -444,31 +468,34 @@ class StudyScheduler:
 
     def observe(self, step: Step, trials: dict) -> None:
         """Tell the study what ``step`` measured: at a rung below the last, ``report`` each
-        trial's value there and ask ``should_prune`` (a pruned trial is told PRUNED and
-        stopped); at the last, tell each trial's value (COMPLETE). A trial finished meanwhile
-        by another worker (failed as stale) is dropped from the batch."""
+        trial's value there and ask the pruner (a pruned trial is told PRUNED and stopped;
+        :func:`~jaxch6.sweep.optuna_storage.prune_batch`); at the last, tell each trial's
+        value (COMPLETE). A trial finished meanwhile by another worker (failed as stale) is
+        dropped from the batch."""
         import optuna
 
-        COMPLETE, PRUNED = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
-        last = self.rungs.index(step.stop) == len(self.rungs) - 1
-        ending, stopped = [], []
-        for i in [i for i in (*step.new, *step.cont) if i in self.batch]:
-            trial, rec = self.batch[i], trials[i]
-            halted = dataclasses.replace(rec, status="stopped")
+        here = [i for i in (*step.new, *step.cont) if i in self.batch]
+        if self.rungs.index(step.stop) == len(self.rungs) - 1:
+            ending = [(i, optuna.trial.TrialState.COMPLETE) for i in here]
+        else:
+            values = [(self.batch[i], self.id_of.get(i), study_value(trials[i])) for i in here]
+            verdicts = S.prune_batch(self.study, self.storage, values, step.stop - 1)
+            ending = [(i, optuna.trial.TrialState.PRUNED)
+                      for i, prune in zip(here, verdicts, strict=True) if prune is not False]
+        told, stopped = [], []
+        for i, state in ending:
+            if state == state.PRUNED:
+                trials[i] = dataclasses.replace(trials[i], status="stopped")
+                stopped.append(trials[i])
             try:
-                if not last:
-                    trial.report(study_value(rec), step.stop - 1)
-                    if not trial.should_prune():
-                        continue
-                    trials[i] = halted
-                self._attrs(trial, trials[i])
-                ending.append((i, trials[i], COMPLETE if last else PRUNED))
-            except optuna.exceptions.UpdateFinishedTrialError:
-                trials[i] = halted
+                self._attrs(self.batch[i], trials[i])
+                told.append((i, trials[i], state))
+            except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile
+                if state == state.COMPLETE:
+                    trials[i] = dataclasses.replace(trials[i], status="stopped")
+                    stopped.append(trials[i])
                 self.batch.pop(i, None)
-            if trials[i] is halted:
-                stopped.append(halted)
-        self._tell(ending)
+        self._tell(told)
         if stopped and self.record is not None:
             self.record(stopped)
         if not self.batch and self.open:

@@ -726,3 +726,137 @@ def _finish(study, storage, frozen, trial_id: int, state, value):
         except optuna.exceptions.UpdateFinishedTrialError:
             state = None
     return state
+
+
+# -- a rung's pruning ----------------------------------------------------------------------------
+def prune_batch(study, storage, reported, step: int) -> list:
+    """Report each trial's value at ``step`` and ask the study's pruner, as
+    ``trial.report(value, step)`` then ``trial.should_prune()`` of each trial in turn do, with
+    one read of the study in place of one per trial.
+
+    ``should_prune`` hands the pruner the study, whose every read of its trials (a median
+    pruner's, a successive-halving bracket's) re-reads all unfinished ones: a batch of K
+    costs K² trial reads. Here the pruner is handed a study over :func:`snapshot_storage` of
+    one read, which sees every write made through it or mirrored into it (this batch's reports,
+    a pruner's system attributes) and passes each write on to ``storage``; the trial it judges
+    is the snapshot's, which holds what ``should_prune`` hands it (the trial as read, its
+    reports, its system attributes as stored). Without a storage or with several objectives,
+    each trial goes through ``report`` and ``should_prune``.
+
+    Args:
+        study: the study.
+        storage: its storage (:func:`storage_of`), or None.
+        reported: ``(trial, trial_id, value)`` per trial (``optuna.Trial``, storage id, value).
+        step: the step the values are reported at.
+
+    Returns:
+        Per trial, whether to prune it; None for a trial finished meanwhile (failed as stale).
+    """
+    import optuna
+
+    if storage is None or len(study.directions) != 1:
+        return [_report(trial, value, step, trial.should_prune) for trial, _, value in reported]
+    snapshot = snapshot_storage(storage, study.get_trials(deepcopy=False),
+                                {trial_id: trial.number for trial, trial_id, _ in reported})
+    view = optuna.Study(study.study_name, storage=snapshot, sampler=study.sampler,
+                        pruner=study.pruner)
+    out = []
+    for trial, trial_id, value in reported:
+        def judge(trial_id=trial_id, value=value):
+            if step not in snapshot.get_trial(trial_id).intermediate_values:  # as report
+                snapshot.mirror(trial_id, intermediate={step: float(value)})
+            return study.pruner.prune(view, snapshot.get_trial(trial_id))
+        out.append(_report(trial, value, step, judge))
+    return out
+
+
+def _report(trial, value, step: int, judge):
+    """``trial.report(value, step)``, then ``judge()``; None if the trial was finished."""
+    import optuna
+
+    try:
+        trial.report(value, step)
+        return judge()
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return None
+
+
+def snapshot_storage(storage, trials, numbers: dict[int, int]):
+    """A storage over ``storage`` that answers reads of the study's trials from ``trials`` (one
+    read of them all, e.g. ``study.get_trials(deepcopy=False)``, left unchanged) and passes
+    every other call on. ``numbers`` maps the storage ids of the trials it follows to their
+    numbers: an intermediate value or attribute written through it for one of them is also
+    written into its copy of that trial, and ``mirror(trial_id, intermediate=…, system=…,
+    user=…)`` writes into the copy only (what was written elsewhere, e.g. ``trial.report``)."""
+    from optuna.storages import BaseStorage
+
+    def passed_on(name):
+        def method(self, *args, **kwargs):
+            return getattr(self.storage, name)(*args, **kwargs)
+        return method
+
+    cls = _snapshot_classes.get(BaseStorage)
+    if cls is None:
+        body = {name: passed_on(name) for name in BaseStorage.__abstractmethods__
+                if not hasattr(_Snapshot, name)}
+        cls = _snapshot_classes[BaseStorage] = type("StudySnapshot", (_Snapshot, BaseStorage),
+                                                    body)
+    return cls(storage, trials, numbers)
+
+
+_snapshot_classes: dict = {}
+
+
+class _Snapshot:
+    """What :func:`snapshot_storage` does itself (the rest of Optuna's ``BaseStorage`` methods
+    are passed on to the storage it covers)."""
+
+    def __init__(self, storage, trials, numbers: dict[int, int]):
+        self.storage, self.numbers = storage, dict(numbers)
+        self.trials = {t.number: t for t in trials}
+        self.known: dict = {}  # a study's id and directions (each study a pruner makes reads them)
+
+    def get_study_id_from_name(self, study_name):
+        return self._once(("id", study_name), self.storage.get_study_id_from_name, study_name)
+
+    def get_study_directions(self, study_id):
+        return self._once(("directions", study_id), self.storage.get_study_directions,
+                          study_id)
+
+    def _once(self, key, read, arg):
+        if key not in self.known:
+            self.known[key] = read(arg)
+        return self.known[key]
+
+    def get_all_trials(self, study_id, deepcopy=True, states=None):
+        got = [t for _, t in sorted(self.trials.items())
+               if states is None or t.state in states]
+        return copy.deepcopy(got) if deepcopy else got
+
+    def get_trial(self, trial_id):
+        number = self.numbers.get(trial_id)
+        if number is None or number not in self.trials:
+            return self.storage.get_trial(trial_id)
+        return self.trials[number]
+
+    def mirror(self, trial_id, *, intermediate=None, system=None, user=None) -> None:
+        number = self.numbers.get(trial_id)
+        if number is None or number not in self.trials:
+            return
+        t = copy.copy(self.trials[number])
+        t.intermediate_values = {**t.intermediate_values, **(intermediate or {})}
+        t.system_attrs = {**t.system_attrs, **(system or {})}
+        t.user_attrs = {**t.user_attrs, **(user or {})}
+        self.trials[number] = t
+
+    def set_trial_intermediate_value(self, trial_id, step, value):
+        self.storage.set_trial_intermediate_value(trial_id, step, value)
+        self.mirror(trial_id, intermediate={step: value})
+
+    def set_trial_system_attr(self, trial_id, key, value):
+        self.storage.set_trial_system_attr(trial_id, key, value)
+        self.mirror(trial_id, system={key: value})
+
+    def set_trial_user_attr(self, trial_id, key, value):
+        self.storage.set_trial_user_attr(trial_id, key, value)
+        self.mirror(trial_id, user={key: value})
