@@ -29,13 +29,15 @@ without that mark (a worker killed between ``ask`` and its first heartbeat), so 
 stay RUNNING forever.
 
 **Optuna's public API only, and which storage methods, and why.** No private Optuna module or
-name is imported or read here (nor in the driver): suggestions, rungs and user attributes go
-through ``optuna.Trial`` (``trial.suggest_*``, ``trial.report``, ``trial.should_prune``,
-``trial.set_user_attr``), and a batch's first trial ends through
+name is imported or read here (nor in the driver): suggestions, reports and user attributes
+go through ``optuna.Trial`` (``trial.suggest_*``, ``trial.report``, ``trial.set_user_attr``),
+a rung's trials are judged by the pruner's ``prune`` (:func:`prune_batch`), and a batch's
+first trial ends through
 ``study.tell(trial, value, state=state, skip_if_finished=True)``. But a batch cannot be asked,
 kept alive, given back or told at once through them: ``Study.optimize`` runs the heartbeat
-thread and ``fail_stale_trials`` for one trial at a time, and ``study.tell`` reads its trial
-twice. So this module calls methods of the storage
+thread and ``fail_stale_trials`` for one trial at a time, ``study.tell`` reads its trial
+twice, and ``trial.should_prune`` re-reads the study's unfinished trials for each trial. So
+this module calls methods of the storage
 object it creates (:func:`make_storage`, remembered per study by :func:`bind_storage`) that
 Optuna documents as library-internal (``BaseStorage``'s methods are "not supposed to be
 directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna range):
@@ -51,6 +53,9 @@ directly accessed by library users"; ``pyproject.toml`` pins the tested Optuna r
 - ``set_trial_state_values`` again, with the sampler's public ``after_trial``
   (:func:`tell_batch`): the rest of a batch is told after one read of the study, the steps
   ``study.tell`` takes after its read of the trial;
+- ``BaseStorage`` itself, subclassed (:func:`snapshot_storage`): the study a pruner judges a
+  rung with (:func:`prune_batch`) reads its trials from one read of the study, and every other
+  call, its writes among them, is passed on to the study's storage;
 - ``get_study_id_from_name`` and ``get_trial_id_from_study_id_trial_number``
   (:func:`trial_ids`): the ids those methods take, for trials known by their number;
 - ``optuna.Trial(study, trial_id)``, whose direct use Optuna's docs discourage, wraps the trials
