@@ -189,12 +189,8 @@ PRUNERS = {
 def one_by_one():
     """A rung judged as before ``prune_batch``: ``trial.report`` and ``trial.should_prune``
     of each trial in turn (each of the pruner's reads re-reads the study)."""
-    def each(study, storage, reported, step):
-        out = []
-        for trial, _, value in reported:
-            trial.report(value, step)
-            out.append(trial.should_prune())
-        return out
+    def each(_study, _storage, reported, step):
+        return S.prune_each(reported, step)
 
     saved, S.prune_batch = S.prune_batch, each
     try:

@@ -708,12 +708,8 @@ def _tell_each_way(path, name, fast):
         ending = [(trials[0], TrialState.COMPLETE, 0.125), (trials[1], TrialState.PRUNED, None),
                   (trials[2], TrialState.PRUNED, None), (trials[3], TrialState.COMPLETE, 0.5),
                   (trials[4], TrialState.COMPLETE, float("inf"))]
-        if fast:
-            got = S.tell_batch(study, storage, [(t, i, s, v) for (t, s, v), i
-                                                in zip(ending, ids, strict=True)])
-        else:
-            got = [study.tell(t, v, state=s, skip_if_finished=True).state
-                   for t, s, v in ending]
+        told = [(t, i, s, v) for (t, s, v), i in zip(ending, ids, strict=True)]
+        got = S.tell_batch(study, storage, told) if fast else S.tell_each(study, told)
     seen = [s for s in sampler.seen if s[0] != 3]  # the FAIL told above
     return got, study.get_trials(), seen
 
@@ -751,11 +747,7 @@ def test_tpe_batches_told_in_batches_equal_those_told_one_by_one(tmp_path, monke
         return [(t.params, t.value) for t in study.get_trials()]
 
     batched = run("batched")
-
-    def one_by_one(study, storage, told):
-        return [study.tell(t, v, state=s, skip_if_finished=True).state for t, _, s, v in told]
-
-    monkeypatch.setattr(S, "tell_batch", one_by_one)
+    monkeypatch.setattr(S, "tell_batch", lambda study, _storage, told: S.tell_each(study, told))
     assert run("each") == batched
 
 
@@ -779,14 +771,7 @@ def test_a_rung_judged_at_once_equals_report_and_should_prune_of_each(tmp_path, 
                 for t in study.get_trials()]
 
     at_once = run("at-once")
-
-    def each(study, storage, reported, step):
-        out = []
-        for trial, _, value in reported:
-            trial.report(value, step)
-            out.append(trial.should_prune())
-        return out
-
-    monkeypatch.setattr(S, "prune_batch", each)
+    monkeypatch.setattr(S, "prune_batch", lambda _study, _storage, reported, step:
+                        S.prune_each(reported, step))
     assert run("each") == at_once
     assert {s for s, *_ in at_once} == {TrialState.COMPLETE, TrialState.PRUNED}

@@ -678,15 +678,15 @@ def tell_batch(study, storage, told) -> list:
     told = list(told)
     if not told:
         return []
-    states = [_tell(study, *told[0])]
     if (storage is None or len(study.directions) != 1
             or isinstance(study.pruner, optuna.pruners.HyperbandPruner)):
-        return states + [_tell(study, *t) for t in told[1:]]
+        return tell_each(study, told)
+    states = tell_each(study, told[:1])
     read = {t.number: t for t in study.get_trials(deepcopy=False)}
     for trial, trial_id, state, value in told[1:]:
         frozen = read.get(trial.number)
         if frozen is None or not _plain(state, value) or frozen.state == TrialState.WAITING:
-            states.append(_tell(study, trial, trial_id, state, value))  # Optuna's own checks
+            states += tell_each(study, [(trial, trial_id, state, value)])  # Optuna's checks
         elif frozen.state.is_finished():
             states.append(frozen.state)  # as skip_if_finished: failed as stale meanwhile
         else:
@@ -704,8 +704,14 @@ def _plain(state, value) -> bool:
     return state == TrialState.COMPLETE and isinstance(value, float) and not math.isnan(value)
 
 
-def _tell(study, trial, _trial_id, state, value):
-    """``study.tell``'s state for ``trial``; None when it was finished meanwhile."""
+def tell_each(study, told) -> list:
+    """:func:`tell_batch` one trial at a time: ``study.tell(trial, value, state=state,
+    skip_if_finished=True)`` of each ``(trial, trial_id, state, value)``; the state each has
+    after (None when it was finished during the call)."""
+    return [_tell(study, trial, state, value) for trial, _, state, value in told]
+
+
+def _tell(study, trial, state, value):
     import optuna
 
     try:
@@ -760,7 +766,7 @@ def prune_batch(study, storage, reported, step: int) -> list:
     import optuna
 
     if storage is None or len(study.directions) != 1:
-        return [_report(trial, value, step, trial.should_prune) for trial, _, value in reported]
+        return prune_each(reported, step)
     snapshot = snapshot_storage(storage, study.get_trials(deepcopy=False),
                                 {trial_id: trial.number for trial, trial_id, _ in reported})
     view = optuna.Study(study.study_name, storage=snapshot, sampler=study.sampler,
@@ -773,6 +779,12 @@ def prune_batch(study, storage, reported, step: int) -> list:
             return study.pruner.prune(view, snapshot.get_trial(trial_id))
         out.append(_report(trial, value, step, judge))
     return out
+
+
+def prune_each(reported, step: int) -> list:
+    """:func:`prune_batch` one trial at a time: ``trial.report(value, step)``, then
+    ``trial.should_prune()``, of each ``(trial, trial_id, value)`` in turn."""
+    return [_report(trial, value, step, trial.should_prune) for trial, _, value in reported]
 
 
 def _report(trial, value, step: int, judge):
