@@ -19,16 +19,18 @@ share a study through an RDB storage). Without a pruner each trial trains ``conf
 epochs at once. With one, trials train in rungs of successive halving (``config.min_epochs``,
 ×``config.eta``, …, ``config.epochs``): each rung's objective is reported (step = the index of
 the rung's last epoch, from 0; the whole curve is a user attribute), the pruner is asked
-(``trial.should_prune()``) after every rung but the last, pruned trials are told PRUNED and only
-the survivors' run states train on. ``n_trials`` counts COMPLETE and PRUNED trials. The
-objective is the final validation accuracy, maximised (0.0 if diverged), or a task's objective
-in its direction (a ``minimize`` study for ``"min"``).
+after every rung but the last (the decisions of ``trial.should_prune()``, from one read of the
+study per rung: :func:`jaxch6.sweep.optuna_storage.prune_batch`), pruned trials are told
+PRUNED and only the survivors' run states train on. ``n_trials`` counts COMPLETE and PRUNED
+trials. The objective is the final validation accuracy, maximised (0.0 if diverged), or a
+task's objective in its direction (a ``minimize`` study for ``"min"``).
 
 Suggestions, reports, pruning, user attributes and ``tell`` go through Optuna's public API
-(``trial.suggest_*``, ``trial.report``, ``trial.should_prune``, ``trial.set_user_attr``,
-``study.tell``); the batch ask, heartbeats and re-queued trials use storage methods Optuna
-documents as library-internal, all in :mod:`jaxch6.sweep.optuna_storage` (its docstring lists
-them and why). No private Optuna module or name is used.
+(``trial.suggest_*``, ``trial.report``, the pruner's ``prune``, ``trial.set_user_attr``,
+``study.tell`` and the sampler's ``after_trial``); the batch ask and tell, heartbeats and
+re-queued trials use storage methods Optuna documents as library-internal, all in
+:mod:`jaxch6.sweep.optuna_storage` (its docstring lists them and why). No private Optuna module
+or name is used.
 
 ``jaxch6 sweep --sampler …`` (:func:`jaxch6.commands.sweep_optuna.run`) calls :func:`run`.
 """

@@ -28,7 +28,9 @@ of static choices), records, keeps the run states that continue
    step of new lanes; with a pruner, to the first rung, and its survivors continue rung by
    rung (``cont`` steps over their kept run states);
 5. what a step measured goes back through :meth:`StudyScheduler.observe`: at a rung, one
-   ``report`` of the objective there and ``should_prune`` (a pruned trial is told PRUNED);
+   ``report`` of the objective there and the pruner's verdict, for the whole batch from one
+   read of the study (:func:`jaxch6.sweep.optuna_storage.prune_batch`; a pruned trial is told
+   PRUNED);
    at the end, the curves and the diverged flag as user attributes and ``tell`` of the final
    objective, for the whole batch at once
    (:func:`jaxch6.sweep.optuna_storage.tell_batch`).
