@@ -775,3 +775,46 @@ def test_a_rung_judged_at_once_equals_report_and_should_prune_of_each(tmp_path, 
                         S.prune_each(reported, step))
     assert run("each") == at_once
     assert {s for s, *_ in at_once} == {TrialState.COMPLETE, TrialState.PRUNED}
+    if pruner == "median":  # it answers NumPy bools: a kept trial is kept
+        assert "".join(s.name[0] for s, *_ in at_once) == "CCCCCCCCPCCPPPPP"
+
+
+def test_a_rungs_verdicts_are_should_prunes(tmp_path):
+    """``prune_batch`` and ``prune_each`` answer ``bool(trial.should_prune())`` of each trial,
+    as Python bools (``MedianPruner`` answers NumPy bools), and None for a trial finished
+    meanwhile."""
+    storage = S.make_storage(f"sqlite:///{tmp_path}/v.db", heartbeat_interval=30)
+    study = D.open_study(storage, "verdicts", D.make_sampler("random", BOOK_SPACE, seed=0),
+                         pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    for value in (0.2, 0.4, 0.6):
+        study.add_trial(optuna.trial.create_trial(value=value, intermediate_values={0: value}))
+    with S.quiet_optuna():
+        trials, ids = S.ask_batch(study, 5, storage)
+    values = [0.1, 0.5, 0.3, 0.45, 0.9]
+    study.tell(trials[4], state=TrialState.FAIL)  # failed as stale meanwhile
+    want = [True, False, True, False, None]
+    reported = list(zip(trials[:2], ids[:2], values[:2], strict=True))
+    assert S.prune_each(reported, 0) == want[:2]
+    rest = list(zip(trials[2:], ids[2:], values[2:], strict=True))
+    got = S.prune_batch(study, storage, rest, 0)
+    assert got == want[2:] and all(type(v) is bool for v in got[:2])
+
+
+def test_a_failure_while_telling_puts_the_untold_trials_back(tmp_path):
+    """A sampler's ``after_trial`` failing on the third trial of a batch: the worker raises,
+    the trials told so far stay COMPLETE (as ``study.tell`` writes even when ``after_trial``
+    raised) and the rest go back in the queue, WAITING."""
+    class Flaky(optuna.samplers.RandomSampler):
+        calls = 0
+
+        def after_trial(self, study, trial, state, values):
+            Flaky.calls += 1
+            if Flaky.calls == 3:
+                raise RuntimeError("after_trial failed")
+
+    study = D.open_study(S.make_storage(f"sqlite:///{tmp_path}/f.db", heartbeat_interval=30),
+                         "flaky", Flaky(seed=0))
+    with pytest.raises(RuntimeError, match="after_trial failed"):
+        _work(study, _fake_trainer(), n_trials=8, batch_trials=8)
+    states = [t.state for t in study.get_trials()]
+    assert states.count(TrialState.COMPLETE) == 3 and states.count(TrialState.WAITING) == 5

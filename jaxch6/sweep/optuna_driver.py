@@ -483,7 +483,8 @@ class StudyScheduler:
             values = [(self.batch[i], self.id_of.get(i), study_value(trials[i])) for i in here]
             verdicts = S.prune_batch(self.study, self.storage, values, step.stop - 1)
             ending = [(i, optuna.trial.TrialState.PRUNED)
-                      for i, prune in zip(here, verdicts, strict=True) if prune is not False]
+                      for i, prune in zip(here, verdicts, strict=True)
+                      if prune is None or prune]  # None: finished meanwhile
         told, stopped = [], []
         for i, state in ending:
             if state == state.PRUNED:
@@ -518,11 +519,14 @@ class StudyScheduler:
     def _tell(self, ending: list) -> None:
         """Tell the study the trials that end here (:func:`~jaxch6.sweep.optuna_storage.
         tell_batch`); keep the records of those it took (not those failed as stale
-        meanwhile)."""
-        told = [(self.batch.pop(i), self.id_of.get(i), state,
+        meanwhile). The trials leave the batch once told: if telling fails, :meth:`give_back`
+        still puts the untold ones back in the queue."""
+        told = [(self.batch[i], self.id_of.get(i), state,
                  None if state.name == "PRUNED" else study_value(rec))
                 for i, rec, state in ending]
         got = S.tell_batch(self.study, self.storage, told)
+        for i, _, _ in ending:
+            self.batch.pop(i)
         self.told += [rec for (_, rec, state), now in zip(ending, got, strict=True)
                       if now == state]
 

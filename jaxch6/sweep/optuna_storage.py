@@ -761,7 +761,8 @@ def prune_batch(study, storage, reported, step: int) -> list:
         step: the step the values are reported at.
 
     Returns:
-        Per trial, whether to prune it; None for a trial finished meanwhile (failed as stale).
+        Per trial, whether to prune it (True or False, whatever the pruner's type of answer);
+        None for a trial finished meanwhile (failed as stale).
     """
     import optuna
 
@@ -793,7 +794,7 @@ def _report(trial, value, step: int, judge):
 
     try:
         trial.report(value, step)
-        return judge()
+        return bool(judge())  # a pruner may answer a NumPy bool
     except optuna.exceptions.UpdateFinishedTrialError:
         return None
 
