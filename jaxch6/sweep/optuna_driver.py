@@ -58,6 +58,7 @@ compiled program. Optuna is imported lazily (extra ``jaxch6[optuna]``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 import socket
@@ -137,23 +138,19 @@ def book_random_sampler(space, *, seed: int):
     return BookRandomSampler()
 
 
-_KEYED: list = []
-
-
+@functools.cache
 def _keyed_sampler():
     """The base class of samplers that draw by key id and take the study's key ids from the
     driver (:meth:`take_keys`): a sampler asked with a ``HyperbandPruner`` is handed the
     trial's bracket, a part of the study, whose trials would number the key ids wrongly."""
-    if not _KEYED:
-        optuna = S.require_optuna()
+    optuna = S.require_optuna()
 
-        class KeyedSampler(optuna.samplers.BaseSampler):
-            def take_keys(self, keys: Mapping[int, int]) -> None:
-                """The key id of each trial number of the study."""
-                raise NotImplementedError
+    class KeyedSampler(optuna.samplers.BaseSampler):
+        def take_keys(self, keys: Mapping[int, int]) -> None:
+            """The key id of each trial number of the study."""
+            raise NotImplementedError
 
-        _KEYED.append(KeyedSampler)
-    return _KEYED[0]
+    return KeyedSampler
 
 
 def make_sampler(name: str, space, *, seed: int, worker_seed: int | None = None):

@@ -75,6 +75,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
+import functools
 import hashlib
 import math
 import os
@@ -806,6 +807,13 @@ def snapshot_storage(storage, trials, numbers: dict[int, int]):
     numbers: an intermediate value or attribute written through it for one of them is also
     written into its copy of that trial, and ``mirror(trial_id, intermediate=…, system=…,
     user=…)`` writes into the copy only (what was written elsewhere, e.g. ``trial.report``)."""
+    return _snapshot_class()(storage, trials, numbers)
+
+
+@functools.cache
+def _snapshot_class():
+    """:class:`_Snapshot` made an Optuna ``BaseStorage``: its other abstract methods pass the
+    call on to the storage it covers."""
     from optuna.storages import BaseStorage
 
     def passed_on(name):
@@ -813,16 +821,9 @@ def snapshot_storage(storage, trials, numbers: dict[int, int]):
             return getattr(self.storage, name)(*args, **kwargs)
         return method
 
-    cls = _snapshot_classes.get(BaseStorage)
-    if cls is None:
-        body = {name: passed_on(name) for name in BaseStorage.__abstractmethods__
-                if not hasattr(_Snapshot, name)}
-        cls = _snapshot_classes[BaseStorage] = type("StudySnapshot", (_Snapshot, BaseStorage),
-                                                    body)
-    return cls(storage, trials, numbers)
-
-
-_snapshot_classes: dict = {}
+    body = {name: passed_on(name) for name in BaseStorage.__abstractmethods__
+            if not hasattr(_Snapshot, name)}
+    return type("StudySnapshot", (_Snapshot, BaseStorage), body)
 
 
 class _Snapshot:
